@@ -1,0 +1,1 @@
+"""Loyalty & Support Bot: entry point, settings, app assembly and the domain services."""

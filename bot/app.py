@@ -1,0 +1,156 @@
+"""Assembling the bot: storage, services, the Bot session, the Dispatcher and its routers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+
+from bot.i18n import create_i18n
+from bot.middlewares.intake import InFlight, IntakeMiddleware
+from bot.middlewares.locale import CustomerLocaleMiddleware
+from bot.middlewares.roles import RolesMiddleware
+from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.services.customers import CustomerService
+from bot.services.intake import IntakeService
+from bot.services.interactions import InteractionLog
+from bot.settings import Settings, SettingsError
+from bot.telegram.commands import CommandMenu
+from bot.telegram.outbound import OutboundLogMiddleware
+from bot.telegram.retry import RetryMiddleware
+from handlers import feature_routers
+from storage.migrations import apply_migrations
+from storage.unit_of_work import Storage, open_storage
+
+logger = logging.getLogger(__name__)
+
+# Update types the bot needs even where no handler is registered for them: my_chat_member
+# tells us a customer blocked the bot, which the intake records.
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+@dataclass
+class Application:
+    settings: Settings
+    storage: Storage
+    bot: Bot
+    dispatcher: Dispatcher
+    in_flight: InFlight
+
+
+async def create_application(settings: Settings) -> Application:
+    token = settings.require_token()
+    await asyncio.to_thread(apply_migrations, settings.database_url)
+    storage = await open_storage(settings.database_url)
+    i18n = create_i18n(settings.default_language)
+    admin_ids = frozenset(settings.admin_ids)
+
+    log = InteractionLog(storage)
+    intake = IntakeService(storage)
+    command_menu = CommandMenu(i18n, settings.default_language, admin_ids)
+
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    # The first registered wraps the rest: a call retried after a 429 is logged once.
+    session.middleware(OutboundLogMiddleware(log))
+    session.middleware(RetryMiddleware())
+    bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+    dispatcher = Dispatcher(
+        settings=settings,
+        log=log,
+        intake=intake,
+        customers=CustomerService(storage),
+        command_menu=command_menu,
+    )
+    in_flight = InFlight()
+    # Outer middlewares run in the order registered: claim and record the update first,
+    # then pick the language and the sender's role that everything after relies on.
+    dispatcher.update.outer_middleware(IntakeMiddleware(intake, in_flight))
+    CustomerLocaleMiddleware(i18n, settings.default_language).setup(dispatcher)
+    dispatcher.update.outer_middleware(RolesMiddleware(admin_ids))
+    throttling = ThrottlingMiddleware(settings.throttle_rate)
+    dispatcher.message.outer_middleware(throttling)
+    dispatcher.callback_query.outer_middleware(throttling)
+    dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
+    dispatcher.include_routers(*feature_routers())
+
+    application = Application(settings, storage, bot, dispatcher, in_flight)
+    dispatcher.startup.register(_on_startup(application, intake, command_menu))
+    dispatcher.shutdown.register(_on_shutdown(application))
+    return application
+
+
+def _on_startup(
+    app: Application, intake: IntakeService, command_menu: CommandMenu
+) -> Callable[[], Awaitable[None]]:
+    async def on_startup() -> None:
+        orphaned = await intake.recover_after_restart()
+        if orphaned:
+            logger.warning("%d updates were cut short by the last stop; retrying them", orphaned)
+        # Polling and a webhook exclude each other; a webhook left by an earlier
+        # deployment would make every getUpdates fail with 409 Conflict.
+        await app.bot.delete_webhook(drop_pending_updates=False)
+        try:
+            await command_menu.register(app.bot)
+        except TelegramAPIError as error:
+            logger.warning("could not register the command menu: %s", error)
+
+    return on_startup
+
+
+def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
+    async def on_shutdown() -> None:
+        grace = app.settings.shutdown_grace_seconds
+        if not await app.in_flight.drained(grace):
+            logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
+        await app.storage.close()
+        logger.info("storage closed")
+
+    return on_shutdown
+
+
+async def check_telegram(bot: Bot, attempts: int = 5) -> None:
+    """Fail fast with a clear message on a bad token; wait out a short network outage."""
+    delay = 1.0
+    for attempt in range(1, attempts + 1):
+        try:
+            me = await bot.get_me()
+        except TelegramUnauthorizedError:
+            raise SettingsError(
+                "BOT_TOKEN was rejected by Telegram (401 Unauthorized): "
+                "copy the token again from @BotFather"
+            ) from None
+        except Exception as error:  # network errors come in many types; all mean "retry"
+            if attempt == attempts:
+                raise SettingsError(
+                    f"TELEGRAM_API_URL is unreachable ({type(error).__name__}: {error}): "
+                    "check the network or the URL"
+                ) from None
+            logger.warning("Telegram unreachable (%s); retrying in %.0f s", error, delay)
+            await asyncio.sleep(delay)
+            delay *= 2
+        else:
+            logger.info("connected as @%s (id %s)", me.username, me.id)
+            return
+
+
+async def run_bot(settings: Settings) -> None:
+    app = await create_application(settings)
+    try:
+        await check_telegram(app.bot)
+    except BaseException:
+        await app.storage.close()
+        await app.bot.session.close()
+        raise
+    await app.dispatcher.start_polling(
+        app.bot, allowed_updates=ALLOWED_UPDATES, polling_timeout=25, handle_signals=True
+    )

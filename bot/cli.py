@@ -1,0 +1,139 @@
+"""`python -m bot [subcommand]`: runs the bot (the default) or serves operators.
+
+The subcommands call the same services as the handlers, so a rule has one home.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from bot.services.interactions import CustomerHistory, InteractionLog
+from bot.settings import Settings, SettingsError, load_settings
+from storage.migrations import apply_migrations
+from storage.unit_of_work import open_storage
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_CONFIGURATION = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the bot (the default)")
+    commands.add_parser("migrate", help="apply pending database migrations")
+
+    customer = commands.add_parser("customer", help="look up customers")
+    customer_commands = customer.add_subparsers(dest="customer_command", required=True)
+    show = customer_commands.add_parser("show", help="a customer's record and interactions")
+    show.add_argument("telegram_id", type=int)
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="only the most recent N interactions (default: all with --json, else 20)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        command = arguments.command or "run"
+        if command == "run":
+            return _run(settings)
+        if command == "migrate":
+            report = apply_migrations(settings.database_url)
+            applied = ", ".join(report.applied) or "nothing to apply"
+            print(f"migrations: {applied}; schema at {report.current[-1]}")
+            return EXIT_OK
+        if command == "customer":
+            return asyncio.run(_show_customer(settings, arguments))
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIGURATION
+    raise AssertionError(f"unhandled command {arguments.command}")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _run(settings: Settings) -> int:
+    from bot.app import run_bot  # aiogram's import cost is paid only when the bot runs
+
+    settings.require_token()
+    asyncio.run(run_bot(settings))
+    return EXIT_OK
+
+
+async def _show_customer(settings: Settings, arguments: argparse.Namespace) -> int:
+    path = settings.sqlite_path
+    if path is not None and not path.exists():
+        print(
+            f"no database at {path}: start the bot or run `python -m bot migrate`", file=sys.stderr
+        )
+        return EXIT_NOT_FOUND
+    storage = await open_storage(settings.database_url)
+    try:
+        limit = arguments.limit if arguments.limit is not None or arguments.json else 20
+        history = await InteractionLog(storage).history(arguments.telegram_id, limit)
+    finally:
+        await storage.close()
+    if history is None:
+        print(f"no customer with Telegram id {arguments.telegram_id}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    if arguments.json:
+        print(json.dumps(history_document(history), ensure_ascii=False, indent=2))
+    else:
+        print(history_text(history))
+    return EXIT_OK
+
+
+def history_document(history: CustomerHistory) -> dict[str, Any]:
+    document: dict[str, Any] = history.customer.model_dump(mode="json")
+    document["interactions"] = [
+        item.model_dump(mode="json", exclude={"customer_id"}) for item in history.interactions
+    ]
+    return document
+
+
+def history_text(history: CustomerHistory) -> str:
+    customer = history.customer
+    username = f" (@{customer.username})" if customer.username else ""
+    yes_no = {True: "yes", False: "no"}
+    lines = [
+        f"{customer.full_name}{username} · Telegram id {customer.telegram_id}",
+        f"language: {customer.language or '(follows Telegram)'}"
+        f" · Telegram app language: {customer.telegram_language or '—'}",
+        f"first seen {customer.first_seen:%Y-%m-%d %H:%M:%S} UTC"
+        f" · last seen {customer.last_seen:%Y-%m-%d %H:%M:%S} UTC",
+        f"promotions: {yes_no[customer.consent_promotions]}"
+        f" · surveys: {yes_no[customer.consent_surveys]}"
+        f" · reachable: {yes_no[customer.reachable]}"
+        f" · start payload: {customer.start_payload or '—'}",
+        "",
+        f"interactions (most recent {len(history.interactions)}):",
+    ]
+    for item in history.interactions:
+        text = (item.text or "").replace("\n", " ⏎ ")
+        if len(text) > 100:
+            text = text[:99] + "…"
+        status = "" if item.status in {"received", "sent"} else f" [{item.status}]"
+        lines.append(
+            f"  {item.at:%Y-%m-%d %H:%M:%S}  {item.direction:<3}  {item.kind:<16} {text}{status}"
+        )
+    return "\n".join(lines)

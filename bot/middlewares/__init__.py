@@ -1,0 +1,1 @@
+"""Per-update mechanisms every feature shares: intake, language, roles, flood control."""

@@ -1,0 +1,75 @@
+"""First stop of every update: claim it once, record it, then hand it to the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.types import TelegramObject, Update
+
+from bot.services.intake import IntakeService
+from bot.telegram.summaries import inbound_event
+
+logger = logging.getLogger(__name__)
+
+
+class InFlight:
+    """Counts updates being handled, so shutdown can wait for them to finish."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self._count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self._count -= 1
+        if self._count == 0:
+            self._idle.set()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    async def drained(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class IntakeMiddleware(BaseMiddleware):
+    def __init__(self, intake: IntakeService, in_flight: InFlight) -> None:
+        self._intake = intake
+        self._in_flight = in_flight
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        assert isinstance(event, Update)
+        self._in_flight.enter()
+        try:
+            reception = await self._intake.receive(inbound_event(event))
+            if not reception.should_handle:
+                logger.info("update %s delivered again; already handled", event.update_id)
+                return UNHANDLED
+            data["customer"] = reception.customer
+            try:
+                return await handler(event, data)
+            finally:
+                # Also after a failed handler: a crash that repeats on every retry must not
+                # come back forever. Only a dead process leaves the update unfinished.
+                await self._intake.finish(event.update_id)
+        finally:
+            self._in_flight.leave()

@@ -1,0 +1,1 @@
+"""The domain: every rule lives here once, called by handlers, the CLI and the HTTP API alike."""

@@ -1,0 +1,124 @@
+"""Settings from the environment and `.env`; the names are a contract with operators."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_LANGUAGES = ("en", "ru", "uk")
+
+_TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+# What an operator should do when a setting is missing or malformed: printed instead of a
+# traceback, so a first start-up failure reads like an instruction.
+_HINTS: dict[str, str] = {
+    "BOT_TOKEN": "create a bot with @BotFather and put its token in .env as BOT_TOKEN=123456:ABC…",
+    "TELEGRAM_API_URL": "use a base URL such as https://api.telegram.org",
+    "DATABASE_URL": "use sqlite:///PATH (the default is sqlite:///data/bot.sqlite3)",
+    "ADMIN_IDS": "give Telegram user ids separated by commas, e.g. ADMIN_IDS=12345,67890",
+    "SUPPORT_CHAT_ID": "give the numeric id of the agents' forum supergroup, e.g. -1001234567890",
+    "THROTTLE_RATE": 'use a rate such as "20 per 10 seconds"',
+}
+
+
+class SettingsError(Exception):
+    """A setting an operator has to fix; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    database_url: str = "sqlite:///data/bot.sqlite3"
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    support_chat_id: int | None = None
+    default_language: str = "en"
+    log_level: str = "INFO"
+    throttle_rate: str = "20 per 10 seconds"
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    max_text_length: int = Field(default=1000, ge=1)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not _TOKEN_PATTERN.match(value.get_secret_value().strip()):
+            raise ValueError("does not look like a bot token")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_shape(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("has an unsupported scheme")
+        if value.startswith("sqlite:///") and not value.removeprefix("sqlite:///"):
+            raise ValueError("names no file")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(re.fullmatch(r"-?\d+", part) for part in parts):
+                raise ValueError("must be numbers separated by commas")
+            return tuple(int(part) for part in parts)
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @field_validator("throttle_rate")
+    @classmethod
+    def _rate_shape(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as error:
+            raise ValueError("is not a rate") from error
+        return value
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///"))
+        return None
+
+    def require_token(self) -> str:
+        if self.bot_token is None:
+            raise SettingsError(f"BOT_TOKEN is not set: {_HINTS['BOT_TOKEN']}")
+        return self.bot_token.get_secret_value()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning validation errors into one operator-readable line each."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            name = str(problem["loc"][0]).upper() if problem["loc"] else "settings"
+            reason = problem["msg"].removeprefix("Value error, ")
+            hint = _HINTS.get(name)
+            lines.append(f"{name} {reason}" + (f": {hint}" if hint else ""))
+        raise SettingsError("\n".join(lines)) from None

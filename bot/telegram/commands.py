@@ -1,0 +1,73 @@
+"""The "/" command menu Telegram shows, per language and per role."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiogram.utils.i18n import I18n
+
+from bot.settings import SUPPORTED_LANGUAGES
+
+logger = logging.getLogger(__name__)
+
+
+def N_(msgid: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
+    return msgid
+
+
+CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", N_("Start over and show the menu")),
+    ("menu", N_("Show the main menu")),
+    ("language", N_("Choose the language")),
+    ("help", N_("What I can do")),
+)
+ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("customer", N_("A customer's record: /customer ID")),
+)
+
+
+class CommandMenu:
+    def __init__(self, i18n: I18n, default_language: str, admin_ids: frozenset[int]) -> None:
+        self._i18n = i18n
+        self._default = default_language
+        self._admin_ids = admin_ids
+
+    def commands(self, language: str, is_admin: bool) -> list[BotCommand]:
+        entries = CUSTOMER_COMMANDS + (ADMIN_COMMANDS if is_admin else ())
+        return [
+            BotCommand(command=name, description=self._i18n.gettext(text, locale=language))
+            for name, text in entries
+        ]
+
+    async def register(self, bot: Bot) -> None:
+        """Customer commands for every language; admins also see theirs, in their own chat."""
+        await bot.set_my_commands(self.commands(self._default, False), BotCommandScopeDefault())
+        for language in SUPPORTED_LANGUAGES:
+            await bot.set_my_commands(
+                self.commands(language, False), BotCommandScopeDefault(), language_code=language
+            )
+        for admin_id in sorted(self._admin_ids):
+            await self.set_for_chat(bot, admin_id, None, True)
+
+    async def set_for_chat(
+        self, bot: Bot, chat_id: int, language: str | None, is_admin: bool
+    ) -> None:
+        """Commands for one chat: an admin's own set, or after a /language switch.
+
+        Telegram prefers a (chat, language_code) scope over a plain chat scope, so every
+        language code is set too: with the chosen language's texts, or, when none was chosen,
+        each code with its own language so Telegram matches the admin's app."""
+        scope = BotCommandScopeChat(chat_id=chat_id)
+        try:
+            await bot.set_my_commands(self.commands(language or self._default, is_admin), scope)
+            for code in SUPPORTED_LANGUAGES:
+                await bot.set_my_commands(
+                    self.commands(language or code, is_admin), scope, language_code=code
+                )
+        except TelegramAPIError as error:
+            # Typically "chat not found": an admin who has not opened the bot yet. Their
+            # commands are set again on their first /start.
+            logger.warning("could not set commands for chat %s: %s", chat_id, error)

@@ -1,0 +1,1 @@
+"""Routers for administrators; the role filter sits on each router, not in handlers."""

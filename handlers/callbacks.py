@@ -1,0 +1,9 @@
+"""Typed callback data for every button; each packs well under Telegram's 64 bytes."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class LanguageChoice(CallbackData, prefix="lang"):
+    code: str

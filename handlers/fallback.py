@@ -1,0 +1,72 @@
+"""The catch-all router, registered last: whatever no feature claimed gets a helpful answer."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.types import Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+
+from bot.settings import Settings
+from bot.telegram.commands import ADMIN_COMMANDS
+from handlers.menu import main_menu_keyboard
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == ChatType.PRIVATE)
+
+_ADMIN_COMMAND_NAMES = frozenset(name for name, _description in ADMIN_COMMANDS)
+
+
+@router.message(F.text.startswith("/"))
+async def unknown_command(message: Message) -> None:
+    assert message.text is not None
+    name = message.text.split(maxsplit=1)[0].split("@", 1)[0].lstrip("/").lower()
+    if name in _ADMIN_COMMAND_NAMES:
+        await message.answer(
+            _("Sorry, /{command} is for administrators only.").format(command=name)
+        )
+        return
+    await message.answer(
+        _("I don't know the command /{command}. Send /help to see what I can do.").format(
+            command=name[:32]
+        )
+    )
+
+
+@router.message(F.text)
+async def free_text(message: Message, settings: Settings) -> None:
+    assert message.text is not None
+    if len(message.text) > settings.max_text_length:
+        await message.answer(
+            _(
+                "That message is {length} characters long; I can read up to {limit}. "
+                "Please send a shorter one."
+            ).format(length=len(message.text), limit=settings.max_text_length)
+        )
+        return
+    await message.answer(
+        _("I can't answer free-text questions yet. Please pick something from the menu."),
+        reply_markup=main_menu_keyboard(),
+    )
+
+
+@router.message()
+async def unexpected_content(message: Message) -> None:
+    """Stickers, photos, voice and the like where the bot expects text."""
+    await message.answer(
+        _("I can only read text here. Please type your message, or pick from the menu."),
+        reply_markup=main_menu_keyboard(),
+    )
+
+
+@router.edited_message()
+async def edited(message: Message) -> None:
+    """Edits are kept in the customer's record; nothing else to do with them here."""
+
+
+@router.callback_query()
+async def stale_button(callback_answer: CallbackAnswer) -> None:
+    """A button whose data no feature understands: forged, or from an old message.
+    Answered (so it stops spinning), and nothing changes."""
+    callback_answer.text = _("This button is no longer active.")

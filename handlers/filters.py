@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from aiogram.filters import Filter
+from aiogram.types import Message
+from aiogram.utils.i18n import I18n
+
+from bot.i18n import all_translations
+
+
+class IsAdmin(Filter):
+    """Passes for admins; `is_admin` is resolved once per update by RolesMiddleware."""
+
+    async def __call__(self, event: object, is_admin: bool = False) -> bool:
+        return is_admin
+
+
+class MenuButton(Filter):
+    """A press of a reply-keyboard button, recognised in any of the bot's languages."""
+
+    def __init__(self, label_msgid: str) -> None:
+        self._msgid = label_msgid
+
+    async def __call__(self, message: Message, i18n: I18n) -> bool:
+        return message.text is not None and message.text in all_translations(i18n, self._msgid)

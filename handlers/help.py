@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+from handlers.filters import MenuButton
+from handlers.menu import HELP, main_menu_keyboard
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == ChatType.PRIVATE)
+
+
+@router.message(Command("help"))
+@router.message(MenuButton(HELP.label))
+async def show_help(message: Message, is_admin: bool) -> None:
+    text = _(
+        "Here's what I can do:\n\n"
+        "/menu — show the main menu\n"
+        "/language — choose the language I speak\n"
+        "/help — this message"
+    )
+    if is_admin:
+        text += "\n\n" + _(
+            "For administrators:\n/customer ID — a customer's record and recent interactions"
+        )
+    await message.answer(text, reply_markup=main_menu_keyboard())

@@ -1,0 +1,34 @@
+"""The main menu: one entry per feature that exists, shown as a persistent reply keyboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+
+
+def N_(msgid: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
+    return msgid
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    key: str
+    label: str  # a msgid; translated when the keyboard is drawn
+
+
+HELP = MenuEntry("help", N_("❓ Help"))
+LANGUAGE = MenuEntry("language", N_("🌐 Language"))
+
+# Rows of the keyboard; features add their entry here as they arrive.
+MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((HELP, LANGUAGE),)
+
+
+def main_menu_keyboard() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=_(entry.label)) for entry in row] for row in MAIN_MENU],
+        resize_keyboard=True,
+        is_persistent=True,
+        input_field_placeholder=_("Type a question or pick from the menu"),
+    )

@@ -1,0 +1,52 @@
+"""/start (with an optional deep-link payload) and /menu."""
+
+from __future__ import annotations
+
+import re
+
+from aiogram import Bot, F, Router, html
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.services.customers import CustomerService
+from bot.telegram.commands import CommandMenu
+from handlers.menu import main_menu_keyboard
+from storage.models import Customer
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == ChatType.PRIVATE)
+
+# Telegram allows A-Z, a-z, 0-9, _ and - in deep-link payloads, up to 64 characters.
+_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@router.message(CommandStart())
+async def start(
+    message: Message,
+    command: CommandObject,
+    customer: Customer,
+    customers: CustomerService,
+    is_admin: bool,
+    command_menu: CommandMenu,
+    bot: Bot,
+) -> None:
+    payload = (command.args or "").strip()
+    if payload and _PAYLOAD.match(payload):
+        await customers.keep_start_payload(customer.id, payload)
+    name = html.quote(customer.first_name or "")
+    await message.answer(
+        _("Hi, {name}! 👋\n\nUse the menu below, or send /help to see everything I can do.").format(
+            name=name
+        ),
+        reply_markup=main_menu_keyboard(),
+    )
+    if is_admin:
+        # Registering an admin's commands fails until they have opened the bot; now they have.
+        await command_menu.set_for_chat(bot, message.chat.id, customer.language, is_admin=True)
+
+
+@router.message(Command("menu"))
+async def menu(message: Message) -> None:
+    await message.answer(_("Here's the menu 👇"), reply_markup=main_menu_keyboard())

@@ -1,0 +1,1 @@
+"""Database access: connection, migrations and repositories that return typed models."""

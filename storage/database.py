@@ -1,0 +1,121 @@
+"""The database connection: SQLite through aiosqlite, safe under concurrent handlers.
+
+Every write goes through one connection guarded by an asyncio lock and opens with
+``BEGIN IMMEDIATE``: inside the process writers queue on the lock instead of racing for
+SQLite's write lock (which is how "database is locked" happens), and another process (the
+operator CLI) is waited for by ``busy_timeout``. Reads use a second connection; in WAL mode
+they never block the writer nor wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+Row = sqlite3.Row
+Params = Sequence[Any]
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+class Session:
+    """A connection inside a transaction (or a read snapshot): the only thing repositories see."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+
+    # Each call below is exactly one hop to the connection's thread: cursors are left to the
+    # garbage collector rather than closed with a second hop.
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run a statement; returns the number of rows it changed."""
+        cursor = await self._connection.execute(sql, params)
+        return cursor.rowcount
+
+    async def insert(self, sql: str, params: Params = ()) -> int | None:
+        """Run an INSERT; returns the new row id, or None when nothing was inserted."""
+        cursor = await self._connection.execute(sql, params)
+        return cursor.lastrowid if cursor.rowcount > 0 else None
+
+    async def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._connection.executemany(sql, rows)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self._connection.execute_fetchall(sql, params))
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    async def fetch_value(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetch_one(sql, params)
+        return None if row is None else row[0]
+
+
+class Database:
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, url: str) -> Database:
+        if not url.startswith("sqlite:///"):
+            raise NotImplementedError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await _connect(path)
+        reader = await _connect(path)
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        async with self._write_lock:
+            # Folding the WAL back into the main file leaves a single file behind,
+            # which is what an operator copying the database expects.
+            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._writer.close()
+        await self._reader.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Session]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Session(self._writer)
+            except BaseException:
+                await self._writer.rollback()
+                raise
+            await self._writer.commit()
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Session]:
+        """A consistent read of several statements; never blocks writers."""
+        async with self._read_lock:
+            await self._reader.execute("BEGIN")
+            try:
+                yield Session(self._reader)
+            finally:
+                await self._reader.rollback()
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    # isolation_level=None: we issue BEGIN ourselves, so the driver never opens a
+    # transaction behind our back (and never as DEFERRED, which can deadlock writers).
+    connection = await aiosqlite.connect(path, isolation_level=None)
+    connection.row_factory = sqlite3.Row
+    await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await connection.execute("PRAGMA journal_mode = WAL")
+    # NORMAL in WAL mode survives a process crash (kill -9); only an OS crash or power
+    # loss can drop the last transactions, and it never corrupts the file.
+    await connection.execute("PRAGMA synchronous = NORMAL")
+    await connection.execute("PRAGMA foreign_keys = ON")
+    return connection

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.clock import to_db
+from storage.database import Session
+from storage.models import Customer
+
+
+@dataclass(frozen=True)
+class TelegramProfile:
+    """The customer's profile as Telegram reports it on each update."""
+
+    telegram_id: int
+    first_name: str | None
+    last_name: str | None
+    username: str | None
+    language_code: str | None
+
+
+class CustomerRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def touch(self, profile: TelegramProfile, seen_at: datetime) -> Customer:
+        return (await self.touch_many([profile], seen_at))[profile.telegram_id]
+
+    async def touch_many(
+        self, profiles: Sequence[TelegramProfile], seen_at: datetime
+    ) -> dict[int, Customer]:
+        """Create customers on first contact, else refresh their profile and last_seen."""
+        moment = to_db(seen_at)
+        latest = {profile.telegram_id: profile for profile in profiles}
+        await self._session.execute_many(
+            """
+            INSERT INTO customers (telegram_id, first_name, last_name, username,
+                                   telegram_language, first_seen, last_seen)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (telegram_id) DO UPDATE SET
+                first_name = excluded.first_name,
+                last_name = excluded.last_name,
+                username = excluded.username,
+                telegram_language = COALESCE(excluded.telegram_language, telegram_language),
+                last_seen = excluded.last_seen
+            """,
+            [
+                (
+                    profile.telegram_id,
+                    profile.first_name,
+                    profile.last_name,
+                    profile.username,
+                    profile.language_code,
+                    moment,
+                    moment,
+                )
+                for profile in latest.values()
+            ],
+        )
+        return await self.by_telegram_ids(list(latest))
+
+    async def by_telegram_ids(self, telegram_ids: Sequence[int]) -> dict[int, Customer]:
+        if not telegram_ids:
+            return {}
+        placeholders = ",".join("?" * len(telegram_ids))
+        rows = await self._session.fetch_all(
+            f"SELECT * FROM customers WHERE telegram_id IN ({placeholders})",  # noqa: S608
+            list(telegram_ids),
+        )
+        customers = [Customer.model_validate(dict(row)) for row in rows]
+        return {customer.telegram_id: customer for customer in customers if customer.telegram_id}
+
+    async def by_telegram_id(self, telegram_id: int) -> Customer | None:
+        row = await self._session.fetch_one(
+            "SELECT * FROM customers WHERE telegram_id = ?", (telegram_id,)
+        )
+        return None if row is None else Customer.model_validate(dict(row))
+
+    async def set_language(self, customer_id: int, language: str | None) -> None:
+        await self._session.execute(
+            "UPDATE customers SET language = ? WHERE id = ?", (language, customer_id)
+        )
+
+    async def keep_start_payload(self, customer_id: int, payload: str) -> bool:
+        """Store the first deep-link payload only; later ones never overwrite it."""
+        changed = await self._session.execute(
+            "UPDATE customers SET start_payload = ? WHERE id = ? AND start_payload IS NULL",
+            (payload, customer_id),
+        )
+        return changed > 0
+
+    async def set_reachable_many(self, changes: Sequence[tuple[int, bool]], at: datetime) -> None:
+        """(customer id, reachable) pairs: a block or an unblock seen in an update."""
+        await self._session.execute_many(
+            """
+            UPDATE customers SET reachable = ?,
+                unreachable_since = CASE WHEN ? THEN NULL ELSE COALESCE(unreachable_since, ?) END
+            WHERE id = ?
+            """,
+            [(reachable, reachable, to_db(at), customer_id) for customer_id, reachable in changes],
+        )
+
+    async def set_promotions_consent(self, customer_id: int, consent: bool) -> None:
+        await self._session.execute(
+            "UPDATE customers SET consent_promotions = ? WHERE id = ?", (consent, customer_id)
+        )

@@ -1,0 +1,50 @@
+"""Units of work: a transaction (or a read snapshot) with every repository bound to it.
+
+Services open one per operation; repositories never commit, so a service's writes land
+together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from storage.batching import WriteBatcher
+from storage.database import Database, Session
+from storage.repositories import (
+    CustomerRepository,
+    InteractionRepository,
+    ProcessedUpdateRepository,
+)
+
+
+class UnitOfWork:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.customers = CustomerRepository(session)
+        self.interactions = InteractionRepository(session)
+        self.updates = ProcessedUpdateRepository(session)
+
+
+class Storage:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.batcher = WriteBatcher(database)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[UnitOfWork]:
+        async with self.database.transaction() as session:
+            yield UnitOfWork(session)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[UnitOfWork]:
+        async with self.database.snapshot() as session:
+            yield UnitOfWork(session)
+
+    async def close(self) -> None:
+        await self.batcher.close()
+        await self.database.close()
+
+
+async def open_storage(url: str) -> Storage:
+    return Storage(await Database.open(url))

@@ -1,0 +1,70 @@
+import subprocess
+import sys
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+TOKEN = "123456:AAH" + "x" * 32
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    for name in ("BOT_TOKEN", "DATABASE_URL", "ADMIN_IDS", "SUPPORT_CHAT_ID", "TELEGRAM_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_admin_ids_are_comma_separated(monkeypatch):
+    monkeypatch.setenv("ADMIN_IDS", "12, 34,56")
+    assert load_settings().admin_ids == (12, 34, 56)
+
+
+def test_malformed_admin_ids_name_the_variable(monkeypatch):
+    monkeypatch.setenv("ADMIN_IDS", "12,bob")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert str(error.value).startswith("ADMIN_IDS must be numbers separated by commas")
+
+
+def test_env_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text(f"BOT_TOKEN={TOKEN}\nSUPPORT_CHAT_ID=-100123\n")
+    settings = load_settings()
+    assert settings.require_token() == TOKEN
+    assert settings.support_chat_id == -100123
+
+
+def test_missing_token_is_explained():
+    with pytest.raises(SettingsError, match="BOT_TOKEN is not set: create a bot with @BotFather"):
+        load_settings().require_token()
+
+
+def run_bot(tmp_path, **env):
+    return subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_start_without_token_exits_2_with_one_clear_line(tmp_path):
+    result = run_bot(tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "BOT_TOKEN is not set: create a bot with @BotFather and put its token in .env "
+        "as BOT_TOKEN=123456:ABC…"
+    ]
+
+
+def test_malformed_settings_stop_start_up(tmp_path):
+    result = run_bot(tmp_path, BOT_TOKEN="nonsense", DATABASE_URL="mysql://x")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert any(line.startswith("BOT_TOKEN does not look like a bot token") for line in lines)
+    assert any(line.startswith("DATABASE_URL has an unsupported scheme") for line in lines)

@@ -1,0 +1,215 @@
+"""The storage mechanisms every feature leans on: migrations, the update inbox, concurrency."""
+
+import asyncio
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from bot.services.intake import InboundEvent, IntakeService
+from bot.services.interactions import InteractionLog
+from storage.clock import utcnow
+from storage.migrations import apply_migrations
+from storage.repositories import ClaimResult, TelegramProfile
+from storage.unit_of_work import open_storage
+
+
+@pytest.fixture
+async def storage(tmp_path):
+    url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    apply_migrations(url)
+    opened = await open_storage(url)
+    yield opened
+    await opened.close()
+
+
+def profile(telegram_id, first_name="Ann", language="en"):
+    return TelegramProfile(telegram_id, first_name, None, "ann", language)
+
+
+def text_event(update_id, telegram_id, text="hello", **kwargs):
+    return InboundEvent(
+        update_id=update_id,
+        profile=kwargs.pop("who", profile(telegram_id)),
+        kind="text",
+        text=text,
+        message_id=update_id,
+        **kwargs,
+    )
+
+
+def test_migrations_apply_once_and_are_recorded(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db' / 'bot.sqlite3'}"
+    first = apply_migrations(url)
+    second = apply_migrations(url)
+    assert first.applied == ["0001_initial"]
+    assert second.applied == []
+    tables = {
+        row[0]
+        for row in sqlite3.connect(tmp_path / "db" / "bot.sqlite3").execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )
+    }
+    assert {"customers", "interactions", "processed_updates"} <= tables
+
+
+async def test_sqlite_is_configured_for_concurrency(storage):
+    async with storage.read() as uow:
+        assert await uow.session.fetch_value("PRAGMA journal_mode") == "wal"
+        assert await uow.session.fetch_value("PRAGMA foreign_keys") == 1
+        assert await uow.session.fetch_value("PRAGMA busy_timeout") >= 5000
+
+
+async def test_first_contact_creates_and_later_contact_refreshes(storage):
+    intake = IntakeService(storage)
+    first = await intake.receive(text_event(1, 42))
+    renamed = await intake.receive(text_event(2, 42, who=profile(42, "Anna", "uk")))
+    assert first.claim is ClaimResult.NEW
+    assert first.customer.first_name == "Ann"
+    assert renamed.customer.id == first.customer.id
+    assert renamed.customer.first_name == "Anna"
+    assert renamed.customer.telegram_language == "uk"
+    assert renamed.customer.first_seen == first.customer.first_seen
+    assert renamed.customer.last_seen >= first.customer.last_seen
+
+
+async def test_redelivered_update_is_handled_once_and_logged_once(storage):
+    intake = IntakeService(storage)
+    first = await intake.receive(text_event(7, 42))
+    await intake.finish(7)
+    again = await intake.receive(text_event(7, 42))
+    assert first.should_handle
+    assert not again.should_handle
+    history = await InteractionLog(storage).history(42)
+    assert [item.update_id for item in history.interactions] == [7]
+
+
+async def test_update_cut_short_by_a_crash_is_retried_after_restart(storage):
+    intake = IntakeService(storage)
+    await intake.receive(text_event(9, 42))  # handler never finished: the process died
+    in_flight_elsewhere = await intake.receive(text_event(9, 42))
+    assert in_flight_elsewhere.claim is ClaimResult.DUPLICATE
+    assert await intake.recover_after_restart() == 1
+    retried = await intake.receive(text_event(9, 42))
+    assert retried.claim is ClaimResult.RETRY
+    history = await InteractionLog(storage).history(42)
+    assert len(history.interactions) == 1  # the retry is not a second inbound message
+
+
+async def test_same_update_twice_in_one_batch_is_handled_once(storage):
+    intake = IntakeService(storage)
+    first, second = await asyncio.gather(
+        intake.receive(text_event(11, 42)), intake.receive(text_event(11, 42))
+    )
+    assert sorted([first.should_handle, second.should_handle]) == [False, True]
+    assert storage.batcher.flushes == 1  # both went in one transaction
+    history = await InteractionLog(storage).history(42)
+    assert len(history.interactions) == 1
+
+
+async def test_a_burst_is_written_in_few_transactions(storage):
+    intake = IntakeService(storage)
+    await asyncio.gather(*(intake.receive(text_event(i, 1000 + i % 7)) for i in range(300)))
+    assert storage.batcher.jobs == 300
+    assert storage.batcher.flushes <= 3
+    async with storage.read() as uow:
+        assert await uow.session.fetch_value("SELECT COUNT(*) FROM interactions") == 300
+        assert await uow.session.fetch_value("SELECT COUNT(*) FROM customers") == 7
+
+
+async def test_a_failing_job_does_not_sink_its_batch(storage):
+    from storage.batching import Statement
+
+    good = storage.batcher.write(
+        Statement("INSERT INTO processed_updates (update_id, received_at) VALUES (1, 'x')")
+    )
+    bad = storage.batcher.write(Statement("INSERT INTO no_such_table VALUES (1)"))
+    results = await asyncio.gather(good, bad, return_exceptions=True)
+    assert results[0] is None
+    assert isinstance(results[1], sqlite3.OperationalError)
+    async with storage.read() as uow:
+        assert await uow.session.fetch_value("SELECT COUNT(*) FROM processed_updates") == 1
+
+
+async def test_stale_claim_is_taken_over(storage):
+    async with storage.write() as uow:
+        old = utcnow() - timedelta(hours=1)
+        assert await uow.updates.claim(5, old, timedelta(minutes=5)) is ClaimResult.NEW
+    async with storage.write() as uow:
+        assert await uow.updates.claim(5, utcnow(), timedelta(minutes=5)) is ClaimResult.RETRY
+
+
+async def test_concurrent_writers_never_hit_database_is_locked(storage, tmp_path):
+    intake = IntakeService(storage)
+    log = InteractionLog(storage)
+    # A second process writing at the same time, like the operator CLI.
+    other = sqlite3.connect(tmp_path / "bot.sqlite3", timeout=15, check_same_thread=False)
+
+    async def customer_session(telegram_id):
+        for step in range(5):
+            update_id = telegram_id * 100 + step
+            await intake.receive(text_event(update_id, telegram_id))
+            await log.begin_outbound(telegram_id, "sendMessage", "reply")
+            await intake.finish(update_id)
+
+    async def foreign_writer():
+        for _ in range(20):
+            await asyncio.to_thread(
+                lambda: (other.execute("UPDATE customers SET consent_surveys = 1"), other.commit())
+            )
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(customer_session(i) for i in range(1, 101)), foreign_writer())
+    other.close()
+    async with storage.read() as uow:
+        assert await uow.session.fetch_value("SELECT COUNT(*) FROM customers") == 100
+        assert await uow.session.fetch_value("SELECT COUNT(*) FROM interactions") == 1000
+        done = await uow.session.fetch_value(
+            "SELECT COUNT(*) FROM processed_updates WHERE state = 'done'"
+        )
+        assert done == 500
+
+
+async def test_outbound_to_a_chat_that_is_no_customer_is_not_logged(storage):
+    log = InteractionLog(storage)
+    await log.begin_outbound(-100123, "sendMessage", "to a group")
+    await log.begin_outbound(555, "sendMessage", "to a stranger")
+    async with storage.read() as uow:
+        assert await uow.session.fetch_value("SELECT COUNT(*) FROM interactions") == 0
+
+
+async def test_outbound_settles_as_sent_or_failed(storage):
+    await IntakeService(storage).receive(text_event(1, 42))
+    log = InteractionLog(storage)
+    sent = await log.begin_outbound(42, "sendMessage", "hello")
+    failed = await log.begin_outbound(42, "sendMessage", "hello again")
+    await log.settle_outbound(sent, message_id=10, error=None)
+    await log.settle_outbound(failed, message_id=None, error="Forbidden: bot was blocked")
+    history = await log.history(42)
+    outbound = [item for item in history.interactions if item.direction == "out"]
+    assert [(item.status, item.message_id) for item in outbound] == [("sent", 10), ("failed", None)]
+    assert outbound[1].error == "Forbidden: bot was blocked"
+
+
+async def test_blocking_marks_the_customer_unreachable(storage):
+    intake = IntakeService(storage)
+    await intake.receive(text_event(1, 42))
+    blocked = await intake.receive(
+        InboundEvent(update_id=2, profile=profile(42), kind="blocked", text=None, reachable=False)
+    )
+    assert blocked.customer.reachable is False
+    history = await InteractionLog(storage).history(42)
+    assert history.customer.unreachable_since is not None
+    back = await intake.receive(text_event(3, 42, reachable=True))
+    assert back.customer.reachable is True
+
+
+async def test_first_start_payload_is_kept(storage):
+    from bot.services.customers import CustomerService
+
+    reception = await IntakeService(storage).receive(text_event(1, 42))
+    customers = CustomerService(storage)
+    assert await customers.keep_start_payload(reception.customer.id, "friend_1") is True
+    assert await customers.keep_start_payload(reception.customer.id, "friend_2") is False
+    history = await InteractionLog(storage).history(42)
+    assert history.customer.start_payload == "friend_1"
