@@ -64,11 +64,12 @@ async def create_application(settings: Settings) -> Application:
     session.middleware(RetryMiddleware())
     bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
+    customers = CustomerService(storage)
     dispatcher = Dispatcher(
         settings=settings,
         log=log,
         intake=intake,
-        customers=CustomerService(storage),
+        customers=customers,
         command_menu=command_menu,
     )
     in_flight = InFlight()
@@ -84,13 +85,13 @@ async def create_application(settings: Settings) -> Application:
     dispatcher.include_routers(*feature_routers())
 
     application = Application(settings, storage, bot, dispatcher, in_flight)
-    dispatcher.startup.register(_on_startup(application, intake, command_menu))
+    dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
     dispatcher.shutdown.register(_on_shutdown(application))
     return application
 
 
 def _on_startup(
-    app: Application, intake: IntakeService, command_menu: CommandMenu
+    app: Application, intake: IntakeService, customers: CustomerService, command_menu: CommandMenu
 ) -> Callable[[], Awaitable[None]]:
     async def on_startup() -> None:
         orphaned = await intake.recover_after_restart()
@@ -100,7 +101,8 @@ def _on_startup(
         # deployment would make every getUpdates fail with 409 Conflict.
         await app.bot.delete_webhook(drop_pending_updates=False)
         try:
-            await command_menu.register(app.bot)
+            admins = frozenset(app.settings.admin_ids)
+            await command_menu.register(app.bot, await customers.known_telegram_ids(admins))
         except TelegramAPIError as error:
             logger.warning("could not register the command menu: %s", error)
 

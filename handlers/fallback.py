@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
-from aiogram.types import Message
+from aiogram import F, Router, html
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.settings import Settings
 from bot.telegram.commands import ADMIN_COMMANDS
+from handlers.filters import PRIVATE_CHAT, Check
 from handlers.menu import main_menu_keyboard
 
 router = Router(name=__name__)
-router.message.filter(F.chat.type == ChatType.PRIVATE)
+router.message.filter(PRIVATE_CHAT)
 
 _ADMIN_COMMAND_NAMES = frozenset(name for name, _description in ADMIN_COMMANDS)
 
 
-@router.message(F.text.startswith("/"))
+@router.message(Check(F.text.startswith("/")))
 async def unknown_command(message: Message) -> None:
     assert message.text is not None
     name = message.text.split(maxsplit=1)[0].split("@", 1)[0].lstrip("/").lower()
@@ -29,12 +29,12 @@ async def unknown_command(message: Message) -> None:
         return
     await message.answer(
         _("I don't know the command /{command}. Send /help to see what I can do.").format(
-            command=name[:32]
+            command=html.quote(name[:32])
         )
     )
 
 
-@router.message(F.text)
+@router.message(Check(F.text))
 async def free_text(message: Message, settings: Settings) -> None:
     assert message.text is not None
     if len(message.text) > settings.max_text_length:
@@ -66,7 +66,7 @@ async def edited(message: Message) -> None:
 
 
 @router.callback_query()
-async def stale_button(callback_answer: CallbackAnswer) -> None:
+async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     """A button whose data no feature understands: forged, or from an old message.
     Answered (so it stops spinning), and nothing changes."""
     callback_answer.text = _("This button is no longer active.")

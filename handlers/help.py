@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.filters import MenuButton
+from handlers.filters import PRIVATE_CHAT, MenuButton
 from handlers.menu import HELP, main_menu_keyboard
 
 router = Router(name=__name__)
-router.message.filter(F.chat.type == ChatType.PRIVATE)
+router.message.filter(PRIVATE_CHAT)
 
 
 @router.message(Command("help"))

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import re
 
-from aiogram import Bot, F, Router, html
-from aiogram.enums import ChatType
+from aiogram import Bot, Router, html
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.customers import CustomerService
 from bot.telegram.commands import CommandMenu
+from handlers.filters import PRIVATE_CHAT
 from handlers.menu import main_menu_keyboard
 from storage.models import Customer
 
 router = Router(name=__name__)
-router.message.filter(F.chat.type == ChatType.PRIVATE)
+router.message.filter(PRIVATE_CHAT)
 
 # Telegram allows A-Z, a-z, 0-9, _ and - in deep-link payloads, up to 64 characters.
 _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -23,3 +23,8 @@ class CustomerService:
     async def keep_start_payload(self, customer_id: int, payload: str) -> bool:
         async with self._storage.write() as uow:
             return await uow.customers.keep_start_payload(customer_id, payload)
+
+    async def known_telegram_ids(self, telegram_ids: frozenset[int]) -> frozenset[int]:
+        """Which of these people have a customer record, i.e. have opened the bot."""
+        async with self._storage.read() as uow:
+            return frozenset(await uow.customers.by_telegram_ids(sorted(telegram_ids)))

@@ -42,14 +42,18 @@ class CommandMenu:
             for name, text in entries
         ]
 
-    async def register(self, bot: Bot) -> None:
-        """Customer commands for every language; admins also see theirs, in their own chat."""
+    async def register(self, bot: Bot, reachable_admins: frozenset[int]) -> None:
+        """Customer commands for every language; admins also see theirs, in their own chat.
+
+        Telegram refuses a chat scope for a chat the bot has never had ("chat not found"), so
+        only admins who have opened the bot get theirs now; the others on their first /start.
+        """
         await bot.set_my_commands(self.commands(self._default, False), BotCommandScopeDefault())
         for language in SUPPORTED_LANGUAGES:
             await bot.set_my_commands(
                 self.commands(language, False), BotCommandScopeDefault(), language_code=language
             )
-        for admin_id in sorted(self._admin_ids):
+        for admin_id in sorted(self._admin_ids & reachable_admins):
             await self.set_for_chat(bot, admin_id, None, True)
 
     async def set_for_chat(

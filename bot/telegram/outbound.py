@@ -40,14 +40,15 @@ class OutboundLogMiddleware(BaseRequestMiddleware):
         # still shows the message (as 'pending' rather than missing).
         key = await self._log.begin_outbound(chat_id, kind, text, meta)
         try:
-            response = await make_request(bot, method)
+            # Despite the annotation, what comes back up the chain is the parsed result.
+            result = await make_request(bot, method)
         except Exception as error:
             await self._log.settle_outbound(
                 key, message_id=None, error=f"{type(error).__name__}: {error}"[:500]
             )
             raise
-        await self._log.settle_outbound(key, message_id=_message_id(response.result), error=None)
-        return response
+        await self._log.settle_outbound(key, message_id=_message_id(result), error=None)
+        return result
 
 
 def _message_id(result: Any) -> int | None:

@@ -33,7 +33,7 @@ def describe_message(message: Message) -> str:
         content = getattr(message, attribute)
         if content:
             return summarise(content) + (caption if attribute in _CAPTIONED else "")
-    return f"[{message.content_type}]"
+    return f"[{_content_type(message)}]"
 
 
 _MEDIA_SUMMARIES: tuple[tuple[str, Callable[[Any], str]], ...] = (
@@ -56,7 +56,12 @@ _CAPTIONED = frozenset({"photo", "video", "animation", "audio", "document"})
 def message_kind(message: Message) -> str:
     if message.text is not None and message.text.startswith("/"):
         return "command"
-    return str(message.content_type)
+    return _content_type(message)
+
+
+def _content_type(message: Message) -> str:
+    content_type = message.content_type
+    return str(getattr(content_type, "value", content_type))
 
 
 def inbound_event(update: Update) -> InboundEvent:

@@ -31,8 +31,8 @@ class ProcessedUpdateRepository:
         token = uuid.uuid4().hex
         moment = to_db(now)
         await self._session.execute_many(
-            "INSERT OR IGNORE INTO processed_updates (update_id, received_at, claim) "
-            "VALUES (?, ?, ?)",
+            "INSERT INTO processed_updates (update_id, received_at, claim) VALUES (?, ?, ?) "
+            "ON CONFLICT (update_id) DO NOTHING",
             [(update_id, moment, token) for update_id in update_ids],
         )
         unique_ids = list(dict.fromkeys(update_ids))

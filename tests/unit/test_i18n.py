@@ -40,7 +40,7 @@ def test_every_text_is_translated(language):
         message = catalog.get(msgid)
         if message is None or not message.string or message.fuzzy:
             missing.append(msgid)
-        elif placeholders(message.string) != placeholders(msgid):
+        elif placeholders(str(message.string)) != placeholders(msgid):
             missing.append(f"placeholders differ: {msgid!r}")
     assert missing == []
 

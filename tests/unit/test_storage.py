@@ -152,11 +152,13 @@ async def test_concurrent_writers_never_hit_database_is_locked(storage, tmp_path
             await log.begin_outbound(telegram_id, "sendMessage", "reply")
             await intake.finish(update_id)
 
+    def write_elsewhere():
+        other.execute("UPDATE customers SET consent_surveys = 1")
+        other.commit()
+
     async def foreign_writer():
         for _ in range(20):
-            await asyncio.to_thread(
-                lambda: (other.execute("UPDATE customers SET consent_surveys = 1"), other.commit())
-            )
+            await asyncio.to_thread(write_elsewhere)
             await asyncio.sleep(0)
 
     await asyncio.gather(*(customer_session(i) for i in range(1, 101)), foreign_writer())

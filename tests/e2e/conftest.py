@@ -1,0 +1,37 @@
+import pytest
+
+from tests.e2e.harness import TOKEN, BotProcess, rejected_calls
+from tests.emulator import BotAPIEmulator
+
+ADMIN_ID = 900_000_001
+
+
+@pytest.fixture(scope="session")
+async def emulator():
+    async with BotAPIEmulator(token=TOKEN, bot_username="loyalty_test_bot") as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+async def admin(emulator):
+    return emulator.add_user(
+        first_name="Ada", username="ada_admin", language_code="en", user_id=ADMIN_ID
+    )
+
+
+@pytest.fixture(scope="session")
+async def bot(emulator, admin, tmp_path_factory):
+    """One bot process shared by the scenarios; each scenario speaks as new customers."""
+    process = BotProcess(emulator, tmp_path_factory.mktemp("bot"), admin_ids=(ADMIN_ID,))
+    await process.start()
+    yield process
+    returncode = await process.stop()
+    assert returncode == 0, process.log()
+    assert rejected_calls(emulator) == []
+
+
+@pytest.fixture
+async def own_emulator():
+    """For scenarios that restart or kill the bot: a Telegram of their own."""
+    async with BotAPIEmulator(token=TOKEN, bot_username="loyalty_test_bot") as emu:
+        yield emu

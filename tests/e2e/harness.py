@@ -1,0 +1,123 @@
+"""Runs the real bot, `python -m bot`, as a subprocess against the Bot API emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.emulator import BotAPIEmulator
+
+TOKEN = "123456789:AAH-test-token-000000000000000000000"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+class BotProcess:
+    def __init__(
+        self,
+        emulator: BotAPIEmulator,
+        workdir: Path,
+        *,
+        admin_ids: tuple[int, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.emulator = emulator
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.database = workdir / "bot.sqlite3"
+        self.log_path = workdir / "bot.log"
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": emulator.base_url,
+            "DATABASE_URL": f"sqlite:///{self.database}",
+            "ADMIN_IDS": ",".join(str(admin) for admin in admin_ids),
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.process: asyncio.subprocess.Process | None = None
+        self._starts = 0
+
+    async def start(self, timeout: float = 30.0) -> None:
+        calls_before = len(self.emulator.calls)
+        with self.log_path.open("ab") as log_file:  # the child keeps its own descriptor
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                cwd=self.workdir,
+                env=self.env,
+                stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        deadline = asyncio.get_running_loop().time() + timeout
+        # Ready once it long-polls: a getUpdates answered, or (nothing to answer yet)
+        # aiogram's own line announcing the polling loop.
+        while not (
+            any(call.method == "getUpdates" for call in self.emulator.calls[calls_before:])
+            or self.log().count("Run polling") > self._starts
+        ):
+            if self.process.returncode is not None:
+                raise RuntimeError(f"the bot exited at start-up:\n{self.log()}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"the bot did not start polling:\n{self.log()}")
+            await asyncio.sleep(0.05)
+        self._starts += 1
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(sig)
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    async def kill(self) -> int:
+        return await self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    async def cli(self, *arguments: str) -> CliResult:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            *arguments,
+            cwd=self.workdir,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode is not None
+        return CliResult(process.returncode, stdout.decode(), stderr.decode())
+
+    async def customer(self, telegram_id: int) -> dict[str, Any]:
+        result = await self.cli("customer", "show", str(telegram_id), "--json")
+        assert result.returncode == 0, result.stderr
+        document: dict[str, Any] = result.json()
+        return document
+
+
+def rejected_calls(emulator: BotAPIEmulator) -> list[Any]:
+    """Calls Telegram would have refused (4xx other than the faults a test injected)."""
+    return [
+        call
+        for call in emulator.calls
+        if not call.ok and call.error_code == 400 and not getattr(call, "injected", False)
+    ]
