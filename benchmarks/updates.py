@@ -34,6 +34,11 @@ QUESTIONS = [
 ]
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -72,7 +77,10 @@ async def one_round(contender: str, users: int, messages: int) -> tuple[float, f
             stderr=(workdir / "log.txt").open("wb"),
         )
         deadline = time.monotonic() + 120
+        cpu_at_first_poll = None
         while len(emulator.calls_to("sendMessage")) < expected:
+            if cpu_at_first_poll is None and any(c.method == "getUpdates" for c in emulator.calls):
+                cpu_at_first_poll = cpu_seconds(process.pid)
             if process.returncode is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     f"{contender} stopped early: {(workdir / 'log.txt').read_text()[-2000:]}"
@@ -80,10 +88,28 @@ async def one_round(contender: str, users: int, messages: int) -> tuple[float, f
             await asyncio.sleep(0.01)
         polls = [call.at for call in emulator.calls if call.method == "getUpdates"]
         answers = [call.at for call in emulator.calls_to("sendMessage")]
+        cpu_per_update = (cpu_seconds(process.pid) - (cpu_at_first_poll or 0)) / expected
+        CPU_MS[contender].append(cpu_per_update * 1000)
+        if contender == "bot":
+            await measure_idle_replies(emulator)
         rss = peak_rss_mib(process.pid)
         process.send_signal(signal.SIGTERM)
         await process.wait()
         return expected / (answers[-1] - polls[0]), rss
+
+
+IDLE_REPLIES: list[float] = []
+CPU_MS: dict[str, list[float]] = {"echo": [], "bot": []}
+
+
+async def measure_idle_replies(emulator: BotAPIEmulator, count: int = 30) -> None:
+    """Time from a new customer's /start to the welcome, one at a time with the bot idle."""
+    for index in range(count):
+        customer = emulator.add_user(first_name=f"Idle{index}", language_code="ru")
+        started = time.monotonic()
+        customer.send_text("/start")
+        await customer.next_message(timeout=10)
+        IDLE_REPLIES.append(time.monotonic() - started)
 
 
 async def main() -> None:
@@ -112,6 +138,15 @@ async def main() -> None:
     print(f"median echo bot: {echo:.0f} updates/s")
     print(f"median our bot:  {ours:.0f} updates/s (every interaction logged)")
     print(f"ratio: {ours / echo:.2f}")
+    print(
+        f"CPU per update: bot {statistics.median(CPU_MS['bot']):.2f} ms,"
+        f" echo {statistics.median(CPU_MS['echo']):.2f} ms"
+    )
+    replies = sorted(IDLE_REPLIES)
+    print(
+        f"idle /start -> welcome: p50 {replies[len(replies) // 2] * 1000:.0f} ms,"
+        f" max {replies[-1] * 1000:.0f} ms over {len(replies)} new customers"
+    )
     print(f"peak RSS: bot {max(peaks['bot']):.1f} MiB, echo {max(peaks['echo']):.1f} MiB")
 
 

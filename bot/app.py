@@ -19,7 +19,7 @@ from bot.i18n import create_i18n
 from bot.middlewares.intake import InFlight, IntakeMiddleware
 from bot.middlewares.locale import CustomerLocaleMiddleware
 from bot.middlewares.roles import RolesMiddleware
-from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.middlewares.throttling import Rate, ThrottlingMiddleware
 from bot.services.customers import CustomerService
 from bot.services.intake import IntakeService
 from bot.services.interactions import InteractionLog
@@ -78,7 +78,7 @@ async def create_application(settings: Settings) -> Application:
     dispatcher.update.outer_middleware(IntakeMiddleware(intake, in_flight))
     CustomerLocaleMiddleware(i18n, settings.default_language).setup(dispatcher)
     dispatcher.update.outer_middleware(RolesMiddleware(admin_ids))
-    throttling = ThrottlingMiddleware(settings.throttle_rate)
+    throttling = ThrottlingMiddleware(Rate.parse(settings.throttle_rate))
     dispatcher.message.outer_middleware(throttling)
     dispatcher.callback_query.outer_middleware(throttling)
     dispatcher.callback_query.middleware(CallbackAnswerMiddleware())

@@ -90,10 +90,10 @@ class Settings(BaseSettings):
     @field_validator("throttle_rate")
     @classmethod
     def _rate_shape(cls, value: str) -> str:
-        from limits import parse
+        from bot.middlewares.throttling import Rate
 
         try:
-            parse(value)
+            Rate.parse(value)
         except ValueError as error:
             raise ValueError("is not a rate") from error
         return value

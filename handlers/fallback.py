@@ -10,7 +10,6 @@ from aiogram.utils.i18n import gettext as _
 from bot.settings import Settings
 from bot.telegram.commands import ADMIN_COMMANDS
 from handlers.filters import PRIVATE_CHAT, Check
-from handlers.menu import main_menu_keyboard
 
 router = Router(name=__name__)
 router.message.filter(PRIVATE_CHAT)
@@ -45,9 +44,9 @@ async def free_text(message: Message, settings: Settings) -> None:
             ).format(length=len(message.text), limit=settings.max_text_length)
         )
         return
+    # The menu keyboard is persistent: sent with /start and /menu, it stays on screen.
     await message.answer(
-        _("I can't answer free-text questions yet. Please pick something from the menu."),
-        reply_markup=main_menu_keyboard(),
+        _("I can't answer free-text questions yet. Please pick something from the menu.")
     )
 
 
@@ -55,8 +54,7 @@ async def free_text(message: Message, settings: Settings) -> None:
 async def unexpected_content(message: Message) -> None:
     """Stickers, photos, voice and the like where the bot expects text."""
     await message.answer(
-        _("I can only read text here. Please type your message, or pick from the menu."),
-        reply_markup=main_menu_keyboard(),
+        _("I can only read text here. Please type your message, or pick from the menu.")
     )
 
 

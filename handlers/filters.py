@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import F
 from aiogram.enums import ChatType
 from aiogram.filters import Filter
 from aiogram.types import Message
@@ -27,7 +26,14 @@ class Check(Filter):
         return bool(self._rule.resolve(event))
 
 
-PRIVATE_CHAT = Check(F.chat.type == ChatType.PRIVATE)
+class PrivateChat(Filter):
+    """Messages in a customer's private chat with the bot (not the agents' group)."""
+
+    async def __call__(self, message: Message) -> bool:
+        return message.chat.type == ChatType.PRIVATE
+
+
+PRIVATE_CHAT = PrivateChat()
 
 
 class IsAdmin(Filter):

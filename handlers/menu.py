@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
 
@@ -26,6 +28,11 @@ MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((HELP, LANGUAGE),)
 
 
 def main_menu_keyboard() -> ReplyKeyboardMarkup:
+    return _main_menu_keyboard(get_i18n().current_locale)
+
+
+@cache
+def _main_menu_keyboard(language: str) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
         keyboard=[[KeyboardButton(text=_(entry.label)) for entry in row] for row in MAIN_MENU],
         resize_keyboard=True,

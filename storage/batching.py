@@ -54,11 +54,20 @@ class StatementKind:
 STATEMENTS = StatementKind()
 
 
+class _Barrier:
+    async def apply(self, session: Session, payloads: list[None]) -> list[None]:
+        return [None] * len(payloads)
+
+
+_BARRIER = _Barrier()
+
+
 @dataclass
 class _Job(Generic[PayloadT, ResultT]):
     kind: BatchKind[PayloadT, ResultT]
     payload: PayloadT
-    future: asyncio.Future[ResultT] = field(repr=False)
+    # None for fire-and-forget writes: nobody waits, a failure is only logged.
+    future: asyncio.Future[ResultT] | None = field(repr=False)
 
 
 class WriteBatcher:
@@ -72,17 +81,31 @@ class WriteBatcher:
         self.jobs = 0
 
     async def submit(self, kind: BatchKind[PayloadT, ResultT], payload: PayloadT) -> ResultT:
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Job(kind, payload, future))
+        return await future
+
+    async def write(self, statement: Statement) -> None:
+        """A write the caller needs committed before it goes on."""
+        await self.submit(STATEMENTS, statement)
+
+    def write_soon(self, statement: Statement) -> None:
+        """A write nobody waits for: it lands with the next flush (at the latest on close).
+        For bookkeeping whose loss in a crash is harmless, e.g. marking an outbound
+        message, already recorded as pending, as sent."""
+        self._enqueue(_Job(STATEMENTS, statement, None))
+
+    async def barrier(self) -> None:
+        """Returns once everything queued before it is committed."""
+        await self.submit(_BARRIER, None)
+
+    def _enqueue(self, job: _Job[Any, Any]) -> None:
         if self._closed:
             raise RuntimeError("the write batcher is closed")
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_forever(), name="write-batcher")
-        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Job(kind, payload, future))
+        self._queue.append(job)
         self._wakeup.set()
-        return await future
-
-    async def write(self, *statements: Statement) -> None:
-        await asyncio.gather(*(self.submit(STATEMENTS, statement) for statement in statements))
 
     async def close(self) -> None:
         """Flush what is queued, then stop."""
@@ -114,14 +137,16 @@ class WriteBatcher:
                 try:
                     (result,) = await self._apply([job])
                 except Exception as error:  # handed to the job's caller
-                    if not job.future.done():
+                    if job.future is None:
+                        logger.error("fire-and-forget write failed: %s (%s)", job.payload, error)
+                    elif not job.future.done():
                         job.future.set_exception(error)
                 else:
-                    if not job.future.done():
+                    if job.future is not None and not job.future.done():
                         job.future.set_result(result)
             return
         for job, result in zip(batch, results, strict=True):
-            if not job.future.done():
+            if job.future is not None and not job.future.done():
                 job.future.set_result(result)
 
     async def _apply(self, batch: Sequence[_Job[Any, Any]]) -> list[Any]:

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from storage.clock import from_db
 
 Direction = Literal["in", "out"]
 
 
+def _stored_moment(value: object) -> object:
+    # SQLite hands timestamps back as text in one fixed UTC format (storage.clock).
+    return from_db(value) if isinstance(value, str) else value
+
+
+Moment = Annotated[datetime, BeforeValidator(_stored_moment)]
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _parse_timestamps(cls, value: object, info: object) -> object:
-        # Timestamps come back from SQLite as text in one fixed UTC format.
-        if isinstance(value, str) and len(value) == 26 and value[4] == "-" and value[10] == " ":
-            return from_db(value)
-        return value
 
 
 class Customer(_Record):
@@ -32,13 +32,13 @@ class Customer(_Record):
     username: str | None
     telegram_language: str | None
     language: str | None
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: Moment
+    last_seen: Moment
     consent_promotions: bool
     consent_surveys: bool
     start_payload: str | None
     reachable: bool
-    unreachable_since: datetime | None
+    unreachable_since: Moment | None
 
     @property
     def full_name(self) -> str:
@@ -48,7 +48,7 @@ class Customer(_Record):
 class Interaction(_Record):
     id: int
     customer_id: int
-    at: datetime
+    at: Moment
     direction: Direction
     kind: str
     text: str | None

@@ -70,6 +70,6 @@ class IntakeMiddleware(BaseMiddleware):
             finally:
                 # Also after a failed handler: a crash that repeats on every retry must not
                 # come back forever. Only a dead process leaves the update unfinished.
-                await self._intake.finish(event.update_id)
+                self._intake.finish(event.update_id)
         finally:
             self._in_flight.leave()

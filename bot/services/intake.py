@@ -112,8 +112,10 @@ class IntakeService:
         """Claim the update and record it, committed before any handler runs."""
         return await self._storage.batcher.submit(_INTAKE, event)
 
-    async def finish(self, update_id: int) -> None:
-        await self._storage.batcher.write(Statement(FINISH_SQL, (to_db(utcnow()), update_id)))
+    def finish(self, update_id: int) -> None:
+        """Mark the update handled. Not awaited: should the process die before the write
+        lands, the update is merely handled again when Telegram redelivers it."""
+        self._storage.batcher.write_soon(Statement(FINISH_SQL, (to_db(utcnow()), update_id)))
 
     async def recover_after_restart(self) -> int:
         """Let redelivered updates whose handling a crash cut short be handled again.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import dataclass
 
@@ -9,6 +10,10 @@ from storage.clock import utcnow
 from storage.models import Customer, Interaction
 from storage.repositories import InteractionRepository, NewInteraction
 from storage.unit_of_work import Storage
+
+# Outbound keys: unique per process start, then a counter (cheaper than a uuid per message).
+_PROCESS_KEY = uuid.uuid4().hex[:12]
+_SEQUENCE = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class InteractionLog:
     ) -> str:
         """Write the outgoing message before it is sent; returns the key to settle it with.
         Nothing is written when the chat is no customer's."""
-        key = uuid.uuid4().hex
+        key = f"{_PROCESS_KEY}-{next(_SEQUENCE)}"
         interaction = NewInteraction(
             direction="out",
             kind=kind,
@@ -41,9 +46,11 @@ class InteractionLog:
         )
         return key
 
-    async def settle_outbound(self, key: str, *, message_id: int | None, error: str | None) -> None:
+    def settle_outbound(self, key: str, *, message_id: int | None, error: str | None) -> None:
+        """Record how the call went. Not awaited: if the process dies first, the message
+        stays in the record as 'pending', which is what we then know about it."""
         status = "failed" if error else "sent"
-        await self._storage.batcher.write(
+        self._storage.batcher.write_soon(
             InteractionRepository.settle(key, status, message_id, error)
         )
 

@@ -43,11 +43,11 @@ class OutboundLogMiddleware(BaseRequestMiddleware):
             # Despite the annotation, what comes back up the chain is the parsed result.
             result = await make_request(bot, method)
         except Exception as error:
-            await self._log.settle_outbound(
+            self._log.settle_outbound(
                 key, message_id=None, error=f"{type(error).__name__}: {error}"[:500]
             )
             raise
-        await self._log.settle_outbound(key, message_id=_message_id(result), error=None)
+        self._log.settle_outbound(key, message_id=_message_id(result), error=None)
         return result
 
 

@@ -68,3 +68,19 @@ def test_malformed_settings_stop_start_up(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert any(line.startswith("BOT_TOKEN does not look like a bot token") for line in lines)
     assert any(line.startswith("DATABASE_URL has an unsupported scheme") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "seconds"),
+    [("20 per 10 seconds", 20, 10), ("30/minute", 30, 60), ("5 per second", 5, 1)],
+)
+def test_throttle_rate_notation(text, count, seconds):
+    from bot.middlewares.throttling import Rate
+
+    assert Rate.parse(text) == Rate(count, seconds)
+
+
+def test_bad_throttle_rate_is_refused(monkeypatch):
+    monkeypatch.setenv("THROTTLE_RATE", "lots")
+    with pytest.raises(SettingsError, match="THROTTLE_RATE is not a rate"):
+        load_settings()

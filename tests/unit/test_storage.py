@@ -76,7 +76,8 @@ async def test_first_contact_creates_and_later_contact_refreshes(storage):
 async def test_redelivered_update_is_handled_once_and_logged_once(storage):
     intake = IntakeService(storage)
     first = await intake.receive(text_event(7, 42))
-    await intake.finish(7)
+    intake.finish(7)
+    await storage.batcher.barrier()
     again = await intake.receive(text_event(7, 42))
     assert first.should_handle
     assert not again.should_handle
@@ -150,7 +151,7 @@ async def test_concurrent_writers_never_hit_database_is_locked(storage, tmp_path
             update_id = telegram_id * 100 + step
             await intake.receive(text_event(update_id, telegram_id))
             await log.begin_outbound(telegram_id, "sendMessage", "reply")
-            await intake.finish(update_id)
+            intake.finish(update_id)
 
     def write_elsewhere():
         other.execute("UPDATE customers SET consent_surveys = 1")
@@ -162,6 +163,7 @@ async def test_concurrent_writers_never_hit_database_is_locked(storage, tmp_path
             await asyncio.sleep(0)
 
     await asyncio.gather(*(customer_session(i) for i in range(1, 101)), foreign_writer())
+    await storage.batcher.barrier()
     other.close()
     async with storage.read() as uow:
         assert await uow.session.fetch_value("SELECT COUNT(*) FROM customers") == 100
@@ -185,8 +187,9 @@ async def test_outbound_settles_as_sent_or_failed(storage):
     log = InteractionLog(storage)
     sent = await log.begin_outbound(42, "sendMessage", "hello")
     failed = await log.begin_outbound(42, "sendMessage", "hello again")
-    await log.settle_outbound(sent, message_id=10, error=None)
-    await log.settle_outbound(failed, message_id=None, error="Forbidden: bot was blocked")
+    log.settle_outbound(sent, message_id=10, error=None)
+    log.settle_outbound(failed, message_id=None, error="Forbidden: bot was blocked")
+    await storage.batcher.barrier()
     history = await log.history(42)
     outbound = [item for item in history.interactions if item.direction == "out"]
     assert [(item.status, item.message_id) for item in outbound] == [("sent", 10), ("failed", None)]
