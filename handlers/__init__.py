@@ -7,16 +7,23 @@ from aiogram import Router
 from handlers import errors, fallback, language, start
 from handlers import help as help_
 from handlers.admin import customers as admin_customers
+from handlers.filters import PRIVATE_CHAT
+
+# Messages are split by where they come from: a customer's private chat here, the agents'
+# forum supergroup in its own router (with the support work). The chat filter sits once on
+# the parent instead of on every feature router.
+private_chat = Router(name="private_chat")
+private_chat.message.filter(PRIVATE_CHAT)
+# Order matters: the first router whose filters match handles the update, so the catch-all
+# fallback stays last.
+private_chat.include_routers(
+    start.router,
+    help_.router,
+    language.router,
+    admin_customers.router,
+    fallback.router,
+)
 
 
 def feature_routers() -> list[Router]:
-    # Order matters: the first router whose filters match handles the update, so the
-    # catch-all fallback must stay last.
-    return [
-        errors.router,
-        start.router,
-        help_.router,
-        language.router,
-        admin_customers.router,
-        fallback.router,
-    ]
+    return [errors.router, private_chat]

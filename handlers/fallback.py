@@ -9,10 +9,9 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.settings import Settings
 from bot.telegram.commands import ADMIN_COMMANDS
-from handlers.filters import PRIVATE_CHAT, Check
+from handlers.filters import Check
 
 router = Router(name=__name__)
-router.message.filter(PRIVATE_CHAT)
 
 _ADMIN_COMMAND_NAMES = frozenset(name for name, _description in ADMIN_COMMANDS)
 

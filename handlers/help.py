@@ -5,11 +5,10 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.filters import PRIVATE_CHAT, MenuButton
+from handlers.filters import MenuButton
 from handlers.menu import HELP, main_menu_keyboard
 
 router = Router(name=__name__)
-router.message.filter(PRIVATE_CHAT)
 
 
 @router.message(Command("help"))

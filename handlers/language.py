@@ -13,12 +13,11 @@ from bot.services.customers import CustomerService
 from bot.settings import SUPPORTED_LANGUAGES
 from bot.telegram.commands import CommandMenu
 from handlers.callbacks import LanguageChoice
-from handlers.filters import PRIVATE_CHAT, MenuButton
+from handlers.filters import MenuButton
 from handlers.menu import LANGUAGE, main_menu_keyboard
 from storage.models import Customer
 
 router = Router(name=__name__)
-router.message.filter(PRIVATE_CHAT)
 
 # Each language's name in that language: the one label a lost customer can still read.
 LANGUAGE_NAMES = {"en": "🇬🇧 English", "ru": "🇷🇺 Русский", "uk": "🇺🇦 Українська"}

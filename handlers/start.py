@@ -11,12 +11,10 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.services.customers import CustomerService
 from bot.telegram.commands import CommandMenu
-from handlers.filters import PRIVATE_CHAT
 from handlers.menu import main_menu_keyboard
 from storage.models import Customer
 
 router = Router(name=__name__)
-router.message.filter(PRIVATE_CHAT)
 
 # Telegram allows A-Z, a-z, 0-9, _ and - in deep-link payloads, up to 64 characters.
 _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
