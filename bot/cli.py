@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bot.services.interactions import CustomerHistory, InteractionLog
@@ -40,6 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="only the most recent N interactions (default: all with --json, else 20)",
     )
+
+    faq = commands.add_parser("faq", help="manage and try the FAQ")
+    faq_commands = faq.add_subparsers(dest="faq_command", required=True)
+    faq_import = faq_commands.add_parser("import", help="replace the FAQ with a JSON/YAML file")
+    faq_import.add_argument("file", type=Path)
+    faq_import.add_argument("--merge", action="store_true", help="add and update by id instead")
+    faq_export = faq_commands.add_parser("export", help="print the FAQ in the import format")
+    faq_export.add_argument("file", type=Path, nargs="?", help="write here instead of stdout")
+    ask = faq_commands.add_parser("ask", help="what the matcher answers (TEXT, or - for stdin)")
+    ask.add_argument("text")
+    ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.add_argument("--lang", default=None, help="the asker's language (en, ru, uk)")
+    gaps = faq_commands.add_parser("gaps", help="questions the FAQ could not answer, grouped")
+    gaps.add_argument("--json", action="store_true", help="print JSON")
+    gaps.add_argument("--limit", type=int, default=20)
     return parser
 
 
@@ -58,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if command == "customer":
             return asyncio.run(_show_customer(settings, arguments))
+        if command == "faq":
+            from bot.cli_faq import run_faq_command
+
+            return asyncio.run(run_faq_command(settings, arguments))
     except SettingsError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIGURATION

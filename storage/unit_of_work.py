@@ -16,6 +16,7 @@ from storage.repositories import (
     InteractionRepository,
     ProcessedUpdateRepository,
 )
+from storage.repositories.faq import FaqRepository
 
 
 class UnitOfWork:
@@ -24,6 +25,7 @@ class UnitOfWork:
         self.customers = CustomerRepository(session)
         self.interactions = InteractionRepository(session)
         self.updates = ProcessedUpdateRepository(session)
+        self.faq = FaqRepository(session)
 
 
 class Storage:

@@ -1,0 +1,106 @@
+"""`python -m bot faq …`: the FAQ from the command line, through the same FaqService."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from bot.services.faq.content import FaqFileError, dump_entries
+from bot.services.faq.matcher import default_embedder
+from bot.services.faq.service import Answer, FaqService
+from bot.settings import Settings
+from storage.migrations import apply_migrations
+from storage.unit_of_work import open_storage
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+
+
+async def run_faq_command(settings: Settings, arguments: argparse.Namespace) -> int:
+    apply_migrations(settings.database_url)
+    storage = await open_storage(settings.database_url)
+    try:
+        faq = FaqService(storage, default_embedder())
+        command = arguments.faq_command
+        if command == "import":
+            return await _import(faq, arguments)
+        await faq.load()
+        if command == "export":
+            text = dump_entries(faq.entries)
+            if arguments.file:
+                arguments.file.write_text(text + "\n", encoding="utf-8")
+            else:
+                print(text)
+            return EXIT_OK
+        if command == "ask":
+            return await _ask(faq, arguments)
+        if command == "gaps":
+            return await _gaps(faq, arguments)
+        raise AssertionError(command)
+    finally:
+        await storage.close()
+
+
+async def _import(faq: FaqService, arguments: argparse.Namespace) -> int:
+    try:
+        report = await faq.import_file(arguments.file, merge=arguments.merge)
+    except FaqFileError as error:
+        print(f"nothing imported; {len(error.problems)} problem(s):", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    print(
+        f"FAQ {'merged' if arguments.merge else 'replaced'}: {report.added} added, "
+        f"{report.updated} updated, {report.removed} removed; {report.total} entries "
+        f"({report.embedded} new phrasings embedded; matcher: {faq.backend})"
+    )
+    return EXIT_OK
+
+
+def answer_document(query: str, answer: Answer) -> dict[str, Any]:
+    return {
+        "query": query,
+        "matches": [{"id": m.entry_id, "score": m.score} for m in answer.result.matches],
+        "confident": answer.result.confident,
+    }
+
+
+async def _ask(faq: FaqService, arguments: argparse.Namespace) -> int:
+    if arguments.text == "-":
+        for line in sys.stdin:
+            question = line.strip()
+            if not question:
+                continue
+            answer = await faq.ask(question, language=arguments.lang, record=False)
+            print(json.dumps(answer_document(question, answer), ensure_ascii=False), flush=True)
+        return EXIT_OK
+    answer = await faq.ask(arguments.text, language=arguments.lang, record=False)
+    if arguments.json:
+        print(json.dumps(answer_document(arguments.text, answer), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    verdict = "confident" if answer.result.confident else "not confident"
+    print(f"{verdict} (matcher: {faq.backend})")
+    for match, entry in zip(answer.result.matches, answer.entries, strict=False):
+        print(f"  {match.score:.3f}  {match.entry_id}: {entry.phrasings()[0]}")
+    if answer.confident_entry is not None:
+        print()
+        print(answer.confident_entry.answer_in(arguments.lang or "en"))
+    return EXIT_OK
+
+
+async def _gaps(faq: FaqService, arguments: argparse.Namespace) -> int:
+    gaps = await faq.gaps(arguments.limit)
+    if arguments.json:
+        document = [
+            {"count": g.count, "example": g.example, "questions": g.questions} for g in gaps
+        ]
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not gaps:
+        print("no unanswered questions yet")
+    for gap in gaps:
+        others = f" (+{len(gap.questions) - 1} similar)" if len(gap.questions) > 1 else ""
+        print(f"{gap.count:5d}  {gap.example}{others}")
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""FAQ self-service: content, the matcher, and what customers ask."""

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import numpy as np
+
+from bot.services.faq.content import FaqEntry
+from storage.clock import to_db
+from storage.database import Session
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class FaqRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def entries(self) -> list[FaqEntry]:
+        rows = await self._session.fetch_all("SELECT document FROM faq_entries ORDER BY position")
+        return [FaqEntry.model_validate_json(row["document"]) for row in rows]
+
+    async def count(self) -> int:
+        return int(await self._session.fetch_value("SELECT COUNT(*) FROM faq_entries"))
+
+    async def replace_all(self, entries: Sequence[FaqEntry], now: datetime) -> None:
+        await self._session.execute("DELETE FROM faq_entries")
+        await self._write(entries, now, start=0)
+
+    async def merge(self, entries: Sequence[FaqEntry], now: datetime) -> tuple[int, int]:
+        """Add new entries at the end and update existing ones in place: (added, updated)."""
+        existing = {
+            row["id"]: row["position"]
+            for row in await self._session.fetch_all("SELECT id, position FROM faq_entries")
+        }
+        updated = [entry for entry in entries if entry.id in existing]
+        added = [entry for entry in entries if entry.id not in existing]
+        await self._session.execute_many(
+            "UPDATE faq_entries SET document = ?, updated_at = ? WHERE id = ?",
+            [
+                (entry.model_dump_json(exclude_defaults=True), to_db(now), entry.id)
+                for entry in updated
+            ],
+        )
+        await self._write(added, now, start=max(existing.values(), default=-1) + 1)
+        return len(added), len(updated)
+
+    async def _write(self, entries: Sequence[FaqEntry], now: datetime, start: int) -> None:
+        await self._session.execute_many(
+            "INSERT INTO faq_entries (id, position, document, updated_at) VALUES (?, ?, ?, ?)",
+            [
+                (entry.id, start + offset, entry.model_dump_json(exclude_defaults=True), to_db(now))
+                for offset, entry in enumerate(entries)
+            ],
+        )
+
+    async def vectors(self, model: str, texts: Iterable[str]) -> dict[str, np.ndarray]:
+        wanted = {text_hash(text): text for text in texts}
+        found: dict[str, np.ndarray] = {}
+        keys = list(wanted)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = await self._session.fetch_all(
+                f"SELECT text_hash, vector FROM faq_vectors WHERE model = ? "  # noqa: S608
+                f"AND text_hash IN ({','.join('?' * len(chunk))})",
+                [model, *chunk],
+            )
+            for row in rows:
+                found[wanted[row["text_hash"]]] = np.frombuffer(row["vector"], dtype=np.float32)
+        return found
+
+    async def store_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        await self._session.execute_many(
+            "INSERT INTO faq_vectors (model, text_hash, vector) VALUES (?, ?, ?) "
+            "ON CONFLICT (model, text_hash) DO NOTHING",
+            [
+                (model, text_hash(text), vector.astype(np.float32).tobytes())
+                for text, vector in vectors.items()
+            ],
+        )
+
+    async def record_query(
+        self,
+        *,
+        customer_id: int | None,
+        at: datetime,
+        language: str | None,
+        text: str,
+        entry_id: str | None,
+        score: float | None,
+        confident: bool,
+        outcome: str,
+    ) -> int:
+        row_id = await self._session.insert(
+            """
+            INSERT INTO faq_queries (customer_id, at, language, text, entry_id, score,
+                                     confident, outcome)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (customer_id, to_db(at), language, text, entry_id, score, confident, outcome),
+        )
+        assert row_id is not None
+        return row_id
+
+    async def unanswered(self, since: datetime | None = None) -> list[str]:
+        rows = await self._session.fetch_all(
+            "SELECT text FROM faq_queries WHERE confident = 0 AND at >= ? ORDER BY id",
+            (to_db(since) if since else "",),
+        )
+        return [row["text"] for row in rows]
