@@ -1,0 +1,48 @@
+"""Shared by the FAQ benchmarks: a FAQ service on a scratch database, and timing."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from bot.services.faq.content import parse_entries
+from bot.services.faq.matcher import Embedder, default_embedder
+from bot.services.faq.service import Answer, FaqService
+from storage.migrations import apply_migrations
+from storage.unit_of_work import Storage, open_storage
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+async def faq_from(path: Path, embedder: Embedder | None) -> tuple[FaqService, Storage, float]:
+    url = f"sqlite:///{tempfile.mkdtemp(prefix='faq-bench-')}/faq.sqlite3"
+    apply_migrations(url)
+    storage = await open_storage(url)
+    service = FaqService(storage, embedder)
+    started = time.perf_counter()
+    await service.import_entries(parse_entries(json.loads(path.read_text())), merge=False)
+    return service, storage, time.perf_counter() - started
+
+
+async def ask_all(
+    service: FaqService, questions: Iterable[str]
+) -> tuple[list[Answer], list[float]]:
+    answers, latencies = [], []
+    for question in questions:
+        started = time.perf_counter()
+        answers.append(await service.ask(question, record=False))
+        latencies.append(time.perf_counter() - started)
+    return answers, latencies
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def backends(lexical_only: bool) -> list[Embedder | None]:
+    model = None if lexical_only else default_embedder()
+    return [model] if model is not None else [None]
