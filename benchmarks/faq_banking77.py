@@ -15,7 +15,7 @@ import asyncio
 import csv
 from pathlib import Path
 
-from benchmarks.faq_common import SHARED, ask_all, backends, faq_from, percentile
+from benchmarks.faq_common import SHARED, ask_all, faq_from, fresh_embedder, percentile
 
 
 async def main() -> None:
@@ -27,25 +27,24 @@ async def main() -> None:
     with (arguments.data / "test.csv").open(encoding="utf-8") as source:
         rows = list(csv.DictReader(source))
     questions = [row["text"] for row in rows]
-    for embedder in backends(arguments.lexical_only):
-        for shots in arguments.shots.split(","):
-            service, storage, import_seconds = await faq_from(
-                arguments.data / f"faq_{shots}shot.json", embedder
-            )
-            answers, latencies = await ask_all(service, questions)
-            hits = sum(
-                answer.result.best is not None and answer.result.best.entry_id == row["category"]
-                for answer, row in zip(answers, rows, strict=True)
-            )
-            confident = sum(answer.result.confident for answer in answers)
-            print(
-                f"{service.backend:>40} {shots:>2}-shot: top-1 {hits / len(rows):.3f}"
-                f" ({hits}/{len(rows)}), confident {confident / len(rows):.3f},"
-                f" p50 {percentile(latencies, 0.5) * 1000:.1f} ms,"
-                f" p99 {percentile(latencies, 0.99) * 1000:.1f} ms,"
-                f" import {import_seconds:.1f} s"
-            )
-            await storage.close()
+    for shots in arguments.shots.split(","):
+        service, storage, import_seconds = await faq_from(
+            arguments.data / f"faq_{shots}shot.json", fresh_embedder(arguments.lexical_only)
+        )
+        answers, latencies = await ask_all(service, questions)
+        hits = sum(
+            answer.result.best is not None and answer.result.best.entry_id == row["category"]
+            for answer, row in zip(answers, rows, strict=True)
+        )
+        confident = sum(answer.result.confident for answer in answers)
+        print(
+            f"{service.backend:>40} {shots:>2}-shot: top-1 {hits / len(rows):.3f}"
+            f" ({hits}/{len(rows)}), confident {confident / len(rows):.3f},"
+            f" p50 {percentile(latencies, 0.5) * 1000:.1f} ms,"
+            f" p99 {percentile(latencies, 0.99) * 1000:.1f} ms,"
+            f" import {import_seconds:.1f} s"
+        )
+        await storage.close()
 
 
 if __name__ == "__main__":

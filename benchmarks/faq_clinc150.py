@@ -15,7 +15,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from benchmarks.faq_common import SHARED, ask_all, backends, faq_from, percentile
+from benchmarks.faq_common import SHARED, ask_all, faq_from, fresh_embedder, percentile
 
 
 async def main() -> None:
@@ -26,32 +26,31 @@ async def main() -> None:
     test = json.loads((arguments.data / "test.json").read_text(encoding="utf-8"))
     in_scope = [(text, intent) for text, intent in test["in_scope"]]
     out_of_scope = list(test["out_of_scope"])
-    for embedder in backends(arguments.lexical_only):
-        service, storage, import_seconds = await faq_from(
-            arguments.data / "faq_10shot.json", embedder
-        )
-        answers, latencies = await ask_all(service, [text for text, _ in in_scope])
-        right = sum(
-            answer.result.confident
-            and answer.result.best is not None
-            and answer.result.best.entry_id == intent
-            for answer, (_, intent) in zip(answers, in_scope, strict=True)
-        )
-        top1 = sum(
-            answer.result.best is not None and answer.result.best.entry_id == intent
-            for answer, (_, intent) in zip(answers, in_scope, strict=True)
-        )
-        declined_answers, more = await ask_all(service, out_of_scope)
-        declined = sum(not answer.result.confident for answer in declined_answers)
-        latencies += more
-        print(
-            f"{service.backend}: in-scope accuracy (confident and correct)"
-            f" {right / len(in_scope):.3f}, top-1 {top1 / len(in_scope):.3f};"
-            f" out-of-scope recall {declined / len(out_of_scope):.3f};"
-            f" p50 {percentile(latencies, 0.5) * 1000:.1f} ms,"
-            f" p99 {percentile(latencies, 0.99) * 1000:.1f} ms; import {import_seconds:.1f} s"
-        )
-        await storage.close()
+    service, storage, import_seconds = await faq_from(
+        arguments.data / "faq_10shot.json", fresh_embedder(arguments.lexical_only)
+    )
+    answers, latencies = await ask_all(service, [text for text, _ in in_scope])
+    right = sum(
+        answer.result.confident
+        and answer.result.best is not None
+        and answer.result.best.entry_id == intent
+        for answer, (_, intent) in zip(answers, in_scope, strict=True)
+    )
+    top1 = sum(
+        answer.result.best is not None and answer.result.best.entry_id == intent
+        for answer, (_, intent) in zip(answers, in_scope, strict=True)
+    )
+    declined_answers, more = await ask_all(service, out_of_scope)
+    declined = sum(not answer.result.confident for answer in declined_answers)
+    latencies += more
+    print(
+        f"{service.backend}: in-scope accuracy (confident and correct)"
+        f" {right / len(in_scope):.3f}, top-1 {top1 / len(in_scope):.3f};"
+        f" out-of-scope recall {declined / len(out_of_scope):.3f};"
+        f" p50 {percentile(latencies, 0.5) * 1000:.1f} ms,"
+        f" p99 {percentile(latencies, 0.99) * 1000:.1f} ms; import {import_seconds:.1f} s"
+    )
+    await storage.close()
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def backends(lexical_only: bool) -> list[Embedder | None]:
-    model = None if lexical_only else default_embedder()
-    return [model] if model is not None else [None]
+def fresh_embedder(lexical_only: bool) -> Embedder | None:
+    """A new embedder per run: its cache of recent questions must not carry over, or the
+    next run would time cache hits instead of the model."""
+    return None if lexical_only else default_embedder()

