@@ -42,7 +42,7 @@ def test_migrations_apply_once_and_are_recorded(tmp_path):
     url = f"sqlite:///{tmp_path / 'db' / 'bot.sqlite3'}"
     first = apply_migrations(url)
     second = apply_migrations(url)
-    assert first.applied == ["0001_initial"]
+    assert first.applied == ["0001_initial", "0002_faq"]
     assert second.applied == []
     tables = {
         row[0]
@@ -50,7 +50,7 @@ def test_migrations_apply_once_and_are_recorded(tmp_path):
             "SELECT name FROM sqlite_master WHERE type = 'table'"
         )
     }
-    assert {"customers", "interactions", "processed_updates"} <= tables
+    assert {"customers", "interactions", "processed_updates", "faq_entries"} <= tables
 
 
 async def test_sqlite_is_configured_for_concurrency(storage):
