@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 
@@ -23,6 +23,11 @@ async def apologise(
     event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, customer: Customer | None = None
 ) -> bool:
     update = event.update
+    if isinstance(event.exception, TelegramForbiddenError):
+        # The customer blocked the bot mid-conversation: expected, recorded by the outbound
+        # log (they are now unreachable), and there is nobody to apologise to.
+        logger.info("update %s: %s", update.update_id, event.exception)
+        return True
     logger.error(
         "update %s failed: %s",
         update.update_id,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from storage.clock import utcnow
 from storage.models import Customer, Interaction
-from storage.repositories import InteractionRepository, NewInteraction
+from storage.repositories import CustomerRepository, InteractionRepository, NewInteraction
 from storage.unit_of_work import Storage
 
 # Outbound keys: unique per process start, then a counter (cheaper than a uuid per message).
@@ -53,6 +53,10 @@ class InteractionLog:
         self._storage.batcher.write_soon(
             InteractionRepository.settle(key, status, message_id, error)
         )
+
+    def mark_unreachable(self, telegram_id: int) -> None:
+        """Telegram answered 403 for this chat: the customer blocked the bot (or is gone)."""
+        self._storage.batcher.write_soon(CustomerRepository.mark_unreachable(telegram_id, utcnow()))
 
     async def history(self, telegram_id: int, limit: int | None = None) -> CustomerHistory | None:
         async with self._storage.read() as uow:

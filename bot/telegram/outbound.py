@@ -10,6 +10,7 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
@@ -46,6 +47,8 @@ class OutboundLogMiddleware(BaseRequestMiddleware):
             self._log.settle_outbound(
                 key, message_id=None, error=f"{type(error).__name__}: {error}"[:500]
             )
+            if isinstance(error, TelegramForbiddenError):
+                self._log.mark_unreachable(chat_id)
             raise
         self._log.settle_outbound(key, message_id=_message_id(result), error=None)
         return result

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.batching import Statement
 from storage.clock import to_db
 from storage.database import Session
 from storage.models import Customer
@@ -99,6 +100,15 @@ class CustomerRepository:
             WHERE id = ?
             """,
             [(reachable, reachable, to_db(at), customer_id) for customer_id, reachable in changes],
+        )
+
+    @staticmethod
+    def mark_unreachable(telegram_id: int, at: datetime) -> Statement:
+        """Telegram refused delivery (blocked, deactivated): stop counting on this chat."""
+        return Statement(
+            "UPDATE customers SET reachable = 0, "
+            "unreachable_since = COALESCE(unreachable_since, ?) WHERE telegram_id = ?",
+            (to_db(at), telegram_id),
         )
 
     async def set_promotions_consent(self, customer_id: int, consent: bool) -> None:

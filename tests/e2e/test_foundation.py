@@ -283,3 +283,25 @@ async def test_flood_control_warns_once_and_still_records_everything(bot, emulat
 
 async def test_no_call_was_refused_by_the_bot_api(bot, emulator):
     assert rejected_calls(emulator) == []
+
+
+async def test_a_reply_refused_with_403_marks_the_customer_unreachable(bot, emulator):
+    ned = emulator.add_user(first_name="Ned", language_code="en")
+    ned.send_text("/start")
+    await ned.next_message()
+    # Blocked between writing and our reply: Telegram refuses the reply.
+    emulator.fail_next(
+        "sendMessage",
+        error_code=403,
+        description="Forbidden: bot was blocked by the user",
+        chat_id=ned.id,
+    )
+    ned.send_text("/help")
+    await emulator.wait_for(lambda: emulator.pending_updates == 0)
+    await asyncio.sleep(0.5)
+    record = await bot.customer(ned.id)
+    assert record["reachable"] is False
+    assert record["interactions"][-1]["status"] == "failed"
+    assert "blocked" in record["interactions"][-1]["error"]
+    # No apology was attempted into a chat that refuses messages.
+    assert len(emulator.calls_to("sendMessage", chat_id=ned.id)) == 2
