@@ -44,17 +44,19 @@ async def main() -> None:
     answers, latencies = await ask_all(service, [q for q, _ in queries])
     off_topic, _ = await ask_all(service, check["off_topic"])
     right = [
-        a.result.best is not None and a.result.best.entry_id == i
-        for a, (_, i) in zip(answers, queries, strict=True)
+        answer.result.best is not None and answer.result.best.entry_id == intent
+        for answer, (_, intent) in zip(answers, queries, strict=True)
     ]
-    confident = [a.result.confident for a in answers]
+    confident = [answer.result.confident for answer in answers]
     total = len(queries)
+    sure_right = sum(r and c for r, c in zip(right, confident, strict=True))
+    sure_wrong = sum(c and not r for r, c in zip(right, confident, strict=True))
+    declined = sum(not answer.result.confident for answer in off_topic)
     print(
         f"{service.backend} ({'en-only' if arguments.en_only else 'en+ru+uk'} FAQ):"
-        f" top-1 {sum(right) / total:.3f},"
-        f" confident and correct {sum(r and c for r, c in zip(right, confident, strict=True)) / total:.3f},"
-        f" confident but wrong {sum(c and not r for r, c in zip(right, confident, strict=True)) / total:.3f},"
-        f" off-topic declined {sum(not a.result.confident for a in off_topic) / len(off_topic):.3f},"
+        f" top-1 {sum(right) / total:.3f}, confident and correct {sure_right / total:.3f},"
+        f" confident but wrong {sure_wrong / total:.3f},"
+        f" off-topic declined {declined / len(off_topic):.3f},"
         f" p50 {percentile(latencies, 0.5) * 1000:.1f} ms"
     )
     await storage.close()
