@@ -99,7 +99,10 @@ def _on_startup(
             logger.warning("%d updates were cut short by the last stop; retrying them", orphaned)
         # Polling and a webhook exclude each other; a webhook left by an earlier
         # deployment would make every getUpdates fail with 409 Conflict.
-        await app.bot.delete_webhook(drop_pending_updates=False)
+        try:
+            await app.bot.delete_webhook(drop_pending_updates=False)
+        except TelegramAPIError as error:
+            logger.warning("could not delete a webhook left by an earlier deployment: %s", error)
         try:
             admins = frozenset(app.settings.admin_ids)
             await command_menu.register(app.bot, await customers.known_telegram_ids(admins))
