@@ -20,6 +20,7 @@ from bot.middlewares.intake import InFlight, IntakeMiddleware
 from bot.middlewares.locale import CustomerLocaleMiddleware
 from bot.middlewares.roles import RolesMiddleware
 from bot.middlewares.throttling import Rate, ThrottlingMiddleware
+from bot.services.access import AuditLog, RoleService
 from bot.services.customers import CustomerService
 from bot.services.intake import IntakeService
 from bot.services.interactions import InteractionLog
@@ -65,19 +66,22 @@ async def create_application(settings: Settings) -> Application:
     bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
     customers = CustomerService(storage)
+    roles = RoleService(storage, admin_ids)
     dispatcher = Dispatcher(
         settings=settings,
         log=log,
         intake=intake,
         customers=customers,
         command_menu=command_menu,
+        role_service=roles,
+        audit_log=AuditLog(storage),
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,
     # then pick the language and the sender's role that everything after relies on.
     dispatcher.update.outer_middleware(IntakeMiddleware(intake, in_flight))
     CustomerLocaleMiddleware(i18n, settings.default_language).setup(dispatcher)
-    dispatcher.update.outer_middleware(RolesMiddleware(admin_ids))
+    dispatcher.update.outer_middleware(RolesMiddleware(roles))
     throttling = ThrottlingMiddleware(Rate.parse(settings.throttle_rate))
     dispatcher.message.outer_middleware(throttling)
     dispatcher.callback_query.outer_middleware(throttling)

@@ -9,11 +9,15 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.services.access import AuditLog
 from bot.services.interactions import CustomerHistory, InteractionLog
 from bot.settings import Settings, SettingsError, load_settings
 from storage.migrations import apply_migrations
@@ -56,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     gaps = faq_commands.add_parser("gaps", help="questions the FAQ could not answer, grouped")
     gaps.add_argument("--json", action="store_true", help="print JSON")
     gaps.add_argument("--limit", type=int, default=20)
+
+    audit = commands.add_parser("audit", help="the trail of privileged actions")
+    audit.add_argument("--since", help="a date (2026-11-01) or a span (7d, 12h)")
+    audit.add_argument("--actor", type=int, help="only this Telegram user's actions")
+    audit.add_argument("--json", action="store_true", help="print JSON lines")
     return parser
 
 
@@ -74,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if command == "customer":
             return asyncio.run(_show_customer(settings, arguments))
+        if command == "audit":
+            return asyncio.run(_show_audit(settings, arguments))
         if command == "faq":
             from bot.cli_faq import run_faq_command
 
@@ -120,6 +131,42 @@ async def _show_customer(settings: Settings, arguments: argparse.Namespace) -> i
         print(json.dumps(history_document(history), ensure_ascii=False, indent=2))
     else:
         print(history_text(history))
+    return EXIT_OK
+
+
+def parse_since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    span = re.fullmatch(r"(\d+)([dh])", text.strip())
+    if span:
+        hours = int(span.group(1)) * (24 if span.group(2) == "d" else 1)
+        return datetime.now(UTC) - timedelta(hours=hours)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(f"--since {text!r} is neither a date nor a span like 7d") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _show_audit(settings: Settings, arguments: argparse.Namespace) -> int:
+    apply_migrations(settings.database_url)
+    storage = await open_storage(settings.database_url)
+    try:
+        entries = await AuditLog(storage).find(parse_since(arguments.since), arguments.actor)
+    finally:
+        await storage.close()
+    for entry in entries:
+        if arguments.json:
+            print(json.dumps({**asdict(entry), "at": entry.at.isoformat()}, ensure_ascii=False))
+            continue
+        actor = entry.actor if entry.actor is not None else entry.via
+        change = ""
+        if entry.before is not None or entry.after is not None:
+            change = f" {json.dumps(entry.before, ensure_ascii=False)} → "
+            change += json.dumps(entry.after, ensure_ascii=False)
+        print(
+            f"{entry.at:%Y-%m-%d %H:%M:%S}  {actor}  {entry.action}  {entry.subject or ''}{change}"
+        )
     return EXIT_OK
 
 

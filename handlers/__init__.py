@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import errors, fallback, language, start
 from handlers import help as help_
 from handlers.admin import customers as admin_customers
+from handlers.admin import roles as admin_roles
 from handlers.filters import PRIVATE_CHAT
 
 # Messages are split by where they come from: a customer's private chat here, the agents'
@@ -21,6 +22,7 @@ private_chat.include_routers(
     help_.router,
     language.router,
     admin_customers.router,
+    admin_roles.router,
     fallback.router,
 )
 

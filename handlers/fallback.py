@@ -7,6 +7,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
+from bot.services.access import Actor, RoleService
 from bot.settings import Settings
 from bot.telegram.commands import ADMIN_COMMANDS
 from handlers.filters import Check
@@ -17,10 +18,12 @@ _ADMIN_COMMAND_NAMES = frozenset(name for name, _description in ADMIN_COMMANDS)
 
 
 @router.message(Check(F.text.startswith("/")))
-async def unknown_command(message: Message) -> None:
-    assert message.text is not None
+async def unknown_command(message: Message, role_service: RoleService) -> None:
+    assert message.text is not None and message.from_user is not None
     name = message.text.split(maxsplit=1)[0].split("@", 1)[0].lstrip("/").lower()
     if name in _ADMIN_COMMAND_NAMES:
+        # Reaching here means the admin routers' filter refused this sender.
+        await role_service.record_refusal(Actor.telegram(message.from_user.id), f"/{name}")
         await message.answer(
             _("Sorry, /{command} is for administrators only.").format(command=name)
         )

@@ -16,6 +16,7 @@ from storage.repositories import (
     InteractionRepository,
     ProcessedUpdateRepository,
 )
+from storage.repositories.access import AuditRepository, RoleRepository
 from storage.repositories.faq import FaqRepository
 
 
@@ -26,6 +27,8 @@ class UnitOfWork:
         self.interactions = InteractionRepository(session)
         self.updates = ProcessedUpdateRepository(session)
         self.faq = FaqRepository(session)
+        self.roles = RoleRepository(session)
+        self.audit = AuditRepository(session)
 
 
 class Storage:

@@ -6,12 +6,14 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, User
 
+from bot.services.access import Role, RoleService
+
 
 class RolesMiddleware(BaseMiddleware):
-    """Resolves who the sender is once per update; routers filter on `is_admin`."""
+    """Resolves the sender's roles once per update; routers filter on them."""
 
-    def __init__(self, admin_ids: frozenset[int]) -> None:
-        self._admin_ids = admin_ids
+    def __init__(self, roles: RoleService) -> None:
+        self._roles = roles
 
     async def __call__(
         self,
@@ -20,5 +22,7 @@ class RolesMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         user: User | None = data.get("event_from_user")
-        data["is_admin"] = user is not None and user.id in self._admin_ids
+        roles = await self._roles.roles_of(user.id) if user is not None else frozenset()
+        data["roles"] = roles
+        data["is_admin"] = Role.ADMIN in roles
         return await handler(event, data)

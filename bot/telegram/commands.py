@@ -26,6 +26,9 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("customer", N_("A customer's record: /customer ID")),
+    ("roles", N_("Who has which role")),
+    ("grant", N_("Give a role: /grant ROLE ID")),
+    ("revoke", N_("Take a role away: /revoke ROLE ID")),
 )
 
 
