@@ -21,6 +21,7 @@ from bot.middlewares.locale import CustomerLocaleMiddleware
 from bot.middlewares.roles import RolesMiddleware
 from bot.middlewares.throttling import Rate, ThrottlingMiddleware
 from bot.services.access import AuditLog, RoleService
+from bot.services.customer_cache import CustomerCache
 from bot.services.customers import CustomerService
 from bot.services.intake import IntakeService
 from bot.services.interactions import InteractionLog
@@ -55,8 +56,9 @@ async def create_application(settings: Settings) -> Application:
     i18n = create_i18n(settings.default_language)
     admin_ids = frozenset(settings.admin_ids)
 
-    log = InteractionLog(storage)
-    intake = IntakeService(storage)
+    customer_cache = CustomerCache()
+    log = InteractionLog(storage, customer_cache)
+    intake = IntakeService(storage, customer_cache)
     command_menu = CommandMenu(i18n, settings.default_language, admin_ids)
 
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
@@ -65,7 +67,7 @@ async def create_application(settings: Settings) -> Application:
     session.middleware(RetryMiddleware())
     bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
-    customers = CustomerService(storage)
+    customers = CustomerService(storage, customer_cache)
     roles = RoleService(storage, admin_ids)
     dispatcher = Dispatcher(
         settings=settings,

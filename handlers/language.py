@@ -54,7 +54,7 @@ async def choose_language(
     is_admin: bool,
     callback_answer: CallbackAnswer,
 ) -> None:
-    await customers.choose_language(customer.id, callback_data.code)
+    await customers.choose_language(customer, callback_data.code)
     with i18n.use_locale(callback_data.code):
         callback_answer.text = _("Done!")
         await bot.send_message(

@@ -32,7 +32,7 @@ async def start(
 ) -> None:
     payload = (command.args or "").strip()
     if payload and _PAYLOAD.match(payload):
-        await customers.keep_start_payload(customer.id, payload)
+        await customers.keep_start_payload(customer, payload)
     name = html.quote(customer.first_name or "")
     await message.answer(
         _("Hi, {name}! 👋\n\nUse the menu below, or send /help to see everything I can do.").format(

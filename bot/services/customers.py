@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bot.services.customer_cache import CustomerCache
 from bot.settings import SUPPORTED_LANGUAGES
+from storage.models import Customer
 from storage.unit_of_work import Storage
 
 
@@ -11,18 +13,22 @@ class UnsupportedLanguage(ValueError):
 
 
 class CustomerService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, cache: CustomerCache | None = None) -> None:
         self._storage = storage
+        self._cache = cache or CustomerCache()
 
-    async def choose_language(self, customer_id: int, language: str) -> None:
+    async def choose_language(self, customer: Customer, language: str) -> None:
         if language not in SUPPORTED_LANGUAGES:
             raise UnsupportedLanguage(language)
         async with self._storage.write() as uow:
-            await uow.customers.set_language(customer_id, language)
+            await uow.customers.set_language(customer.id, language)
+        self._cache.forget(customer.telegram_id)
 
-    async def keep_start_payload(self, customer_id: int, payload: str) -> bool:
+    async def keep_start_payload(self, customer: Customer, payload: str) -> bool:
         async with self._storage.write() as uow:
-            return await uow.customers.keep_start_payload(customer_id, payload)
+            kept = await uow.customers.keep_start_payload(customer.id, payload)
+        self._cache.forget(customer.telegram_id)
+        return kept
 
     async def known_telegram_ids(self, telegram_ids: frozenset[int]) -> frozenset[int]:
         """Which of these people have a customer record, i.e. have opened the bot."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.services.customer_cache import CustomerCache
 from storage.batching import Statement
 from storage.clock import to_db, utcnow
 from storage.database import Session
@@ -45,6 +46,9 @@ class Reception:
 class IntakeBatch:
     """Claims and records a batch of updates in the flush's transaction (see storage.batching)."""
 
+    def __init__(self, cache: CustomerCache) -> None:
+        self._cache = cache
+
     async def apply(self, session: Session, events: list[InboundEvent]) -> list[Reception]:
         uow = UnitOfWork(session)
         now = utcnow()
@@ -54,9 +58,20 @@ class IntakeBatch:
             for event, claim in zip(events, claims, strict=True)
             if claim is not ClaimResult.DUPLICATE and event.profile is not None
         ]
-        customers = await uow.customers.touch_many(
-            [event.profile for event, _claim in handled if event.profile is not None], now
-        )
+        customers: dict[int, Customer] = {}
+        stale: list[TelegramProfile] = []
+        for event, _claim in handled:
+            assert event.profile is not None
+            cached = self._cache.fresh(event.profile)
+            if cached is None:
+                stale.append(event.profile)
+            else:
+                customers[event.profile.telegram_id] = cached
+        if stale:
+            touched = await uow.customers.touch_many(stale, now)
+            for customer in touched.values():
+                self._cache.put(customer)
+            customers.update(touched)
         new_rows: list[tuple[int, NewInteraction]] = []
         reachability: dict[int, bool] = {}
         for event, claim in handled:
@@ -69,6 +84,9 @@ class IntakeBatch:
         await uow.interactions.add_many(new_rows)
         if reachability:
             await uow.customers.set_reachable_many(list(reachability.items()), now)
+            for customer in customers.values():
+                if customer.id in reachability:
+                    self._cache.forget(customer.telegram_id)
         return [
             Reception(result, _current(event, result, customers, reachability))
             for event, result in zip(events, claims, strict=True)
@@ -101,16 +119,14 @@ def _interaction(event: InboundEvent, now: datetime) -> NewInteraction:
     )
 
 
-_INTAKE = IntakeBatch()
-
-
 class IntakeService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, cache: CustomerCache | None = None) -> None:
         self._storage = storage
+        self._batch = IntakeBatch(cache or CustomerCache())
 
     async def receive(self, event: InboundEvent) -> Reception:
         """Claim the update and record it, committed before any handler runs."""
-        return await self._storage.batcher.submit(_INTAKE, event)
+        return await self._storage.batcher.submit(self._batch, event)
 
     def finish(self, update_id: int) -> None:
         """Mark the update handled. Not awaited: should the process die before the write

@@ -6,6 +6,7 @@ import itertools
 import uuid
 from dataclasses import dataclass
 
+from bot.services.customer_cache import CustomerCache
 from storage.clock import utcnow
 from storage.models import Customer, Interaction
 from storage.repositories import CustomerRepository, InteractionRepository, NewInteraction
@@ -23,8 +24,9 @@ class CustomerHistory:
 
 
 class InteractionLog:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, cache: CustomerCache | None = None) -> None:
         self._storage = storage
+        self._cache = cache or CustomerCache()
 
     async def begin_outbound(
         self, telegram_id: int, kind: str, text: str | None, meta: str | None = None
@@ -57,6 +59,7 @@ class InteractionLog:
     def mark_unreachable(self, telegram_id: int) -> None:
         """Telegram answered 403 for this chat: the customer blocked the bot (or is gone)."""
         self._storage.batcher.write_soon(CustomerRepository.mark_unreachable(telegram_id, utcnow()))
+        self._cache.forget(telegram_id)
 
     async def history(self, telegram_id: int, limit: int | None = None) -> CustomerHistory | None:
         async with self._storage.read() as uow:

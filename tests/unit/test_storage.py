@@ -42,7 +42,7 @@ def test_migrations_apply_once_and_are_recorded(tmp_path):
     url = f"sqlite:///{tmp_path / 'db' / 'bot.sqlite3'}"
     first = apply_migrations(url)
     second = apply_migrations(url)
-    assert first.applied == ["0001_initial", "0002_faq"]
+    assert first.applied == ["0001_initial", "0002_faq", "0003_roles_audit"]
     assert second.applied == []
     tables = {
         row[0]
@@ -213,8 +213,25 @@ async def test_first_start_payload_is_kept(storage):
     from bot.services.customers import CustomerService
 
     reception = await IntakeService(storage).receive(text_event(1, 42))
+    assert reception.customer is not None
     customers = CustomerService(storage)
-    assert await customers.keep_start_payload(reception.customer.id, "friend_1") is True
-    assert await customers.keep_start_payload(reception.customer.id, "friend_2") is False
+    assert await customers.keep_start_payload(reception.customer, "friend_1") is True
+    assert await customers.keep_start_payload(reception.customer, "friend_2") is False
     history = await InteractionLog(storage).history(42)
     assert history.customer.start_payload == "friend_1"
+
+
+async def test_a_burst_from_an_unchanged_customer_does_not_rewrite_the_row(storage):
+    from bot.services.customer_cache import CustomerCache
+
+    cache = CustomerCache()
+    intake = IntakeService(storage, cache)
+    first = await intake.receive(text_event(1, 42))
+    second = await intake.receive(text_event(2, 42))
+    # Equal down to last_seen: the row was not rewritten.
+    assert second.customer == first.customer
+    renamed = await intake.receive(text_event(3, 42, who=profile(42, "Annabel")))
+    assert renamed.customer.first_name == "Annabel"  # a changed profile is written at once
+    history = await InteractionLog(storage).history(42)
+    assert history.customer.first_name == "Annabel"
+    assert len(history.interactions) == 3  # every update is still recorded
