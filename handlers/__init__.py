@@ -8,7 +8,7 @@ from handlers import errors, fallback, language, start
 from handlers import help as help_
 from handlers.admin import customers as admin_customers
 from handlers.admin import roles as admin_roles
-from handlers.filters import PRIVATE_CHAT
+from handlers.filters import PRIVATE_CHAT, IsAdmin
 
 # Messages are split by where they come from: a customer's private chat here, the agents'
 # forum supergroup in its own router (with the support work). The chat filter sits once on
@@ -17,14 +17,11 @@ private_chat = Router(name="private_chat")
 private_chat.message.filter(PRIVATE_CHAT)
 # Order matters: the first router whose filters match handles the update, so the catch-all
 # fallback stays last.
-private_chat.include_routers(
-    start.router,
-    help_.router,
-    language.router,
-    admin_customers.router,
-    admin_roles.router,
-    fallback.router,
-)
+# Admins' routers sit under one parent whose role filter runs once per message.
+admin = Router(name="admin")
+admin.message.filter(IsAdmin())
+admin.include_routers(admin_customers.router, admin_roles.router)
+private_chat.include_routers(start.router, help_.router, language.router, admin, fallback.router)
 
 
 def feature_routers() -> list[Router]:

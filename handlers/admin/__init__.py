@@ -1,1 +1,2 @@
-"""Routers for administrators; the role filter sits on each router, not in handlers."""
+"""Routers for administrators: `handlers/__init__.py` nests them under one parent that
+filters on the admin role once, so no admin handler can be reached without it."""

@@ -8,10 +8,8 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.interactions import InteractionLog
-from handlers.filters import IsAdmin
 
 router = Router(name=__name__)
-router.message.filter(IsAdmin())
 
 RECENT = 10
 

@@ -8,10 +8,8 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.access import AccessDenied, Actor, Role, RoleService
-from handlers.filters import IsAdmin
 
 router = Router(name=__name__)
-router.message.filter(IsAdmin())
 
 _ROLE_NAMES = ", ".join(role.value for role in Role)
 
