@@ -1,19 +1,8 @@
 import pytest
 
 from bot.services.access import CLI, AccessDenied, Actor, AuditLog, Role, RoleService
-from storage.migrations import apply_migrations
-from storage.unit_of_work import open_storage
 
 BOOTSTRAP_ADMIN = 1
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
-    apply_migrations(url)
-    opened = await open_storage(url)
-    yield opened
-    await opened.close()
 
 
 async def test_admin_ids_are_admins_without_any_grant(storage):

@@ -7,8 +7,6 @@ import pytest
 from bot.services.faq.content import FaqFileError, parse_entries, read_file
 from bot.services.faq.matcher import HybridMatcher, default_embedder
 from bot.services.faq.service import SAMPLE_FAQ, FaqService
-from storage.migrations import apply_migrations
-from storage.unit_of_work import open_storage
 
 EMBEDDER = default_embedder()
 
@@ -58,14 +56,10 @@ def test_answer_falls_back_to_a_language_the_entry_has():
 
 
 @pytest.fixture
-async def faq(tmp_path):
-    url = f"sqlite:///{tmp_path / 'faq.sqlite3'}"
-    apply_migrations(url)
-    storage = await open_storage(url)
+async def faq(storage):
     service = FaqService(storage, EMBEDDER)
     await service.load_sample_if_empty()
-    yield service
-    await storage.close()
+    return service
 
 
 @pytest.mark.parametrize(

@@ -4,23 +4,11 @@ import asyncio
 import sqlite3
 from datetime import timedelta
 
-import pytest
-
 from bot.services.intake import InboundEvent, IntakeService
 from bot.services.interactions import InteractionLog
 from storage.clock import utcnow
 from storage.migrations import apply_migrations
 from storage.repositories import ClaimResult, TelegramProfile
-from storage.unit_of_work import open_storage
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
-    apply_migrations(url)
-    opened = await open_storage(url)
-    yield opened
-    await opened.close()
 
 
 def profile(telegram_id, first_name="Ann", language="en"):
