@@ -19,6 +19,11 @@ LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
 
 
+def N_(msgid: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
+    """Marks a text for extraction where it is defined; it is translated where it is shown."""
+    return msgid
+
+
 def compile_catalogs(locales_dir: Path = LOCALES_DIR) -> list[Path]:
     compiled = []
     for po_path in sorted(locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):

@@ -9,9 +9,7 @@ from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
-
-def N_(msgid: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
-    return msgid
+from bot.i18n import N_
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,10 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 
+from bot.i18n import N_
 from bot.settings import SUPPORTED_LANGUAGES
 
 logger = logging.getLogger(__name__)
-
-
-def N_(msgid: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
-    return msgid
 
 
 CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (

@@ -174,15 +174,19 @@ class MessagingMethods:
         world.notify()
         return stored
 
-    def _send(self, call: Call, kind: str, build: Callable[[EmulatedChat], JSON]) -> JSON:
-        params = call.params
+    def _destination(self, params: JSON) -> tuple[EmulatedChat, StoredMessage | None, int | None]:
+        """The chat, the replied-to message and the topic a send lands in."""
         chat = self._target(params)
         reply_to = self._reply_target(chat, params)
         thread_id = params.get("message_thread_id")
         if thread_id is None and reply_to is not None and chat.is_forum:
             # A reply without message_thread_id lands in the replied-to message's topic.
             thread_id = reply_to.thread_id
-        thread_id = self._thread(chat, thread_id)
+        return chat, reply_to, self._thread(chat, thread_id)
+
+    def _send(self, call: Call, kind: str, build: Callable[[EmulatedChat], JSON]) -> JSON:
+        params = call.params
+        chat, reply_to, thread_id = self._destination(params)
         content = build(chat)
         markup = self._markup(params, chat)
         stored = self._store(
@@ -324,12 +328,7 @@ class MessagingMethods:
 
     def send_media_group(self, call: Call) -> list[JSON]:
         params = call.params
-        chat = self._target(params)
-        reply_to = self._reply_target(chat, params)
-        thread_id = params.get("message_thread_id")
-        if thread_id is None and reply_to is not None and chat.is_forum:
-            thread_id = reply_to.thread_id
-        thread_id = self._thread(chat, thread_id)
+        chat, reply_to, thread_id = self._destination(params)
         media = params["media"]
         if not 2 <= len(media) <= 10:
             raise bad_request("media group must include 2-10 items")

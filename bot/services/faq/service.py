@@ -54,16 +54,13 @@ class FaqService:
         self._storage = storage
         self._embedder = embedder
         self._entries: dict[str, FaqEntry] = {}
-        self._matcher = HybridMatcher([], None)
+        self._matcher = HybridMatcher([], embedder)
         # Index rebuilds (import, reload) run one at a time; asking never waits for them.
         self._rebuild = asyncio.Lock()
 
     @property
     def backend(self) -> str:
-        return self._matcher.backend if self._entries else self._backend_name()
-
-    def _backend_name(self) -> str:
-        return f"{self._embedder.name}+lexical" if self._embedder else "lexical"
+        return self._matcher.backend
 
     @property
     def entries(self) -> list[FaqEntry]:
@@ -74,9 +71,10 @@ class FaqService:
 
     async def load(self) -> int:
         """Build the index from the database (embedding only phrasings never seen before)."""
-        async with self._storage.read() as uow:
-            entries = await uow.faq.entries()
-        await self._build(entries)
+        async with self._rebuild:
+            async with self._storage.read() as uow:
+                entries = await uow.faq.entries()
+            await self._build(entries, {})
         return len(entries)
 
     async def load_sample_if_empty(self, path: Path = SAMPLE_FAQ) -> bool:
@@ -92,7 +90,10 @@ class FaqService:
     async def import_entries(self, entries: Sequence[FaqEntry], *, merge: bool) -> ImportReport:
         """Replace the FAQ (the file is the source of truth) or merge by id; all or nothing."""
         async with self._rebuild:
-            embedded = await self._embed_missing([text for e in entries for text in e.phrasings()])
+            # Embedded before anything is written: a failure leaves the FAQ as it was.
+            vectors, embedded = await self._vectors_for(
+                [text for entry in entries for text in entry.phrasings()]
+            )
             now = utcnow()
             async with self._storage.write() as uow:
                 before = {entry.id for entry in await uow.faq.entries()}
@@ -106,7 +107,7 @@ class FaqService:
                     updated = len(incoming & before)
                     removed = len(before - incoming)
                 current = await uow.faq.entries()
-            await self._build(current, locked=True)
+            await self._build(current, vectors)
         return ImportReport(added, updated, removed, len(current), embedded)
 
     async def ask(
@@ -184,32 +185,33 @@ class FaqService:
         lexical = np.stack([index.similarities(text) for text in texts])
         return lambda first, second: bool(lexical[first, second] >= GAP_SIMILARITY_LEXICAL)
 
-    async def _embed_missing(self, texts: Sequence[str]) -> int:
+    async def _vectors_for(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], int]:
+        """Every text's vector: stored ones read, the others embedded and stored.
+        Returns them with how many had to be embedded."""
         if self._embedder is None or not texts:
-            return 0
-        async with self._storage.read() as uow:
-            known = await uow.faq.vectors(self._embedder.name, texts)
-        missing = [text for text in dict.fromkeys(texts) if text not in known]
-        if not missing:
-            return 0
+            return {}, 0
         embedder = self._embedder
-        vectors = await asyncio.to_thread(embedder.embed, missing)
-        async with self._storage.write() as uow:
-            await uow.faq.store_vectors(embedder.name, dict(zip(missing, vectors, strict=True)))
-        return len(missing)
+        async with self._storage.read() as uow:
+            known = await uow.faq.vectors(embedder.name, texts)
+        missing = [text for text in dict.fromkeys(texts) if text not in known]
+        if missing:
+            fresh = dict(
+                zip(missing, await asyncio.to_thread(embedder.embed, missing), strict=True)
+            )
+            async with self._storage.write() as uow:
+                await uow.faq.store_vectors(embedder.name, fresh)
+            known.update(fresh)
+        return known, len(missing)
 
-    async def _build(self, entries: list[FaqEntry], *, locked: bool = False) -> None:
-        if not locked:
-            async with self._rebuild:
-                await self._build(entries, locked=True)
-            return
+    async def _build(self, entries: list[FaqEntry], known: dict[str, np.ndarray]) -> None:
+        """Swap in a new index; the caller holds the rebuild lock. `known`: vectors already
+        at hand, so they are not read again."""
         pairs = [(entry.id, entry.phrasings()) for entry in entries]
         texts = [text for _id, phrasings in pairs for text in phrasings]
         vectors = None
         if self._embedder is not None and texts:
-            await self._embed_missing(texts)
-            async with self._storage.read() as uow:
-                known = await uow.faq.vectors(self._embedder.name, texts)
+            unknown = [text for text in texts if text not in known]
+            known = {**known, **(await self._vectors_for(unknown))[0]}
             vectors = np.stack([known[text] for text in texts])
         matcher = await asyncio.to_thread(HybridMatcher, pairs, self._embedder, vectors)
         self._entries = {entry.id: entry for entry in entries}
