@@ -16,16 +16,25 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
+from bot.api.server import ApiContext, HttpServer, create_api
 from bot.i18n import create_i18n
 from bot.middlewares.intake import InFlight, IntakeMiddleware
 from bot.middlewares.locale import CustomerLocaleMiddleware
 from bot.middlewares.roles import RolesMiddleware
 from bot.middlewares.throttling import Rate, ThrottlingMiddleware
+from bot.notices import Renderer
+from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
+from bot.notices.worker import NoticeWorker
 from bot.services.access import AuditLog, RoleService
+from bot.services.api_tokens import ApiTokenService
 from bot.services.customer_cache import CustomerCache
 from bot.services.customers import CustomerService
 from bot.services.intake import IntakeService
 from bot.services.interactions import InteractionLog
+from bot.services.loyalty.ledger import PointsLedger
+from bot.services.loyalty.purchases import PurchaseService
+from bot.services.loyalty.rules import load_rules
+from bot.services.loyalty.service import LoyaltyService
 from bot.settings import Settings, SettingsError
 from bot.telegram.commands import CommandMenu
 from bot.telegram.outbound import OutboundLogMiddleware
@@ -48,10 +57,13 @@ class Application:
     bot: Bot
     dispatcher: Dispatcher
     in_flight: InFlight
+    notices: NoticeWorker
+    http: HttpServer | None
 
 
 async def create_application(settings: Settings) -> Application:
     token = settings.require_token()
+    rules = load_rules(settings.loyalty_rules)
     await asyncio.to_thread(apply_migrations, settings.database_url)
     storage = await open_storage(settings.database_url)
     i18n = create_i18n(settings.default_language)
@@ -70,6 +82,11 @@ async def create_application(settings: Settings) -> Application:
 
     customers = CustomerService(storage, customer_cache)
     roles = RoleService(storage, admin_ids)
+    ledger = PointsLedger(rules)
+    loyalty = LoyaltyService(storage, rules, ledger)
+    purchases = PurchaseService(storage, rules, ledger)
+    renderers: dict[str, Renderer] = {**LOYALTY_NOTICES}
+    notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.default_language)
     dispatcher = Dispatcher(
         settings=settings,
         log=log,
@@ -78,6 +95,9 @@ async def create_application(settings: Settings) -> Application:
         command_menu=command_menu,
         role_service=roles,
         audit_log=AuditLog(storage),
+        loyalty=loyalty,
+        purchases=purchases,
+        notices=notices,
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,
@@ -91,7 +111,20 @@ async def create_application(settings: Settings) -> Application:
     dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
     dispatcher.include_routers(*feature_routers())
 
-    application = Application(settings, storage, bot, dispatcher, in_flight)
+    http = None
+    if settings.http_port:
+        api = create_api(
+            ApiContext(
+                storage=storage,
+                purchases=purchases,
+                loyalty=loyalty,
+                tokens=ApiTokenService(storage),
+                default_language=settings.default_language,
+                on_change=notices.wake,
+            )
+        )
+        http = HttpServer(api, settings.http_host, settings.http_port)
+    application = Application(settings, storage, bot, dispatcher, in_flight, notices, http)
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
     dispatcher.shutdown.register(_on_shutdown(application))
     return application
@@ -115,6 +148,7 @@ def _on_startup(
             await command_menu.register(app.bot, await customers.known_telegram_ids(admins))
         except TelegramAPIError as error:
             logger.warning("could not register the command menu: %s", error)
+        app.notices.start()
         tune_garbage_collector()
 
     return on_startup
@@ -125,6 +159,9 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
         grace = app.settings.shutdown_grace_seconds
         if not await app.in_flight.drained(grace):
             logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
+        await app.notices.stop()
+        if app.http is not None:
+            await app.http.stop()
         await app.storage.close()
         logger.info("storage closed")
 
@@ -170,6 +207,8 @@ async def run_bot(settings: Settings) -> None:
     app = await create_application(settings)
     try:
         await check_telegram(app.bot)
+        if app.http is not None:
+            await app.http.start()
     except BaseException:
         await app.storage.close()
         await app.bot.session.close()

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", help="a date (2026-11-01) or a span (7d, 12h)")
     audit.add_argument("--actor", type=int, help="only this Telegram user's actions")
     audit.add_argument("--json", action="store_true", help="print JSON lines")
+
+    from bot.cli_loyalty import add_loyalty_commands
+
+    add_loyalty_commands(commands)
     return parser
 
 
@@ -81,18 +85,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             applied = ", ".join(report.applied) or "nothing to apply"
             print(f"migrations: {applied}; schema at {report.current[-1]}")
             return EXIT_OK
-        if command == "customer":
-            return asyncio.run(_show_customer(settings, arguments))
-        if command == "audit":
-            return asyncio.run(_show_audit(settings, arguments))
-        if command == "faq":
-            from bot.cli_faq import run_faq_command
-
-            return asyncio.run(run_faq_command(settings, arguments))
+        handler = _async_commands().get(command)
+        if handler is not None:
+            return asyncio.run(handler(settings, arguments))
     except SettingsError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIGURATION
     raise AssertionError(f"unhandled command {arguments.command}")
+
+
+def _async_commands() -> dict[
+    str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+]:
+    from bot.cli_faq import run_faq_command
+    from bot.cli_loyalty import run_points_command, run_token_command
+
+    return {
+        "customer": _show_customer,
+        "audit": _show_audit,
+        "faq": run_faq_command,
+        "api-token": run_token_command,
+        "points": run_points_command,
+    }
 
 
 def configure_logging(level: str) -> None:

@@ -22,6 +22,8 @@ _HINTS: dict[str, str] = {
     "ADMIN_IDS": "give Telegram user ids separated by commas, e.g. ADMIN_IDS=12345,67890",
     "SUPPORT_CHAT_ID": "give the numeric id of the agents' forum supergroup, e.g. -1001234567890",
     "THROTTLE_RATE": 'use a rate such as "20 per 10 seconds"',
+    "HTTP_PORT": "give a TCP port for the HTTP API (0 turns the API off)",
+    "TIMEZONE": "give an IANA time zone such as Europe/Kyiv or UTC",
 }
 
 
@@ -44,6 +46,12 @@ class Settings(BaseSettings):
     throttle_rate: str = "20 per 10 seconds"
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     max_text_length: int = Field(default=1000, ge=1)
+    # The loyalty programme's rules (YAML); the bundled defaults when unset.
+    loyalty_rules: Path | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    # The business's time zone: daily jobs run and "today" is decided by its calendar.
+    timezone: str = "UTC"
 
     @field_validator("bot_token")
     @classmethod
@@ -96,6 +104,17 @@ class Settings(BaseSettings):
             Rate.parse(value)
         except ValueError as error:
             raise ValueError("is not a rate") from error
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone") from None
         return value
 
     @property

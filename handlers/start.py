@@ -10,6 +10,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.customers import CustomerService
+from bot.services.loyalty.service import LoyaltyService
 from bot.telegram.commands import CommandMenu
 from handlers.menu import main_menu_keyboard
 from storage.models import Customer
@@ -28,18 +29,34 @@ async def start(
     customers: CustomerService,
     is_admin: bool,
     command_menu: CommandMenu,
+    loyalty: LoyaltyService,
     bot: Bot,
 ) -> None:
     payload = (command.args or "").strip()
+    referrer = None
     if payload and _PAYLOAD.match(payload):
         await customers.keep_start_payload(customer, payload)
+        referrer = await loyalty.attribute_referral(customer, payload)
     name = html.quote(customer.first_name or "")
-    await message.answer(
+    lines = [
         _("Hi, {name}! 👋\n\nUse the menu below, or send /help to see everything I can do.").format(
             name=name
-        ),
-        reply_markup=main_menu_keyboard(),
-    )
+        )
+    ]
+    welcome_points = await loyalty.grant_welcome_bonus(customer)
+    if welcome_points:
+        lines.append(
+            _("🎁 {points} welcome points are on your balance: see /points.").format(
+                points=welcome_points
+            )
+        )
+    if referrer is not None:
+        lines.append(
+            _(
+                "🤝 You were invited by {friend}: you both get a bonus after your first purchase."
+            ).format(friend=html.quote(referrer.first_name or ""))
+        )
+    await message.answer("\n\n".join(lines), reply_markup=main_menu_keyboard())
     if is_admin:
         # Registering an admin's commands fails until they have opened the bot; now they have.
         await command_menu.set_for_chat(bot, message.chat.id, customer.language, is_admin=True)

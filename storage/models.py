@@ -39,6 +39,10 @@ class Customer(_Record):
     start_payload: str | None
     reachable: bool
     unreachable_since: Moment | None
+    card_code: str | None = None
+    referral_code: str | None = None
+    tier: str | None = None
+    birthday: str | None = None
 
     @property
     def full_name(self) -> str:

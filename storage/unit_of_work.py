@@ -17,7 +17,11 @@ from storage.repositories import (
     ProcessedUpdateRepository,
 )
 from storage.repositories.access import AuditRepository, RoleRepository
+from storage.repositories.api_tokens import ApiTokenRepository
 from storage.repositories.faq import FaqRepository
+from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
+from storage.repositories.outbox import JobRunRepository, OutboxRepository
+from storage.repositories.referrals import ReferralRepository
 
 
 class UnitOfWork:
@@ -29,6 +33,12 @@ class UnitOfWork:
         self.faq = FaqRepository(session)
         self.roles = RoleRepository(session)
         self.audit = AuditRepository(session)
+        self.ledger = LedgerRepository(session)
+        self.purchases = PurchaseRepository(session)
+        self.referrals = ReferralRepository(session)
+        self.outbox = OutboxRepository(session)
+        self.jobs = JobRunRepository(session)
+        self.api_tokens = ApiTokenRepository(session)
 
 
 class Storage:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,3 +116,49 @@ class CustomerRepository:
         await self._session.execute(
             "UPDATE customers SET consent_promotions = ? WHERE id = ?", (consent, customer_id)
         )
+
+    async def by_id(self, customer_id: int) -> Customer | None:
+        row = await self._session.fetch_one("SELECT * FROM customers WHERE id = ?", (customer_id,))
+        return None if row is None else Customer.model_validate(dict(row))
+
+    async def by_card_code(self, card_code: str) -> Customer | None:
+        row = await self._session.fetch_one(
+            "SELECT * FROM customers WHERE card_code = ?", (card_code,)
+        )
+        return None if row is None else Customer.model_validate(dict(row))
+
+    async def by_referral_code(self, referral_code: str) -> Customer | None:
+        row = await self._session.fetch_one(
+            "SELECT * FROM customers WHERE referral_code = ?", (referral_code,)
+        )
+        return None if row is None else Customer.model_validate(dict(row))
+
+    async def set_codes_if_missing(
+        self, customer_id: int, card_code: str, referral_code: str
+    ) -> bool:
+        """Give the customer their card and referral codes once; False on a code collision."""
+        try:
+            await self._session.execute(
+                "UPDATE customers SET card_code = COALESCE(card_code, ?), "
+                "referral_code = COALESCE(referral_code, ?) WHERE id = ?",
+                (card_code, referral_code, customer_id),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    async def set_tier(self, customer_id: int, tier: str) -> None:
+        await self._session.execute(
+            "UPDATE customers SET tier = ? WHERE id = ?", (tier, customer_id)
+        )
+
+    async def set_birthday(self, customer_id: int, birthday: str | None) -> None:
+        await self._session.execute(
+            "UPDATE customers SET birthday = ? WHERE id = ?", (birthday, customer_id)
+        )
+
+    async def with_birthday(self, month_day: str) -> list[Customer]:
+        rows = await self._session.fetch_all(
+            "SELECT * FROM customers WHERE birthday = ? AND telegram_id IS NOT NULL", (month_day,)
+        )
+        return [Customer.model_validate(dict(row)) for row in rows]

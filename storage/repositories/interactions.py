@@ -84,3 +84,12 @@ class InteractionRepository:
                 (customer_id, limit),
             )
         return [Interaction.model_validate(dict(row)) for row in rows]
+
+    async def inbound_count(self, customer_id: int, limit: int) -> int:
+        """How many inbound interactions the customer has, counting no further than `limit`."""
+        value = await self._session.fetch_value(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM interactions "
+            "WHERE customer_id = ? AND direction = 'in' LIMIT ?)",
+            (customer_id, limit),
+        )
+        return int(value)

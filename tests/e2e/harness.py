@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ class BotProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.database = workdir / "bot.sqlite3"
         self.log_path = workdir / "bot.log"
+        self.http_port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.http_port}"
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "BOT_TOKEN": TOKEN,
@@ -49,6 +52,7 @@ class BotProcess:
             "ADMIN_IDS": ",".join(str(admin) for admin in admin_ids),
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            "HTTP_PORT": str(self.http_port),
             **(env or {}),
         }
         self.process: asyncio.subprocess.Process | None = None
@@ -113,6 +117,13 @@ class BotProcess:
         assert result.returncode == 0, result.stderr
         document: dict[str, Any] = result.json()
         return document
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def rejected_calls(emulator: BotAPIEmulator) -> list[Any]:

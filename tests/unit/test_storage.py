@@ -7,7 +7,7 @@ from datetime import timedelta
 from bot.services.intake import InboundEvent, IntakeService
 from bot.services.interactions import InteractionLog
 from storage.clock import utcnow
-from storage.migrations import apply_migrations
+from storage.migrations import MIGRATIONS_ROOT, apply_migrations
 from storage.repositories import ClaimResult, TelegramProfile
 
 
@@ -30,7 +30,9 @@ def test_migrations_apply_once_and_are_recorded(tmp_path):
     url = f"sqlite:///{tmp_path / 'db' / 'bot.sqlite3'}"
     first = apply_migrations(url)
     second = apply_migrations(url)
-    assert first.applied == ["0001_initial", "0002_faq", "0003_roles_audit"]
+    files = sorted(path.stem for path in (MIGRATIONS_ROOT / "sqlite").glob("*.sql"))
+    assert first.applied == files
+    assert files[:4] == ["0001_initial", "0002_faq", "0003_roles_audit", "0004_loyalty"]
     assert second.applied == []
     tables = {
         row[0]

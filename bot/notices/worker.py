@@ -1,0 +1,129 @@
+"""Delivers queued notices: in order, in each customer's language, each at most once.
+
+The worker polls the outbox (cheap: a partial index holds only pending rows), so notices
+queued by another process, such as the operator CLI, go out too. A notice is marked sent
+only after Telegram accepted it; a crash in between sends it again at the next start, which
+is the safer side for "you earned points" messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+)
+from aiogram.utils.i18n import I18n
+
+from bot.notices import RenderContext, Renderer
+from bot.services.languages import effective_language
+from bot.services.loyalty.rules import LoyaltyRules
+from storage.clock import utcnow
+from storage.repositories.outbox import Notice
+from storage.unit_of_work import Storage
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+class NoticeWorker:
+    def __init__(
+        self,
+        storage: Storage,
+        bot: Bot,
+        i18n: I18n,
+        rules: LoyaltyRules,
+        renderers: dict[str, Renderer],
+        default_language: str,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._storage = storage
+        self._bot = bot
+        self._i18n = i18n
+        self._rules = rules
+        self._renderers = renderers
+        self._default_language = default_language
+        self._poll_seconds = poll_seconds
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="notice-worker")
+
+    def wake(self) -> None:
+        """Something was queued in this process: send it now rather than at the next poll."""
+        self._wakeup.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.deliver_due()
+            except Exception:
+                logger.exception("the notice worker failed; retrying")
+                sent = 0
+            if sent:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+
+    async def deliver_due(self, limit: int = 50) -> int:
+        async with self._storage.read() as uow:
+            notices = await uow.outbox.due(utcnow(), limit)
+        for notice in notices:
+            await self._deliver(notice)
+        return len(notices)
+
+    async def _deliver(self, notice: Notice) -> None:
+        async with self._storage.read() as uow:
+            customer = await uow.customers.by_id(notice.customer_id)
+        if customer is None or customer.telegram_id is None:
+            await self._settle(notice, "failed", "customer forgotten")
+            return
+        renderer = self._renderers.get(notice.kind)
+        if renderer is None:
+            await self._settle(notice, "failed", f"no renderer for {notice.kind!r}")
+            logger.error("no renderer for notice kind %r", notice.kind)
+            return
+        language = effective_language(
+            customer.language, customer.telegram_language, self._default_language
+        )
+        with self._i18n.context(), self._i18n.use_locale(language):
+            rendered = renderer(notice.payload, RenderContext(language, self._rules))
+        try:
+            await self._bot.send_message(
+                customer.telegram_id, rendered.text, reply_markup=rendered.reply_markup
+            )
+        except TelegramForbiddenError:
+            await self._settle(notice, "failed", "blocked")
+        except (TelegramBadRequest, TelegramNotFound) as error:
+            await self._settle(notice, "failed", str(error)[:200])
+        except (TelegramNetworkError, TelegramAPIError) as error:
+            # Already retried by the session's retry middleware: wait longer before the next go.
+            if notice.attempts + 1 >= MAX_ATTEMPTS:
+                await self._settle(notice, "failed", str(error)[:200])
+            else:
+                delay = timedelta(seconds=min(600, 5 * 2**notice.attempts))
+                async with self._storage.write() as uow:
+                    await uow.outbox.retry_later(notice.id, utcnow() + delay, str(error)[:200])
+        else:
+            await self._settle(notice, "sent", None)
+
+    async def _settle(self, notice: Notice, state: str, error: str | None) -> None:
+        async with self._storage.write() as uow:
+            await uow.outbox.settle(notice.id, state, utcnow(), error)

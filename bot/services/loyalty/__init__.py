@@ -1,0 +1,1 @@
+"""The loyalty engine: rules, the points ledger, purchases, referrals and redemptions."""

@@ -1,0 +1,312 @@
+"""Purchases and refunds: points earned and reversed, tiers recomputed, referrals converted.
+
+Each operation is one write transaction keyed by the order (or refund) id, so a replay from
+a till that never saw our answer finds the first result instead of awarding points twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from bot.services.loyalty.ledger import PointsLedger
+from bot.services.loyalty.rules import LoyaltyRules
+from storage.clock import utcnow
+from storage.models import Customer
+from storage.repositories.loyalty import Purchase
+from storage.unit_of_work import Storage, UnitOfWork
+
+TIER_WINDOW = timedelta(days=365)
+
+
+class PurchaseError(Exception):
+    """A request that cannot be applied; `field` names the offending input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownCustomer(PurchaseError):
+    pass
+
+
+class UnknownOrder(PurchaseError):
+    pass
+
+
+class OrderConflict(PurchaseError):
+    """The order id was used before for a different customer or amount."""
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    telegram_id: int | None = None
+    card: str | None = None
+
+
+@dataclass(frozen=True)
+class PurchaseRequest:
+    order_id: str
+    customer: CustomerRef
+    amount_minor: int
+    currency: str
+    purchased_at: datetime | None
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    created: bool
+    purchase: Purchase
+    telegram_id: int | None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    created: bool
+    order_id: str
+    amount_minor: int
+    points_reversed: int
+    points_uncollected: int
+    balance: int
+    telegram_id: int | None
+
+
+def to_minor(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+async def resolve_customer(uow: UnitOfWork, ref: CustomerRef) -> Customer:
+    if ref.telegram_id is not None:
+        customer = await uow.customers.by_telegram_id(ref.telegram_id)
+        if customer is None:
+            raise UnknownCustomer("telegram_id", "no customer with this Telegram id")
+        return customer
+    if ref.card is not None:
+        customer = await uow.customers.by_card_code(ref.card)
+        if customer is None:
+            raise UnknownCustomer("card", "no customer with this card code")
+        return customer
+    raise UnknownCustomer("telegram_id", "give telegram_id or card")
+
+
+class PurchaseService:
+    def __init__(self, storage: Storage, rules: LoyaltyRules, ledger: PointsLedger) -> None:
+        self._storage = storage
+        self._rules = rules
+        self._ledger = ledger
+
+    async def record(self, request: PurchaseRequest) -> PurchaseResult:
+        async with self._storage.write() as uow:
+            existing = await uow.purchases.by_order(request.order_id)
+            if existing is not None:
+                return await self._replay(uow, request, existing)
+            customer = await resolve_customer(uow, request.customer)
+            return await self._record_new(uow, request, customer)
+
+    async def _replay(
+        self, uow: UnitOfWork, request: PurchaseRequest, existing: Purchase
+    ) -> PurchaseResult:
+        customer = await uow.customers.by_id(existing.customer_id)
+        same_customer = customer is not None and (
+            request.customer.telegram_id in (None, customer.telegram_id)
+            and request.customer.card in (None, customer.card_code)
+        )
+        if not same_customer or existing.amount_minor != request.amount_minor:
+            raise OrderConflict(
+                "order_id", "this order_id was recorded before with another customer or amount"
+            )
+        return PurchaseResult(False, existing, customer.telegram_id if customer else None)
+
+    async def _record_new(
+        self, uow: UnitOfWork, request: PurchaseRequest, customer: Customer
+    ) -> PurchaseResult:
+        now = utcnow()
+        purchased_at = request.purchased_at or now
+        window_start = now - TIER_WINDOW
+        spend_before = await uow.purchases.spend_since(customer.id, window_start)
+        tier = self._rules.tier_for(spend_before)
+        first_purchase = await uow.purchases.count(customer.id) == 0
+        points = self._rules.points_for(request.amount_minor, tier)
+        await self._ledger.credit(
+            uow,
+            customer.id,
+            points,
+            "purchase",
+            at=now,
+            earned_at=purchased_at,
+            source=f"order:{request.order_id}",
+            key=f"purchase:{request.order_id}",
+        )
+        if first_purchase:
+            await self._convert_referral(uow, customer, request.order_id, now)
+        spend_after = spend_before + (request.amount_minor if purchased_at >= window_start else 0)
+        new_tier = self._rules.tier_for(spend_after)
+        balance = await uow.ledger.balance(customer.id)
+        purchase_id = await uow.purchases.add(
+            order_id=request.order_id,
+            customer_id=customer.id,
+            amount_minor=request.amount_minor,
+            currency=request.currency,
+            purchased_at=purchased_at,
+            recorded_at=now,
+            points=points,
+            balance_after=balance,
+            tier=new_tier.id,
+            recorded_by=request.recorded_by,
+        )
+        await uow.outbox.add(
+            customer.id,
+            "points_earned",
+            {
+                "order_id": request.order_id,
+                "amount_minor": request.amount_minor,
+                "currency": request.currency,
+                "points": points,
+                "balance": balance,
+            },
+            now,
+        )
+        await self._update_tier(uow, customer, new_tier.id, now)
+        purchase = Purchase(
+            id=purchase_id,
+            order_id=request.order_id,
+            customer_id=customer.id,
+            amount_minor=request.amount_minor,
+            currency=request.currency,
+            purchased_at=purchased_at,
+            recorded_at=now,
+            points=points,
+            balance_after=balance,
+            tier=new_tier.id,
+            recorded_by=request.recorded_by,
+        )
+        return PurchaseResult(True, purchase, customer.telegram_id)
+
+    async def _update_tier(
+        self, uow: UnitOfWork, customer: Customer, tier_id: str, now: datetime
+    ) -> None:
+        if customer.tier == tier_id:
+            return
+        await uow.customers.set_tier(customer.id, tier_id)
+        ids = [tier.id for tier in self._rules.tiers]
+        previous = ids.index(customer.tier) if customer.tier in ids else 0
+        if ids.index(tier_id) > previous:
+            await uow.outbox.add(customer.id, "tier_up", {"tier": tier_id}, now)
+
+    async def _convert_referral(
+        self, uow: UnitOfWork, referee: Customer, order_id: str, now: datetime
+    ) -> None:
+        referral = await uow.referrals.of_referee(referee.id)
+        if referral is None or referral.converted_at is not None:
+            return
+        rules = self._rules.referral
+        month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        capped = await uow.referrals.rewarded_since(referral.referrer_id, month_start) >= (
+            rules.monthly_cap
+        )
+        referrer_points = 0 if capped else rules.referrer_points
+        await uow.referrals.convert(
+            referee.id, order_id, now, referrer_points, rules.referee_points
+        )
+        source = f"referral:{referee.id}"
+        if rules.referee_points:
+            await self._ledger.credit(
+                uow,
+                referee.id,
+                rules.referee_points,
+                "referral",
+                at=now,
+                source=source,
+                key=f"referral:referee:{referee.id}",
+            )
+            await uow.outbox.add(
+                referee.id, "referral_welcome", {"points": rules.referee_points}, now
+            )
+        if referrer_points:
+            await self._ledger.credit(
+                uow,
+                referral.referrer_id,
+                referrer_points,
+                "referral",
+                at=now,
+                source=source,
+                key=f"referral:referrer:{referee.id}",
+            )
+        await uow.outbox.add(
+            referral.referrer_id,
+            "referral_converted",
+            {"points": referrer_points, "friend": referee.first_name or "", "capped": capped},
+            now,
+        )
+
+    async def refund(
+        self, order_id: str, amount_minor: int | None, refund_id: str | None
+    ) -> RefundResult:
+        async with self._storage.write() as uow:
+            purchase = await uow.purchases.by_order(order_id)
+            if purchase is None:
+                raise UnknownOrder("order_id", "no purchase with this order_id")
+            customer = await uow.customers.by_id(purchase.customer_id)
+            telegram_id = customer.telegram_id if customer else None
+            key = refund_id or f"{order_id}:{'rest' if amount_minor is None else amount_minor}"
+            existing = await uow.purchases.refund_by_key(key)
+            if existing is not None:
+                return RefundResult(
+                    False,
+                    order_id,
+                    existing.amount_minor,
+                    existing.points_reversed,
+                    existing.points_uncollected,
+                    existing.balance_after,
+                    telegram_id,
+                )
+            refunded, reversed_so_far = await uow.purchases.refunded(purchase.id)
+            left = purchase.amount_minor - refunded
+            amount = left if amount_minor is None else amount_minor
+            if amount <= 0 or amount > left:
+                raise PurchaseError(
+                    "amount", f"only {left / 100:.2f} of this order is left to refund"
+                )
+            now = utcnow()
+            # Cumulative rounding: however a purchase is refunded in parts, the parts add up to
+            # exactly the points it earned once it is refunded in full.
+            due = purchase.points * (refunded + amount) // purchase.amount_minor - reversed_so_far
+            debit = await self._ledger.debit(
+                uow,
+                purchase.customer_id,
+                due,
+                "refund",
+                at=now,
+                source=f"order:{order_id}",
+                key=f"refund:{key}",
+                partial=True,
+            )
+            balance = await uow.ledger.balance(purchase.customer_id)
+            await uow.purchases.add_refund(
+                refund_key=key,
+                purchase_id=purchase.id,
+                amount_minor=amount,
+                points_reversed=debit.taken,
+                points_uncollected=due - debit.taken,
+                balance_after=balance,
+                at=now,
+            )
+            if debit.taken:
+                await uow.outbox.add(
+                    purchase.customer_id,
+                    "points_refunded",
+                    {"order_id": order_id, "points": debit.taken, "balance": balance},
+                    now,
+                )
+            if customer is not None:
+                spend = await uow.purchases.spend_since(customer.id, now - TIER_WINDOW)
+                tier = self._rules.tier_for(spend)
+                if tier.id != customer.tier:
+                    # A tier lost to a refund is not announced; /points shows it.
+                    await uow.customers.set_tier(customer.id, tier.id)
+            return RefundResult(
+                True, order_id, amount, debit.taken, due - debit.taken, balance, telegram_id
+            )

@@ -1,0 +1,212 @@
+"""What customers, cashiers and admins ask of the loyalty programme, outside purchases."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.services.access import Actor, audit
+from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
+from bot.services.loyalty.purchases import TIER_WINDOW
+from bot.services.loyalty.rules import LoyaltyRules, Tier
+from storage.clock import utcnow
+from storage.models import Customer
+from storage.repositories.loyalty import PointsEntry
+from storage.repositories.referrals import ReferralStats
+from storage.unit_of_work import Storage, UnitOfWork
+
+# Referral codes avoid look-alike characters: people retype them from screenshots.
+_REFERRAL_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+REFERRAL_PREFIX = "r-"
+
+
+@dataclass(frozen=True)
+class ExpiringPoints:
+    points: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class PointsSummary:
+    balance: int
+    tier: Tier
+    next_tier: Tier | None
+    spend_minor: int  # the rolling 12-month spend the tier is computed from
+    expiring: list[ExpiringPoints]  # within EXPIRING_SOON, the soonest first
+    movements: list[PointsEntry]  # latest first
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    balance_before: int
+    balance_after: int
+
+
+EXPIRING_SOON = timedelta(days=30)
+
+
+def new_card_code() -> str:
+    """12 digits, the last a Luhn check digit, so a mistyped code is caught at the till."""
+    body = [secrets.randbelow(10) for _ in range(11)]
+    body[0] = body[0] or 1
+    return "".join(map(str, body)) + str(luhn_check_digit(body))
+
+
+def luhn_check_digit(digits: list[int]) -> int:
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        doubled = digit * 2 if position % 2 == 0 else digit
+        total += doubled - 9 if doubled > 9 else doubled
+    return (10 - total % 10) % 10
+
+
+def is_valid_card_code(code: str) -> bool:
+    if len(code) != 12 or not code.isdigit():
+        return False
+    digits = [int(char) for char in code]
+    return luhn_check_digit(digits[:-1]) == digits[-1]
+
+
+def new_referral_code() -> str:
+    return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
+
+
+class LoyaltyService:
+    def __init__(self, storage: Storage, rules: LoyaltyRules, ledger: PointsLedger) -> None:
+        self._storage = storage
+        self.rules = rules
+        self.ledger = ledger
+
+    async def ensure_codes(self, customer: Customer) -> Customer:
+        """The customer with a card code and a referral code, created on first need."""
+        if customer.card_code and customer.referral_code:
+            return customer
+        for _attempt in range(5):
+            async with self._storage.write() as uow:
+                if await uow.customers.set_codes_if_missing(
+                    customer.id, new_card_code(), new_referral_code()
+                ):
+                    refreshed = await uow.customers.by_id(customer.id)
+                    assert refreshed is not None
+                    return refreshed
+        raise RuntimeError("could not find a free card code")
+
+    async def summary(self, customer: Customer, history: int = 10) -> PointsSummary:
+        now = utcnow()
+        async with self._storage.read() as uow:
+            balance = await uow.ledger.balance(customer.id)
+            lots = await uow.ledger.open_lots(customer.id)
+            movements = await uow.ledger.history(customer.id, history)
+            spend = await uow.purchases.spend_since(customer.id, now - TIER_WINDOW)
+        tier = self.rules.tier_for(spend)
+        expiring: dict[datetime, int] = {}
+        for lot in lots:
+            if lot.expires_at is not None and lot.expires_at <= now + EXPIRING_SOON:
+                day = lot.expires_at
+                expiring[day] = expiring.get(day, 0) + lot.remaining
+        return PointsSummary(
+            balance=balance,
+            tier=tier,
+            next_tier=self.rules.next_tier(tier),
+            spend_minor=spend,
+            expiring=[ExpiringPoints(points, day) for day, points in sorted(expiring.items())],
+            movements=movements,
+        )
+
+    async def balance(self, customer_id: int) -> int:
+        async with self._storage.read() as uow:
+            return await uow.ledger.balance(customer_id)
+
+    async def grant_welcome_bonus(self, customer: Customer) -> int:
+        """Once per customer, however many times they press /start; returns points given."""
+        points = self.rules.welcome_bonus
+        if not points:
+            return 0
+        now = utcnow()
+        async with self._storage.write() as uow:
+            added = await self.ledger.credit(
+                uow, customer.id, points, "welcome", at=now, key=f"welcome:{customer.id}"
+            )
+        return points if added else 0
+
+    async def adjust(
+        self, actor: Actor, customer: Customer, delta: int, reason: str, key: str | None = None
+    ) -> Adjustment:
+        """A manual correction, audited with the balance before and after. A negative delta
+        larger than the balance raises InsufficientPoints: the balance never goes below 0."""
+        if delta == 0:
+            raise ValueError("an adjustment of 0 points changes nothing")
+        now = utcnow()
+        async with self._storage.write() as uow:
+            before = await uow.ledger.balance(customer.id)
+            source = f"{actor.via}:{actor.telegram_id or ''}".rstrip(":")
+            if delta > 0:
+                await self.ledger.credit(
+                    uow, customer.id, delta, "adjust", at=now, source=source, key=key, note=reason
+                )
+            else:
+                await self.ledger.debit(
+                    uow, customer.id, -delta, "adjust", at=now, source=source, key=key, note=reason
+                )
+            after = await uow.ledger.balance(customer.id)
+            if after != before:
+                await audit(
+                    uow,
+                    actor,
+                    "points.adjust",
+                    f"customer:{customer.telegram_id}",
+                    {"balance": before},
+                    {"balance": after, "delta": delta, "reason": reason},
+                )
+                await uow.outbox.add(
+                    customer.id,
+                    "points_adjusted",
+                    {"delta": delta, "balance": after, "reason": reason},
+                    now,
+                )
+        return Adjustment(before, after)
+
+    async def attribute_referral(self, referee: Customer, payload: str) -> Customer | None:
+        """Credit the inviter of a first-ever /start with payload `r-<code>`. Returns the
+        referrer when attributed. Refused silently for an existing customer, oneself, or a
+        cycle: a deep link is not an instruction the customer chose to give."""
+        if not payload.startswith(REFERRAL_PREFIX):
+            return None
+        code = payload.removeprefix(REFERRAL_PREFIX)
+        async with self._storage.write() as uow:
+            referrer = await uow.customers.by_referral_code(code)
+            if referrer is None or referrer.id == referee.id:
+                return None
+            if not await self._is_first_contact(uow, referee):
+                return None
+            if await uow.referrals.chain_contains(referrer.id, referee.id):
+                return None
+            if not await uow.referrals.attribute(referee.id, referrer.id, utcnow()):
+                return None
+        return referrer
+
+    @staticmethod
+    async def _is_first_contact(uow: UnitOfWork, customer: Customer) -> bool:
+        if await uow.purchases.count(customer.id):
+            return False
+        # The /start being handled is already recorded; anything before it makes the
+        # customer an existing one.
+        return await uow.interactions.inbound_count(customer.id, limit=2) <= 1
+
+    async def referral_stats(self, customer: Customer) -> ReferralStats:
+        async with self._storage.read() as uow:
+            return await uow.referrals.stats(customer.id)
+
+    async def customer_by_card(self, card_code: str) -> Customer | None:
+        async with self._storage.read() as uow:
+            return await uow.customers.by_card_code(card_code)
+
+
+__all__ = [
+    "Adjustment",
+    "ExpiringPoints",
+    "InsufficientPoints",
+    "LoyaltyService",
+    "PointsSummary",
+]

@@ -1,0 +1,66 @@
+"""Bearer tokens of the integration API, stored as hashes only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.clock import from_db, to_db
+from storage.database import Session
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiTokenRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def add(self, name: str, token_hash: str, prefix: str, at: datetime) -> int | None:
+        """None when an active token already has this name."""
+        return await self._session.insert(
+            "INSERT INTO api_tokens (name, token_hash, prefix, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (name, token_hash, prefix, to_db(at)),
+        )
+
+    async def active_name(self, token_hash: str) -> str | None:
+        value = await self._session.fetch_value(
+            "SELECT name FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            (token_hash,),
+        )
+        return None if value is None else str(value)
+
+    async def all(self) -> list[ApiToken]:
+        rows = await self._session.fetch_all("SELECT * FROM api_tokens ORDER BY id")
+        return [
+            ApiToken(
+                id=row["id"],
+                name=row["name"],
+                prefix=row["prefix"],
+                created_at=from_db(row["created_at"]),
+                revoked_at=from_db(row["revoked_at"]) if row["revoked_at"] else None,
+                last_used_at=from_db(row["last_used_at"]) if row["last_used_at"] else None,
+            )
+            for row in rows
+        ]
+
+    async def revoke(self, name: str, at: datetime) -> bool:
+        changed = await self._session.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+            (to_db(at), name),
+        )
+        return changed > 0
+
+    async def touch(self, name: str, at: datetime) -> None:
+        await self._session.execute(
+            "UPDATE api_tokens SET last_used_at = ? WHERE name = ? AND revoked_at IS NULL",
+            (to_db(at), name),
+        )

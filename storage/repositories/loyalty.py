@@ -1,0 +1,351 @@
+"""The points ledger, purchases and refunds, referrals, redemption codes and API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.clock import from_db, to_db
+from storage.database import Row, Session
+
+
+@dataclass(frozen=True)
+class PointsEntry:
+    id: int
+    customer_id: int
+    at: datetime
+    delta: int
+    reason: str
+    source: str | None
+    idempotency_key: str | None
+    is_lot: bool
+    expires_at: datetime | None
+    note: str | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> PointsEntry:
+        return cls(
+            id=row["id"],
+            customer_id=row["customer_id"],
+            at=from_db(row["at"]),
+            delta=row["delta"],
+            reason=row["reason"],
+            source=row["source"],
+            idempotency_key=row["idempotency_key"],
+            is_lot=bool(row["is_lot"]),
+            expires_at=from_db(row["expires_at"]) if row["expires_at"] else None,
+            note=row["note"],
+        )
+
+
+@dataclass(frozen=True)
+class Lot:
+    id: int
+    customer_id: int
+    remaining: int
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Purchase:
+    id: int
+    order_id: str
+    customer_id: int
+    amount_minor: int
+    currency: str
+    purchased_at: datetime
+    recorded_at: datetime
+    points: int
+    balance_after: int
+    tier: str | None
+    recorded_by: str
+
+    @classmethod
+    def from_row(cls, row: Row) -> Purchase:
+        return cls(
+            id=row["id"],
+            order_id=row["order_id"],
+            customer_id=row["customer_id"],
+            amount_minor=row["amount_minor"],
+            currency=row["currency"],
+            purchased_at=from_db(row["purchased_at"]),
+            recorded_at=from_db(row["recorded_at"]),
+            points=row["points"],
+            balance_after=row["balance_after"],
+            tier=row["tier"],
+            recorded_by=row["recorded_by"],
+        )
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: int
+    refund_key: str
+    purchase_id: int
+    amount_minor: int
+    points_reversed: int
+    points_uncollected: int
+    balance_after: int
+    at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> Refund:
+        return cls(
+            id=row["id"],
+            refund_key=row["refund_key"],
+            purchase_id=row["purchase_id"],
+            amount_minor=row["amount_minor"],
+            points_reversed=row["points_reversed"],
+            points_uncollected=row["points_uncollected"],
+            balance_after=row["balance_after"],
+            at=from_db(row["at"]),
+        )
+
+
+_LOT_REMAINDER = """
+    SELECT l.id, l.customer_id, l.expires_at,
+           l.delta - COALESCE((SELECT SUM(u.points) FROM lot_usage u WHERE u.lot_id = l.id), 0)
+               AS remaining
+    FROM points_entries l
+"""
+
+
+def _lot(row: Row) -> Lot:
+    return Lot(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        remaining=row["remaining"],
+        expires_at=from_db(row["expires_at"]) if row["expires_at"] else None,
+    )
+
+
+class LedgerRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def add(
+        self,
+        *,
+        customer_id: int,
+        delta: int,
+        reason: str,
+        at: datetime,
+        source: str | None = None,
+        idempotency_key: str | None = None,
+        is_lot: bool = False,
+        expires_at: datetime | None = None,
+        note: str | None = None,
+    ) -> int | None:
+        """Append an entry; None when its idempotency key is already in the ledger."""
+        return await self._session.insert(
+            """
+            INSERT INTO points_entries (customer_id, at, delta, reason, source, idempotency_key,
+                                        is_lot, expires_at, note)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            """,
+            (
+                customer_id,
+                to_db(at),
+                delta,
+                reason,
+                source,
+                idempotency_key,
+                is_lot,
+                to_db(expires_at) if expires_at else None,
+                note,
+            ),
+        )
+
+    async def balance(self, customer_id: int) -> int:
+        value = await self._session.fetch_value(
+            "SELECT COALESCE(SUM(delta), 0) FROM points_entries WHERE customer_id = ?",
+            (customer_id,),
+        )
+        return int(value)
+
+    async def by_key(self, idempotency_key: str) -> PointsEntry | None:
+        row = await self._session.fetch_one(
+            "SELECT * FROM points_entries WHERE idempotency_key = ?", (idempotency_key,)
+        )
+        return None if row is None else PointsEntry.from_row(row)
+
+    async def entry(self, entry_id: int) -> PointsEntry | None:
+        row = await self._session.fetch_one(
+            "SELECT * FROM points_entries WHERE id = ?", (entry_id,)
+        )
+        return None if row is None else PointsEntry.from_row(row)
+
+    async def history(self, customer_id: int, limit: int = 10) -> list[PointsEntry]:
+        rows = await self._session.fetch_all(
+            "SELECT * FROM points_entries WHERE customer_id = ? ORDER BY id DESC LIMIT ?",
+            (customer_id, limit),
+        )
+        return [PointsEntry.from_row(row) for row in rows]
+
+    async def open_lots(self, customer_id: int) -> list[Lot]:
+        """Lots with points left, the first to burn first (never-expiring ones last)."""
+        rows = await self._session.fetch_all(
+            _LOT_REMAINDER
+            + """
+            WHERE l.customer_id = ? AND l.is_lot = 1 AND remaining > 0
+            ORDER BY l.expires_at IS NULL, l.expires_at, l.id
+            """,
+            (customer_id,),
+        )
+        return [_lot(row) for row in rows]
+
+    async def lots_expiring(self, start: datetime, end: datetime) -> list[Lot]:
+        """Every customer's lots with points left that burn in [start, end)."""
+        rows = await self._session.fetch_all(
+            _LOT_REMAINDER
+            + """
+            WHERE l.is_lot = 1 AND l.expires_at >= ? AND l.expires_at < ? AND remaining > 0
+            ORDER BY l.customer_id, l.expires_at
+            """,
+            (to_db(start), to_db(end)),
+        )
+        return [_lot(row) for row in rows]
+
+    async def use_lots(self, entry_id: int, usage: Sequence[tuple[int, int]]) -> None:
+        """(lot id, points) pairs: positive consumes a lot, negative gives points back."""
+        await self._session.execute_many(
+            "INSERT INTO lot_usage (entry_id, lot_id, points) VALUES (?, ?, ?)",
+            [(entry_id, lot_id, points) for lot_id, points in usage],
+        )
+
+    async def usage_of(self, entry_id: int) -> list[tuple[int, int]]:
+        rows = await self._session.fetch_all(
+            "SELECT lot_id, points FROM lot_usage WHERE entry_id = ? ORDER BY rowid", (entry_id,)
+        )
+        return [(row["lot_id"], row["points"]) for row in rows]
+
+    async def totals(self) -> tuple[int, int]:
+        """(sum of all deltas, sum of all lots' remainders): equal in a consistent ledger."""
+        balance = await self._session.fetch_value(
+            "SELECT COALESCE(SUM(delta), 0) FROM points_entries"
+        )
+        lots = await self._session.fetch_value(
+            "SELECT COALESCE(SUM(remaining), 0) FROM (" + _LOT_REMAINDER + " WHERE l.is_lot = 1)"
+        )
+        return int(balance), int(lots)
+
+
+class PurchaseRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def by_order(self, order_id: str) -> Purchase | None:
+        row = await self._session.fetch_one(
+            "SELECT * FROM purchases WHERE order_id = ?", (order_id,)
+        )
+        return None if row is None else Purchase.from_row(row)
+
+    async def add(
+        self,
+        *,
+        order_id: str,
+        customer_id: int,
+        amount_minor: int,
+        currency: str,
+        purchased_at: datetime,
+        recorded_at: datetime,
+        points: int,
+        balance_after: int,
+        tier: str | None,
+        recorded_by: str,
+    ) -> int:
+        purchase_id = await self._session.insert(
+            """
+            INSERT INTO purchases (order_id, customer_id, amount_minor, currency, purchased_at,
+                                   recorded_at, points, balance_after, tier, recorded_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                order_id,
+                customer_id,
+                amount_minor,
+                currency,
+                to_db(purchased_at),
+                to_db(recorded_at),
+                points,
+                balance_after,
+                tier,
+                recorded_by,
+            ),
+        )
+        assert purchase_id is not None
+        return purchase_id
+
+    async def count(self, customer_id: int) -> int:
+        return int(
+            await self._session.fetch_value(
+                "SELECT COUNT(*) FROM purchases WHERE customer_id = ?", (customer_id,)
+            )
+        )
+
+    async def recent(self, customer_id: int, limit: int = 5) -> list[Purchase]:
+        rows = await self._session.fetch_all(
+            "SELECT * FROM purchases WHERE customer_id = ? ORDER BY purchased_at DESC LIMIT ?",
+            (customer_id, limit),
+        )
+        return [Purchase.from_row(row) for row in rows]
+
+    async def spend_since(self, customer_id: int, since: datetime) -> int:
+        """Net spend (purchases minus their refunds) of purchases made since `since`."""
+        value = await self._session.fetch_value(
+            """
+            SELECT COALESCE(SUM(p.amount_minor - COALESCE(
+                       (SELECT SUM(r.amount_minor) FROM refunds r WHERE r.purchase_id = p.id), 0)
+                   ), 0)
+            FROM purchases p WHERE p.customer_id = ? AND p.purchased_at >= ?
+            """,
+            (customer_id, to_db(since)),
+        )
+        return int(value)
+
+    async def refund_by_key(self, refund_key: str) -> Refund | None:
+        row = await self._session.fetch_one(
+            "SELECT * FROM refunds WHERE refund_key = ?", (refund_key,)
+        )
+        return None if row is None else Refund.from_row(row)
+
+    async def refunded(self, purchase_id: int) -> tuple[int, int]:
+        """(amount refunded so far in minor units, points reversed so far incl. uncollected)."""
+        row = await self._session.fetch_one(
+            "SELECT COALESCE(SUM(amount_minor), 0) AS amount, "
+            "COALESCE(SUM(points_reversed + points_uncollected), 0) AS points "
+            "FROM refunds WHERE purchase_id = ?",
+            (purchase_id,),
+        )
+        assert row is not None
+        return int(row["amount"]), int(row["points"])
+
+    async def add_refund(
+        self,
+        *,
+        refund_key: str,
+        purchase_id: int,
+        amount_minor: int,
+        points_reversed: int,
+        points_uncollected: int,
+        balance_after: int,
+        at: datetime,
+    ) -> None:
+        await self._session.execute(
+            """
+            INSERT INTO refunds (refund_key, purchase_id, amount_minor, points_reversed,
+                                 points_uncollected, balance_after, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                refund_key,
+                purchase_id,
+                amount_minor,
+                points_reversed,
+                points_uncollected,
+                balance_after,
+                to_db(at),
+            ),
+        )
