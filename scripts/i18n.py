@@ -1,8 +1,8 @@
 """Keep locales/*/messages.po in step with the code (a developer tool, not run by the bot).
 
-    python scripts/i18n.py update              # add new texts (empty), drop obsolete ones
-    python scripts/i18n.py missing             # list texts without a translation
-    python scripts/i18n.py fill FILE.json      # {"msgid": {"ru": "...", "uk": "..."}, ...}
+python scripts/i18n.py update              # add new texts (empty), drop obsolete ones
+python scripts/i18n.py missing             # list texts without a translation
+python scripts/i18n.py fill FILE.json      # {"msgid": {"ru": "...", "uk": "..."}, ...}
 """
 
 from __future__ import annotations
@@ -51,7 +51,10 @@ def update() -> None:
     for language in LANGUAGES:
         catalog = _read(language)
         catalog.update(
-            template, no_fuzzy_matching=True, update_header_comment=False, update_creation_date=False
+            template,
+            no_fuzzy_matching=True,
+            update_header_comment=False,
+            update_creation_date=False,
         )
         catalog.obsolete.clear()
         _write(language, catalog)
