@@ -7,3 +7,7 @@ from aiogram.filters.callback_data import CallbackData
 
 class LanguageChoice(CallbackData, prefix="lang"):
     code: str
+
+
+class ShowRewards(CallbackData, prefix="rewards"):
+    """Opens the rewards catalogue (from /points, expiry reminders, ...)."""

@@ -9,6 +9,7 @@ from aiogram.utils.i18n import I18n
 from magic_filter import MagicFilter
 
 from bot.i18n import all_translations
+from bot.services.access import Role
 
 
 class Check(Filter):
@@ -51,3 +52,14 @@ class MenuButton(Filter):
 
     async def __call__(self, message: Message, i18n: I18n) -> bool:
         return message.text is not None and message.text in all_translations(i18n, self._msgid)
+
+
+class HasRole(Filter):
+    """Passes for holders of a role (admins hold every role); `roles` comes from
+    RolesMiddleware. Put it on a router, not on each handler."""
+
+    def __init__(self, role: Role) -> None:
+        self._role = role
+
+    async def __call__(self, event: object, roles: frozenset[Role] = frozenset()) -> bool:
+        return self._role in roles or Role.ADMIN in roles
