@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import aiosqlite
 
 Row = sqlite3.Row
-Params = Sequence[Any]
+Params = Sequence[Any] | Mapping[str, Any]
 
 BUSY_TIMEOUT_MS = 15_000
 

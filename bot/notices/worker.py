@@ -27,7 +27,7 @@ from bot.notices import RenderContext, Renderer
 from bot.services.languages import effective_language
 from bot.services.loyalty.rules import LoyaltyRules
 from storage.clock import utcnow
-from storage.repositories.outbox import Notice
+from storage.repositories.outbox import Notice, OutboxRepository
 from storage.unit_of_work import Storage
 
 logger = logging.getLogger(__name__)
@@ -87,43 +87,42 @@ class NoticeWorker:
             notices = await uow.outbox.due(utcnow(), limit)
         for notice in notices:
             await self._deliver(notice)
+        # Outcomes go through the group-commit batcher; the next read must see them.
+        await self._storage.batcher.barrier()
         return len(notices)
 
     async def _deliver(self, notice: Notice) -> None:
-        async with self._storage.read() as uow:
-            customer = await uow.customers.by_id(notice.customer_id)
-        if customer is None or customer.telegram_id is None:
-            await self._settle(notice, "failed", "customer forgotten")
+        if notice.telegram_id is None:
+            self._settle(notice, "failed", "customer forgotten")
             return
         renderer = self._renderers.get(notice.kind)
         if renderer is None:
-            await self._settle(notice, "failed", f"no renderer for {notice.kind!r}")
+            self._settle(notice, "failed", f"no renderer for {notice.kind!r}")
             logger.error("no renderer for notice kind %r", notice.kind)
             return
         language = effective_language(
-            customer.language, customer.telegram_language, self._default_language
+            notice.language, notice.telegram_language, self._default_language
         )
         with self._i18n.context(), self._i18n.use_locale(language):
             rendered = renderer(notice.payload, RenderContext(language, self._rules))
         try:
             await self._bot.send_message(
-                customer.telegram_id, rendered.text, reply_markup=rendered.reply_markup
+                notice.telegram_id, rendered.text, reply_markup=rendered.reply_markup
             )
         except TelegramForbiddenError:
-            await self._settle(notice, "failed", "blocked")
+            self._settle(notice, "failed", "blocked")
         except (TelegramBadRequest, TelegramNotFound) as error:
-            await self._settle(notice, "failed", str(error)[:200])
+            self._settle(notice, "failed", str(error)[:200])
         except (TelegramNetworkError, TelegramAPIError) as error:
             # Already retried by the session's retry middleware: wait longer before the next go.
             if notice.attempts + 1 >= MAX_ATTEMPTS:
-                await self._settle(notice, "failed", str(error)[:200])
+                self._settle(notice, "failed", str(error)[:200])
             else:
                 delay = timedelta(seconds=min(600, 5 * 2**notice.attempts))
                 async with self._storage.write() as uow:
                     await uow.outbox.retry_later(notice.id, utcnow() + delay, str(error)[:200])
         else:
-            await self._settle(notice, "sent", None)
+            self._settle(notice, "sent", None)
 
-    async def _settle(self, notice: Notice, state: str, error: str | None) -> None:
-        async with self._storage.write() as uow:
-            await uow.outbox.settle(notice.id, state, utcnow(), error)
+    def _settle(self, notice: Notice, state: str, error: str | None) -> None:
+        self._storage.batcher.write_soon(OutboxRepository.settle(notice.id, state, utcnow(), error))

@@ -103,6 +103,13 @@ class Refund:
         )
 
 
+@dataclass(frozen=True)
+class BuyerContext:
+    spend_minor: int  # net spend since the window start
+    has_purchases: bool
+    balance: int
+
+
 _LOT_REMAINDER = """
     SELECT l.id, l.customer_id, l.expires_at,
            l.delta - COALESCE((SELECT SUM(u.points) FROM lot_usage u WHERE u.lot_id = l.id), 0)
@@ -277,6 +284,24 @@ class PurchaseRepository:
         )
         assert purchase_id is not None
         return purchase_id
+
+    async def buyer_context(self, customer_id: int, window_start: datetime) -> BuyerContext:
+        """Everything a new purchase needs to know about its buyer, in one round trip."""
+        row = await self._session.fetch_one(
+            """
+            SELECT
+              (SELECT COALESCE(SUM(p.amount_minor - COALESCE(
+                   (SELECT SUM(r.amount_minor) FROM refunds r WHERE r.purchase_id = p.id), 0)), 0)
+               FROM purchases p WHERE p.customer_id = :customer AND p.purchased_at >= :since)
+                AS spend,
+              EXISTS (SELECT 1 FROM purchases WHERE customer_id = :customer) AS has_purchases,
+              (SELECT COALESCE(SUM(delta), 0) FROM points_entries WHERE customer_id = :customer)
+                AS balance
+            """,
+            {"customer": customer_id, "since": to_db(window_start)},
+        )
+        assert row is not None
+        return BuyerContext(int(row["spend"]), bool(row["has_purchases"]), int(row["balance"]))
 
     async def count(self, customer_id: int) -> int:
         return int(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from storage.batching import Statement
 from storage.clock import from_db, to_db
 from storage.database import Session
 
@@ -19,6 +20,10 @@ class Notice:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    # The addressee, read with the notice: None once the customer has been forgotten.
+    telegram_id: int | None
+    language: str | None
+    telegram_language: str | None
 
 
 class OutboxRepository:
@@ -52,18 +57,25 @@ class OutboxRepository:
 
     async def due(self, now: datetime, limit: int = 100) -> list[Notice]:
         rows = await self._session.fetch_all(
-            "SELECT id, customer_id, kind, payload, attempts, created_at FROM outbox "
-            "WHERE state = 'pending' AND not_before <= ? ORDER BY not_before, id LIMIT ?",
+            """
+            SELECT o.id, o.customer_id, o.kind, o.payload, o.attempts, o.created_at,
+                   c.telegram_id, c.language, c.telegram_language
+            FROM outbox o JOIN customers c ON c.id = o.customer_id
+            WHERE o.state = 'pending' AND o.not_before <= ? ORDER BY o.not_before, o.id LIMIT ?
+            """,
             (to_db(now), limit),
         )
         return [
             Notice(
-                row["id"],
-                row["customer_id"],
-                row["kind"],
-                json.loads(row["payload"]),
-                row["attempts"],
-                from_db(row["created_at"]),
+                id=row["id"],
+                customer_id=row["customer_id"],
+                kind=row["kind"],
+                payload=json.loads(row["payload"]),
+                attempts=row["attempts"],
+                created_at=from_db(row["created_at"]),
+                telegram_id=row["telegram_id"],
+                language=row["language"],
+                telegram_language=row["telegram_language"],
             )
             for row in rows
         ]
@@ -74,8 +86,10 @@ class OutboxRepository:
         )
         return from_db(value) if value else None
 
-    async def settle(self, notice_id: int, state: str, at: datetime, error: str | None) -> None:
-        await self._session.execute(
+    @staticmethod
+    def settle(notice_id: int, state: str, at: datetime, error: str | None) -> Statement:
+        """Sent or failed for good: a statement for the group-commit batcher."""
+        return Statement(
             "UPDATE outbox SET state = ?, sent_at = ?, error = ?, attempts = attempts + 1 "
             "WHERE id = ?",
             (state, to_db(at), error, notice_id),

@@ -126,9 +126,8 @@ class PurchaseService:
         now = utcnow()
         purchased_at = request.purchased_at or now
         window_start = now - TIER_WINDOW
-        spend_before = await uow.purchases.spend_since(customer.id, window_start)
-        tier = self._rules.tier_for(spend_before)
-        first_purchase = await uow.purchases.count(customer.id) == 0
+        buyer = await uow.purchases.buyer_context(customer.id, window_start)
+        tier = self._rules.tier_for(buyer.spend_minor)
         points = self._rules.points_for(request.amount_minor, tier)
         await self._ledger.credit(
             uow,
@@ -140,11 +139,13 @@ class PurchaseService:
             source=f"order:{request.order_id}",
             key=f"purchase:{request.order_id}",
         )
-        if first_purchase:
-            await self._convert_referral(uow, customer, request.order_id, now)
-        spend_after = spend_before + (request.amount_minor if purchased_at >= window_start else 0)
-        new_tier = self._rules.tier_for(spend_after)
-        balance = await uow.ledger.balance(customer.id)
+        balance = buyer.balance + points
+        if not buyer.has_purchases:
+            balance += await self._convert_referral(uow, customer, request.order_id, now)
+        in_window = purchased_at >= window_start
+        new_tier = self._rules.tier_for(
+            buyer.spend_minor + (request.amount_minor if in_window else 0)
+        )
         purchase_id = await uow.purchases.add(
             order_id=request.order_id,
             customer_id=customer.id,
@@ -198,10 +199,12 @@ class PurchaseService:
 
     async def _convert_referral(
         self, uow: UnitOfWork, referee: Customer, order_id: str, now: datetime
-    ) -> None:
+    ) -> int:
+        """Rewards both sides of a referral on the referee's first purchase; returns the
+        points the referee got."""
         referral = await uow.referrals.of_referee(referee.id)
         if referral is None or referral.converted_at is not None:
-            return
+            return 0
         rules = self._rules.referral
         month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         capped = await uow.referrals.rewarded_since(referral.referrer_id, month_start) >= (
@@ -241,6 +244,7 @@ class PurchaseService:
             {"points": referrer_points, "friend": referee.first_name or "", "capped": capped},
             now,
         )
+        return rules.referee_points
 
     async def refund(
         self, order_id: str, amount_minor: int | None, refund_id: str | None

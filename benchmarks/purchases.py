@@ -1,0 +1,198 @@
+"""Purchases per second through the HTTP API of the real bot process, on SQLite.
+
+The bot runs as `python -m bot` against the Bot API emulator (every purchase also queues
+the customer's "points earned" message, which the bot sends while the load runs). Rounds:
+1 client and 50 concurrent clients posting new orders, then 50 clients where a share of
+the requests replay an order already recorded (a till retrying). Prints purchases/s and
+p50/p99 latency per round, and checks that no order earned twice.
+
+    .venv/bin/python -m benchmarks.purchases [--customers 1000] [--orders 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from storage.clock import utcnow
+from storage.migrations import apply_migrations
+from storage.repositories import TelegramProfile
+from storage.unit_of_work import open_storage
+from tests.e2e.harness import free_port
+from tests.emulator import BotAPIEmulator
+
+TOKEN = "123456789:AAH-benchmark-token-0000000000000000"
+
+
+async def seed_customers(url: str, count: int) -> list[int]:
+    apply_migrations(url)
+    storage = await open_storage(url)
+    ids = [700_000_000 + number for number in range(count)]
+    async with storage.write() as uow:
+        await uow.customers.touch_many(
+            [
+                TelegramProfile(telegram_id, f"C{telegram_id}", None, None, "en")
+                for telegram_id in ids
+            ],
+            utcnow(),
+        )
+    await storage.close()
+    return ids
+
+
+async def run_cli(env: dict[str, str], workdir: Path, *arguments: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *arguments,
+        cwd=workdir,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await process.communicate()
+    if process.returncode:
+        raise RuntimeError(stderr.decode())
+    return stdout.decode()
+
+
+async def load(
+    api_url: str, token: str, orders: list[dict[str, object]], clients: int
+) -> tuple[float, list[float], dict[int, int]]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    queue = list(reversed(orders))
+    connector = aiohttp.TCPConnector(limit=clients)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(api_url, headers=headers, connector=connector) as session:
+
+        async def client() -> None:
+            while queue:
+                order = queue.pop()
+                started = time.perf_counter()
+                async with session.post("/api/v1/purchases", json=order) as response:
+                    await response.read()
+                    statuses[response.status] = statuses.get(response.status, 0) + 1
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return len(orders) / elapsed, latencies, statuses
+
+
+async def wait_until_healthy(api_url: str) -> None:
+    async with aiohttp.ClientSession() as probe:
+        for _ in range(600):
+            try:
+                async with probe.get(f"{api_url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError("the bot's HTTP API did not come up")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--orders", type=int, default=3000, help="orders per round")
+    parser.add_argument("--replay-share", type=float, default=0.3)
+    arguments = parser.parse_args()
+    random.seed(7)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-purchases-"))
+    database = f"sqlite:///{workdir / 'bot.sqlite3'}"
+    customers = await seed_customers(database, arguments.customers)
+    port = free_port()
+    async with BotAPIEmulator(token=TOKEN) as emulator:
+        for telegram_id in customers:
+            emulator.add_user(first_name=f"C{telegram_id}", user_id=telegram_id).start_chat()
+        env = {
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": emulator.base_url,
+            "DATABASE_URL": database,
+            "HTTP_PORT": str(port),
+            "LOG_LEVEL": "WARNING",
+        }
+        token = (await run_cli(env, workdir, "api-token", "create", "bench")).strip()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=workdir,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=(workdir / "log.txt").open("wb"),
+        )
+        api_url = f"http://127.0.0.1:{port}"
+        await wait_until_healthy(api_url)
+        sequence = 0
+        recorded: list[dict[str, object]] = []
+
+        def new_orders(count: int) -> list[dict[str, object]]:
+            nonlocal sequence
+            batch = []
+            for _ in range(count):
+                sequence += 1
+                batch.append(
+                    {
+                        "order_id": f"bench-{sequence}",
+                        "telegram_id": random.choice(customers),
+                        "amount": f"{random.randint(100, 20000) / 100:.2f}",
+                    }
+                )
+            recorded.extend(batch)
+            return batch
+
+        print(f"{arguments.customers} customers, {arguments.orders} orders per round, SQLite")
+        rounds: list[tuple[str, list[dict[str, object]], int]] = [
+            ("1 client, new orders", new_orders(arguments.orders // 3), 1),
+            ("50 clients, new orders", new_orders(arguments.orders), 50),
+        ]
+        replays = int(arguments.orders * arguments.replay_share)
+        mixed = new_orders(arguments.orders - replays) + random.sample(recorded, replays)
+        random.shuffle(mixed)
+        rounds.append((f"50 clients, {arguments.replay_share:.0%} replays", mixed, 50))
+        for name, orders, clients in rounds:
+            rate, latencies, statuses = await load(api_url, token, orders, clients)
+            p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+            print(
+                f"{name:<28} {rate:7.0f} purchases/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+                f"   statuses {statuses}"
+            )
+        process.send_signal(signal.SIGTERM)
+        await process.wait()
+    storage = await open_storage(database)
+    async with storage.read() as uow:
+        purchases = await uow.session.fetch_value("SELECT COUNT(*) FROM purchases")
+        earned = await uow.session.fetch_value(
+            "SELECT COUNT(*) FROM points_entries WHERE reason = 'purchase'"
+        )
+        balance, lots = await uow.ledger.totals()
+    await storage.close()
+    unique = len({order["order_id"] for order in recorded})
+    print(
+        f"orders sent (unique): {unique}; purchases stored: {purchases}; purchase credits: "
+        f"{earned}; ledger consistent: {balance == lots}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
