@@ -7,7 +7,7 @@ a till that never saw our answer finds the first result instead of awarding poin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from bot.services.loyalty.ledger import PointsLedger
@@ -124,7 +124,7 @@ class PurchaseService:
         self, uow: UnitOfWork, request: PurchaseRequest, customer: Customer
     ) -> PurchaseResult:
         now = utcnow()
-        purchased_at = request.purchased_at or now
+        purchased_at = (request.purchased_at or now).astimezone(UTC)
         window_start = now - TIER_WINDOW
         buyer = await uow.purchases.buyer_context(customer.id, window_start)
         tier = self._rules.tier_for(buyer.spend_minor)
