@@ -239,3 +239,22 @@ async def test_a_purchase_by_a_customer_who_blocked_the_bot_still_counts(bot, em
             (customer.id,),
         ).fetchall()
     assert states == [("failed", "blocked")]  # given up on, not retried forever
+
+
+async def test_concurrent_deductions_never_overdraw(bot, emulator, http):
+    customer = await new_customer(emulator, "Quick")  # 50 welcome points
+    async with http.post(
+        "/api/v1/purchases",
+        json={"order_id": "RACE-1", "telegram_id": customer.id, "amount": "1.00"},
+    ) as response:
+        assert (await response.json())["balance"] == 55
+
+    async def deduct(number: int) -> int:
+        body = {"telegram_id": customer.id, "delta": -20, "reason": f"race {number}"}
+        async with http.post("/api/v1/points/adjust", json=body) as response:
+            return response.status
+
+    statuses = await asyncio.gather(*(deduct(number) for number in range(6)))
+    assert sorted(statuses) == [200, 200, 422, 422, 422, 422]
+    async with http.get(f"/api/v1/customers/{customer.id}") as response:
+        assert (await response.json())["balance"] == 15
