@@ -252,7 +252,8 @@ async def test_concurrent_deductions_never_overdraw(bot, emulator, http):
     async def deduct(number: int) -> int:
         body = {"telegram_id": customer.id, "delta": -20, "reason": f"race {number}"}
         async with http.post("/api/v1/points/adjust", json=body) as response:
-            return response.status
+            status: int = response.status
+            return status
 
     statuses = await asyncio.gather(*(deduct(number) for number in range(6)))
     assert sorted(statuses) == [200, 200, 422, 422, 422, 422]
