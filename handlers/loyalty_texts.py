@@ -60,8 +60,9 @@ def progress_bar(share: float, cells: int = PROGRESS_CELLS) -> str:
 def reason_label(entry: PointsEntry) -> str:
     label = REASONS.get(entry.reason)
     text = _(label) if label is not None else _("Other")
-    if entry.reason in ("purchase", "refund") and (entry.source or "").startswith(_ORDER_SOURCE):
-        order = (entry.source or "").removeprefix(_ORDER_SOURCE)
+    source = entry.source or ""
+    if entry.reason in ("purchase", "refund") and source.startswith(_ORDER_SOURCE):
+        order = source.removeprefix(_ORDER_SOURCE)
         text = _("{what}, order {order}").format(what=text, order=html.quote(order))
     elif entry.reason == "adjust" and entry.note:
         note = entry.note if len(entry.note) <= _NOTE_LIMIT else entry.note[: _NOTE_LIMIT - 1] + "…"
