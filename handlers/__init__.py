@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors, fallback, language, start
+from handlers import errors, fallback, language, points, start
 from handlers import help as help_
 from handlers.admin import customers as admin_customers
 from handlers.admin import roles as admin_roles
@@ -21,7 +21,9 @@ private_chat.message.filter(PRIVATE_CHAT)
 admin = Router(name="admin")
 admin.message.filter(IsAdmin())
 admin.include_routers(admin_customers.router, admin_roles.router)
-private_chat.include_routers(start.router, help_.router, language.router, admin, fallback.router)
+private_chat.include_routers(
+    start.router, help_.router, language.router, points.router, admin, fallback.router
+)
 
 
 def feature_routers() -> list[Router]:

@@ -11,3 +11,11 @@ class LanguageChoice(CallbackData, prefix="lang"):
 
 class ShowRewards(CallbackData, prefix="rewards"):
     """Opens the rewards catalogue (from /points, expiry reminders, ...)."""
+
+
+class ShowCard(CallbackData, prefix="mycard"):
+    """Sends the presser's own loyalty card; whose card is never part of the data."""
+
+
+class ShowInvite(CallbackData, prefix="invite"):
+    """Sends the presser's own invitation link and referral figures."""

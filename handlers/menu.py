@@ -20,9 +20,11 @@ class MenuEntry:
 
 HELP = MenuEntry("help", N_("❓ Help"))
 LANGUAGE = MenuEntry("language", N_("🌐 Language"))
+POINTS = MenuEntry("points", N_("⭐ Points"))
+CARD = MenuEntry("card", N_("💳 My card"))
 
 # Rows of the keyboard; features add their entry here as they arrive.
-MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((HELP, LANGUAGE),)
+MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((POINTS, CARD), (HELP, LANGUAGE))
 
 
 def main_menu_keyboard() -> ReplyKeyboardMarkup:

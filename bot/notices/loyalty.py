@@ -6,6 +6,7 @@ from typing import Any
 
 from aiogram import html
 from aiogram.utils.i18n import gettext as _
+from babel.numbers import format_decimal
 
 from bot.notices import RenderContext, RenderedNotice, Renderer
 from bot.notices.formatting import money, points
@@ -20,7 +21,7 @@ def _earned(payload: dict[str, Any], context: RenderContext) -> RenderedNotice:
         ).format(
             points=points(payload["points"], language),
             amount=money(payload["amount_minor"], payload["currency"], language),
-            order=payload["order_id"],
+            order=html.quote(payload["order_id"]),
             balance=points(payload["balance"], language),
         )
     )
@@ -33,7 +34,7 @@ def _refunded(payload: dict[str, Any], context: RenderContext) -> RenderedNotice
             "Balance: {balance} points."
         ).format(
             points=points(payload["points"], context.language),
-            order=payload["order_id"],
+            order=html.quote(payload["order_id"]),
             balance=points(payload["balance"], context.language),
         )
     )
@@ -58,11 +59,11 @@ def _adjusted(payload: dict[str, Any], context: RenderContext) -> RenderedNotice
 def _tier_up(payload: dict[str, Any], context: RenderContext) -> RenderedNotice:
     tier = context.rules.tier_by_id(payload["tier"])
     name = tier.title(context.language) if tier else payload["tier"]
-    multiplier = f"{tier.multiplier.normalize():f}" if tier else "1"
+    multiplier = format_decimal(tier.multiplier if tier else 1, locale=context.language)
     return RenderedNotice(
         _(
             "🏅 Congratulations, you reached {tier}! Purchases now earn ×{multiplier} points."
-        ).format(tier=name, multiplier=multiplier)
+        ).format(tier=html.quote(name), multiplier=multiplier)
     )
 
 

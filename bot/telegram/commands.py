@@ -20,6 +20,9 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("menu", N_("Show the main menu")),
     ("language", N_("Choose the language")),
     ("help", N_("What I can do")),
+    ("points", N_("My points, tier and history")),
+    ("card", N_("My loyalty card to show at the till")),
+    ("invite", N_("Invite friends and earn points")),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("customer", N_("A customer's record: /customer ID")),

@@ -1,3 +1,4 @@
+import aiohttp
 import pytest
 
 from tests.e2e.harness import TOKEN, BotProcess, rejected_calls
@@ -35,3 +36,22 @@ async def own_emulator():
     """For scenarios that restart or kill the bot: a Telegram of their own."""
     async with BotAPIEmulator(token=TOKEN, bot_username="loyalty_test_bot") as emu:
         yield emu
+
+
+@pytest.fixture(scope="session")
+async def api_token(bot):
+    """A token for the integration HTTP API of the shared bot, as an operator creates one."""
+    result = await bot.cli("api-token", "create", "till-1")
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("lsb_")
+    return token
+
+
+@pytest.fixture
+async def api(bot, api_token):
+    """An HTTP session on the shared bot's API, authorised as a till."""
+    async with aiohttp.ClientSession(
+        bot.api_url, headers={"Authorization": f"Bearer {api_token}"}
+    ) as session:
+        yield session

@@ -198,7 +198,7 @@ async def test_commands_are_registered_per_language_and_admins_see_theirs(bot, e
     await admin.next_message()
     admin_scope = {"type": "chat", "chat_id": admin.id}
     await emulator.wait_for(lambda: emulator.commands(admin_scope, "") != [])
-    assert [c["command"] for c in emulator.commands(None, "")] == [
+    assert [c["command"] for c in emulator.commands(None, "")][:4] == [
         "start",
         "menu",
         "language",

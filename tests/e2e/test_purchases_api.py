@@ -5,27 +5,9 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-import pytest
 
 
-@pytest.fixture(scope="session")
-async def api_token(bot):
-    result = await bot.cli("api-token", "create", "till-1")
-    assert result.returncode == 0, result.stderr
-    token = result.stdout.strip().splitlines()[-1]
-    assert token.startswith("lsb_")
-    return token
-
-
-@pytest.fixture
-async def http(bot, api_token):
-    async with aiohttp.ClientSession(
-        bot.api_url, headers={"Authorization": f"Bearer {api_token}"}
-    ) as session:
-        yield session
-
-
-async def test_purchase_needs_a_token_and_valid_input(bot, emulator, http):
+async def test_purchase_needs_a_token_and_valid_input(bot, emulator, api):
     customer = emulator.add_user(first_name="Pavel", language_code="en")
     customer.send_text("/start")
     await customer.next_message()
@@ -42,23 +24,23 @@ async def test_purchase_needs_a_token_and_valid_input(bot, emulator, http):
         async with anonymous.get("/api/v1/openapi.json") as response:
             spec = await response.json()
             assert "/api/v1/purchases" in spec["paths"]
-    async with http.post("/api/v1/purchases", json={**order, "amount": "-5"}) as response:
+    async with api.post("/api/v1/purchases", json={**order, "amount": "-5"}) as response:
         assert response.status == 422
         body = await response.json()
         assert [error["field"] for error in body["errors"]] == ["amount"]
-    async with http.post(
+    async with api.post(
         "/api/v1/purchases", json={**order, "telegram_id": 1, "order_id": "API-x"}
     ) as response:
         assert response.status == 422
         assert (await response.json())["errors"][0]["field"] == "telegram_id"
-    async with http.post(
+    async with api.post(
         "/api/v1/purchases", json={**order, "purchased_at": "yesterday"}
     ) as response:
         assert response.status == 422
         assert (await response.json())["errors"][0]["field"] == "purchased_at"
 
     async def post() -> tuple[int, dict[str, object]]:
-        async with http.post("/api/v1/purchases", json=order) as response:
+        async with api.post("/api/v1/purchases", json=order) as response:
             return response.status, await response.json()
 
     results = await asyncio.gather(*(post() for _ in range(9)))
@@ -69,7 +51,7 @@ async def test_purchase_needs_a_token_and_valid_input(bot, emulator, http):
     notice = await customer.next_message()
     assert "+100" in notice["text"]
     assert "150" in notice["text"]
-    async with http.get(f"/api/v1/customers/{customer.id}") as response:
+    async with api.get(f"/api/v1/customers/{customer.id}") as response:
         assert response.status == 200
         profile = await response.json()
     assert profile["balance"] == 150

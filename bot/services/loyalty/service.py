@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from bot.services.access import Actor, audit
 from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
@@ -18,7 +19,10 @@ from storage.unit_of_work import Storage, UnitOfWork
 
 # Referral codes avoid look-alike characters: people retype them from screenshots.
 _REFERRAL_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+# Deep-link payloads (t.me/<bot>?start=<payload>): an invitation, and a customer's card as
+# its QR code carries it to a cashier's phone.
 REFERRAL_PREFIX = "r-"
+CARD_PREFIX = "card_"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,26 @@ class PointsSummary:
     spend_minor: int  # the rolling 12-month spend the tier is computed from
     expiring: list[ExpiringPoints]  # within EXPIRING_SOON, the soonest first
     movements: list[PointsEntry]  # latest first
+
+    @property
+    def spend_to_next_minor(self) -> int | None:
+        """What is still to spend (minor units) to reach the next tier; None at the top."""
+        if self.next_tier is None:
+            return None
+        return max(0, _minor(self.next_tier.spend) - self.spend_minor)
+
+    @property
+    def tier_progress(self) -> float:
+        """How far from the current tier's threshold to the next one, 0.0 to 1.0 (1.0 at
+        the top tier)."""
+        if self.next_tier is None:
+            return 1.0
+        start, end = _minor(self.tier.spend), _minor(self.next_tier.spend)
+        return min(1.0, max(0.0, (self.spend_minor - start) / (end - start)))
+
+
+def _minor(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
 
 
 @dataclass(frozen=True)
@@ -70,6 +94,14 @@ def is_valid_card_code(code: str) -> bool:
 
 def new_referral_code() -> str:
     return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
+
+
+def referral_payload(referral_code: str) -> str:
+    return REFERRAL_PREFIX + referral_code
+
+
+def card_payload(card_code: str) -> str:
+    return CARD_PREFIX + card_code
 
 
 class LoyaltyService:
