@@ -18,11 +18,12 @@ class MenuEntry:
     label: str  # a msgid; translated when the keyboard is drawn
 
 
+FAQ = MenuEntry("faq", N_("📚 FAQ"))
 HELP = MenuEntry("help", N_("❓ Help"))
 LANGUAGE = MenuEntry("language", N_("🌐 Language"))
 
 # Rows of the keyboard; features add their entry here as they arrive.
-MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((HELP, LANGUAGE),)
+MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((FAQ,), (HELP, LANGUAGE))
 
 
 def main_menu_keyboard() -> ReplyKeyboardMarkup:
