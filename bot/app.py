@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -29,6 +29,8 @@ from bot.services.access import AuditLog, RoleService
 from bot.services.api_tokens import ApiTokenService
 from bot.services.customer_cache import CustomerCache
 from bot.services.customers import CustomerService
+from bot.services.faq.matcher import default_embedder
+from bot.services.faq.service import FaqService
 from bot.services.intake import IntakeService
 from bot.services.interactions import InteractionLog
 from bot.services.loyalty.ledger import PointsLedger
@@ -59,6 +61,8 @@ class Application:
     in_flight: InFlight
     notices: NoticeWorker
     http: HttpServer | None
+    faq: FaqService
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 async def create_application(settings: Settings) -> Application:
@@ -87,6 +91,7 @@ async def create_application(settings: Settings) -> Application:
     purchases = PurchaseService(storage, rules, ledger)
     renderers: dict[str, Renderer] = {**LOYALTY_NOTICES}
     notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.default_language)
+    faq = FaqService(storage, default_embedder())
     dispatcher = Dispatcher(
         settings=settings,
         log=log,
@@ -98,6 +103,7 @@ async def create_application(settings: Settings) -> Application:
         loyalty=loyalty,
         purchases=purchases,
         notices=notices,
+        faq=faq,
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,
@@ -124,7 +130,7 @@ async def create_application(settings: Settings) -> Application:
             )
         )
         http = HttpServer(api, settings.http_host, settings.http_port)
-    application = Application(settings, storage, bot, dispatcher, in_flight, notices, http)
+    application = Application(settings, storage, bot, dispatcher, in_flight, notices, http, faq)
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
     dispatcher.shutdown.register(_on_shutdown(application))
     return application
@@ -148,6 +154,12 @@ def _on_startup(
             await command_menu.register(app.bot, await customers.known_telegram_ids(admins))
         except TelegramAPIError as error:
             logger.warning("could not register the command menu: %s", error)
+        if not await app.faq.load_sample_if_empty():
+            await app.faq.load()
+        logger.info("FAQ matcher: %s", app.faq.backend)
+        app.background.append(
+            asyncio.create_task(_every(FAQ_REFRESH_SECONDS, app.faq.reload_if_changed))
+        )
         app.notices.start()
         tune_garbage_collector()
 
@@ -160,12 +172,28 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
         if not await app.in_flight.drained(grace):
             logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
         await app.notices.stop()
+        for task in app.background:
+            task.cancel()
+        await asyncio.gather(*app.background, return_exceptions=True)
         if app.http is not None:
             await app.http.stop()
         await app.storage.close()
         logger.info("storage closed")
 
     return on_shutdown
+
+
+# How often the bot looks for an FAQ imported by another process (the operator CLI).
+FAQ_REFRESH_SECONDS = 10.0
+
+
+async def _every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except Exception:
+            logger.exception("periodic %s failed", getattr(work, "__qualname__", work))
 
 
 def tune_garbage_collector() -> None:

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from bot.services.access import CLI
 from bot.services.faq.content import FaqFileError, dump_entries
 from bot.services.faq.matcher import default_embedder
 from bot.services.faq.service import Answer, FaqService
@@ -45,7 +46,7 @@ async def run_faq_command(settings: Settings, arguments: argparse.Namespace) -> 
 
 async def _import(faq: FaqService, arguments: argparse.Namespace) -> int:
     try:
-        report = await faq.import_file(arguments.file, merge=arguments.merge)
+        report = await faq.import_file(arguments.file, merge=arguments.merge, actor=CLI)
     except FaqFileError as error:
         print(f"nothing imported; {len(error.problems)} problem(s):", file=sys.stderr)
         for problem in error.problems:

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     throttle_rate: str = "20 per 10 seconds"
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     max_text_length: int = Field(default=1000, ge=1)
+    # The FAQ's source file (JSON/YAML), re-read by /faq_reload; optional.
+    faq_file: Path | None = None
     # The loyalty programme's rules (YAML); the bundled defaults when unset.
     loyalty_rules: Path | None = None
     http_host: str = "127.0.0.1"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors, fallback, language, points, start
+from handlers import errors, fallback, faq, language, points, start
 from handlers import help as help_
 from handlers.admin import customers as admin_customers
+from handlers.admin import faq as admin_faq
 from handlers.admin import roles as admin_roles
 from handlers.filters import PRIVATE_CHAT, IsAdmin
 
@@ -20,9 +21,10 @@ private_chat.message.filter(PRIVATE_CHAT)
 # Admins' routers sit under one parent whose role filter runs once per message.
 admin = Router(name="admin")
 admin.message.filter(IsAdmin())
-admin.include_routers(admin_customers.router, admin_roles.router)
+admin.include_routers(admin_customers.router, admin_roles.router, admin_faq.router)
+# The FAQ takes the free text no other feature claimed, so it comes just before the fallback.
 private_chat.include_routers(
-    start.router, help_.router, language.router, points.router, admin, fallback.router
+    start.router, help_.router, language.router, points.router, admin, faq.router, fallback.router
 )
 
 

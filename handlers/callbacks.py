@@ -19,3 +19,26 @@ class ShowCard(CallbackData, prefix="mycard"):
 
 class ShowInvite(CallbackData, prefix="invite"):
     """Sends the presser's own invitation link and referral figures."""
+
+
+class FaqNav(CallbackData, prefix="faq"):
+    """A step in the /faq browser. `v` is the FAQ's version: after an import, old buttons
+    are recognised as stale instead of opening whatever now sits at that position."""
+
+    v: int
+    cat: int = -1  # category index; -1: the list of categories
+    entry: int = -1  # entry position; -1: the category's list of questions
+    page: int = 0
+
+
+class FaqPick(CallbackData, prefix="faqp"):
+    """The customer picks one of the entries offered for their question `q`."""
+
+    q: int
+    entry: int
+    v: int
+
+
+class FaqFeedback(CallbackData, prefix="faqf"):
+    q: int
+    helpful: int  # 1 Helped, 0 Didn't help

@@ -46,10 +46,8 @@ async def free_text(message: Message, settings: Settings) -> None:
             ).format(length=len(message.text), limit=settings.max_text_length)
         )
         return
-    # The menu keyboard is persistent: sent with /start and /menu, it stays on screen.
-    await message.answer(
-        _("I can't answer free-text questions yet. Please pick something from the menu.")
-    )
+    # Free text the FAQ did not take (it was sent in the middle of another step).
+    await message.answer(_("I didn't catch that. Please pick something from the menu."))
 
 
 @router.message()

@@ -18,13 +18,14 @@ class MenuEntry:
     label: str  # a msgid; translated when the keyboard is drawn
 
 
+FAQ = MenuEntry("faq", N_("📚 FAQ"))
 HELP = MenuEntry("help", N_("❓ Help"))
 LANGUAGE = MenuEntry("language", N_("🌐 Language"))
 POINTS = MenuEntry("points", N_("⭐ Points"))
 CARD = MenuEntry("card", N_("💳 My card"))
 
 # Rows of the keyboard; features add their entry here as they arrive.
-MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((POINTS, CARD), (HELP, LANGUAGE))
+MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((FAQ, POINTS, CARD), (HELP, LANGUAGE))
 
 
 def main_menu_keyboard() -> ReplyKeyboardMarkup:

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", N_("Start over and show the menu")),
     ("menu", N_("Show the main menu")),
+    ("faq", N_("Frequently asked questions")),
     ("language", N_("Choose the language")),
     ("help", N_("What I can do")),
     ("points", N_("My points, tier and history")),
@@ -29,6 +30,9 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("roles", N_("Who has which role")),
     ("grant", N_("Give a role: /grant ROLE ID")),
     ("revoke", N_("Take a role away: /revoke ROLE ID")),
+    ("faq_gaps", N_("Questions the FAQ could not answer")),
+    ("faq_reload", N_("Re-read the FAQ file (FAQ_FILE)")),
+    ("faq_stats", N_("Views and ratings of FAQ answers")),
 )
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -13,6 +14,13 @@ from storage.database import Session
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class EntryStats:
+    views: int
+    helpful: int
+    unhelpful: int
 
 
 class FaqRepository:
@@ -111,3 +119,45 @@ class FaqRepository:
             (to_db(since) if since else "",),
         )
         return [row["text"] for row in rows]
+
+    async def record_feedback(self, query_id: int, customer_id: int, helpful: bool) -> bool:
+        """A Helped / Didn't help press on an answer this customer was given."""
+        changed = await self._session.execute(
+            "UPDATE faq_queries SET feedback = ? WHERE id = ? AND customer_id = ? "
+            "AND outcome IN ('answered', 'picked', 'browsed')",
+            ("helpful" if helpful else "unhelpful", query_id, customer_id),
+        )
+        return changed > 0
+
+    async def record_pick(self, query_id: int, customer_id: int, entry_id: str) -> bool:
+        """The customer chose one of the entries offered for their question."""
+        changed = await self._session.execute(
+            "UPDATE faq_queries SET entry_id = ?, outcome = 'picked' "
+            "WHERE id = ? AND customer_id = ? AND outcome = 'suggested'",
+            (entry_id, query_id, customer_id),
+        )
+        return changed > 0
+
+    async def entry_stats(self) -> dict[str, EntryStats]:
+        rows = await self._session.fetch_all(
+            """
+            SELECT entry_id,
+                   SUM(outcome IN ('answered', 'picked', 'browsed')) AS views,
+                   SUM(feedback = 'helpful') AS helpful,
+                   SUM(feedback = 'unhelpful') AS unhelpful
+            FROM faq_queries WHERE entry_id IS NOT NULL GROUP BY entry_id
+            """
+        )
+        return {
+            row["entry_id"]: EntryStats(
+                int(row["views"] or 0), int(row["helpful"] or 0), int(row["unhelpful"] or 0)
+            )
+            for row in rows
+        }
+
+    async def revision(self) -> str:
+        """Changes with every import, from this process or another (the operator CLI)."""
+        value = await self._session.fetch_value(
+            "SELECT COUNT(*) || '@' || COALESCE(MAX(updated_at), '') FROM faq_entries"
+        )
+        return str(value)

@@ -66,67 +66,67 @@ async def new_customer(emulator, name):
     return customer
 
 
-async def test_refunds_reverse_points_in_proportion_and_replay(bot, emulator, http):
+async def test_refunds_reverse_points_in_proportion_and_replay(bot, emulator, api):
     customer = await new_customer(emulator, "Rosa")
     order = {"order_id": "REF-1", "telegram_id": customer.id, "amount": "40.00"}
-    async with http.post("/api/v1/purchases", json=order) as response:
+    async with api.post("/api/v1/purchases", json=order) as response:
         assert response.status == 201
         assert (await response.json())["points_earned"] == 200
     await customer.next_message()  # the points-earned notice
     part = {"order_id": "REF-1", "amount": "10.00"}
-    async with http.post("/api/v1/refunds", json=part) as response:
+    async with api.post("/api/v1/refunds", json=part) as response:
         assert response.status == 201
         body = await response.json()
     assert (body["points_reversed"], body["balance"]) == (50, 200)
-    async with http.post("/api/v1/refunds", json=part) as response:
+    async with api.post("/api/v1/refunds", json=part) as response:
         assert response.status == 200  # the same partial refund again: a replay
         assert (await response.json())["balance"] == 200
     notice = await customer.next_message()
     assert "50" in notice["text"] and "REF-1" in notice["text"]
-    async with http.post("/api/v1/refunds", json={"order_id": "REF-1", "amount": "99.00"}) as rsp:
+    async with api.post("/api/v1/refunds", json={"order_id": "REF-1", "amount": "99.00"}) as rsp:
         assert rsp.status == 422
         assert (await rsp.json())["errors"][0]["field"] == "amount"
-    async with http.post("/api/v1/refunds", json={"order_id": "REF-1"}) as response:
+    async with api.post("/api/v1/refunds", json={"order_id": "REF-1"}) as response:
         assert response.status == 201
         assert (await response.json())["points_reversed"] == 150
-    async with http.post("/api/v1/refunds", json={"order_id": "NO-SUCH"}) as response:
+    async with api.post("/api/v1/refunds", json={"order_id": "NO-SUCH"}) as response:
         assert response.status == 404
-    async with http.get(f"/api/v1/customers/{customer.id}") as response:
+    async with api.get(f"/api/v1/customers/{customer.id}") as response:
         assert (await response.json())["balance"] == 50  # the welcome bonus stays
 
 
-async def test_bad_requests_get_clear_answers(bot, emulator, http):
+async def test_bad_requests_get_clear_answers(bot, emulator, api):
     customer = await new_customer(emulator, "Bob")
-    async with http.post("/api/v1/purchases", data=b"{not json") as response:
+    async with api.post("/api/v1/purchases", data=b"{not json") as response:
         assert response.status == 400
         assert "JSON" in (await response.json())["error"]
-    async with http.post(
+    async with api.post(
         "/api/v1/purchases", json={"order_id": "X-1", "amount": "5.00"}
     ) as response:
         assert response.status == 422  # neither telegram_id nor card
-    async with http.post(
+    async with api.post(
         "/api/v1/purchases",
         json={"order_id": "X-2", "telegram_id": customer.id, "amount": "5.00", "currency": "USD"},
     ) as response:
         assert response.status == 422
         assert (await response.json())["errors"][0]["field"] == "currency"
-    async with http.post(
+    async with api.post(
         "/api/v1/purchases",
         json={"order_id": "X-3", "telegram_id": customer.id, "amount": "5.001"},
     ) as response:
         assert response.status == 422
     first = {"order_id": "X-4", "telegram_id": customer.id, "amount": "5.00"}
-    async with http.post("/api/v1/purchases", json=first) as response:
+    async with api.post("/api/v1/purchases", json=first) as response:
         assert response.status == 201
-    async with http.post("/api/v1/purchases", json={**first, "amount": "6.00"}) as response:
+    async with api.post("/api/v1/purchases", json={**first, "amount": "6.00"}) as response:
         assert response.status == 409  # the same order id for another amount
-    async with http.get("/api/v1/customers/123") as response:
+    async with api.get("/api/v1/customers/123") as response:
         assert response.status == 404
-    async with http.get("/api/v1/customers/abc") as response:
+    async with api.get("/api/v1/customers/abc") as response:
         assert response.status == 422
 
 
-async def test_backdated_purchase_counts_from_its_date(bot, emulator, http):
+async def test_backdated_purchase_counts_from_its_date(bot, emulator, api):
     customer = await new_customer(emulator, "Till")
     order = {
         "order_id": "OFFLINE-1",
@@ -134,30 +134,30 @@ async def test_backdated_purchase_counts_from_its_date(bot, emulator, http):
         "amount": "10.00",
         "purchased_at": "2026-01-15T10:00:00+02:00",
     }
-    async with http.post("/api/v1/purchases", json=order) as response:
+    async with api.post("/api/v1/purchases", json=order) as response:
         assert response.status == 201
         assert (await response.json())["purchased_at"].startswith("2026-01-15T08:00:00")
     future = {**order, "order_id": "FUTURE-1", "purchased_at": "2099-01-01T00:00:00Z"}
-    async with http.post("/api/v1/purchases", json=future) as response:
+    async with api.post("/api/v1/purchases", json=future) as response:
         assert response.status == 422
     # Points burn 365 days after the purchase: a sale synced 350 days late burns in 15 days.
     synced_late = datetime.now(UTC) - timedelta(days=350)
     late = {**order, "order_id": "OFFLINE-2", "amount": "30.00"}
-    async with http.post(
+    async with api.post(
         "/api/v1/purchases", json={**late, "purchased_at": synced_late.isoformat()}
     ) as response:
         assert response.status == 201
-    async with http.get(f"/api/v1/customers/{customer.id}") as response:
+    async with api.get(f"/api/v1/customers/{customer.id}") as response:
         expiring = (await response.json())["expiring_soon"]
     assert [item["points"] for item in expiring] == [150]
     burns = datetime.fromisoformat(expiring[0]["expires_at"])
     assert abs(burns - (synced_late + timedelta(days=365))) < timedelta(seconds=1)
 
 
-async def test_adjustments_are_audited_and_never_overdraw(bot, emulator, http):
+async def test_adjustments_are_audited_and_never_overdraw(bot, emulator, api):
     customer = await new_customer(emulator, "Ada")
     adjust = {"telegram_id": customer.id, "delta": 25, "reason": "goodwill for a late order"}
-    async with http.post("/api/v1/points/adjust", json=adjust) as response:
+    async with api.post("/api/v1/points/adjust", json=adjust) as response:
         assert response.status == 200
         assert await response.json() == {
             "telegram_id": customer.id,
@@ -166,7 +166,7 @@ async def test_adjustments_are_audited_and_never_overdraw(bot, emulator, http):
         }
     notice = await customer.next_message()
     assert "goodwill for a late order" in notice["text"]
-    async with http.post("/api/v1/points/adjust", json={**adjust, "delta": -100}) as response:
+    async with api.post("/api/v1/points/adjust", json={**adjust, "delta": -100}) as response:
         assert response.status == 422
         assert (await response.json())["errors"][0]["field"] == "delta"
     audit = await bot.cli("audit", "--json")
@@ -194,12 +194,12 @@ async def test_revoked_tokens_stop_working_and_are_never_listed(bot):
     assert token not in bot.log()
 
 
-async def test_a_purchase_by_a_customer_who_blocked_the_bot_still_counts(bot, emulator, http):
+async def test_a_purchase_by_a_customer_who_blocked_the_bot_still_counts(bot, emulator, api):
     customer = await new_customer(emulator, "Gone")
     customer.block_bot()
     emulator.fail_next("sendMessage", 429, retry_after=1)  # and Telegram is busy, too
     order = {"order_id": "BLOCKED-1", "telegram_id": customer.id, "amount": "10.00"}
-    async with http.post("/api/v1/purchases", json=order) as response:
+    async with api.post("/api/v1/purchases", json=order) as response:
         assert response.status == 201
         assert (await response.json())["balance"] == 100
 
@@ -223,9 +223,9 @@ async def test_a_purchase_by_a_customer_who_blocked_the_bot_still_counts(bot, em
     assert states == [("failed", "blocked")]  # given up on, not retried forever
 
 
-async def test_concurrent_deductions_never_overdraw(bot, emulator, http):
+async def test_concurrent_deductions_never_overdraw(bot, emulator, api):
     customer = await new_customer(emulator, "Quick")  # 50 welcome points
-    async with http.post(
+    async with api.post(
         "/api/v1/purchases",
         json={"order_id": "RACE-1", "telegram_id": customer.id, "amount": "1.00"},
     ) as response:
@@ -233,11 +233,11 @@ async def test_concurrent_deductions_never_overdraw(bot, emulator, http):
 
     async def deduct(number: int) -> int:
         body = {"telegram_id": customer.id, "delta": -20, "reason": f"race {number}"}
-        async with http.post("/api/v1/points/adjust", json=body) as response:
+        async with api.post("/api/v1/points/adjust", json=body) as response:
             status: int = response.status
             return status
 
     statuses = await asyncio.gather(*(deduct(number) for number in range(6)))
     assert sorted(statuses) == [200, 200, 422, 422, 422, 422]
-    async with http.get(f"/api/v1/customers/{customer.id}") as response:
+    async with api.get(f"/api/v1/customers/{customer.id}") as response:
         assert (await response.json())["balance"] == 15

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from bot.services.access import Actor, audit
 from bot.services.faq.content import FaqEntry, read_file
 from bot.services.faq.matcher import Embedder, HybridMatcher, LexicalIndex, MatchResult
 from storage.clock import utcnow
+from storage.repositories.faq import EntryStats
 from storage.unit_of_work import Storage
 
 logger = logging.getLogger(__name__)
@@ -20,6 +23,12 @@ logger = logging.getLogger(__name__)
 SAMPLE_FAQ = Path(__file__).resolve().parent / "sample_faq.json"
 GAP_SIMILARITY = 0.9
 GAP_SIMILARITY_LEXICAL = 0.35
+# A confident best match with a runner-up this close is a coin toss: ask which was meant.
+AMBIGUITY_MARGIN = 0.03
+# Not confident, but this close under the threshold: offer the nearest entries to pick from
+# rather than a flat "I don't know".
+SUGGESTION_MARGIN = 0.12
+MAX_CHOICES = 3
 
 
 @dataclass(frozen=True)
@@ -36,10 +45,26 @@ class Answer:
     result: MatchResult
     entries: list[FaqEntry]
     query_id: int | None = None
+    # answered: entries[0] is the answer; suggested: `choices` to pick from; declined: none.
+    outcome: str = "declined"
+    choices: list[FaqEntry] = field(default_factory=list)
 
     @property
     def confident_entry(self) -> FaqEntry | None:
         return self.entries[0] if self.result.confident and self.entries else None
+
+
+def decide(result: MatchResult, threshold: float) -> tuple[str, int]:
+    """What the chat does with a match: ("answered" | "suggested" | "declined", how many of
+    the best matches to offer)."""
+    scores = [match.score for match in result.matches]
+    if not scores:
+        return "declined", 0
+    if result.confident:
+        close = [score for score in scores if scores[0] - score < AMBIGUITY_MARGIN]
+        return ("suggested", min(len(close), MAX_CHOICES)) if len(close) > 1 else ("answered", 1)
+    near = [score for score in scores if score >= threshold - SUGGESTION_MARGIN]
+    return ("suggested", min(len(near), MAX_CHOICES)) if near else ("declined", 0)
 
 
 @dataclass
@@ -54,6 +79,9 @@ class FaqService:
         self._storage = storage
         self._embedder = embedder
         self._entries: dict[str, FaqEntry] = {}
+        self._positions: dict[str, int] = {}
+        self._version = 0
+        self._revision = ""
         self._matcher = HybridMatcher([], embedder)
         # Index rebuilds (import, reload) run one at a time; asking never waits for them.
         self._rebuild = asyncio.Lock()
@@ -74,8 +102,19 @@ class FaqService:
         async with self._rebuild:
             async with self._storage.read() as uow:
                 entries = await uow.faq.entries()
+                self._revision = await uow.faq.revision()
             await self._build(entries, {})
         return len(entries)
+
+    async def reload_if_changed(self) -> bool:
+        """Rebuild the index when the FAQ was imported elsewhere (e.g. by the operator CLI
+        while the bot runs); a cheap check, run periodically."""
+        async with self._storage.read() as uow:
+            revision = await uow.faq.revision()
+        if revision == self._revision:
+            return False
+        await self.load()
+        return True
 
     async def load_sample_if_empty(self, path: Path = SAMPLE_FAQ) -> bool:
         async with self._storage.read() as uow:
@@ -84,10 +123,14 @@ class FaqService:
         await self.import_entries(read_file(path), merge=False)
         return True
 
-    async def import_file(self, path: Path, *, merge: bool) -> ImportReport:
-        return await self.import_entries(read_file(path), merge=merge)
+    async def import_file(
+        self, path: Path, *, merge: bool, actor: Actor | None = None
+    ) -> ImportReport:
+        return await self.import_entries(read_file(path), merge=merge, actor=actor)
 
-    async def import_entries(self, entries: Sequence[FaqEntry], *, merge: bool) -> ImportReport:
+    async def import_entries(
+        self, entries: Sequence[FaqEntry], *, merge: bool, actor: Actor | None = None
+    ) -> ImportReport:
         """Replace the FAQ (the file is the source of truth) or merge by id; all or nothing."""
         async with self._rebuild:
             # Embedded before anything is written: a failure leaves the FAQ as it was.
@@ -107,6 +150,22 @@ class FaqService:
                     updated = len(incoming & before)
                     removed = len(before - incoming)
                 current = await uow.faq.entries()
+                if actor is not None:
+                    await audit(
+                        uow,
+                        actor,
+                        "faq.import",
+                        "faq",
+                        {"entries": len(before)},
+                        {
+                            "entries": len(current),
+                            "added": added,
+                            "updated": updated,
+                            "removed": removed,
+                            "merge": merge,
+                        },
+                    )
+                self._revision = await uow.faq.revision()
             await self._build(current, vectors)
         return ImportReport(added, updated, removed, len(current), embedded)
 
@@ -120,8 +179,10 @@ class FaqService:
         limit: int = 3,
     ) -> Answer:
         matcher = self._matcher  # a rebuild swaps the reference; this question keeps its own
-        result = await asyncio.to_thread(matcher.match, text, limit)
-        entries = [self._entries[m.entry_id] for m in result.matches if m.entry_id in self._entries]
+        entries_now = self._entries
+        result = await asyncio.to_thread(matcher.match, text, max(limit, MAX_CHOICES))
+        entries = [entries_now[m.entry_id] for m in result.matches if m.entry_id in entries_now]
+        outcome, offered = decide(result, matcher.threshold)
         query_id = None
         if record:
             best = result.best
@@ -131,12 +192,70 @@ class FaqService:
                     at=utcnow(),
                     language=language,
                     text=text,
-                    entry_id=best.entry_id if best else None,
+                    entry_id=best.entry_id if best and outcome == "answered" else None,
                     score=best.score if best else None,
                     confident=result.confident,
-                    outcome="answered" if result.confident else "declined",
+                    outcome=outcome,
                 )
-        return Answer(result, entries, query_id)
+        choices = entries[:offered] if outcome == "suggested" else []
+        return Answer(
+            MatchResult(result.matches[:limit], result.confident),
+            entries[:limit],
+            query_id,
+            outcome,
+            choices,
+        )
+
+    async def record_view(self, entry_id: str, customer_id: int, language: str) -> int:
+        """An answer opened from the /faq browser: counts as a view; feedback may follow."""
+        async with self._storage.write() as uow:
+            return await uow.faq.record_query(
+                customer_id=customer_id,
+                at=utcnow(),
+                language=language,
+                text="",
+                entry_id=entry_id,
+                score=None,
+                confident=True,
+                outcome="browsed",
+            )
+
+    async def record_feedback(self, query_id: int, customer_id: int, helpful: bool) -> bool:
+        async with self._storage.write() as uow:
+            return await uow.faq.record_feedback(query_id, customer_id, helpful)
+
+    async def record_pick(self, query_id: int, customer_id: int, entry_id: str) -> bool:
+        async with self._storage.write() as uow:
+            return await uow.faq.record_pick(query_id, customer_id, entry_id)
+
+    async def entry_stats(self) -> dict[str, EntryStats]:
+        async with self._storage.read() as uow:
+            return await uow.faq.entry_stats()
+
+    @property
+    def version(self) -> int:
+        """Changes whenever the set or order of entries changes: buttons carry it, so a
+        button from before an import is recognised as stale instead of opening the wrong
+        entry."""
+        return self._version
+
+    def categories(self, language: str) -> list[str]:
+        names: dict[str, None] = {}
+        for entry in self._entries.values():
+            names.setdefault(entry.category_name(language), None)
+        return list(names)
+
+    def in_category(self, category: str, language: str) -> list[FaqEntry]:
+        return [
+            entry for entry in self._entries.values() if entry.category_name(language) == category
+        ]
+
+    def position(self, entry_id: str) -> int | None:
+        return self._positions.get(entry_id)
+
+    def at_position(self, position: int) -> FaqEntry | None:
+        entries = list(self._entries.values())
+        return entries[position] if 0 <= position < len(entries) else None
 
     async def gaps(self, limit: int = 20) -> list[Gap]:
         """Questions with no confident answer, grouped by similarity, most asked first."""
@@ -178,7 +297,7 @@ class FaqService:
     def _similarity(self, texts: list[str]) -> Callable[[int, int], bool]:
         if self._embedder is not None:
             vectors = self._embedder.embed(texts)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
             cosines = vectors @ vectors.T
             return lambda first, second: bool(cosines[first, second] >= GAP_SIMILARITY)
         index = LexicalIndex(texts)
@@ -215,6 +334,8 @@ class FaqService:
             vectors = np.stack([known[text] for text in texts])
         matcher = await asyncio.to_thread(HybridMatcher, pairs, self._embedder, vectors)
         self._entries = {entry.id: entry for entry in entries}
+        self._positions = {entry.id: index for index, entry in enumerate(entries)}
+        self._version = zlib.crc32("\n".join(self._positions).encode()) % 10_000
         self._matcher = matcher
         logger.info(
             "FAQ index: %d entries, %d phrasings, %s", len(entries), len(texts), matcher.backend
