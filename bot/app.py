@@ -18,11 +18,14 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.api.server import ApiContext, HttpServer, create_api
 from bot.i18n import create_i18n
+from bot.jobs.catalogue import register_jobs
+from bot.jobs.scheduler import Scheduler
 from bot.middlewares.intake import InFlight, IntakeMiddleware
 from bot.middlewares.locale import CustomerLocaleMiddleware
 from bot.middlewares.roles import RolesMiddleware
 from bot.middlewares.throttling import Rate, ThrottlingMiddleware
 from bot.notices import Renderer
+from bot.notices.expiry import RENDERERS as EXPIRY_NOTICES
 from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
 from bot.notices.worker import NoticeWorker
 from bot.services.access import AuditLog, RoleService
@@ -59,6 +62,7 @@ class Application:
     in_flight: InFlight
     notices: NoticeWorker
     http: HttpServer | None
+    scheduler: Scheduler
 
 
 async def create_application(settings: Settings) -> Application:
@@ -85,8 +89,12 @@ async def create_application(settings: Settings) -> Application:
     ledger = PointsLedger(rules)
     loyalty = LoyaltyService(storage, rules, ledger)
     purchases = PurchaseService(storage, rules, ledger)
-    renderers: dict[str, Renderer] = {**LOYALTY_NOTICES}
+    renderers: dict[str, Renderer] = {**LOYALTY_NOTICES, **EXPIRY_NOTICES}
     notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.default_language)
+    scheduler = Scheduler(
+        storage, settings.zone, tick_seconds=settings.jobs_tick_seconds, on_change=notices.wake
+    )
+    register_jobs(scheduler, storage, settings, rules, ledger)
     dispatcher = Dispatcher(
         settings=settings,
         log=log,
@@ -124,7 +132,9 @@ async def create_application(settings: Settings) -> Application:
             )
         )
         http = HttpServer(api, settings.http_host, settings.http_port)
-    application = Application(settings, storage, bot, dispatcher, in_flight, notices, http)
+    application = Application(
+        settings, storage, bot, dispatcher, in_flight, notices, http, scheduler
+    )
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
     dispatcher.shutdown.register(_on_shutdown(application))
     return application
@@ -149,6 +159,7 @@ def _on_startup(
         except TelegramAPIError as error:
             logger.warning("could not register the command menu: %s", error)
         app.notices.start()
+        app.scheduler.start()
         tune_garbage_collector()
 
     return on_startup
@@ -159,6 +170,7 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
         grace = app.settings.shutdown_grace_seconds
         if not await app.in_flight.drained(grace):
             logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
+        await app.scheduler.stop()
         await app.notices.stop()
         if app.http is not None:
             await app.http.stop()
