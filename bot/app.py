@@ -6,7 +6,8 @@ import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -18,11 +19,14 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.api.server import ApiContext, HttpServer, create_api
 from bot.i18n import create_i18n
+from bot.jobs.catalogue import register_jobs
+from bot.jobs.scheduler import Scheduler
 from bot.middlewares.intake import InFlight, IntakeMiddleware
 from bot.middlewares.locale import CustomerLocaleMiddleware
 from bot.middlewares.roles import RolesMiddleware
 from bot.middlewares.throttling import Rate, ThrottlingMiddleware
 from bot.notices import Renderer
+from bot.notices.expiry import RENDERERS as EXPIRY_NOTICES
 from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
 from bot.notices.worker import NoticeWorker
 from bot.services.access import AuditLog, RoleService
@@ -62,7 +66,7 @@ class Application:
     notices: NoticeWorker
     http: HttpServer | None
     faq: FaqService
-    background: list[asyncio.Task[None]] = field(default_factory=list)
+    scheduler: Scheduler
 
 
 async def create_application(settings: Settings) -> Application:
@@ -89,9 +93,18 @@ async def create_application(settings: Settings) -> Application:
     ledger = PointsLedger(rules)
     loyalty = LoyaltyService(storage, rules, ledger)
     purchases = PurchaseService(storage, rules, ledger)
-    renderers: dict[str, Renderer] = {**LOYALTY_NOTICES}
+    renderers: dict[str, Renderer] = {**LOYALTY_NOTICES, **EXPIRY_NOTICES}
     notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.default_language)
     faq = FaqService(storage, default_embedder())
+    scheduler = Scheduler(
+        storage, settings.zone, tick_seconds=settings.jobs_tick_seconds, on_change=notices.wake
+    )
+    register_jobs(scheduler, storage, settings, rules, ledger)
+
+    async def refresh_faq(_now: datetime) -> None:
+        await faq.reload_if_changed()
+
+    scheduler.every("faq-refresh", FAQ_REFRESH_SECONDS, refresh_faq)
     dispatcher = Dispatcher(
         settings=settings,
         log=log,
@@ -130,7 +143,9 @@ async def create_application(settings: Settings) -> Application:
             )
         )
         http = HttpServer(api, settings.http_host, settings.http_port)
-    application = Application(settings, storage, bot, dispatcher, in_flight, notices, http, faq)
+    application = Application(
+        settings, storage, bot, dispatcher, in_flight, notices, http, faq, scheduler
+    )
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
     dispatcher.shutdown.register(_on_shutdown(application))
     return application
@@ -157,10 +172,8 @@ def _on_startup(
         if not await app.faq.load_sample_if_empty():
             await app.faq.load()
         logger.info("FAQ matcher: %s", app.faq.backend)
-        app.background.append(
-            asyncio.create_task(_every(FAQ_REFRESH_SECONDS, app.faq.reload_if_changed))
-        )
         app.notices.start()
+        app.scheduler.start()
         tune_garbage_collector()
 
     return on_startup
@@ -171,10 +184,8 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
         grace = app.settings.shutdown_grace_seconds
         if not await app.in_flight.drained(grace):
             logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
+        await app.scheduler.stop()
         await app.notices.stop()
-        for task in app.background:
-            task.cancel()
-        await asyncio.gather(*app.background, return_exceptions=True)
         if app.http is not None:
             await app.http.stop()
         await app.storage.close()
@@ -185,15 +196,6 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
 
 # How often the bot looks for an FAQ imported by another process (the operator CLI).
 FAQ_REFRESH_SECONDS = 10.0
-
-
-async def _every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await work()
-        except Exception:
-            logger.exception("periodic %s failed", getattr(work, "__qualname__", work))
 
 
 def tune_garbage_collector() -> None:

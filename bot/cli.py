@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_loyalty import add_loyalty_commands
 
     add_loyalty_commands(commands)
+    from bot.cli_jobs import add_jobs_commands
+
+    add_jobs_commands(commands)
     return parser
 
 
@@ -98,6 +101,7 @@ def _async_commands() -> dict[
     str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 ]:
     from bot.cli_faq import run_faq_command
+    from bot.cli_jobs import run_jobs_command
     from bot.cli_loyalty import run_points_command, run_token_command
 
     return {
@@ -106,6 +110,7 @@ def _async_commands() -> dict[
         "faq": run_faq_command,
         "api-token": run_token_command,
         "points": run_points_command,
+        "jobs": run_jobs_command,
     }
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -12,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 SUPPORTED_LANGUAGES = ("en", "ru", "uk")
 
 _TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+_TIME_OF_DAY = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?")
 
 # What an operator should do when a setting is missing or malformed: printed instead of a
 # traceback, so a first start-up failure reads like an instruction.
@@ -24,6 +27,8 @@ _HINTS: dict[str, str] = {
     "THROTTLE_RATE": 'use a rate such as "20 per 10 seconds"',
     "HTTP_PORT": "give a TCP port for the HTTP API (0 turns the API off)",
     "TIMEZONE": "give an IANA time zone such as Europe/Kyiv or UTC",
+    "DAILY_JOBS_AT": "give a time of day in TIMEZONE as HH:MM (or HH:MM:SS), e.g. 03:00",
+    "JOBS_TICK_SECONDS": "give the seconds between the scheduler's looks for due jobs, e.g. 30",
 }
 
 
@@ -54,6 +59,10 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     # The business's time zone: daily jobs run and "today" is decided by its calendar.
     timezone: str = "UTC"
+    # When the daily jobs (points expiry, expiry reminders, birthday bonus) run, in TIMEZONE.
+    daily_jobs_at: time = time(3, 0)
+    # How often the scheduler looks for due jobs; tests use a fraction of a second.
+    jobs_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("bot_token")
     @classmethod
@@ -118,6 +127,24 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("is not a known time zone") from None
         return value
+
+    @field_validator("daily_jobs_at", mode="before")
+    @classmethod
+    def _time_of_day(cls, value: Any) -> Any:
+        if isinstance(value, time):
+            if value.tzinfo is not None:
+                raise ValueError("must be a time of day without a zone (TIMEZONE applies)")
+            return value
+        match = _TIME_OF_DAY.fullmatch(str(value).strip())
+        if match is None:
+            raise ValueError("is not a time of day")
+        hour, minute, second = (int(part or 0) for part in match.groups())
+        return time(hour, minute, second)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """TIMEZONE as a tzinfo: "today" and the daily jobs' time follow its calendar."""
+        return ZoneInfo(self.timezone)
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from storage.batching import Statement
 from storage.clock import from_db, to_db
-from storage.database import Session
+from storage.database import Row, Session
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,26 @@ class OutboxRepository:
         )
 
 
+@dataclass(frozen=True)
+class JobRun:
+    job: str
+    run_key: str
+    started_at: datetime
+    finished_at: datetime | None
+    # What the run reported (counts), or {"error": ...} while a failed run awaits its retry.
+    result: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> JobRun:
+        return cls(
+            job=row["job"],
+            run_key=row["run_key"],
+            started_at=from_db(row["started_at"]),
+            finished_at=from_db(row["finished_at"]) if row["finished_at"] else None,
+            result=json.loads(row["result"]) if row["result"] else None,
+        )
+
+
 class JobRunRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -126,3 +146,54 @@ class JobRunRepository:
             "SELECT run_key FROM job_runs WHERE job = ? AND finished_at IS NULL", (job,)
         )
         return [row["run_key"] for row in rows]
+
+    async def get(self, job: str, run_key: str) -> JobRun | None:
+        row = await self._session.fetch_one(
+            "SELECT * FROM job_runs WHERE job = ? AND run_key = ?", (job, run_key)
+        )
+        return None if row is None else JobRun.from_row(row)
+
+    async def fail(self, job: str, run_key: str, error: str) -> None:
+        """Note why a run stopped; it stays unfinished, so it is taken over and retried."""
+        await self._session.execute(
+            "UPDATE job_runs SET result = ? WHERE job = ? AND run_key = ? AND finished_at IS NULL",
+            (json.dumps({"error": error}), job, run_key),
+        )
+
+    async def take_over(
+        self, job: str, started_before: datetime, at: datetime, run_key: str | None = None
+    ) -> list[str]:
+        """Unfinished runs (of `run_key` or any) started before `started_before`: their
+        runner crashed, failed or was stopped. They are restamped as started `at` by the
+        caller, who resumes them; in one write transaction, so of two processes looking at
+        once only the first takes a run."""
+        rows = await self._session.fetch_all(
+            "SELECT run_key FROM job_runs WHERE job = ? AND finished_at IS NULL "
+            "AND started_at < ? AND (? IS NULL OR run_key = ?) ORDER BY run_key",
+            (job, to_db(started_before), run_key, run_key),
+        )
+        keys = [row["run_key"] for row in rows]
+        await self._session.execute_many(
+            "UPDATE job_runs SET started_at = ? WHERE job = ? AND run_key = ?",
+            [(to_db(at), job, key) for key in keys],
+        )
+        return keys
+
+    async def latest_key(self, job: str) -> str | None:
+        value = await self._session.fetch_value(
+            "SELECT MAX(run_key) FROM job_runs WHERE job = ?", (job,)
+        )
+        return str(value) if value is not None else None
+
+    async def recent(self, per_job: int = 5) -> list[JobRun]:
+        """The latest runs of every job (by run key), newest first within a job."""
+        rows = await self._session.fetch_all(
+            """
+            SELECT job, run_key, started_at, finished_at, result FROM (
+                SELECT *, ROW_NUMBER() OVER (PARTITION BY job ORDER BY run_key DESC) AS n
+                FROM job_runs
+            ) WHERE n <= ? ORDER BY job, run_key DESC
+            """,
+            (per_job,),
+        )
+        return [JobRun.from_row(row) for row in rows]

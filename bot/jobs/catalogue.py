@@ -1,0 +1,38 @@
+"""Every scheduled job of the bot, registered in one place for the bot and the CLI alike.
+
+Features add their jobs here (e.g. reviews' post-purchase requests as a periodic job).
+Daily jobs sharing a time run in the order registered: expiry before its reminders, so a
+reminder never mentions points that burnt a moment earlier.
+"""
+
+from __future__ import annotations
+
+from bot.jobs.scheduler import Scheduler
+from bot.services.loyalty.birthdays import BirthdayBonus
+from bot.services.loyalty.expiry import PointsExpiry
+from bot.services.loyalty.ledger import PointsLedger
+from bot.services.loyalty.rules import LoyaltyRules
+from bot.settings import Settings
+from storage.unit_of_work import Storage
+
+POINTS_EXPIRY = "points-expiry"
+EXPIRY_REMINDERS = "expiry-reminders"
+BIRTHDAY_BONUS = "birthday-bonus"
+# A birthday missed while the bot was down is still celebrated, a little late, for this
+# many days; expiry and reminders cover "everything due up to now" and need no catching up.
+BIRTHDAY_CATCH_UP_DAYS = 7
+
+
+def register_jobs(
+    scheduler: Scheduler,
+    storage: Storage,
+    settings: Settings,
+    rules: LoyaltyRules,
+    ledger: PointsLedger,
+) -> None:
+    at = settings.daily_jobs_at
+    expiry = PointsExpiry(storage, rules, ledger, scheduler.zone, scheduler.clock)
+    scheduler.daily(POINTS_EXPIRY, at, expiry.expire)
+    scheduler.daily(EXPIRY_REMINDERS, at, expiry.remind)
+    birthdays = BirthdayBonus(storage, rules, ledger, scheduler.clock)
+    scheduler.daily(BIRTHDAY_BONUS, at, birthdays.grant, catch_up_days=BIRTHDAY_CATCH_UP_DAYS)
