@@ -24,6 +24,7 @@ from bot.middlewares.roles import RolesMiddleware
 from bot.middlewares.throttling import Rate, ThrottlingMiddleware
 from bot.notices import Renderer
 from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
+from bot.notices.rewards import RENDERERS as REWARD_NOTICES
 from bot.notices.worker import NoticeWorker
 from bot.services.access import AuditLog, RoleService
 from bot.services.api_tokens import ApiTokenService
@@ -33,6 +34,7 @@ from bot.services.intake import IntakeService
 from bot.services.interactions import InteractionLog
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.purchases import PurchaseService
+from bot.services.loyalty.redemptions import RedemptionService
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService
 from bot.settings import Settings, SettingsError
@@ -85,7 +87,8 @@ async def create_application(settings: Settings) -> Application:
     ledger = PointsLedger(rules)
     loyalty = LoyaltyService(storage, rules, ledger)
     purchases = PurchaseService(storage, rules, ledger)
-    renderers: dict[str, Renderer] = {**LOYALTY_NOTICES}
+    redemptions = RedemptionService(storage, rules, ledger, purchases, roles)
+    renderers: dict[str, Renderer] = {**LOYALTY_NOTICES, **REWARD_NOTICES}
     notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.default_language)
     dispatcher = Dispatcher(
         settings=settings,
@@ -98,6 +101,7 @@ async def create_application(settings: Settings) -> Application:
         loyalty=loyalty,
         purchases=purchases,
         notices=notices,
+        redemptions=redemptions,
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,

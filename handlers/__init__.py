@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors, fallback, language, start
+from handlers import cashier, errors, fallback, language, rewards, start
 from handlers import help as help_
 from handlers.admin import customers as admin_customers
 from handlers.admin import roles as admin_roles
@@ -21,7 +21,19 @@ private_chat.message.filter(PRIVATE_CHAT)
 admin = Router(name="admin")
 admin.message.filter(IsAdmin())
 admin.include_routers(admin_customers.router, admin_roles.router)
-private_chat.include_routers(start.router, help_.router, language.router, admin, fallback.router)
+# Cashiers' deep links (a scanned card or code) come before /start; for anyone else they are
+# an ordinary /start. The cashier's questions come after the customer features, so a
+# command or menu button pressed mid-question goes where it always goes.
+private_chat.include_routers(
+    cashier.links,
+    start.router,
+    help_.router,
+    language.router,
+    rewards.router,
+    cashier.router,
+    admin,
+    fallback.router,
+)
 
 
 def feature_routers() -> list[Router]:

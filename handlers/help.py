@@ -5,6 +5,7 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.services.access import Role
 from handlers.filters import MenuButton
 from handlers.menu import HELP, main_menu_keyboard
 
@@ -13,13 +14,19 @@ router = Router(name=__name__)
 
 @router.message(Command("help"))
 @router.message(MenuButton(HELP.label))
-async def show_help(message: Message, is_admin: bool) -> None:
+async def show_help(message: Message, is_admin: bool, roles: frozenset[Role] = frozenset()) -> None:
     text = _(
         "Here's what I can do:\n\n"
         "/menu — show the main menu\n"
         "/language — choose the language I speak\n"
         "/help — this message"
     )
+    text += "\n" + _("/rewards — spend your points on rewards")
+    if is_admin or Role.CASHIER in roles:
+        text += "\n\n" + _(
+            "For cashiers:\n/sale — record a sale by the customer's card\n"
+            "/redeem CODE — confirm a customer's code"
+        )
     if is_admin:
         text += "\n\n" + _(
             "For administrators:\n/customer ID — a customer's record and recent interactions"

@@ -20,9 +20,10 @@ class MenuEntry:
 
 HELP = MenuEntry("help", N_("❓ Help"))
 LANGUAGE = MenuEntry("language", N_("🌐 Language"))
+REWARDS = MenuEntry("rewards", N_("🎁 Rewards"))
 
 # Rows of the keyboard; features add their entry here as they arrive.
-MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((HELP, LANGUAGE),)
+MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((REWARDS,), (HELP, LANGUAGE))
 
 
 def main_menu_keyboard() -> ReplyKeyboardMarkup:

@@ -201,11 +201,12 @@ async def test_commands_are_registered_per_language_and_admins_see_theirs(bot, e
     assert [c["command"] for c in emulator.commands(None, "")] == [
         "start",
         "menu",
+        "rewards",
         "language",
         "help",
     ]
-    assert emulator.commands(None, "uk")[2]["description"] == "Обрати мову"
-    assert emulator.commands(None, "ru")[2]["description"] == "Выбрать язык"
+    assert emulator.commands(None, "uk")[3]["description"] == "Обрати мову"
+    assert emulator.commands(None, "ru")[3]["description"] == "Выбрать язык"
     assert "customer" in [c["command"] for c in emulator.commands(admin_scope, "")]
     assert "customer" not in [c["command"] for c in emulator.commands(None, "")]
 
