@@ -42,6 +42,7 @@ from bot.services.loyalty.redemptions import (
 )
 from bot.services.loyalty.service import LoyaltyService, is_valid_card_code
 from bot.settings import Settings
+from bot.telegram.qr import CARD_PAYLOAD, REDEEM_PAYLOAD
 from handlers.callbacks import ConfirmCode, ConfirmSale, DropSale, KeepCode
 from handlers.filters import Check, HasRole
 from handlers.screens import replace_screen
@@ -53,8 +54,6 @@ for _router in (links, router):
     _router.message.filter(HasRole(Role.CASHIER))
     _router.callback_query.filter(HasRole(Role.CASHIER))
 
-CARD_PREFIX = "card_"
-REDEEM_PREFIX = "redeem_"
 # Typed answers only: a command typed mid-question goes to its own handler or the fallback.
 _ANSWER = Check(F.text & ~F.text.startswith("/"))
 
@@ -122,12 +121,12 @@ async def sale(
     await _offer_sale(message, card, amount, redemptions)
 
 
-@links.message(CommandStart(deep_link=True, magic=F.args.startswith(CARD_PREFIX)))
+@links.message(CommandStart(deep_link=True, magic=F.args.startswith(CARD_PAYLOAD)))
 async def sale_from_card_link(
     message: Message, command: CommandObject, state: FSMContext, loyalty: LoyaltyService
 ) -> None:
     """A cashier scanned a customer's card QR: the sale starts with the card filled in."""
-    card = (command.args or "").removeprefix(CARD_PREFIX)
+    card = (command.args or "").removeprefix(CARD_PAYLOAD)
     await _take_card(message, card, state, loyalty)
 
 
@@ -297,7 +296,7 @@ async def redeem(
     await _show_code(message, code, amount, state, redemptions, settings)
 
 
-@links.message(CommandStart(deep_link=True, magic=F.args.regexp(rf"^{REDEEM_PREFIX}\d{{8}}$")))
+@links.message(CommandStart(deep_link=True, magic=F.args.regexp(rf"^{REDEEM_PAYLOAD}\d{{8}}$")))
 async def redeem_from_link(
     message: Message,
     command: CommandObject,
@@ -307,7 +306,7 @@ async def redeem_from_link(
 ) -> None:
     """A cashier scanned a customer's code QR."""
     await state.clear()
-    code = (command.args or "").removeprefix(REDEEM_PREFIX)
+    code = (command.args or "").removeprefix(REDEEM_PAYLOAD)
     await _show_code(message, code, None, state, redemptions, settings)
 
 

@@ -31,7 +31,7 @@ from bot.services.loyalty.redemptions import (
     UnknownReward,
 )
 from bot.settings import Settings
-from bot.telegram.qr import qr_png, start_link
+from bot.telegram.qr import REDEEM_PAYLOAD, qr_png, start_link
 from handlers.callbacks import CancelCode, PickReward, ShowRewards, StopUsingPoints, UsePoints
 from handlers.filters import Check, MenuButton
 from handlers.menu import REWARDS
@@ -41,8 +41,6 @@ from storage.models import Customer
 from storage.repositories.redemptions import Redemption
 
 router = Router(name=__name__)
-
-REDEEM_PREFIX = "redeem_"
 
 
 class PointsQuestion(StatesGroup):
@@ -144,7 +142,7 @@ async def _send_code(
 ) -> None:
     redemption = issued.redemption
     me = await bot.me()
-    link = start_link(me.username or "", REDEEM_PREFIX + redemption.code)
+    link = start_link(me.username or "", REDEEM_PAYLOAD + redemption.code)
     lines = [] if issued.created else [_("You already have this code open:")]
     lines += [
         _("🎟 Your code: <b>{code}</b>").format(code=spaced_code(redemption.code)),

@@ -1,10 +1,14 @@
-"""QR codes as PNG images, for a customer to show at the till."""
+"""QR codes as PNG images, for a customer to show at the till, and the deep links in them."""
 
 from __future__ import annotations
 
 import io
 
 import segno
+
+# /start payloads a cashier's phone opens by scanning a customer's screen (handlers/cashier).
+REDEEM_PAYLOAD = "redeem_"  # + the 8-digit redemption code
+CARD_PAYLOAD = "card_"  # + the 12-digit card code
 
 
 def qr_png(text: str) -> bytes:
