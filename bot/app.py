@@ -28,6 +28,7 @@ from bot.middlewares.throttling import Rate, ThrottlingMiddleware
 from bot.notices import Renderer
 from bot.notices.expiry import RENDERERS as EXPIRY_NOTICES
 from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
+from bot.notices.rewards import RENDERERS as REWARD_NOTICES
 from bot.notices.worker import NoticeWorker
 from bot.services.access import AuditLog, RoleService
 from bot.services.api_tokens import ApiTokenService
@@ -39,6 +40,7 @@ from bot.services.intake import IntakeService
 from bot.services.interactions import InteractionLog
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.purchases import PurchaseService
+from bot.services.loyalty.redemptions import RedemptionService
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService
 from bot.settings import Settings, SettingsError
@@ -93,7 +95,8 @@ async def create_application(settings: Settings) -> Application:
     ledger = PointsLedger(rules)
     loyalty = LoyaltyService(storage, rules, ledger)
     purchases = PurchaseService(storage, rules, ledger)
-    renderers: dict[str, Renderer] = {**LOYALTY_NOTICES, **EXPIRY_NOTICES}
+    redemptions = RedemptionService(storage, rules, ledger, purchases, roles)
+    renderers: dict[str, Renderer] = {**LOYALTY_NOTICES, **EXPIRY_NOTICES, **REWARD_NOTICES}
     notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.default_language)
     faq = FaqService(storage, default_embedder())
     scheduler = Scheduler(
@@ -105,6 +108,12 @@ async def create_application(settings: Settings) -> Application:
         await faq.reload_if_changed()
 
     scheduler.every("faq-refresh", FAQ_REFRESH_SECONDS, refresh_faq)
+
+    # Unused redemption codes give their points back soon after they expire.
+    async def expire_codes(now: datetime) -> None:
+        await redemptions.expire_due(now)
+
+    scheduler.every("redemption-expiry", REDEMPTION_SWEEP_SECONDS, expire_codes)
     dispatcher = Dispatcher(
         settings=settings,
         log=log,
@@ -117,6 +126,7 @@ async def create_application(settings: Settings) -> Application:
         purchases=purchases,
         notices=notices,
         faq=faq,
+        redemptions=redemptions,
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,
@@ -196,6 +206,7 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
 
 # How often the bot looks for an FAQ imported by another process (the operator CLI).
 FAQ_REFRESH_SECONDS = 10.0
+REDEMPTION_SWEEP_SECONDS = 30.0
 
 
 def tune_garbage_collector() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors, fallback, faq, language, points, start
+from handlers import cashier, errors, fallback, faq, language, points, rewards, start
 from handlers import help as help_
 from handlers.admin import customers as admin_customers
 from handlers.admin import faq as admin_faq
@@ -22,9 +22,21 @@ private_chat.message.filter(PRIVATE_CHAT)
 admin = Router(name="admin")
 admin.message.filter(IsAdmin())
 admin.include_routers(admin_customers.router, admin_roles.router, admin_faq.router)
-# The FAQ takes the free text no other feature claimed, so it comes just before the fallback.
+# Cashiers' deep links (a scanned card or code) come before /start; for anyone else they are
+# an ordinary /start. The cashier's questions come after the customer features, so a
+# command or menu button pressed mid-question goes where it always goes. The FAQ takes the
+# free text no other feature claimed, so it comes just before the fallback.
 private_chat.include_routers(
-    start.router, help_.router, language.router, points.router, admin, faq.router, fallback.router
+    cashier.links,
+    start.router,
+    help_.router,
+    language.router,
+    points.router,
+    rewards.router,
+    cashier.router,
+    admin,
+    faq.router,
+    fallback.router,
 )
 
 

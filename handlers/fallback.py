@@ -7,26 +7,29 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
+from bot.i18n import N_
 from bot.services.access import Actor, RoleService
 from bot.settings import Settings
-from bot.telegram.commands import ADMIN_COMMANDS
+from bot.telegram.commands import ADMIN_COMMANDS, CASHIER_COMMANDS
 from handlers.filters import Check
 
 router = Router(name=__name__)
 
-_ADMIN_COMMAND_NAMES = frozenset(name for name, _description in ADMIN_COMMANDS)
+# Commands of a role's router: reaching here means that router's filter refused the sender.
+_RESTRICTED_COMMANDS = {
+    **{name: N_("Sorry, /{command} is for cashiers only.") for name, _text in CASHIER_COMMANDS},
+    **{name: N_("Sorry, /{command} is for administrators only.") for name, _text in ADMIN_COMMANDS},
+}
 
 
 @router.message(Check(F.text.startswith("/")))
 async def unknown_command(message: Message, role_service: RoleService) -> None:
     assert message.text is not None and message.from_user is not None
     name = message.text.split(maxsplit=1)[0].split("@", 1)[0].lstrip("/").lower()
-    if name in _ADMIN_COMMAND_NAMES:
-        # Reaching here means the admin routers' filter refused this sender.
+    refusal = _RESTRICTED_COMMANDS.get(name)
+    if refusal is not None:
         await role_service.record_refusal(Actor.telegram(message.from_user.id), f"/{name}")
-        await message.answer(
-            _("Sorry, /{command} is for administrators only.").format(command=name)
-        )
+        await message.answer(_(refusal).format(command=name))
         return
     await message.answer(
         _("I don't know the command /{command}. Send /help to see what I can do.").format(

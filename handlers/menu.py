@@ -23,9 +23,10 @@ HELP = MenuEntry("help", N_("❓ Help"))
 LANGUAGE = MenuEntry("language", N_("🌐 Language"))
 POINTS = MenuEntry("points", N_("⭐ Points"))
 CARD = MenuEntry("card", N_("💳 My card"))
+REWARDS = MenuEntry("rewards", N_("🎁 Rewards"))
 
 # Rows of the keyboard; features add their entry here as they arrive.
-MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((FAQ, POINTS, CARD), (HELP, LANGUAGE))
+MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((FAQ, POINTS, REWARDS), (CARD, HELP, LANGUAGE))
 
 
 def main_menu_keyboard() -> ReplyKeyboardMarkup:

@@ -21,6 +21,7 @@ from storage.repositories.api_tokens import ApiTokenRepository
 from storage.repositories.faq import FaqRepository
 from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
 from storage.repositories.outbox import JobRunRepository, OutboxRepository
+from storage.repositories.redemptions import RedemptionRepository
 from storage.repositories.referrals import ReferralRepository
 
 
@@ -39,6 +40,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.jobs = JobRunRepository(session)
         self.api_tokens = ApiTokenRepository(session)
+        self.redemptions = RedemptionRepository(session)
 
 
 class Storage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
@@ -20,3 +21,17 @@ def points(value: int, language: str) -> str:
 def day(moment: datetime, language: str) -> str:
     """'1 Dec 2026' in English, '1 дек. 2026 г.' in Russian."""
     return format_date(moment.date(), format="medium", locale=language)
+
+
+def clock(moment: datetime, timezone: str, now: datetime) -> str:
+    """'14:05' in the business's time zone, with the date in front when it is not today."""
+    zone = ZoneInfo(timezone)
+    local = moment.astimezone(zone)
+    if local.date() == now.astimezone(zone).date():
+        return f"{local:%H:%M}"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
+def percent(share: Decimal) -> str:
+    """0.5 -> '50%'."""
+    return f"{(share * 100).normalize():f}%"

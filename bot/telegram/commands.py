@@ -19,6 +19,7 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", N_("Start over and show the menu")),
     ("menu", N_("Show the main menu")),
     ("faq", N_("Frequently asked questions")),
+    ("rewards", N_("Spend your points on rewards")),
     ("language", N_("Choose the language")),
     ("help", N_("What I can do")),
     ("points", N_("My points, tier and history")),
@@ -35,6 +36,13 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("faq_stats", N_("Views and ratings of FAQ answers")),
 )
 
+# Admins hold every role, so their menu lists these too. Cashiers who are not admins type
+# them (or follow /help): a per-role menu would need re-registering on every /grant.
+CASHIER_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("sale", N_("Record a sale: /sale CARD AMOUNT")),
+    ("redeem", N_("Confirm a customer's code: /redeem CODE")),
+)
+
 
 class CommandMenu:
     def __init__(self, i18n: I18n, default_language: str, admin_ids: frozenset[int]) -> None:
@@ -43,7 +51,7 @@ class CommandMenu:
         self._admin_ids = admin_ids
 
     def commands(self, language: str, is_admin: bool) -> list[BotCommand]:
-        entries = CUSTOMER_COMMANDS + (ADMIN_COMMANDS if is_admin else ())
+        entries = CUSTOMER_COMMANDS + (ADMIN_COMMANDS + CASHIER_COMMANDS if is_admin else ())
         return [
             BotCommand(command=name, description=self._i18n.gettext(text, locale=language))
             for name, text in entries

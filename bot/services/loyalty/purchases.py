@@ -100,11 +100,21 @@ class PurchaseService:
 
     async def record(self, request: PurchaseRequest) -> PurchaseResult:
         async with self._storage.write() as uow:
-            existing = await uow.purchases.by_order(request.order_id)
-            if existing is not None:
-                return await self._replay(uow, request, existing)
-            customer = await resolve_customer(uow, request.customer)
-            return await self._record_new(uow, request, customer)
+            return await self.record_in(uow, request)
+
+    async def record_in(self, uow: UnitOfWork, request: PurchaseRequest) -> PurchaseResult:
+        """`record` inside the caller's transaction (a cashier's sale is audited with it)."""
+        existing = await uow.purchases.by_order(request.order_id)
+        if existing is not None:
+            return await self._replay(uow, request, existing)
+        customer = await resolve_customer(uow, request.customer)
+        return await self._record_new(uow, request, customer)
+
+    async def preview_points(self, customer: Customer, amount_minor: int) -> int:
+        """What a purchase of this amount would earn now, at the customer's current tier."""
+        async with self._storage.read() as uow:
+            spend = await uow.purchases.spend_since(customer.id, utcnow() - TIER_WINDOW)
+        return self._rules.points_for(amount_minor, self._rules.tier_for(spend))
 
     async def _replay(
         self, uow: UnitOfWork, request: PurchaseRequest, existing: Purchase
