@@ -24,12 +24,13 @@ from bot.jobs.scheduler import Scheduler
 from bot.middlewares.intake import InFlight, IntakeMiddleware
 from bot.middlewares.locale import CustomerLocaleMiddleware
 from bot.middlewares.roles import RolesMiddleware
-from bot.middlewares.throttling import Rate, ThrottlingMiddleware
+from bot.middlewares.throttling import ThrottlingMiddleware
 from bot.notices import Renderer
 from bot.notices.expiry import RENDERERS as EXPIRY_NOTICES
 from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
 from bot.notices.rewards import RENDERERS as REWARD_NOTICES
 from bot.notices.worker import NoticeWorker
+from bot.rates import Rate
 from bot.services.access import AuditLog, RoleService
 from bot.services.api_tokens import ApiTokenService
 from bot.services.customer_cache import CustomerCache

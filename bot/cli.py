@@ -120,6 +120,8 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # yoyo narrates every migration step at INFO; operators need to know only what applied.
+    logging.getLogger("yoyo").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _run(settings: Settings) -> int:

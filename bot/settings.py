@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     @field_validator("throttle_rate")
     @classmethod
     def _rate_shape(cls, value: str) -> str:
-        from bot.middlewares.throttling import Rate
+        from bot.rates import Rate
 
         try:
             Rate.parse(value)
