@@ -249,20 +249,8 @@ class PurchaseRepository:
         )
         return None if row is None else Purchase.from_row(row)
 
-    async def add(
-        self,
-        *,
-        order_id: str,
-        customer_id: int,
-        amount_minor: int,
-        currency: str,
-        purchased_at: datetime,
-        recorded_at: datetime,
-        points: int,
-        balance_after: int,
-        tier: str | None,
-        recorded_by: str,
-    ) -> int:
+    async def add(self, purchase: Purchase) -> int:
+        """Store a new purchase (its `id` is ignored); returns the id it was given."""
         purchase_id = await self._session.insert(
             """
             INSERT INTO purchases (order_id, customer_id, amount_minor, currency, purchased_at,
@@ -270,16 +258,16 @@ class PurchaseRepository:
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
-                order_id,
-                customer_id,
-                amount_minor,
-                currency,
-                to_db(purchased_at),
-                to_db(recorded_at),
-                points,
-                balance_after,
-                tier,
-                recorded_by,
+                purchase.order_id,
+                purchase.customer_id,
+                purchase.amount_minor,
+                purchase.currency,
+                to_db(purchase.purchased_at),
+                to_db(purchase.recorded_at),
+                purchase.points,
+                purchase.balance_after,
+                purchase.tier,
+                purchase.recorded_by,
             ),
         )
         assert purchase_id is not None
