@@ -6,7 +6,7 @@ a till that never saw our answer finds the first result instead of awarding poin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -169,7 +169,7 @@ class PurchaseService:
             tier=new_tier.id,
             recorded_by=request.recorded_by,
         )
-        purchase = replace(purchase, id=await uow.purchases.add(purchase))
+        purchase = purchase.model_copy(update={"id": await uow.purchases.add(purchase)})
         await uow.outbox.add(
             customer.id,
             "points_earned",
