@@ -17,6 +17,7 @@ from storage.repositories import (
     ProcessedUpdateRepository,
 )
 from storage.repositories.access import AuditRepository, RoleRepository
+from storage.repositories.analytics import AnalyticsRepository
 from storage.repositories.api_tokens import ApiTokenRepository
 from storage.repositories.faq import FaqRepository
 from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
@@ -40,6 +41,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.jobs = JobRunRepository(session)
         self.api_tokens = ApiTokenRepository(session)
+        self.analytics = AnalyticsRepository(session)
         self.redemptions = RedemptionRepository(session)
 
 

@@ -202,8 +202,9 @@ class PurchaseRepository:
         purchase_id = await self._session.insert(
             """
             INSERT INTO purchases (order_id, customer_id, amount_minor, currency, purchased_at,
-                                   recorded_at, points, balance_after, tier, recorded_by)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   recorded_at, points, balance_after, tier, recorded_by,
+                                   purchased_epoch)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
                 purchase.order_id,
@@ -216,6 +217,7 @@ class PurchaseRepository:
                 purchase.balance_after,
                 purchase.tier,
                 purchase.recorded_by,
+                int(purchase.purchased_at.timestamp()),
             ),
         )
         assert purchase_id is not None

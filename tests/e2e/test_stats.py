@@ -1,0 +1,49 @@
+"""Retention figures from a known history built through the purchase API (the issue's bar)."""
+
+from datetime import UTC, datetime, timedelta
+
+from tests.e2e.harness import BotProcess, buy
+
+
+async def test_crr_churn_and_segments_from_backdated_purchases(own_emulator, tmp_path, api_for):
+    bot = BotProcess(own_emulator, tmp_path / "bot")
+    await bot.start()
+    try:
+        api = await api_for(bot)
+        customers = []
+        for number in range(13):
+            customer = own_emulator.add_user(first_name=f"Buyer{number}")
+            customer.send_text("/start")
+            await customer.next_message()
+            customers.append(customer)
+        now = datetime.now(UTC)
+        previous = now - timedelta(days=45)
+        recent = now - timedelta(days=10)
+
+        for number, customer in enumerate(customers[:10]):  # previous 30 days: 10 buyers
+            await buy(api, f"Q-{number}", customer.id, "1000.00", previous)
+        for number, customer in enumerate(customers[:6]):  # 6 of them return
+            await buy(api, f"P-{number}", customer.id, "1000.00", recent)
+        for number, customer in enumerate(customers[10:]):  # and 3 new buyers appear
+            await buy(api, f"N-{number}", customer.id, "500.00", recent)
+
+        result = await bot.cli("stats", "--period", "30d", "--json")
+        assert result.returncode == 0, result.stderr
+        figures = result.json()
+        assert figures["crr"] == 60
+        assert figures["churn"] == 40
+        assert figures["new"] == 3
+        assert figures["returning"] == 6
+        assert figures["average_check"] == 833.33
+        assert figures["revenue_new"] == 1500
+        segments = {segment["name"]: segment for segment in figures["segments"]}
+        assert segments["lost"]["customers"] == 4  # the 4 who did not return
+        banded = sum(segments[name]["customers"] for name in ("frequent", "medium", "rare"))
+        assert banded == 6
+        assert figures["points_liability"] > 0
+        text = await bot.cli("stats", "--period", "30d")
+        assert "CRR 60.0 %" in text.stdout
+        bad = await bot.cli("stats", "--period", "soon")
+        assert bad.returncode == 2
+    finally:
+        assert await bot.stop() == 0
