@@ -32,6 +32,7 @@ from bot.notices.rewards import RENDERERS as REWARD_NOTICES
 from bot.notices.worker import NoticeWorker
 from bot.rates import Rate
 from bot.services.access import AuditLog, RoleService
+from bot.services.analytics import AnalyticsService
 from bot.services.api_tokens import ApiTokenService
 from bot.services.customer_cache import CustomerCache
 from bot.services.customers import CustomerService
@@ -128,6 +129,7 @@ async def create_application(settings: Settings) -> Application:
         notices=notices,
         faq=faq,
         redemptions=redemptions,
+        analytics=AnalyticsService(storage, rules),
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,

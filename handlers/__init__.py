@@ -9,6 +9,7 @@ from handlers import help as help_
 from handlers.admin import customers as admin_customers
 from handlers.admin import faq as admin_faq
 from handlers.admin import roles as admin_roles
+from handlers.admin import stats as admin_stats
 from handlers.filters import PRIVATE_CHAT, IsAdmin
 
 # Messages are split by where they come from: a customer's private chat here, the agents'
@@ -21,7 +22,9 @@ private_chat.message.filter(PRIVATE_CHAT)
 # Admins' routers sit under one parent whose role filter runs once per message.
 admin = Router(name="admin")
 admin.message.filter(IsAdmin())
-admin.include_routers(admin_customers.router, admin_roles.router, admin_faq.router)
+admin.include_routers(
+    admin_customers.router, admin_roles.router, admin_faq.router, admin_stats.router
+)
 # Cashiers' deep links (a scanned card or code) come before /start; for anyone else they are
 # an ordinary /start. The cashier's questions come after the customer features, so a
 # command or menu button pressed mid-question goes where it always goes. The FAQ takes the

@@ -88,3 +88,7 @@ class ConfirmSale(CallbackData, prefix="sly"):
 
 class DropSale(CallbackData, prefix="sln"):
     """A cashier leaves a sale unrecorded."""
+
+
+class StatsPeriod(CallbackData, prefix="stats"):
+    days: int

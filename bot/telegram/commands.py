@@ -34,6 +34,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("faq_gaps", N_("Questions the FAQ could not answer")),
     ("faq_reload", N_("Re-read the FAQ file (FAQ_FILE)")),
     ("faq_stats", N_("Views and ratings of FAQ answers")),
+    ("stats", N_("Retention figures: /stats 30")),
 )
 
 # Admins hold every role, so their menu lists these too. Cashiers who are not admins type

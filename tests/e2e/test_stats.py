@@ -47,3 +47,22 @@ async def test_crr_churn_and_segments_from_backdated_purchases(own_emulator, tmp
         assert bad.returncode == 2
     finally:
         assert await bot.stop() == 0
+
+
+async def test_admins_read_figures_in_telegram_and_switch_the_period(bot, emulator, admin):
+    admin.send_text("/stats")
+    figures = await admin.next_message()
+    assert "Last 30 days" in figures["text"]
+    assert "CRR" in figures["text"]
+    buttons = [b for row in figures["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["text"] for b in buttons] == ["7 days", "• 30 days •", "90 days"]
+    press = admin.press(figures, buttons[0]["callback_data"])
+    await emulator.wait_for(lambda: emulator.callback_answer(press) is not None)
+    assert "Last 7 days" in admin.messages[-1]["text"]
+
+    outsider = emulator.add_user(first_name="Nosy", language_code="en")
+    outsider.send_text("/stats")
+    assert "for administrators only" in (await outsider.next_message())["text"]
+    forged = outsider.press(figures, buttons[2]["callback_data"], forge=True)
+    await emulator.wait_for(lambda: emulator.callback_answer(forged) is not None)
+    assert emulator.callback_answer(forged)["text"] == "This button is no longer active."
