@@ -107,6 +107,8 @@ _COMMAND_MODULES = {
     "api-token": ("bot.cli_loyalty", "run_token_command"),
     "points": ("bot.cli_loyalty", "run_points_command"),
     "stats": ("bot.cli_stats", "run_stats_command"),
+    "export": ("bot.cli_stats", "run_export_command"),
+    "cohorts": ("bot.cli_stats", "run_cohorts_command"),
     "jobs": ("bot.cli_jobs", "run_jobs_command"),
 }
 

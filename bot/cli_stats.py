@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
+import sys
+from pathlib import Path
 
 from bot.services.analytics import AnalyticsService, Figures
 from bot.services.loyalty.rules import load_rules
@@ -20,6 +23,91 @@ def add_stats_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     stats.add_argument("--period", default="30d", help="the period's length: 7d, 30d, 90d, …")
     stats.add_argument("--end", help="the period's end (a date or time, UTC); default now")
     stats.add_argument("--json", action="store_true", help="print JSON")
+
+    export = commands.add_parser("export", help="a table as CSV, streamed (any size)")
+    export.add_argument("table", choices=sorted(EXPORTS))
+    export.add_argument("--format", choices=["csv"], default="csv")
+    export.add_argument("--output", type=Path, help="write here instead of stdout")
+
+    cohorts = commands.add_parser("cohorts", help="monthly cohorts by first purchase")
+    cohorts.add_argument("--months", type=int, default=12, help="cohorts of the last N months")
+    cohorts.add_argument("--format", choices=["text", "csv"], default="text")
+
+
+# What each export holds; reviews and tickets join when those features land.
+EXPORTS = {
+    "customers": """
+        SELECT c.telegram_id, c.first_name, c.last_name, c.username, c.language,
+               c.first_seen, c.last_seen, c.consent_promotions, c.consent_surveys,
+               c.reachable, c.tier, c.card_code,
+               (SELECT COALESCE(SUM(delta), 0) FROM points_entries e WHERE e.customer_id = c.id)
+                   AS balance,
+               (SELECT COUNT(*) FROM purchases p WHERE p.customer_id = c.id) AS purchases,
+               (SELECT COALESCE(SUM(amount_minor), 0) FROM purchases p
+                WHERE p.customer_id = c.id) / 100.0 AS spend
+        FROM customers c ORDER BY c.id
+    """,
+    "purchases": """
+        SELECT p.order_id, c.telegram_id, p.amount_minor / 100.0 AS amount, p.currency,
+               p.purchased_at, p.recorded_at, p.points, p.tier, p.recorded_by,
+               COALESCE((SELECT SUM(r.amount_minor) FROM refunds r WHERE r.purchase_id = p.id),
+                        0) / 100.0 AS refunded
+        FROM purchases p JOIN customers c ON c.id = p.customer_id ORDER BY p.id
+    """,
+    "interactions": """
+        SELECT c.telegram_id, i.at, i.direction, i.kind, i.text, i.status, i.error
+        FROM interactions i JOIN customers c ON c.id = i.customer_id ORDER BY i.id
+    """,
+    "points": """
+        SELECT c.telegram_id, e.at, e.delta, e.reason, e.source, e.expires_at, e.note
+        FROM points_entries e JOIN customers c ON c.id = e.customer_id ORDER BY e.id
+    """,
+}
+
+
+async def run_export_command(settings: Settings, arguments: argparse.Namespace) -> int:
+    apply_migrations(settings.database_url)
+    storage = await open_storage(settings.database_url)
+    target = arguments.output.open("w", newline="", encoding="utf-8") if arguments.output else None
+    try:
+        writer = csv.writer(target or sys.stdout)
+        header_written = False
+        async with storage.read() as uow:
+            async for rows in uow.analytics.stream(EXPORTS[arguments.table]):
+                if not header_written:
+                    writer.writerow(rows[0].keys())
+                    header_written = True
+                writer.writerows(tuple(row) for row in rows)
+    finally:
+        if target is not None:
+            target.close()
+        await storage.close()
+    return EXIT_OK
+
+
+async def run_cohorts_command(settings: Settings, arguments: argparse.Namespace) -> int:
+    apply_migrations(settings.database_url)
+    storage = await open_storage(settings.database_url)
+    try:
+        table = await AnalyticsService(storage, load_rules(settings.loyalty_rules)).cohorts(
+            max(1, arguments.months)
+        )
+    finally:
+        await storage.close()
+    width = max((len(row.shares) for row in table), default=0)
+    if arguments.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["cohort", "customers", *(f"month_{n}" for n in range(width))])
+        for row in table:
+            writer.writerow([row.cohort, row.customers, *(f"{share:.1f}" for share in row.shares)])
+        return EXIT_OK
+    print("cohort    customers  " + "".join(f"{f'+{n}':>7}" for n in range(width)))
+    for row in table:
+        print(
+            f"{row.cohort}  {row.customers:>9}  "
+            + "".join(f"{share:>6.1f}%" for share in row.shares)
+        )
+    return EXIT_OK
 
 
 def parse_period(text: str) -> int:

@@ -36,6 +36,13 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class CohortRow:
+    cohort: str  # 'YYYY-MM' of the first purchase
+    customers: int
+    shares: list[float]  # % of the cohort buying in its month 0, 1, 2, ... (up to now)
+
+
+@dataclass(frozen=True)
 class Figures:
     period_start: datetime
     period_end: datetime
@@ -229,3 +236,30 @@ class AnalyticsService:
                 if value
             }
         return scores
+
+    async def cohorts(self, months: int, now: datetime | None = None) -> list[CohortRow]:
+        """Monthly cohorts by first purchase: the share of each buying in each later month."""
+        now = now or utcnow()
+        first = _shift_month(now.year, now.month, -(months - 1))
+        async with self._storage.read() as uow:
+            activity = await uow.analytics.cohort_activity(f"{first[0]:04d}-{first[1]:02d}")
+        by_cohort: dict[str, dict[str, int]] = {}
+        for cohort, active_month, customers in activity:
+            by_cohort.setdefault(cohort, {})[active_month] = customers
+        rows = []
+        for cohort, months_active in sorted(by_cohort.items()):
+            year, month = (int(part) for part in cohort.split("-"))
+            size = months_active.get(cohort, 0)
+            shares = []
+            offset = 0
+            while _shift_month(year, month, offset) <= (now.year, now.month):
+                key = "{:04d}-{:02d}".format(*_shift_month(year, month, offset))
+                shares.append(round(months_active.get(key, 0) / size * 100, 1) if size else 0.0)
+                offset += 1
+            rows.append(CohortRow(cohort, size, shares))
+        return rows
+
+
+def _shift_month(year: int, month: int, offset: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + offset
+    return index // 12, index % 12 + 1

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
 from storage.clock import to_db
-from storage.database import Session
+from storage.database import Row, Session
 
 
 @dataclass(frozen=True)
@@ -131,3 +132,31 @@ class AnalyticsRepository:
         )
         assert row is not None
         return FaqFlow(*(int(value) for value in row))
+
+    async def cohort_activity(self, since_month: str) -> list[tuple[str, str, int]]:
+        """(cohort month of the first purchase, month of activity, customers) for cohorts
+        from `since_month` ('YYYY-MM') on."""
+        rows = await self._session.fetch_all(
+            """
+            WITH firsts AS (
+                SELECT customer_id, substr(MIN(purchased_at), 1, 7) AS cohort
+                FROM purchases GROUP BY customer_id
+            ),
+            active AS (
+                SELECT DISTINCT customer_id, substr(purchased_at, 1, 7) AS month
+                FROM purchases WHERE purchased_at >= ?
+            )
+            SELECT f.cohort, a.month, COUNT(*) AS customers
+            FROM firsts f JOIN active a ON a.customer_id = f.customer_id
+            WHERE f.cohort >= ?
+            GROUP BY f.cohort, a.month
+            ORDER BY f.cohort, a.month
+            """,
+            (since_month, since_month),
+        )
+        return [(row[0], row[1], int(row[2])) for row in rows]
+
+    async def stream(self, sql: str, size: int = 2000) -> AsyncIterator[list[Row]]:
+        """Rows of a query in chunks, so an export of any size never sits in memory whole."""
+        async for chunk in self._session.stream(sql, size=size):
+            yield chunk

@@ -1,5 +1,7 @@
 """Retention figures from a known history built through the purchase API (the issue's bar)."""
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 from tests.e2e.harness import BotProcess, buy
@@ -45,6 +47,18 @@ async def test_crr_churn_and_segments_from_backdated_purchases(own_emulator, tmp
         assert "CRR 60.0 %" in text.stdout
         bad = await bot.cli("stats", "--period", "soon")
         assert bad.returncode == 2
+
+        exported = await bot.cli("export", "purchases")
+        rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+        assert len(rows) == 19
+        assert {row["order_id"] for row in rows} >= {"Q-0", "P-5", "N-2"}
+        assert {row["amount"] for row in rows if row["order_id"].startswith("N-")} == {"500.0"}
+        customers = list(csv.DictReader(io.StringIO((await bot.cli("export", "customers")).stdout)))
+        assert len(customers) == 13
+        cohorts = await bot.cli("cohorts", "--months", "3", "--format", "csv")
+        table = list(csv.DictReader(io.StringIO(cohorts.stdout)))
+        assert sum(int(row["customers"]) for row in table) == 13
+        assert all(row["month_0"] == "100.0" for row in table)
     finally:
         assert await bot.stop() == 0
 
