@@ -34,7 +34,7 @@ def add_stats_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     cohorts.add_argument("--format", choices=["text", "csv"], default="text")
 
 
-# What each export holds; reviews and tickets join when those features land.
+# What each export holds; tickets join when support lands.
 EXPORTS = {
     "customers": """
         SELECT c.telegram_id, c.first_name, c.last_name, c.username, c.language,
@@ -57,6 +57,12 @@ EXPORTS = {
     "interactions": """
         SELECT c.telegram_id, i.at, i.direction, i.kind, i.text, i.status, i.error
         FROM interactions i JOIN customers c ON c.id = i.customer_id ORDER BY i.id
+    """,
+    "reviews": """
+        SELECT c.telegram_id, r.stars, r.text, r.photo IS NOT NULL AS photo, r.source,
+               p.order_id, r.created_at
+        FROM reviews r JOIN customers c ON c.id = r.customer_id
+        LEFT JOIN purchases p ON p.id = r.purchase_id ORDER BY r.id
     """,
     "points": """
         SELECT c.telegram_id, e.at, e.delta, e.reason, e.source, e.expires_at, e.note
@@ -155,6 +161,7 @@ def figures_text(figures: Figures, currency: str) -> str:
         f"points: issued {figures.points_issued}, spent {figures.points_spent}, expired "
         f"{figures.points_expired}, refunded {figures.points_refunded}; outstanding "
         f"{figures.points_liability} ({figures.points_liability_value} {currency})",
+        f"reviews: {figures.reviews}, average rating {value(figures.average_rating)}",
         f"FAQ: {figures.faq_questions} questions, {figures.faq_answered} answered, "
         f"{figures.faq_suggested} offered a choice, {figures.faq_declined} declined; "
         f"👍 {figures.faq_helpful} 👎 {figures.faq_unhelpful}",

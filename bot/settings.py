@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from bot.quiet_hours import QuietHours
 
 SUPPORTED_LANGUAGES = ("en", "ru", "uk")
 
@@ -27,6 +30,7 @@ _HINTS: dict[str, str] = {
     "THROTTLE_RATE": 'use a rate such as "20 per 10 seconds"',
     "HTTP_PORT": "give a TCP port for the HTTP API (0 turns the API off)",
     "TIMEZONE": "give an IANA time zone such as Europe/Kyiv or UTC",
+    "QUIET_HOURS": "give a range of local hours such as 21:00-09:00, or leave it empty",
     "DAILY_JOBS_AT": "give a time of day in TIMEZONE as HH:MM (or HH:MM:SS), e.g. 03:00",
     "JOBS_TICK_SECONDS": "give the seconds between the scheduler's looks for due jobs, e.g. 30",
 }
@@ -51,6 +55,10 @@ class Settings(BaseSettings):
     throttle_rate: str = "20 per 10 seconds"
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     max_text_length: int = Field(default=1000, ge=1)
+    # Minutes after a purchase recorded through the API before its rating is asked; 0: never.
+    review_request_delay_minutes: float = Field(default=180.0, ge=0)
+    # Hours (in TIMEZONE) when no survey is sent, e.g. "21:00-09:00"; empty: none.
+    quiet_hours: str = "21:00-09:00"
     # The FAQ's source file (JSON/YAML), re-read by /faq_reload; optional.
     faq_file: Path | None = None
     # The loyalty programme's rules (YAML); the bundled defaults when unset.
@@ -117,6 +125,14 @@ class Settings(BaseSettings):
             raise ValueError("is not a rate") from error
         return value
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _hours_range(cls, value: str) -> str:
+        from bot.quiet_hours import QuietHours
+
+        QuietHours.parse(value)
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -145,6 +161,12 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """TIMEZONE as a tzinfo: "today" and the daily jobs' time follow its calendar."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def quiet(self) -> QuietHours | None:
+        from bot.quiet_hours import QuietHours
+
+        return QuietHours.parse(self.quiet_hours)
 
     @property
     def sqlite_path(self) -> Path | None:

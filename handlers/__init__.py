@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import cashier, errors, fallback, faq, language, points, rewards, start
+from handlers import cashier, errors, fallback, faq, language, points, reviews, rewards, start
 from handlers import help as help_
 from handlers.admin import customers as admin_customers
 from handlers.admin import faq as admin_faq
+from handlers.admin import reviews as admin_reviews
 from handlers.admin import roles as admin_roles
 from handlers.admin import stats as admin_stats
 from handlers.filters import PRIVATE_CHAT, IsAdmin
@@ -23,7 +24,11 @@ private_chat.message.filter(PRIVATE_CHAT)
 admin = Router(name="admin")
 admin.message.filter(IsAdmin())
 admin.include_routers(
-    admin_customers.router, admin_roles.router, admin_faq.router, admin_stats.router
+    admin_customers.router,
+    admin_roles.router,
+    admin_faq.router,
+    admin_stats.router,
+    admin_reviews.router,
 )
 # Cashiers' deep links (a scanned card or code) come before /start; for anyone else they are
 # an ordinary /start. The cashier's questions come after the customer features, so a
@@ -36,6 +41,7 @@ private_chat.include_routers(
     language.router,
     points.router,
     rewards.router,
+    reviews.router,
     cashier.router,
     admin,
     faq.router,

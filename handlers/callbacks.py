@@ -92,3 +92,14 @@ class DropSale(CallbackData, prefix="sln"):
 
 class StatsPeriod(CallbackData, prefix="stats"):
     days: int
+
+
+class ReviewStars(CallbackData, prefix="rv"):
+    """A rating; `purchase` is the rated purchase's id when asked after one (0: /review)."""
+
+    stars: int
+    purchase: int = 0
+
+
+class ReviewSkip(CallbackData, prefix="rvs"):
+    """No comment to add to the rating just given."""

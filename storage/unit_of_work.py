@@ -24,6 +24,7 @@ from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
 from storage.repositories.outbox import JobRunRepository, OutboxRepository
 from storage.repositories.redemptions import RedemptionRepository
 from storage.repositories.referrals import ReferralRepository
+from storage.repositories.reviews import ReviewRepository
 
 
 class UnitOfWork:
@@ -42,6 +43,7 @@ class UnitOfWork:
         self.jobs = JobRunRepository(session)
         self.api_tokens = ApiTokenRepository(session)
         self.analytics = AnalyticsRepository(session)
+        self.reviews = ReviewRepository(session)
         self.redemptions = RedemptionRepository(session)
 
 

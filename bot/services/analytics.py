@@ -71,6 +71,8 @@ class Figures:
     points_refunded: int
     points_liability: int
     points_liability_value: Decimal
+    reviews: int
+    average_rating: float | None
     faq_questions: int
     faq_answered: int
     faq_suggested: int
@@ -120,6 +122,7 @@ class AnalyticsService:
             refunds = await uow.analytics.refunds(start, end)
             points = await uow.analytics.points(start, end)
             faq = await uow.analytics.faq(start, end)
+            reviews, average_rating = await uow.reviews.average(start, end)
 
         h = histories
         bought = h.in_period > 0
@@ -168,6 +171,8 @@ class AnalyticsService:
             points_refunded=points.refunded,
             points_liability=points.liability,
             points_liability_value=_money(self._rules.points_value_minor(points.liability)),
+            reviews=reviews,
+            average_rating=average_rating,
             faq_questions=faq.asked,
             faq_answered=faq.answered,
             faq_suggested=faq.suggested,

@@ -25,6 +25,7 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("points", N_("My points, tier and history")),
     ("card", N_("My loyalty card to show at the till")),
     ("invite", N_("Invite friends and earn points")),
+    ("review", N_("Rate us and leave a review")),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("customer", N_("A customer's record: /customer ID")),
@@ -35,6 +36,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("faq_reload", N_("Re-read the FAQ file (FAQ_FILE)")),
     ("faq_stats", N_("Views and ratings of FAQ answers")),
     ("stats", N_("Retention figures: /stats 30")),
+    ("reviews", N_("Latest reviews: /reviews [stars]")),
 )
 
 # Admins hold every role, so their menu lists these too. Cashiers who are not admins type
