@@ -46,7 +46,7 @@ from bot.services.loyalty.purchases import PurchaseService
 from bot.services.loyalty.redemptions import RedemptionService
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService
-from bot.services.reviews import ReviewService
+from bot.services.reviews import NpsService, ReviewService
 from bot.settings import Settings, SettingsError
 from bot.telegram.commands import CommandMenu
 from bot.telegram.outbound import OutboundLogMiddleware
@@ -137,6 +137,7 @@ async def create_application(settings: Settings) -> Application:
         redemptions=redemptions,
         analytics=AnalyticsService(storage, rules),
         reviews=reviews,
+        nps=NpsService(storage),
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,

@@ -161,7 +161,8 @@ def figures_text(figures: Figures, currency: str) -> str:
         f"points: issued {figures.points_issued}, spent {figures.points_spent}, expired "
         f"{figures.points_expired}, refunded {figures.points_refunded}; outstanding "
         f"{figures.points_liability} ({figures.points_liability_value} {currency})",
-        f"reviews: {figures.reviews}, average rating {value(figures.average_rating)}",
+        f"reviews: {figures.reviews}, average rating {value(figures.average_rating)}; "
+        f"NPS {value(figures.nps)} ({figures.nps_answers} answers)",
         f"FAQ: {figures.faq_questions} questions, {figures.faq_answered} answered, "
         f"{figures.faq_suggested} offered a choice, {figures.faq_declined} declined; "
         f"👍 {figures.faq_helpful} 👎 {figures.faq_unhelpful}",

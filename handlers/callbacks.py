@@ -103,3 +103,8 @@ class ReviewStars(CallbackData, prefix="rv"):
 
 class ReviewSkip(CallbackData, prefix="rvs"):
     """No comment to add to the rating just given."""
+
+
+class NpsScore(CallbackData, prefix="nps"):
+    survey: int
+    score: int

@@ -15,9 +15,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.notices.reviews import stars_keyboard
-from bot.services.reviews import Rated, Refusal, ReviewService
+from bot.services.reviews import NpsService, Rated, Refusal, ReviewService
 from bot.settings import Settings
-from handlers.callbacks import ReviewSkip, ReviewStars
+from handlers.callbacks import NpsScore, ReviewSkip, ReviewStars
 from handlers.filters import Check, MenuButton
 from handlers.menu import REVIEW
 from storage.models import Customer
@@ -27,6 +27,10 @@ router = Router(name=__name__)
 
 
 class ReviewComment(StatesGroup):
+    waiting = State()
+
+
+class NpsReason(StatesGroup):
     waiting = State()
 
 
@@ -93,9 +97,13 @@ async def rate(
 async def _alert_admins(bot: Bot, settings: Settings, customer: Customer, rated: Rated) -> None:
     """Service recovery: a low rating reaches the admins at once, so someone calls back.
     (With human support, it opens a ticket instead.)"""
+    await _tell_admins(bot, settings, customer, "⭐" * rated.review.stars)
+
+
+async def _tell_admins(bot: Bot, settings: Settings, customer: Customer, score: str) -> None:
     username = f" @{customer.username}" if customer.username else ""
     text = _("⚠️ {stars} from {name}{username} (id {id}). /customer {id}").format(
-        stars="⭐" * rated.review.stars,
+        stars=score,
         name=html.quote(customer.full_name),
         username=html.quote(username),
         id=customer.telegram_id,
@@ -133,3 +141,39 @@ async def comment(
 @router.message(ReviewComment.waiting, ~F.text.startswith("/"))
 async def comment_of_another_kind(message: Message) -> None:
     await message.answer(_("Please send text or a photo, or tap Skip."))
+
+
+@router.callback_query(NpsScore.filter())
+async def nps_score(
+    query: CallbackQuery,
+    callback_data: NpsScore,
+    customer: Customer,
+    nps: NpsService,
+    state: FSMContext,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+) -> None:
+    if not await nps.answer(customer, callback_data.survey, callback_data.score):
+        callback_answer.text = _("You've answered this survey already. Thank you!")
+        return
+    if callback_data.score <= NpsService.DETRACTOR:
+        await _tell_admins(bot, settings, customer, f"NPS {callback_data.score}/10")
+    await state.set_state(NpsReason.waiting)
+    await state.set_data({"survey": callback_data.survey})
+    text = _("Thank you! You gave us {score} of 10. Why? A few words help us a lot.").format(
+        score=callback_data.score
+    )
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=_skip_keyboard())
+
+
+@router.message(NpsReason.waiting, Check(F.text & ~F.text.startswith("/")))
+async def nps_reason(
+    message: Message, customer: Customer, nps: NpsService, state: FSMContext
+) -> None:
+    assert message.text is not None
+    survey = (await state.get_data()).get("survey")
+    await state.clear()
+    if isinstance(survey, int) and await nps.explain(customer, survey, message.text[:2000]):
+        await message.answer(_("Thank you, that's very helpful. 🙏"))

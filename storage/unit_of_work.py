@@ -24,7 +24,7 @@ from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
 from storage.repositories.outbox import JobRunRepository, OutboxRepository
 from storage.repositories.redemptions import RedemptionRepository
 from storage.repositories.referrals import ReferralRepository
-from storage.repositories.reviews import ReviewRepository
+from storage.repositories.reviews import NpsRepository, ReviewRepository
 
 
 class UnitOfWork:
@@ -44,6 +44,7 @@ class UnitOfWork:
         self.api_tokens = ApiTokenRepository(session)
         self.analytics = AnalyticsRepository(session)
         self.reviews = ReviewRepository(session)
+        self.nps = NpsRepository(session)
         self.redemptions = RedemptionRepository(session)
 
 

@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.notices import RenderContext, RenderedNotice, Renderer
 from bot.notices.formatting import money
-from handlers.callbacks import ReviewStars
+from handlers.callbacks import NpsScore, ReviewStars
 
 
 def stars_keyboard(purchase_id: int) -> InlineKeyboardMarkup:
@@ -35,4 +35,21 @@ def _rating_request(payload: dict[str, Any], context: RenderContext) -> Rendered
     )
 
 
-RENDERERS: dict[str, Renderer] = {"rating_request": _rating_request}
+def _nps_request(payload: dict[str, Any], context: RenderContext) -> RenderedNotice:
+    survey = int(payload["survey_id"])
+    scores = [
+        InlineKeyboardButton(
+            text=str(score), callback_data=NpsScore(survey=survey, score=score).pack()
+        )
+        for score in range(11)
+    ]
+    return RenderedNotice(
+        _("How likely are you to recommend us to a friend? 0 — not at all, 10 — definitely:"),
+        InlineKeyboardMarkup(inline_keyboard=[scores[:6], scores[6:]]),
+    )
+
+
+RENDERERS: dict[str, Renderer] = {
+    "rating_request": _rating_request,
+    "nps_request": _nps_request,
+}

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from bot.services.loyalty.rules import LoyaltyRules
+from bot.services.reviews import net_promoter_score
 from storage.clock import utcnow
 from storage.repositories.analytics import BuyerHistories
 from storage.unit_of_work import Storage
@@ -73,6 +74,8 @@ class Figures:
     points_liability_value: Decimal
     reviews: int
     average_rating: float | None
+    nps: float | None
+    nps_answers: int
     faq_questions: int
     faq_answered: int
     faq_suggested: int
@@ -123,6 +126,7 @@ class AnalyticsService:
             points = await uow.analytics.points(start, end)
             faq = await uow.analytics.faq(start, end)
             reviews, average_rating = await uow.reviews.average(start, end)
+            nps_scores = await uow.nps.scores(start, end)
 
         h = histories
         bought = h.in_period > 0
@@ -173,6 +177,8 @@ class AnalyticsService:
             points_liability_value=_money(self._rules.points_value_minor(points.liability)),
             reviews=reviews,
             average_rating=average_rating,
+            nps=net_promoter_score(nps_scores),
+            nps_answers=len(nps_scores),
             faq_questions=faq.asked,
             faq_answered=faq.answered,
             faq_suggested=faq.suggested,

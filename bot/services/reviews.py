@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.quiet_hours import QuietHours
+from bot.services.access import Actor, audit
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
 from storage.clock import utcnow
@@ -141,3 +142,47 @@ class ReviewService:
         until = now - self._request_delay
         async with self._storage.write() as uow:
             return await uow.reviews.queue_rating_requests(until - REQUEST_LOOKBACK, until, now)
+
+
+def net_promoter_score(scores: list[int]) -> float | None:
+    """Promoters (9-10) % minus detractors (0-6) %."""
+    if not scores:
+        return None
+    promoters = sum(1 for score in scores if score >= 9)
+    detractors = sum(1 for score in scores if score <= 6)
+    return round((promoters - detractors) / len(scores) * 100, 1)
+
+
+class NpsService:
+    DETRACTOR = 6
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    async def send_survey(self, actor: Actor) -> tuple[int, int]:
+        """(survey id, recipients queued); audited."""
+        async with self._storage.write() as uow:
+            survey_id = await uow.nps.create_survey(actor.telegram_id, utcnow())
+            recipients = await uow.session.fetch_value(
+                "SELECT recipients FROM nps_surveys WHERE id = ?", (survey_id,)
+            )
+            await audit(
+                uow, actor, "nps.send", f"nps:{survey_id}", None, {"recipients": recipients}
+            )
+        return survey_id, int(recipients)
+
+    async def answer(self, customer: Customer, survey_id: int, score: int) -> bool:
+        if not 0 <= score <= 10:
+            return False
+        async with self._storage.write() as uow:
+            return await uow.nps.answer(survey_id, customer.id, score, utcnow())
+
+    async def explain(self, customer: Customer, survey_id: int, reason: str) -> bool:
+        async with self._storage.write() as uow:
+            return await uow.nps.set_reason(survey_id, customer.id, reason)
+
+    async def recent_score(self, days: int = 90) -> tuple[float | None, int]:
+        now = utcnow()
+        async with self._storage.read() as uow:
+            scores = await uow.nps.scores(now - timedelta(days=days), now)
+        return net_promoter_score(scores), len(scores)

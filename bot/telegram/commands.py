@@ -37,6 +37,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("faq_stats", N_("Views and ratings of FAQ answers")),
     ("stats", N_("Retention figures: /stats 30")),
     ("reviews", N_("Latest reviews: /reviews [stars]")),
+    ("nps", N_("Net promoter score; /nps send asks customers")),
 )
 
 # Admins hold every role, so their menu lists these too. Cashiers who are not admins type

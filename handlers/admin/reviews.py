@@ -7,7 +7,8 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.reviews import ReviewService
+from bot.services.access import Actor
+from bot.services.reviews import NpsService, ReviewService
 
 router = Router(name=__name__)
 
@@ -31,3 +32,23 @@ async def latest_reviews(message: Message, command: CommandObject, reviews: Revi
             f"{review.created_at:%Y-%m-%d}{photo}{comment}"
         )
     await message.answer("\n".join(lines))
+
+
+@router.message(Command("nps"))
+async def nps(message: Message, command: CommandObject, nps: NpsService) -> None:
+    assert message.from_user is not None
+    if (command.args or "").strip().lower() != "send":
+        score, answers = await nps.recent_score()
+        await message.answer(
+            _(
+                "NPS over the last 90 days: {score} ({answers} answers).\n"
+                "Send /nps send to ask every customer who accepts surveys."
+            ).format(score="—" if score is None else score, answers=answers)
+        )
+        return
+    survey_id, recipients = await nps.send_survey(Actor.telegram(message.from_user.id))
+    await message.answer(
+        _("NPS survey #{survey} is on its way to {count} customers.").format(
+            survey=survey_id, count=recipients
+        )
+    )

@@ -125,3 +125,56 @@ class ReviewRepository:
         )
         assert row is not None
         return int(row[0]), None if row[1] is None else round(float(row[1]), 2)
+
+
+class NpsRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def create_survey(self, created_by: int | None, at: datetime) -> int:
+        """A survey sent to every customer who accepts surveys and can be reached; returns
+        its id (the questions go out through the outbox, each customer once)."""
+        survey_id = await self._session.insert(
+            "INSERT INTO nps_surveys (created_at, created_by, recipients) VALUES (?, ?, 0)",
+            (to_db(at), created_by),
+        )
+        assert survey_id is not None
+        queued = await self._session.execute(
+            """
+            INSERT INTO outbox (customer_id, kind, payload, dedupe_key, created_at, not_before)
+            SELECT c.id, 'nps_request', json_object('survey_id', :survey),
+                   'nps:' || :survey || ':' || c.id, :at, :at
+            FROM customers c
+            WHERE c.consent_surveys = 1 AND c.reachable = 1 AND c.telegram_id IS NOT NULL
+            ON CONFLICT (dedupe_key) DO NOTHING
+            """,
+            {"survey": survey_id, "at": to_db(at)},
+        )
+        await self._session.execute(
+            "UPDATE nps_surveys SET recipients = ? WHERE id = ?", (queued, survey_id)
+        )
+        return survey_id
+
+    async def answer(self, survey_id: int, customer_id: int, score: int, at: datetime) -> bool:
+        """False when the survey is unknown or the customer answered it already."""
+        inserted = await self._session.execute(
+            "INSERT INTO nps_responses (survey_id, customer_id, score, answered_at) "
+            "SELECT id, ?, ?, ? FROM nps_surveys WHERE id = ? "
+            "ON CONFLICT (survey_id, customer_id) DO NOTHING",
+            (customer_id, score, to_db(at), survey_id),
+        )
+        return inserted > 0
+
+    async def set_reason(self, survey_id: int, customer_id: int, reason: str) -> bool:
+        changed = await self._session.execute(
+            "UPDATE nps_responses SET reason = ? WHERE survey_id = ? AND customer_id = ?",
+            (reason, survey_id, customer_id),
+        )
+        return changed > 0
+
+    async def scores(self, start: datetime, end: datetime) -> list[int]:
+        rows = await self._session.fetch_all(
+            "SELECT score FROM nps_responses WHERE answered_at >= ? AND answered_at < ?",
+            (to_db(start), to_db(end)),
+        )
+        return [int(row[0]) for row in rows]

@@ -112,3 +112,34 @@ async def test_a_purchase_is_followed_by_one_rating_request(own_emulator, tmp_pa
         assert rated == [(4, "request", "ASK-1")]
     finally:
         assert await process.stop() == 0
+
+
+async def test_an_nps_survey_is_answered_once_with_a_reason(bot, emulator, admin):
+    admin.send_text("/start")
+    await admin.next_message()
+    admin.skip_messages()
+    nia = emulator.add_user(first_name="Nia", language_code="uk")
+    nia.send_text("/start")
+    await nia.next_message()
+    admin.send_text("/nps send")
+    sent = await admin.next_message()
+    assert "is on its way to" in sent["text"]
+    survey = await nia.next_message(timeout=10)
+    assert "порекомендуєте" in survey["text"]
+    # Everyone who accepts surveys is asked, the admin too: take theirs out of the way of
+    # later scenarios.
+    assert "recommend us" in (await admin.next_message(timeout=10))["text"]
+    scores = buttons(survey)
+    assert [b["text"] for b in scores] == [str(n) for n in range(11)]
+    nia.press(survey, scores[10]["callback_data"])
+    await emulator.wait_for(lambda: "10 з 10" in nia.messages[-1]["text"])
+    nia.send_text("Смачна кава")
+    assert "Дякуємо" in (await nia.next_message())["text"]
+    again = nia.press(survey, scores[0]["callback_data"], forge=True)
+    await emulator.wait_for(lambda: emulator.callback_answer(again) is not None)
+    assert "вже відповіли" in emulator.callback_answer(again)["text"]
+    stats = await bot.cli("stats", "--period", "7d", "--json")
+    figures = stats.json()
+    assert figures["nps_answers"] >= 1 and figures["nps"] is not None
+    audit = await bot.cli("audit", "--json")
+    assert '"nps.send"' in audit.stdout
