@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_jobs import add_jobs_commands
 
     add_jobs_commands(commands)
+    from bot.cli_broadcasts import add_broadcast_commands
+
+    add_broadcast_commands(commands)
     return parser
 
 
@@ -100,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _async_commands() -> dict[
     str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 ]:
+    from bot.cli_broadcasts import run_broadcast_command, run_tag_command
     from bot.cli_faq import run_faq_command
     from bot.cli_jobs import run_jobs_command
     from bot.cli_loyalty import run_points_command, run_token_command
@@ -111,6 +115,8 @@ def _async_commands() -> dict[
         "api-token": run_token_command,
         "points": run_points_command,
         "jobs": run_jobs_command,
+        "broadcast": run_broadcast_command,
+        "tag": run_tag_command,
     }
 
 

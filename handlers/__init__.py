@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import cashier, errors, fallback, faq, language, points, rewards, start
+from handlers import cashier, errors, fallback, faq, language, points, promotions, rewards, start
 from handlers import help as help_
 from handlers.admin import customers as admin_customers
 from handlers.admin import faq as admin_faq
@@ -29,6 +29,7 @@ admin.include_routers(admin_customers.router, admin_roles.router, admin_faq.rout
 private_chat.include_routers(
     cashier.links,
     start.router,
+    promotions.router,
     help_.router,
     language.router,
     points.router,

@@ -88,3 +88,15 @@ class ConfirmSale(CallbackData, prefix="sly"):
 
 class DropSale(CallbackData, prefix="sln"):
     """A cashier leaves a sale unrecorded."""
+
+
+class Unsubscribe(CallbackData, prefix="unsub"):
+    """Under every promotion: the presser (never anyone named in the data) opts out."""
+
+
+class BroadcastStep(CallbackData, prefix="bc"):
+    """A step of the admin's /broadcast flow for draft `id`; `seg` picks a common segment."""
+
+    id: int
+    action: str  # seg, send, schedule, confirm, cancel
+    seg: str = ""

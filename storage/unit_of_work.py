@@ -18,6 +18,7 @@ from storage.repositories import (
 )
 from storage.repositories.access import AuditRepository, RoleRepository
 from storage.repositories.api_tokens import ApiTokenRepository
+from storage.repositories.broadcasts import BroadcastRepository
 from storage.repositories.faq import FaqRepository
 from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
 from storage.repositories.outbox import JobRunRepository, OutboxRepository
@@ -41,6 +42,7 @@ class UnitOfWork:
         self.jobs = JobRunRepository(session)
         self.api_tokens = ApiTokenRepository(session)
         self.redemptions = RedemptionRepository(session)
+        self.broadcasts = BroadcastRepository(session)
 
 
 class Storage:

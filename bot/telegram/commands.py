@@ -25,6 +25,7 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("points", N_("My points, tier and history")),
     ("card", N_("My loyalty card to show at the till")),
     ("invite", N_("Invite friends and earn points")),
+    ("stop", N_("Stop receiving promotions")),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("customer", N_("A customer's record: /customer ID")),
@@ -34,6 +35,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("faq_gaps", N_("Questions the FAQ could not answer")),
     ("faq_reload", N_("Re-read the FAQ file (FAQ_FILE)")),
     ("faq_stats", N_("Views and ratings of FAQ answers")),
+    ("broadcast", N_("Send a message to a segment of customers")),
 )
 
 # Admins hold every role, so their menu lists these too. Cashiers who are not admins type

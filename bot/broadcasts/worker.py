@@ -1,0 +1,408 @@
+"""The broadcast delivery worker: one asyncio task in the bot process.
+
+It polls the database (so broadcasts created or paused by the CLI are picked up), starts
+scheduled broadcasts by materialising their recipients, and works through the queue:
+
+* one global rate (``BROADCAST_RATE``, an aiolimiter bucket holding a tenth of a second's
+  worth) and at most one message per chat per second;
+* a 429 anywhere (here, or any other call of the bot's: the session's retry middleware
+  reports it to the same ``FloodGate``) pauses every broadcast send for ``retry_after``;
+* 403 or "chat not found": the customer is marked unreachable and the row 'blocked';
+  5xx and network errors: retried with backoff, then 'failed'; other 400s: 'failed'.
+
+Crash safety: a row is marked 'sending' (committed, group-committed with its neighbours)
+just before its call and 'sent' just after (fire-and-forget, in the next group commit).
+After a restart, rows still 'sending' are sent again: each may already have reached the
+customer, since Telegram has no idempotency key. At most ``BROADCAST_IN_FLIGHT`` rows are
+ever 'sending' with their outcome unknown, so that is the duplicate window; nobody is
+skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import FSInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiolimiter import AsyncLimiter
+
+from bot.broadcasts.flood import FloodGate
+from bot.services.broadcasts.quiet import QuietHours
+from bot.services.broadcasts.service import BroadcastService
+from bot.services.languages import effective_language
+from handlers.callbacks import Unsubscribe
+from storage.clock import utcnow
+from storage.repositories.broadcasts import Broadcast, BroadcastRepository, Recipient
+from storage.repositories.customers import CustomerRepository
+from storage.unit_of_work import Storage
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+PROGRESS_SECONDS = 3.0
+# How soon a pause or cancel made elsewhere stops the sending.
+STATE_CHECK_SECONDS = 1.0
+
+
+@dataclass
+class _Run:
+    """Figures for the broadcast being sent, kept by this process since it took it up."""
+
+    broadcast_id: int
+    started: float = field(default_factory=time.monotonic)
+    sent: int = 0
+    statements: int = 0
+    flushes_at_start: int = 0
+    last_progress: float = 0.0
+
+
+class BroadcastWorker:
+    def __init__(
+        self,
+        storage: Storage,
+        bot: Bot,
+        service: BroadcastService,
+        i18n: I18n,
+        default_language: str,
+        zone: ZoneInfo,
+        *,
+        rate: float,
+        in_flight: int,
+        gate: FloodGate,
+        quiet_hours: QuietHours | None = None,
+        poll_seconds: float = 2.0,
+        notify: Bot | None = None,
+    ) -> None:
+        self._storage = storage
+        self._bot = bot
+        self._notify = notify or bot
+        self._service = service
+        self._i18n = i18n
+        self._default_language = default_language
+        self._zone = zone
+        self._rate = rate
+        burst = max(1.0, rate / 10)
+        self._limiter = AsyncLimiter(burst, burst / rate)
+        self._slots = asyncio.Semaphore(in_flight)
+        self._gate = gate
+        self._quiet = quiet_hours or QuietHours()
+        self._poll_seconds = poll_seconds
+        self._last_sent: dict[int, float] = {}
+        self._keyboards: dict[tuple[int, str], InlineKeyboardMarkup] = {}
+        self._photo_ids: dict[int, str] = {}
+        self._run_figures: _Run | None = None
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="broadcast-worker")
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def close(self) -> None:
+        if self._bot is not self._notify:
+            await self._bot.session.close()
+
+    async def recover(self) -> int:
+        async with self._storage.write() as uow:
+            resent = await uow.broadcasts.recover_in_flight()
+        if resent:
+            logger.warning(
+                "%d broadcast messages were in flight when the bot stopped; sending them again "
+                "(each may reach its customer twice)",
+                resent,
+            )
+        return resent
+
+    async def _run(self) -> None:
+        await self.recover()
+        while True:
+            try:
+                busy = await self.tick()
+            except Exception:
+                logger.exception("the broadcast worker failed; retrying")
+                busy = False
+            if busy:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+
+    async def tick(self) -> bool:
+        """Start what is due and send one chunk; True if there may be more to do at once."""
+        now = utcnow()
+        if self._quiet.contains(now, self._zone):
+            return False
+        async with self._storage.read() as uow:
+            active = await uow.broadcasts.active()
+        for broadcast in active:
+            if broadcast.state == "scheduled" and broadcast.send_at and broadcast.send_at <= now:
+                await self._begin(broadcast)
+        async with self._storage.read() as uow:
+            active = await uow.broadcasts.active()
+        sending = [b for b in active if b.state == "sending"]
+        if not sending:
+            self._run_figures = None
+            return False
+        return await self._send_chunk(sending[0])
+
+    async def _begin(self, broadcast: Broadcast) -> None:
+        compiled = self._service.compile(broadcast.segment)
+        async with self._storage.write() as uow:
+            total = await uow.broadcasts.start(
+                broadcast.id, compiled.sql, compiled.params, utcnow()
+            )
+        if total >= 0:
+            logger.info("broadcast %d started: %d recipients", broadcast.id, total)
+
+    async def _send_chunk(self, broadcast: Broadcast) -> bool:
+        figures = self._run_figures
+        if figures is None or figures.broadcast_id != broadcast.id:
+            figures = self._run_figures = _Run(
+                broadcast.id, flushes_at_start=self._storage.batcher.flushes
+            )
+        # A chunk of about two seconds' sending: pause and cancel take effect between chunks.
+        limit = max(10, int(self._rate * 2))
+        async with self._storage.read() as uow:
+            chunk = await uow.broadcasts.next_chunk(broadcast.id, utcnow(), 0, limit)
+        if not chunk:
+            return await self._maybe_finish(broadcast, figures)
+        tasks = []
+        checked = time.monotonic()
+        for recipient in chunk:
+            await self._slots.acquire()
+            if time.monotonic() - checked > STATE_CHECK_SECONDS:
+                # Paused or cancelled meanwhile (by the CLI or an admin): stop here.
+                checked = time.monotonic()
+                if not await self._still_sending(broadcast.id):
+                    self._slots.release()
+                    break
+            tasks.append(asyncio.create_task(self._deliver(broadcast, recipient, figures)))
+            if time.monotonic() - figures.last_progress > PROGRESS_SECONDS:
+                figures.last_progress = time.monotonic()
+                tasks.append(asyncio.create_task(self._progress(broadcast, figures)))
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._storage.batcher.barrier()
+        return True
+
+    async def _still_sending(self, broadcast_id: int) -> bool:
+        async with self._storage.read() as uow:
+            current = await uow.broadcasts.get(broadcast_id)
+        return current is not None and current.state == "sending"
+
+    async def _maybe_finish(self, broadcast: Broadcast, figures: _Run) -> bool:
+        await self._storage.batcher.barrier()
+        async with self._storage.write() as uow:
+            if await uow.broadcasts.open_count(broadcast.id):
+                return False  # only retries waiting for their backoff
+            finished = await uow.broadcasts.set_state(broadcast.id, ("sending",), "done", utcnow())
+        if finished:
+            transactions = self._storage.batcher.flushes - figures.flushes_at_start
+            per_message = figures.statements / figures.sent if figures.sent else 0.0
+            logger.info(
+                "broadcast %d done: %d sent by this process in %.1f s; %d delivery writes in "
+                "%d transactions (%.2f writes and %.3f transactions per message)",
+                broadcast.id,
+                figures.sent,
+                time.monotonic() - figures.started,
+                figures.statements,
+                transactions,
+                per_message,
+                transactions / figures.sent if figures.sent else 0.0,
+            )
+            await self._progress(broadcast, figures, final=True)
+        self._run_figures = None
+        return True
+
+    async def _deliver(self, broadcast: Broadcast, recipient: Recipient, figures: _Run) -> None:
+        try:
+            await self._deliver_one(broadcast, recipient, figures)
+        except Exception:
+            logger.exception(
+                "broadcast %d: delivering to %d failed", broadcast.id, recipient.customer_id
+            )
+        finally:
+            self._slots.release()
+
+    async def _deliver_one(self, broadcast: Broadcast, recipient: Recipient, figures: _Run) -> None:
+        batcher = self._storage.batcher
+        chat = recipient.telegram_id
+        attempts = recipient.attempts
+        marked = False
+        while True:
+            await self._gate.wait()
+            await self._pace(chat)
+            await self._limiter.acquire()
+            if self._gate.closed():
+                continue  # a 429 arrived while this one waited for its turn
+            if not marked:
+                # Committed before the call: the row that may be duplicated after a crash.
+                await batcher.write(
+                    BroadcastRepository.mark_sending(broadcast.id, recipient.customer_id)
+                )
+                figures.statements += 1
+                attempts += 1
+                marked = True
+            self._last_sent[chat] = time.monotonic()
+            try:
+                message = await self._send(broadcast, recipient)
+            except TelegramRetryAfter as error:
+                # Telegram did nothing: every sender waits, then this one tries again.
+                self._gate.hold(error.retry_after)
+                logger.warning(
+                    "broadcast %d: flood limit, pausing %s s", broadcast.id, error.retry_after
+                )
+                continue
+            except TelegramAPIError as error:
+                self._failure(broadcast, recipient, error, attempts)
+            else:
+                if broadcast.photo and message.photo and broadcast.id not in self._photo_ids:
+                    file_id = message.photo[-1].file_id
+                    self._photo_ids[broadcast.id] = file_id
+                    batcher.write_soon(BroadcastRepository.remember_photo(broadcast.id, file_id))
+                self._settle(broadcast, recipient, "sent", message_id=message.message_id)
+                figures.sent += 1
+            figures.statements += 1
+            return
+
+    def _failure(
+        self, broadcast: Broadcast, recipient: Recipient, error: TelegramAPIError, attempts: int
+    ) -> None:
+        text = str(error.message)[:200]
+        if isinstance(error, TelegramForbiddenError) or (
+            isinstance(error, TelegramBadRequest | TelegramNotFound)
+            and "chat not found" in error.message.lower()
+        ):
+            # Blocked, deactivated or never started: stop counting on this chat.
+            self._storage.batcher.write_soon(
+                CustomerRepository.mark_unreachable(recipient.telegram_id, utcnow())
+            )
+            self._settle(broadcast, recipient, "blocked", error=text)
+        elif isinstance(error, TelegramServerError | TelegramNetworkError) and (
+            attempts < MAX_ATTEMPTS
+        ):
+            delay = min(300.0, 2.0 * 2 ** (attempts - 1))
+            self._storage.batcher.write_soon(
+                BroadcastRepository.retry_later(
+                    broadcast.id,
+                    recipient.customer_id,
+                    utcnow() + timedelta(seconds=delay),
+                    text,
+                )
+            )
+        else:
+            self._settle(broadcast, recipient, "failed", error=text)
+
+    async def _pace(self, chat: int) -> None:
+        last = self._last_sent.get(chat)
+        if last is not None:
+            wait = 1.0 - (time.monotonic() - last)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        if len(self._last_sent) > 10_000:
+            horizon = time.monotonic() - 1.0
+            self._last_sent = {c: t for c, t in self._last_sent.items() if t > horizon}
+
+    async def _send(self, broadcast: Broadcast, recipient: Recipient) -> Message:
+        language = effective_language(
+            recipient.language, recipient.telegram_language, self._default_language
+        )
+        markup = self._keyboard(broadcast, language)
+        if broadcast.photo:
+            photo = self._photo_ids.get(broadcast.id) or broadcast.photo_file_id or broadcast.photo
+            source: str | FSInputFile = photo
+            if not photo.startswith(("http://", "https://")) and Path(photo).is_file():
+                source = FSInputFile(photo)
+            return await self._bot.send_photo(
+                recipient.telegram_id, source, caption=broadcast.text or None, reply_markup=markup
+            )
+        return await self._bot.send_message(
+            recipient.telegram_id, broadcast.text, reply_markup=markup
+        )
+
+    def _keyboard(self, broadcast: Broadcast, language: str) -> InlineKeyboardMarkup:
+        key = (broadcast.id, language)
+        markup = self._keyboards.get(key)
+        if markup is None:
+            with self._i18n.context(), self._i18n.use_locale(language):
+                unsubscribe = _("🔕 Unsubscribe")
+            rows = [
+                [InlineKeyboardButton(text=b.text, url=b.url) for b in line]
+                for line in broadcast.buttons
+            ]
+            rows.append(
+                [InlineKeyboardButton(text=unsubscribe, callback_data=Unsubscribe().pack())]
+            )
+            markup = self._keyboards[key] = InlineKeyboardMarkup(inline_keyboard=rows)
+        return markup
+
+    def _settle(
+        self,
+        broadcast: Broadcast,
+        recipient: Recipient,
+        state: str,
+        *,
+        message_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        self._storage.batcher.write_soon(
+            BroadcastRepository.settle(
+                broadcast.id, recipient.customer_id, state, utcnow(), message_id, error
+            )
+        )
+
+    async def _progress(self, broadcast: Broadcast, figures: _Run, *, final: bool = False) -> None:
+        """Edit the admin's progress message (a broadcast composed in Telegram)."""
+        if broadcast.progress_chat_id is None or broadcast.progress_message_id is None:
+            return
+        from bot.broadcasts.render import progress_text
+
+        try:
+            status = await self._service.status(broadcast.id)
+            if status is None:
+                return
+            async with self._storage.read() as uow:
+                admin = await uow.customers.by_telegram_id(broadcast.progress_chat_id)
+            language = effective_language(
+                admin.language if admin else None,
+                admin.telegram_language if admin else None,
+                self._default_language,
+            )
+            elapsed = max(0.001, time.monotonic() - figures.started)
+            rate = figures.sent / elapsed
+            with self._i18n.context(), self._i18n.use_locale(language):
+                text = progress_text(status, rate, final=final)
+            await self._notify.edit_message_text(
+                text=text,
+                chat_id=broadcast.progress_chat_id,
+                message_id=broadcast.progress_message_id,
+            )
+            if final:
+                await self._notify.send_message(broadcast.progress_chat_id, text)
+        except TelegramAPIError as error:
+            logger.warning("broadcast %d: progress message not updated: %s", broadcast.id, error)

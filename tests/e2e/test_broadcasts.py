@@ -1,0 +1,231 @@
+"""Broadcasts end to end: the CLI queues, the running bot delivers through the emulator.
+
+Each scenario runs a bot of its own against a Telegram of its own: a broadcast reaches every
+customer of the bot, which must not disturb the shared bot's scenarios.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.harness import BotProcess, rejected_calls
+from tests.emulator import BotAPIEmulator
+from tests.emulator.state import RecordedCall
+from tests.emulator.users import EmulatedUser
+
+RATE = 20.0
+
+
+async def _bot(emulator: BotAPIEmulator, tmp_path: Path, **env: str) -> BotProcess:
+    process = BotProcess(
+        emulator,
+        tmp_path / "bot",
+        env={"BROADCAST_RATE": str(RATE), "BROADCAST_POLL_SECONDS": "0.3", **env},
+    )
+    await process.start()
+    return process
+
+
+async def _customers(emulator: BotAPIEmulator, count: int, prefix: str = "C") -> list[EmulatedUser]:
+    languages = ("en", "ru", "uk")
+    users = [
+        emulator.add_user(first_name=f"{prefix}{index}", language_code=languages[index % 3])
+        for index in range(count)
+    ]
+    for user in users:
+        user.send_text("/start")
+    await emulator.wait_for(lambda: all(user.messages for user in users), timeout=60)
+    return users
+
+
+def _received(user: EmulatedUser, marker: str) -> list[dict[str, Any]]:
+    return [
+        message
+        for message in user.messages
+        if marker in (message.get("text") or message.get("caption") or "")
+    ]
+
+
+def _broadcast_calls(emulator: BotAPIEmulator, marker: str) -> list[RecordedCall]:
+    return [
+        call
+        for call in emulator.calls
+        if call.method in {"sendMessage", "sendPhoto"}
+        and marker in str(call.params.get("text") or call.params.get("caption") or "")
+    ]
+
+
+async def _status(bot: BotProcess, broadcast_id: str) -> dict[str, Any]:
+    result = await bot.cli("broadcast", "status", broadcast_id, "--json")
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = result.json()
+    return document
+
+
+async def _wait_done(bot: BotProcess, broadcast_id: str, timeout: float = 90.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = await _status(bot, broadcast_id)
+        if status["state"] == "done":
+            return status
+        assert time.monotonic() < deadline, f"{status}\n{bot.log()[-3000:]}"
+        await asyncio.sleep(0.5)
+
+
+async def _create(bot: BotProcess, *arguments: str) -> str:
+    result = await bot.cli("broadcast", "create", *arguments)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _rate(calls: list[RecordedCall]) -> float:
+    ok = [call for call in calls if call.ok]
+    if len(ok) < 2:
+        return 0.0
+    return float((len(ok) - 1) / (ok[-1].at - ok[0].at))
+
+
+async def test_a_broadcast_survives_sigkill_and_respects_rate_opt_outs_and_blocks(
+    own_emulator, tmp_path
+):
+    emulator = own_emulator
+    bot = await _bot(emulator, tmp_path)
+    users = await _customers(emulator, 120)
+    opted_out, known_blocked, silent_blocked = users[:5], users[5:11], users[11:17]
+    reachable = users[17:]
+    for user in opted_out:
+        user.send_text("/stop")
+    await emulator.wait_for(lambda: all(len(u.messages) >= 2 for u in opted_out), timeout=20)
+    for user in known_blocked:
+        user.block_bot()  # Telegram tells the bot (my_chat_member)
+    for user in silent_blocked:
+        user.blocked = True  # the bot learns it only from a 403 when it sends
+    await emulator.wait_for(lambda: emulator.pending_updates == 0, timeout=20)
+    await asyncio.sleep(1.0)
+
+    emulator.set_rate_limit(RATE * 1.1)  # just above BROADCAST_RATE
+    marker = "Autumn sale"
+    broadcast_id = await _create(
+        bot, "--text", f"<b>{marker}</b>: 20 % off <i>everything</i>", "--segment", "all"
+    )
+    await emulator.wait_for(
+        lambda: len([c for c in _broadcast_calls(emulator, marker) if c.ok]) >= 40, timeout=30
+    )
+    await bot.kill()
+    first_run = list(_broadcast_calls(emulator, marker))
+    assert first_run, "nothing was sent before the kill"
+    status = await _status(bot, broadcast_id)
+    assert status["state"] == "sending" and status["pending"] > 0, status
+
+    await bot.start()
+    status = await _wait_done(bot, broadcast_id)
+    second_run = _broadcast_calls(emulator, marker)[len(first_run) :]
+
+    counts = [len(_received(user, marker)) for user in reachable]
+    assert all(count >= 1 for count in counts), "a reachable customer was skipped"
+    duplicates = sum(count - 1 for count in counts)
+    assert duplicates <= 3
+    assert status["resent_after_restart"] >= duplicates
+    assert not any(_received(user, marker) for user in opted_out + known_blocked)
+    assert status["sent"] == len(reachable)
+    assert status["blocked"] == len(known_blocked) + len(silent_blocked) == 12
+    assert status["failed"] == 0 and status["pending"] == 0
+    assert status["total"] == 120 - 5
+    # The formatting arrives as entities, with an Unsubscribe button under the message.
+    message = _received(reachable[0], marker)[0]
+    assert {entity["type"] for entity in message["entities"]} == {"bold", "italic"}
+    buttons = [b for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["callback_data"] for b in buttons] == ["unsub"]
+
+    # The rate stays close to BROADCAST_RATE under an emulator limit just above it.
+    for run in (first_run, second_run):
+        assert _rate(run) >= 0.85 * RATE, _rate(run)
+        assert _rate(run) <= RATE * 1.1
+    # The silently blocked are now known unreachable.
+    customer = await bot.customer(silent_blocked[0].id)
+    assert customer["reachable"] is False
+    emulator.set_rate_limit(None)
+    assert await bot.stop() == 0
+    assert rejected_calls(emulator) == []
+
+
+async def test_unsubscribe_stop_and_start_decide_who_gets_promotions(own_emulator, tmp_path):
+    emulator = own_emulator
+    bot = await _bot(emulator, tmp_path)
+    ann, bob, cid = await _customers(emulator, 3, prefix="U")
+
+    first = await _create(bot, "--text", "Promo one", "--button", "Shop=https://example.com/shop")
+    await _wait_done(bot, first)
+    promo = _received(ann, "Promo one")[0]
+    rows = promo["reply_markup"]["inline_keyboard"]
+    assert rows[0][0]["url"] == "https://example.com/shop"
+    ann.press(promo, "unsub")
+    await emulator.wait_for(lambda: any("won't receive" in m["text"] for m in ann.messages), 10)
+    bob.send_text("/stop")
+    await emulator.wait_for(lambda: any("won't receive" in m["text"] for m in bob.messages), 10)
+    assert (await bot.customer(ann.id))["consent_promotions"] is False
+
+    second = await _create(bot, "--text", "Promo two")
+    status = await _wait_done(bot, second)
+    assert status["total"] == 1 and status["sent"] == 1
+    assert _received(cid, "Promo two") and not _received(ann, "Promo two")
+    assert not _received(bob, "Promo two")
+
+    ann.send_text("/start")
+    await emulator.wait_for(lambda: any("subscribed" in m["text"] for m in ann.messages), 10)
+    third = await _create(bot, "--text", "Promo three", "--segment", "lang=en or lang=ru")
+    status = await _wait_done(bot, third)
+    # ann (en) again, cid (uk) not in the segment, bob still opted out.
+    assert _received(ann, "Promo three") and not _received(cid, "Promo three")
+    assert status["sent"] == 1
+
+    bad = await bot.cli("broadcast", "create", "--text", "x", "--segment", "tier>gold")
+    assert bad.returncode == 1 and "tier" in bad.stderr
+    missing = await bot.cli("broadcast", "status", "999", "--json")
+    assert missing.returncode == 1
+    audit = await bot.cli("audit", "--json")
+    assert audit.stdout.count('"broadcast.create"') == 3
+    assert await bot.stop() == 0
+    assert rejected_calls(emulator) == []
+
+
+async def test_429_pauses_all_sending_and_5xx_is_retried_pause_and_cancel(own_emulator, tmp_path):
+    emulator = own_emulator
+    bot = await _bot(emulator, tmp_path)
+    users = await _customers(emulator, 30, prefix="F")
+    # The fifth broadcast message gets a 429: nobody is sent anything for retry_after.
+    marker = "Flood test"
+    emulator.fail_next("sendMessage", error_code=500, chat_id=users[2].id)
+    broadcast_id = await _create(bot, "--text", marker)
+    await emulator.wait_for(lambda: len(_broadcast_calls(emulator, marker)) >= 5, timeout=20)
+    emulator.fail_next("sendMessage", error_code=429, retry_after=2)
+    status = await _wait_done(bot, broadcast_id)
+    assert status["sent"] == 30 and status["failed"] == 0
+    calls = _broadcast_calls(emulator, marker)
+    flood = next(index for index, call in enumerate(calls) if call.error_code == 429)
+    gap = calls[flood + 1].at - calls[flood].at
+    assert gap >= 1.9, gap  # no broadcast call at all during retry_after
+    assert len(_received(users[2], marker)) == 1  # the 500 was retried, delivered once
+
+    # Pause holds the queue; resume finishes it; cancel skips the rest.
+    emulator.set_latency(1.0)
+    slow = await _create(bot, "--text", "Slow one")
+    await emulator.wait_for(lambda: len(_broadcast_calls(emulator, "Slow one")) >= 3, timeout=20)
+    assert (await bot.cli("broadcast", "pause", slow)).returncode == 0
+    await asyncio.sleep(1.5)
+    paused_at = len(_broadcast_calls(emulator, "Slow one"))
+    await asyncio.sleep(1.5)
+    assert len(_broadcast_calls(emulator, "Slow one")) == paused_at
+    assert (await _status(bot, slow))["state"] == "paused"
+    assert (await bot.cli("broadcast", "pause", slow)).returncode == 1  # not sending now
+    assert (await bot.cli("broadcast", "cancel", slow)).returncode == 0
+    status = await _status(bot, slow)
+    assert status["state"] == "cancelled" and status["pending"] == 0
+    assert status["skipped"] + status["sent"] == 30
+    listing = await bot.cli("broadcast", "list")
+    assert "cancelled" in listing.stdout and "done" in listing.stdout
+    emulator.set_latency(0)
+    assert await bot.stop() == 0
