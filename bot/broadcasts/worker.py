@@ -10,12 +10,14 @@ scheduled broadcasts by materialising their recipients, and works through the qu
 * 403 or "chat not found": the customer is marked unreachable and the row 'blocked';
   5xx and network errors: retried with backoff, then 'failed'; other 400s: 'failed'.
 
-Crash safety: a row is marked 'sending' (committed, group-committed with its neighbours)
-just before its call and 'sent' just after (fire-and-forget, in the next group commit).
-After a restart, rows still 'sending' are sent again: each may already have reached the
-customer, since Telegram has no idempotency key. At most ``BROADCAST_IN_FLIGHT`` rows are
-ever 'sending' with their outcome unknown, so that is the duplicate window; nobody is
-skipped.
+Crash safety: ``BROADCAST_IN_FLIGHT`` lanes each send one message at a time. As soon as a
+call returns, the lane commits its outcome together with the claim ('sending') of its next
+row, in one transaction through the group-commit batcher (with whatever the other lanes
+queued), and only then waits for its turn and sends. After a restart, rows still 'sending'
+are sent again: each may already have reached the customer, since Telegram has no
+idempotency key. A row can be delivered but not recorded only while its call is on the
+wire or its outcome is being committed (about a millisecond), in at most one row per lane:
+at most ``BROADCAST_IN_FLIGHT`` customers can get a message twice; nobody is skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -49,6 +52,7 @@ from bot.services.broadcasts.quiet import QuietHours
 from bot.services.broadcasts.service import BroadcastService
 from bot.services.languages import effective_language
 from handlers.callbacks import Unsubscribe
+from storage.batching import Statement
 from storage.clock import utcnow
 from storage.repositories.broadcasts import Broadcast, BroadcastRepository, Recipient
 from storage.repositories.customers import CustomerRepository
@@ -101,7 +105,7 @@ class BroadcastWorker:
         self._rate = rate
         burst = max(1.0, rate / 10)
         self._limiter = AsyncLimiter(burst, burst / rate)
-        self._slots = asyncio.Semaphore(in_flight)
+        self._in_flight = in_flight
         self._gate = gate
         self._quiet = quiet_hours or QuietHours()
         self._poll_seconds = poll_seconds
@@ -192,21 +196,53 @@ class BroadcastWorker:
             chunk = await uow.broadcasts.next_chunk(broadcast.id, utcnow(), 0, limit)
         if not chunk:
             return await self._maybe_finish(broadcast, figures)
-        tasks = []
+        queue = deque(chunk)
         checked = time.monotonic()
-        for recipient in chunk:
-            await self._slots.acquire()
-            if time.monotonic() - checked > STATE_CHECK_SECONDS:
-                # Paused or cancelled meanwhile (by the CLI or an admin): stop here.
-                checked = time.monotonic()
-                if not await self._still_sending(broadcast.id):
-                    self._slots.release()
-                    break
-            tasks.append(asyncio.create_task(self._deliver(broadcast, recipient, figures)))
-            if time.monotonic() - figures.last_progress > PROGRESS_SECONDS:
-                figures.last_progress = time.monotonic()
-                tasks.append(asyncio.create_task(self._progress(broadcast, figures)))
-        await asyncio.gather(*tasks, return_exceptions=True)
+        halted = False
+        side_tasks: set[asyncio.Task[None]] = set()
+
+        async def lane() -> None:
+            # Each lane sends one message at a time: claim (commit 'sending'), wait for its
+            # turn, send, and commit the outcome with the next claim, at once.
+            nonlocal checked, halted
+            held: list[Statement] = []
+            while queue and not halted:
+                if time.monotonic() - checked > STATE_CHECK_SECONDS:
+                    # Paused or cancelled meanwhile (by the CLI or an admin): stop here.
+                    checked = time.monotonic()
+                    if not await self._still_sending(broadcast.id):
+                        halted = True
+                        break
+                if time.monotonic() - figures.last_progress > PROGRESS_SECONDS:
+                    figures.last_progress = time.monotonic()
+                    progress = asyncio.create_task(self._progress(broadcast, figures))
+                    side_tasks.add(progress)
+                    progress.add_done_callback(side_tasks.discard)
+                if not queue:
+                    break  # emptied by the other lanes while this one looked
+                recipient = queue.popleft()
+                # The claim commits in one transaction with the lane's previous outcome (and
+                # whatever the other lanes queued meanwhile), right after that call returned.
+                for statement in held:
+                    self._storage.batcher.write_soon(statement)
+                await self._storage.batcher.write(
+                    BroadcastRepository.mark_sending(broadcast.id, recipient.customer_id)
+                )
+                figures.statements += 1 + len(held)
+                try:
+                    held = await self._deliver_one(broadcast, recipient, figures)
+                except Exception as error:
+                    logger.exception(
+                        "broadcast %d: delivering to customer %d failed",
+                        broadcast.id,
+                        recipient.customer_id,
+                    )
+                    held = [self._settle(broadcast, recipient, "failed", error=repr(error)[:200])]
+            for statement in held:
+                self._storage.batcher.write_soon(statement)
+            figures.statements += len(held)
+
+        await asyncio.gather(*(lane() for _ in range(self._in_flight)))
         await self._storage.batcher.barrier()
         return True
 
@@ -239,35 +275,18 @@ class BroadcastWorker:
         self._run_figures = None
         return True
 
-    async def _deliver(self, broadcast: Broadcast, recipient: Recipient, figures: _Run) -> None:
-        try:
-            await self._deliver_one(broadcast, recipient, figures)
-        except Exception:
-            logger.exception(
-                "broadcast %d: delivering to %d failed", broadcast.id, recipient.customer_id
-            )
-        finally:
-            self._slots.release()
-
-    async def _deliver_one(self, broadcast: Broadcast, recipient: Recipient, figures: _Run) -> None:
-        batcher = self._storage.batcher
+    async def _deliver_one(
+        self, broadcast: Broadcast, recipient: Recipient, figures: _Run
+    ) -> list[Statement]:
+        """Send to one claimed recipient; returns the statements recording the outcome."""
         chat = recipient.telegram_id
-        attempts = recipient.attempts
-        marked = False
+        attempts = recipient.attempts + 1
         while True:
             await self._gate.wait()
             await self._pace(chat)
             await self._limiter.acquire()
             if self._gate.closed():
                 continue  # a 429 arrived while this one waited for its turn
-            if not marked:
-                # Committed before the call: the row that may be duplicated after a crash.
-                await batcher.write(
-                    BroadcastRepository.mark_sending(broadcast.id, recipient.customer_id)
-                )
-                figures.statements += 1
-                attempts += 1
-                marked = True
             self._last_sent[chat] = time.monotonic()
             try:
                 message = await self._send(broadcast, recipient)
@@ -279,44 +298,38 @@ class BroadcastWorker:
                 )
                 continue
             except TelegramAPIError as error:
-                self._failure(broadcast, recipient, error, attempts)
-            else:
-                if broadcast.photo and message.photo and broadcast.id not in self._photo_ids:
-                    file_id = message.photo[-1].file_id
-                    self._photo_ids[broadcast.id] = file_id
-                    batcher.write_soon(BroadcastRepository.remember_photo(broadcast.id, file_id))
-                self._settle(broadcast, recipient, "sent", message_id=message.message_id)
-                figures.sent += 1
-            figures.statements += 1
-            return
+                return self._failure(broadcast, recipient, error, attempts)
+            outcome = [self._settle(broadcast, recipient, "sent", message_id=message.message_id)]
+            if broadcast.photo and message.photo and broadcast.id not in self._photo_ids:
+                file_id = message.photo[-1].file_id
+                self._photo_ids[broadcast.id] = file_id
+                outcome.append(BroadcastRepository.remember_photo(broadcast.id, file_id))
+            figures.sent += 1
+            return outcome
 
     def _failure(
         self, broadcast: Broadcast, recipient: Recipient, error: TelegramAPIError, attempts: int
-    ) -> None:
+    ) -> list[Statement]:
         text = str(error.message)[:200]
         if isinstance(error, TelegramForbiddenError) or (
             isinstance(error, TelegramBadRequest | TelegramNotFound)
             and "chat not found" in error.message.lower()
         ):
             # Blocked, deactivated or never started: stop counting on this chat.
-            self._storage.batcher.write_soon(
-                CustomerRepository.mark_unreachable(recipient.telegram_id, utcnow())
-            )
-            self._settle(broadcast, recipient, "blocked", error=text)
-        elif isinstance(error, TelegramServerError | TelegramNetworkError) and (
+            return [
+                CustomerRepository.mark_unreachable(recipient.telegram_id, utcnow()),
+                self._settle(broadcast, recipient, "blocked", error=text),
+            ]
+        if isinstance(error, TelegramServerError | TelegramNetworkError) and (
             attempts < MAX_ATTEMPTS
         ):
             delay = min(300.0, 2.0 * 2 ** (attempts - 1))
-            self._storage.batcher.write_soon(
+            return [
                 BroadcastRepository.retry_later(
-                    broadcast.id,
-                    recipient.customer_id,
-                    utcnow() + timedelta(seconds=delay),
-                    text,
+                    broadcast.id, recipient.customer_id, utcnow() + timedelta(seconds=delay), text
                 )
-            )
-        else:
-            self._settle(broadcast, recipient, "failed", error=text)
+            ]
+        return [self._settle(broadcast, recipient, "failed", error=text)]
 
     async def _pace(self, chat: int) -> None:
         last = self._last_sent.get(chat)
@@ -369,11 +382,9 @@ class BroadcastWorker:
         *,
         message_id: int | None = None,
         error: str | None = None,
-    ) -> None:
-        self._storage.batcher.write_soon(
-            BroadcastRepository.settle(
-                broadcast.id, recipient.customer_id, state, utcnow(), message_id, error
-            )
+    ) -> Statement:
+        return BroadcastRepository.settle(
+            broadcast.id, recipient.customer_id, state, utcnow(), message_id, error
         )
 
     async def _progress(self, broadcast: Broadcast, figures: _Run, *, final: bool = False) -> None:
