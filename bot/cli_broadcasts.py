@@ -12,13 +12,18 @@ import argparse
 import json
 import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.services.access import CLI
 from bot.services.broadcasts.segments import SegmentError
-from bot.services.broadcasts.service import BroadcastError, BroadcastService, Status
+from bot.services.broadcasts.service import (
+    BroadcastError,
+    BroadcastService,
+    Status,
+    parse_when,
+)
 from bot.settings import Settings, SettingsError
 from storage.migrations import apply_migrations
 from storage.repositories.broadcasts import UrlButton
@@ -60,27 +65,15 @@ def add_broadcast_commands(commands: argparse._SubParsersAction[argparse.Argumen
     tag.add_argument("tag")
 
 
-def parse_at(text: str | None, zone: ZoneInfo, now: datetime | None = None) -> datetime | None:
+def parse_at(text: str | None, zone: ZoneInfo) -> datetime | None:
     if not text:
         return None
-    now = now or datetime.now(UTC)
-    relative = re.fullmatch(r"\+(\d+)([mhd])", text.strip())
-    if relative:
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[relative.group(2)]
-        return now + timedelta(**{unit: int(relative.group(1))})
-    clock = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
-    if clock:
-        local = now.astimezone(zone).replace(
-            hour=int(clock.group(1)), minute=int(clock.group(2)), second=0, microsecond=0
-        )
-        return local if local > now else local + timedelta(days=1)
     try:
-        moment = datetime.fromisoformat(text.strip())
+        return parse_when(text, zone)
     except ValueError:
         raise SettingsError(
             f"--at {text!r} is not a time like 2026-12-01T10:00, 10:00 or +30m"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def _buttons(specs: list[str]) -> list[list[UrlButton]]:

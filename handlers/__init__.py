@@ -6,6 +6,7 @@ from aiogram import Router
 
 from handlers import cashier, errors, fallback, faq, language, points, promotions, rewards, start
 from handlers import help as help_
+from handlers.admin import broadcast as admin_broadcast
 from handlers.admin import customers as admin_customers
 from handlers.admin import faq as admin_faq
 from handlers.admin import roles as admin_roles
@@ -21,7 +22,9 @@ private_chat.message.filter(PRIVATE_CHAT)
 # Admins' routers sit under one parent whose role filter runs once per message.
 admin = Router(name="admin")
 admin.message.filter(IsAdmin())
-admin.include_routers(admin_customers.router, admin_roles.router, admin_faq.router)
+admin.include_routers(
+    admin_customers.router, admin_roles.router, admin_faq.router, admin_broadcast.router
+)
 # Cashiers' deep links (a scanned card or code) come before /start; for anyone else they are
 # an ordinary /start. The cashier's questions come after the customer features, so a
 # command or menu button pressed mid-question goes where it always goes. The FAQ takes the

@@ -95,8 +95,10 @@ class Unsubscribe(CallbackData, prefix="unsub"):
 
 
 class BroadcastStep(CallbackData, prefix="bc"):
-    """A step of the admin's /broadcast flow for draft `id`; `seg` picks a common segment."""
+    """A step of the admin's /broadcast flow for draft `id`: `seg` indexes the common
+    segments, `at` is the confirmed send time (Unix seconds; 0: now)."""
 
     id: int
-    action: str  # seg, send, schedule, confirm, cancel
-    seg: str = ""
+    action: str  # seg, now, when, go, cancel
+    seg: int = -1
+    at: int = 0

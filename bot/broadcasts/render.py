@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.broadcasts.service import Status
+from handlers.callbacks import Unsubscribe
+from storage.repositories.broadcasts import UrlButton
+
+
+def promotion_keyboard(buttons: Sequence[Sequence[UrlButton]]) -> InlineKeyboardMarkup:
+    """A promotion's URL buttons, then Unsubscribe, in the current locale: what every
+    recipient sees and the admin's preview shows."""
+    rows = [[InlineKeyboardButton(text=b.text, url=b.url) for b in line] for line in buttons]
+    rows.append(
+        [InlineKeyboardButton(text=_("🔕 Unsubscribe"), callback_data=Unsubscribe().pack())]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def progress_text(status: Status, rate: float, *, final: bool = False) -> str:

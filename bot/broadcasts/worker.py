@@ -42,16 +42,15 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import FSInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import FSInputFile, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 from aiolimiter import AsyncLimiter
 
 from bot.broadcasts.flood import FloodGate
+from bot.broadcasts.render import progress_text, promotion_keyboard
 from bot.services.broadcasts.quiet import QuietHours
 from bot.services.broadcasts.service import BroadcastService
 from bot.services.languages import effective_language
-from handlers.callbacks import Unsubscribe
 from storage.batching import Statement
 from storage.clock import utcnow
 from storage.repositories.broadcasts import Broadcast, BroadcastRepository, Recipient
@@ -363,15 +362,7 @@ class BroadcastWorker:
         markup = self._keyboards.get(key)
         if markup is None:
             with self._i18n.context(), self._i18n.use_locale(language):
-                unsubscribe = _("🔕 Unsubscribe")
-            rows = [
-                [InlineKeyboardButton(text=b.text, url=b.url) for b in line]
-                for line in broadcast.buttons
-            ]
-            rows.append(
-                [InlineKeyboardButton(text=unsubscribe, callback_data=Unsubscribe().pack())]
-            )
-            markup = self._keyboards[key] = InlineKeyboardMarkup(inline_keyboard=rows)
+                markup = self._keyboards[key] = promotion_keyboard(broadcast.buttons)
         return markup
 
     def _settle(
@@ -391,8 +382,6 @@ class BroadcastWorker:
         """Edit the admin's progress message (a broadcast composed in Telegram)."""
         if broadcast.progress_chat_id is None or broadcast.progress_message_id is None:
             return
-        from bot.broadcasts.render import progress_text
-
         try:
             status = await self._service.status(broadcast.id)
             if status is None:

@@ -159,6 +159,13 @@ class BroadcastRepository:
         )
         return changed > 0
 
+    async def set_segment(self, broadcast_id: int, segment: str) -> bool:
+        changed = await self._session.execute(
+            "UPDATE broadcasts SET segment = ? WHERE id = ? AND state = 'draft'",
+            (segment, broadcast_id),
+        )
+        return changed > 0
+
     async def set_progress_message(self, broadcast_id: int, chat_id: int, message_id: int) -> None:
         await self._session.execute(
             "UPDATE broadcasts SET progress_chat_id = ?, progress_message_id = ? WHERE id = ?",

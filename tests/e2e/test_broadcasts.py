@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.e2e.harness import BotProcess, rejected_calls
 from tests.emulator import BotAPIEmulator
@@ -19,12 +22,30 @@ from tests.emulator.users import EmulatedUser
 RATE = 20.0
 
 
-async def _bot(emulator: BotAPIEmulator, tmp_path: Path, **env: str) -> BotProcess:
+_STARTED: list[BotProcess] = []
+
+
+@pytest.fixture(autouse=True)
+async def _no_bot_left_behind() -> AsyncIterator[None]:
+    """A failed assertion must not leave a bot process running."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop().process
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def _bot(
+    emulator: BotAPIEmulator, tmp_path: Path, admin_ids: tuple[int, ...] = (), **env: str
+) -> BotProcess:
     process = BotProcess(
         emulator,
         tmp_path / "bot",
+        admin_ids=admin_ids,
         env={"BROADCAST_RATE": str(RATE), "BROADCAST_POLL_SECONDS": "0.3", **env},
     )
+    _STARTED.append(process)
     await process.start()
     return process
 
@@ -229,3 +250,101 @@ async def test_429_pauses_all_sending_and_5xx_is_retried_pause_and_cancel(own_em
     assert "cancelled" in listing.stdout and "done" in listing.stdout
     emulator.set_latency(0)
     assert await bot.stop() == 0
+
+
+ADMIN_ID = 900_000_077
+
+
+async def _reply(user: EmulatedUser, contains: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The next bot message whose text or caption contains ``contains``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await user.next_message(timeout=max(0.1, deadline - time.monotonic()))
+        if contains in (message.get("text") or message.get("caption") or ""):
+            return message
+
+
+def _button(message: dict[str, Any], action: str) -> str:
+    for row in message["reply_markup"]["inline_keyboard"]:
+        for button in row:
+            if (
+                button.get("callback_data", "").startswith("bc:")
+                and f":{action}:" in button["callback_data"]
+            ):
+                return str(button["callback_data"])
+    raise AssertionError(f"no {action} button in {message}")
+
+
+async def test_admin_composes_previews_and_sends_a_broadcast_in_telegram(own_emulator, tmp_path):
+    emulator = own_emulator
+    process = await _bot(emulator, tmp_path, (ADMIN_ID,), BROADCAST_RATE="5")
+    admin = emulator.add_user(first_name="Ada", language_code="en", user_id=ADMIN_ID)
+    admin.send_text("/start")
+    await _reply(admin, "Ada")
+    customers = await _customers(emulator, 12, prefix="T")
+
+    admin.send_text("/broadcast")
+    await _reply(admin, "exactly as customers should see it")
+    admin.send_sticker()
+    await _reply(admin, "text or a photo")
+    admin.send_text("Big news & <sale> for everyone")
+    picker = await _reply(admin, "Who should get it?")
+    admin.send_text("tier>gold")
+    await _reply(admin, "does not work")
+    admin.press(picker, _button(picker, "seg").replace(":seg:-1", ":seg:0"), forge=True)
+    preview = await _reply(admin, "Big news & <sale>")
+    assert preview["reply_markup"]["inline_keyboard"][-1][0]["callback_data"] == "unsub"
+    summary = await _reply(admin, "exactly what customers will get")
+    assert "Recipients: 13" in summary["text"]  # the admin is a customer too
+    broadcast_id = _button(summary, "now").split(":")[1]
+
+    # A customer forging the admin's buttons changes nothing.
+    intruder = customers[0]
+    intruder.press(summary, f"bc:{broadcast_id}:go:-1:0", forge=True)
+    await asyncio.sleep(1.0)
+    assert (await _status(process, broadcast_id))["state"] == "draft"
+
+    admin.press(summary, _button(summary, "now"))
+    question = await _reply(admin, "to 13 customers now?")
+    admin.press(question, _button(question, "go"))
+    await _reply(admin, f"Broadcast #{broadcast_id}")
+    report = await _reply(admin, "finished", timeout=30)
+    assert "sent: 13" in report["text"]
+    for customer in customers:
+        assert [m["text"] for m in _received(customer, "Big news")] == [
+            "Big news & <sale> for everyone"
+        ]
+    # The progress message was edited into the final figures too.
+    edits = emulator.calls_to("editMessageText")
+    assert edits and "finished" in str(edits[-1].params["text"])
+
+    # A stale confirm (already sent) is refused.
+    admin.press(question, _button(question, "go"))
+    await asyncio.sleep(1.0)
+    assert len(_received(customers[1], "Big news")) == 1
+
+    # A photo, a typed segment, and scheduling for later.
+    admin.send_text("/broadcast")
+    await _reply(admin, "exactly as customers should see it")
+    admin.send_photo(caption="Photo promo")
+    await _reply(admin, "Who should get it?")
+    admin.send_text("lang=ru")
+    preview = await _reply(admin, "Photo promo")
+    assert preview.get("photo")
+    summary = await _reply(admin, "exactly what customers will get")
+    assert "Recipients: 4" in summary["text"]
+    scheduled_id = _button(summary, "when").split(":")[1]
+    admin.press(summary, _button(summary, "when"))
+    await _reply(admin, "When?")
+    admin.send_text("soon-ish")
+    await _reply(admin, "can't read that time")
+    admin.send_text("+1d")
+    question = await _reply(admin, "customers at")
+    admin.press(question, _button(question, "go"))
+    await _reply(admin, "is scheduled")
+    status = await _status(process, scheduled_id)
+    assert status["state"] == "scheduled" and status["send_at"] > status["created_at"]
+    audit = await process.cli("audit", "--json")
+    assert audit.stdout.count('"broadcast.confirm"') == 2
+    assert await process.stop() == 0
+    assert rejected_calls(emulator) == []

@@ -6,9 +6,10 @@ worker in the bot process picks up whatever either of them left in the database.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,6 +57,24 @@ class Status:
             "started_at": b.started_at.isoformat() if b.started_at else None,
             "finished_at": b.finished_at.isoformat() if b.finished_at else None,
         }
+
+
+def parse_when(text: str, zone: ZoneInfo, now: datetime | None = None) -> datetime:
+    """ "+30m", "+2h", "+1d"; "18:30" (the next such time in ``zone``); or an ISO date-time
+    (in ``zone`` unless it names its own offset). ValueError if none of these."""
+    now = now or utcnow()
+    relative = re.fullmatch(r"\+(\d{1,4})([mhd])", text.strip())
+    if relative:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[relative.group(2)]
+        return now + timedelta(**{unit: int(relative.group(1))})
+    clock = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
+    if clock:
+        local = now.astimezone(zone).replace(
+            hour=int(clock.group(1)), minute=int(clock.group(2)), second=0, microsecond=0
+        )
+        return local if local > now else local + timedelta(days=1)
+    moment = datetime.fromisoformat(text.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def _who(actor: Actor) -> str:
@@ -140,6 +159,7 @@ class BroadcastService:
     ) -> None:
         """A draft becomes scheduled (``send_at`` None: now); ``progress`` is the (chat,
         message) the worker edits with live figures."""
+        await self.draft_of(actor, broadcast_id)
         async with self._storage.write() as uow:
             if not await uow.broadcasts.schedule(broadcast_id, send_at or utcnow()):
                 raise BroadcastError("this broadcast is no longer a draft")
@@ -153,6 +173,23 @@ class BroadcastService:
                 {"state": "draft"},
                 {"state": "scheduled", "send_at": (send_at or utcnow()).isoformat()},
             )
+
+    async def draft_of(self, actor: Actor, broadcast_id: int) -> Broadcast:
+        """The actor's own draft; BroadcastError for anyone else's or a sent one."""
+        broadcast = await self.get(broadcast_id)
+        if broadcast is None or broadcast.created_by != _who(actor):
+            raise BroadcastError("no such draft of yours")
+        if broadcast.state != "draft":
+            raise BroadcastError(f"this broadcast is already {broadcast.state}")
+        return broadcast
+
+    async def set_segment(self, actor: Actor, broadcast_id: int, segment: str) -> None:
+        segment = normalise(segment)
+        self.compile(segment)
+        await self.draft_of(actor, broadcast_id)
+        async with self._storage.write() as uow:
+            if not await uow.broadcasts.set_segment(broadcast_id, segment):
+                raise BroadcastError("this broadcast is no longer a draft")
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
         async with self._storage.read() as uow:
