@@ -220,6 +220,10 @@ class BroadcastWorker:
                 if not queue:
                     break  # emptied by the other lanes while this one looked
                 recipient = queue.popleft()
+                if not recipient.eligible or recipient.telegram_id is None:
+                    # Opted out or forgotten since the broadcast started.
+                    held.append(self._settle(broadcast, recipient, "skipped"))
+                    continue
                 # The claim commits in one transaction with the lane's previous outcome (and
                 # whatever the other lanes queued meanwhile), right after that call returned.
                 for statement in held:
@@ -279,6 +283,7 @@ class BroadcastWorker:
     ) -> list[Statement]:
         """Send to one claimed recipient; returns the statements recording the outcome."""
         chat = recipient.telegram_id
+        assert chat is not None
         attempts = recipient.attempts + 1
         while True:
             await self._gate.wait()
@@ -316,7 +321,7 @@ class BroadcastWorker:
         ):
             # Blocked, deactivated or never started: stop counting on this chat.
             return [
-                CustomerRepository.mark_unreachable(recipient.telegram_id, utcnow()),
+                CustomerRepository.mark_unreachable(recipient.telegram_id or 0, utcnow()),
                 self._settle(broadcast, recipient, "blocked", error=text),
             ]
         if isinstance(error, TelegramServerError | TelegramNetworkError) and (
@@ -341,6 +346,8 @@ class BroadcastWorker:
             self._last_sent = {c: t for c, t in self._last_sent.items() if t > horizon}
 
     async def _send(self, broadcast: Broadcast, recipient: Recipient) -> Message:
+        chat = recipient.telegram_id
+        assert chat is not None
         language = effective_language(
             recipient.language, recipient.telegram_language, self._default_language
         )
@@ -351,11 +358,9 @@ class BroadcastWorker:
             if not photo.startswith(("http://", "https://")) and Path(photo).is_file():
                 source = FSInputFile(photo)
             return await self._bot.send_photo(
-                recipient.telegram_id, source, caption=broadcast.text or None, reply_markup=markup
+                chat, source, caption=broadcast.text or None, reply_markup=markup
             )
-        return await self._bot.send_message(
-            recipient.telegram_id, broadcast.text, reply_markup=markup
-        )
+        return await self._bot.send_message(chat, broadcast.text, reply_markup=markup)
 
     def _keyboard(self, broadcast: Broadcast, language: str) -> InlineKeyboardMarkup:
         key = (broadcast.id, language)

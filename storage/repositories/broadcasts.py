@@ -71,7 +71,10 @@ class Broadcast:
 @dataclass(frozen=True)
 class Recipient:
     customer_id: int
-    telegram_id: int
+    # None once the customer was forgotten after the broadcast started.
+    telegram_id: int | None
+    # False once they opted out (or were forgotten) after it started: skipped.
+    eligible: bool
     language: str | None
     telegram_language: str | None
     state: str
@@ -227,7 +230,7 @@ class BroadcastRepository:
         rows = await self._session.fetch_all(
             """
             SELECT r.customer_id, c.telegram_id, c.language, c.telegram_language, r.state,
-                   r.attempts
+                   r.attempts, c.consent_promotions
             FROM broadcast_recipients r JOIN customers c ON c.id = r.customer_id
             WHERE r.broadcast_id = ? AND r.state IN ('pending', 'sending')
               AND r.customer_id > ? AND (r.not_before IS NULL OR r.not_before <= ?)
@@ -239,13 +242,13 @@ class BroadcastRepository:
             Recipient(
                 customer_id=row["customer_id"],
                 telegram_id=row["telegram_id"],
+                eligible=row["telegram_id"] is not None and bool(row["consent_promotions"]),
                 language=row["language"],
                 telegram_language=row["telegram_language"],
                 state=row["state"],
                 attempts=row["attempts"],
             )
             for row in rows
-            if row["telegram_id"] is not None
         ]
 
     async def open_count(self, broadcast_id: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -348,3 +349,27 @@ async def test_admin_composes_previews_and_sends_a_broadcast_in_telegram(own_emu
     assert audit.stdout.count('"broadcast.confirm"') == 2
     assert await process.stop() == 0
     assert rejected_calls(emulator) == []
+
+
+async def test_quiet_hours_hold_promotions_and_a_later_opt_out_is_skipped(own_emulator, tmp_path):
+    emulator = own_emulator
+    now = datetime.now(UTC)
+    quiet = f"{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=1)):%H:%M}"
+    bot = await _bot(emulator, tmp_path, BROADCAST_RATE="5", PROMOTION_QUIET_HOURS=quiet)
+    users = await _customers(emulator, 25, prefix="Q")
+    broadcast_id = await _create(bot, "--text", "Quiet promo")
+    await asyncio.sleep(3.0)
+    assert (await _status(bot, broadcast_id))["state"] == "scheduled"
+    assert not _broadcast_calls(emulator, "Quiet promo")
+
+    # Quiet hours over (here: the operator changed them and restarted).
+    await bot.stop()
+    bot.env["PROMOTION_QUIET_HOURS"] = ""
+    await bot.start()
+    await emulator.wait_for(lambda: bool(_broadcast_calls(emulator, "Quiet promo")), timeout=20)
+    late = users[-1]
+    late.send_text("/stop")  # after the recipients were materialised, before their turn
+    status = await _wait_done(bot, broadcast_id)
+    assert not _received(late, "Quiet promo")
+    assert status["skipped"] == 1 and status["sent"] == 24
+    assert await bot.stop() == 0
