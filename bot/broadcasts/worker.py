@@ -189,7 +189,7 @@ class BroadcastWorker:
             figures = self._run_figures = _Run(
                 broadcast.id, flushes_at_start=self._storage.batcher.flushes
             )
-        # A chunk of about two seconds' sending: pause and cancel take effect between chunks.
+        # About two seconds of sending per chunk; a pause or cancel is seen within a second.
         limit = max(10, int(self._rate * 2))
         async with self._storage.read() as uow:
             chunk = await uow.broadcasts.next_chunk(broadcast.id, utcnow(), 0, limit)

@@ -341,15 +341,6 @@ class BroadcastRepository:
         )
 
     @staticmethod
-    def release(broadcast_id: int, customer_id: int) -> Statement:
-        """Back to the queue without counting an attempt (a 429: Telegram did nothing)."""
-        return Statement(
-            "UPDATE broadcast_recipients SET state = 'pending', attempts = attempts - 1 "
-            "WHERE broadcast_id = ? AND customer_id = ? AND state = 'sending'",
-            (broadcast_id, customer_id),
-        )
-
-    @staticmethod
     def remember_photo(broadcast_id: int, file_id: str) -> Statement:
         return Statement(
             "UPDATE broadcasts SET photo_file_id = ? WHERE id = ? AND photo_file_id IS NULL",
