@@ -16,8 +16,11 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+from aiogram.utils.i18n import I18n
 
 from bot.api.server import ApiContext, HttpServer, create_api
+from bot.broadcasts.flood import FloodGate
+from bot.broadcasts.worker import BroadcastWorker
 from bot.i18n import create_i18n
 from bot.jobs.catalogue import register_jobs
 from bot.jobs.scheduler import Scheduler
@@ -31,10 +34,12 @@ from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
 from bot.notices.reviews import RENDERERS as REVIEW_NOTICES
 from bot.notices.rewards import RENDERERS as REWARD_NOTICES
 from bot.notices.worker import NoticeWorker
+from bot.quiet_hours import QuietHours
 from bot.rates import Rate
 from bot.services.access import AuditLog, RoleService
 from bot.services.analytics import AnalyticsService
 from bot.services.api_tokens import ApiTokenService
+from bot.services.broadcasts.service import BroadcastService
 from bot.services.customer_cache import CustomerCache
 from bot.services.customers import CustomerService
 from bot.services.faq.matcher import default_embedder
@@ -73,6 +78,7 @@ class Application:
     http: HttpServer | None
     faq: FaqService
     scheduler: Scheduler
+    broadcasts: BroadcastWorker | None = None
 
 
 async def create_application(settings: Settings) -> Application:
@@ -91,9 +97,9 @@ async def create_application(settings: Settings) -> Application:
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     # The first registered wraps the rest: a call retried after a 429 is logged once.
     session.middleware(OutboundLogMiddleware(log))
-    session.middleware(RetryMiddleware())
+    flood_gate = FloodGate()
+    session.middleware(RetryMiddleware(flood_gate=flood_gate))
     bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-
     customers = CustomerService(storage, customer_cache)
     roles = RoleService(storage, admin_ids)
     ledger = PointsLedger(rules)
@@ -122,6 +128,7 @@ async def create_application(settings: Settings) -> Application:
     )
     register_jobs(scheduler, storage, settings, rules, ledger)
     _schedule_periodic_work(scheduler, settings, faq, redemptions, reviews)
+    broadcast_service, broadcasts = _broadcasts(settings, storage, i18n, flood_gate, bot)
     dispatcher = Dispatcher(
         settings=settings,
         log=log,
@@ -138,6 +145,8 @@ async def create_application(settings: Settings) -> Application:
         analytics=AnalyticsService(storage, rules),
         reviews=reviews,
         nps=NpsService(storage),
+        broadcasts=broadcast_service,
+        broadcast_worker=broadcasts,
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,
@@ -165,7 +174,7 @@ async def create_application(settings: Settings) -> Application:
         )
         http = HttpServer(api, settings.http_host, settings.http_port)
     application = Application(
-        settings, storage, bot, dispatcher, in_flight, notices, http, faq, scheduler
+        settings, storage, bot, dispatcher, in_flight, notices, http, faq, scheduler, broadcasts
     )
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
     dispatcher.shutdown.register(_on_shutdown(application))
@@ -194,6 +203,35 @@ def _schedule_periodic_work(
     scheduler.every("rating-requests", settings.jobs_tick_seconds, ask_for_ratings)
 
 
+def _broadcasts(
+    settings: Settings, storage: Storage, i18n: I18n, flood_gate: FloodGate, bot: Bot
+) -> tuple[BroadcastService, BroadcastWorker]:
+    # Broadcasts go through a session of their own, without the retry middleware: a 429
+    # must pause every broadcast send (the worker handles it), not just the one call; and
+    # the recipients table, not the interaction log, records each delivery.
+    broadcast_bot = Bot(
+        bot.token,
+        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+    service = BroadcastService(storage, settings.zone, settings.default_language)
+    worker = BroadcastWorker(
+        storage,
+        broadcast_bot,
+        service,
+        i18n,
+        settings.default_language,
+        settings.zone,
+        rate=settings.broadcast_rate,
+        in_flight=settings.broadcast_in_flight,
+        gate=flood_gate,
+        quiet_hours=QuietHours.parse(settings.promotion_quiet_hours),
+        poll_seconds=settings.broadcast_poll_seconds,
+        notify=bot,
+    )
+    return service, worker
+
+
 def _on_startup(
     app: Application, intake: IntakeService, customers: CustomerService, command_menu: CommandMenu
 ) -> Callable[[], Awaitable[None]]:
@@ -217,6 +255,8 @@ def _on_startup(
         logger.info("FAQ matcher: %s", app.faq.backend)
         app.notices.start()
         app.scheduler.start()
+        if app.broadcasts is not None:
+            app.broadcasts.start()
         tune_garbage_collector()
 
     return on_startup
@@ -228,6 +268,9 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
         if not await app.in_flight.drained(grace):
             logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
         await app.scheduler.stop()
+        if app.broadcasts is not None:
+            await app.broadcasts.stop()
+            await app.broadcasts.close()
         await app.notices.stop()
         if app.http is not None:
             await app.http.stop()

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_jobs import add_jobs_commands
 
     add_jobs_commands(commands)
+    from bot.cli_broadcasts import add_broadcast_commands
+
+    add_broadcast_commands(commands)
     return parser
 
 
@@ -110,6 +113,8 @@ _COMMAND_MODULES = {
     "export": ("bot.cli_stats", "run_export_command"),
     "cohorts": ("bot.cli_stats", "run_cohorts_command"),
     "jobs": ("bot.cli_jobs", "run_jobs_command"),
+    "broadcast": ("bot.cli_broadcasts", "run_broadcast_command"),
+    "tag": ("bot.cli_broadcasts", "run_tag_command"),
 }
 
 

@@ -33,6 +33,9 @@ _HINTS: dict[str, str] = {
     "QUIET_HOURS": "give a range of local hours such as 21:00-09:00, or leave it empty",
     "DAILY_JOBS_AT": "give a time of day in TIMEZONE as HH:MM (or HH:MM:SS), e.g. 03:00",
     "JOBS_TICK_SECONDS": "give the seconds between the scheduler's looks for due jobs, e.g. 30",
+    "BROADCAST_RATE": "give broadcast messages per second, e.g. 25 (Telegram allows about 30)",
+    "BROADCAST_IN_FLIGHT": "give how many broadcast messages may be on the way at once, e.g. 3",
+    "PROMOTION_QUIET_HOURS": "give a span of the day in TIMEZONE as HH:MM-HH:MM, e.g. 21:00-09:00",
 }
 
 
@@ -71,6 +74,15 @@ class Settings(BaseSettings):
     daily_jobs_at: time = time(3, 0)
     # How often the scheduler looks for due jobs; tests use a fraction of a second.
     jobs_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Broadcast messages per second, for the whole bot (Telegram's limit is about 30).
+    broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
+    # Broadcast messages on the way at once. Each may be delivered twice after a crash
+    # (Telegram has no idempotency key), so this is also the duplicate window.
+    broadcast_in_flight: int = Field(default=3, ge=1, le=100)
+    # How often the bot looks for broadcasts created or changed by the CLI.
+    broadcast_poll_seconds: float = Field(default=2.0, gt=0, le=600)
+    # No promotion is sent in this span of the day in TIMEZONE, e.g. "21:00-09:00"; empty: none.
+    promotion_quiet_hours: str = ""
 
     @field_validator("bot_token")
     @classmethod
@@ -157,13 +169,21 @@ class Settings(BaseSettings):
         hour, minute, second = (int(part or 0) for part in match.groups())
         return time(hour, minute, second)
 
+    @field_validator("promotion_quiet_hours")
+    @classmethod
+    def _quiet_hours_shape(cls, value: str) -> str:
+        from bot.quiet_hours import QuietHours
+
+        QuietHours.parse(value)
+        return value.strip()
+
     @property
     def zone(self) -> ZoneInfo:
         """TIMEZONE as a tzinfo: "today" and the daily jobs' time follow its calendar."""
         return ZoneInfo(self.timezone)
 
     @property
-    def quiet(self) -> QuietHours | None:
+    def quiet(self) -> QuietHours:
         from bot.quiet_hours import QuietHours
 
         return QuietHours.parse(self.quiet_hours)

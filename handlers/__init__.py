@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import cashier, errors, fallback, faq, language, points, reviews, rewards, start
+from handlers import (
+    cashier,
+    errors,
+    fallback,
+    faq,
+    language,
+    points,
+    promotions,
+    reviews,
+    rewards,
+    start,
+)
 from handlers import help as help_
+from handlers.admin import broadcast as admin_broadcast
 from handlers.admin import customers as admin_customers
 from handlers.admin import faq as admin_faq
 from handlers.admin import reviews as admin_reviews
@@ -29,6 +41,7 @@ admin.include_routers(
     admin_faq.router,
     admin_stats.router,
     admin_reviews.router,
+    admin_broadcast.router,
 )
 # Cashiers' deep links (a scanned card or code) come before /start; for anyone else they are
 # an ordinary /start. The cashier's questions come after the customer features, so a
@@ -37,6 +50,7 @@ admin.include_routers(
 private_chat.include_routers(
     cashier.links,
     start.router,
+    promotions.router,
     help_.router,
     language.router,
     points.router,

@@ -108,3 +108,17 @@ class ReviewSkip(CallbackData, prefix="rvs"):
 class NpsScore(CallbackData, prefix="nps"):
     survey: int
     score: int
+
+
+class Unsubscribe(CallbackData, prefix="unsub"):
+    """Under every promotion: the presser (never anyone named in the data) opts out."""
+
+
+class BroadcastStep(CallbackData, prefix="bc"):
+    """A step of the admin's /broadcast flow for draft `id`: `seg` indexes the common
+    segments, `at` is the confirmed send time (Unix seconds; 0: now)."""
+
+    id: int
+    action: str  # seg, now, when, go, cancel
+    seg: int = -1
+    at: int = 0

@@ -19,6 +19,7 @@ from storage.repositories import (
 from storage.repositories.access import AuditRepository, RoleRepository
 from storage.repositories.analytics import AnalyticsRepository
 from storage.repositories.api_tokens import ApiTokenRepository
+from storage.repositories.broadcasts import BroadcastRepository
 from storage.repositories.faq import FaqRepository
 from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
 from storage.repositories.outbox import JobRunRepository, OutboxRepository
@@ -46,6 +47,7 @@ class UnitOfWork:
         self.reviews = ReviewRepository(session)
         self.nps = NpsRepository(session)
         self.redemptions = RedemptionRepository(session)
+        self.broadcasts = BroadcastRepository(session)
 
 
 class Storage:

@@ -34,3 +34,12 @@ class CustomerService:
         """Which of these people have a customer record, i.e. have opened the bot."""
         async with self._storage.read() as uow:
             return frozenset(await uow.customers.by_telegram_ids(sorted(telegram_ids)))
+
+    async def set_promotions(self, customer: Customer, consent: bool) -> bool:
+        """Opt in to or out of promotions (/stop, Unsubscribe, /start); True if it changed."""
+        if customer.consent_promotions == consent:
+            return False
+        async with self._storage.write() as uow:
+            await uow.customers.set_promotions_consent(customer.id, consent)
+        self._cache.forget(customer.telegram_id)
+        return True

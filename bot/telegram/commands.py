@@ -26,6 +26,7 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("card", N_("My loyalty card to show at the till")),
     ("invite", N_("Invite friends and earn points")),
     ("review", N_("Rate us and leave a review")),
+    ("stop", N_("Stop receiving promotions")),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("customer", N_("A customer's record: /customer ID")),
@@ -38,6 +39,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("stats", N_("Retention figures: /stats 30")),
     ("reviews", N_("Latest reviews: /reviews [stars]")),
     ("nps", N_("Net promoter score; /nps send asks customers")),
+    ("broadcast", N_("Send a message to a segment of customers")),
 )
 
 # Admins hold every role, so their menu lists these too. Cashiers who are not admins type

@@ -17,6 +17,8 @@ from aiogram.methods.base import TelegramType
 if TYPE_CHECKING:
     from aiogram import Bot
 
+    from bot.broadcasts.flood import FloodGate
+
 logger = logging.getLogger(__name__)
 
 
@@ -26,8 +28,15 @@ class RetryMiddleware(BaseRequestMiddleware):
     message twice; one lost reply is the worse failure for a support bot."""
 
     def __init__(
-        self, *, max_flood_waits: int = 3, max_flood_wait: float = 60.0, max_failures: int = 2
+        self,
+        *,
+        max_flood_waits: int = 3,
+        max_flood_wait: float = 60.0,
+        max_failures: int = 2,
+        flood_gate: FloodGate | None = None,
     ) -> None:
+        # A 429 on any call pauses the broadcast worker too (it shares the gate).
+        self._flood_gate = flood_gate
         self._max_flood_waits = max_flood_waits
         self._max_flood_wait = max_flood_wait
         self._max_failures = max_failures
@@ -46,6 +55,8 @@ class RetryMiddleware(BaseRequestMiddleware):
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:
                 flood_waits += 1
+                if self._flood_gate is not None:
+                    self._flood_gate.hold(error.retry_after)
                 if flood_waits > self._max_flood_waits or error.retry_after > self._max_flood_wait:
                     raise
                 logger.warning(

@@ -1,0 +1,1 @@
+"""Broadcast delivery: the worker that sends queued broadcasts, and what it renders."""

@@ -1,0 +1,232 @@
+"""Segments: a small expression language that picks a broadcast's recipients.
+
+    expr    := or
+    or      := and ("or" and)*
+    and     := unary ("and" unary)*
+    unary   := "not" unary | "(" expr ")" | atom
+    atom    := all | new | returning | referred | never_purchased | birthday_month
+             | lang=CODE | tier=ID | tag=NAME
+             | balance OP N | inactive OP Nd | expiring OP Nd      (OP: >= <= > < =)
+
+Examples: ``tier=gold and balance>=100``, ``lang=ru and not (new or referred)``,
+``inactive>=30d``, ``expiring<=14d``.
+
+An expression compiles to a SQL condition over ``customers c`` with bound parameters only
+(names and numbers never reach the SQL text). Consent and reachability are not part of a
+segment: the broadcast service adds them to every query, so no expression can reach a
+customer who opted out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from storage.clock import to_db
+
+# "New" customers made their first purchase within this many days.
+NEW_CUSTOMER_DAYS = 30
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<paren>[()])|(?P<cmp>[a-z_]+\s*(?:>=|<=|=|>|<)\s*[^\s()]+)|(?P<word>[a-z_]+))",
+    re.IGNORECASE,
+)
+_COMPARISON = re.compile(r"([a-z_]+)\s*(>=|<=|=|>|<)\s*(\S+)", re.IGNORECASE)
+_DAYS = re.compile(r"(\d{1,5})d?", re.IGNORECASE)
+_NAME = re.compile(r"[\w.-]{1,64}")
+_OPERATORS = {">=": ">=", "<=": "<=", "=": "=", ">": ">", "<": "<"}
+
+FLAGS = ("all", "new", "returning", "referred", "never_purchased", "birthday_month")
+COMPARISONS = ("lang", "tier", "tag", "balance", "inactive", "expiring")
+
+
+class SegmentError(ValueError):
+    """The expression does not parse; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    params: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class SegmentContext:
+    """What an expression is evaluated against: the moment and the business's calendar."""
+
+    now: datetime
+    zone: ZoneInfo
+    default_language: str
+
+
+def _tokens(expression: str) -> list[str]:
+    tokens: list[str] = []
+    position = 0
+    text = expression.strip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            raise SegmentError(f"cannot read the segment at {text[position:]!r}")
+        tokens.append(match.group(match.lastgroup or "word").strip())
+        position = match.end()
+        while position < len(text) and text[position].isspace():
+            position += 1
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[str], context: SegmentContext) -> None:
+        self._tokens = tokens
+        self._position = 0
+        self._context = context
+        self._params: list[Any] = []
+
+    def parse(self) -> Compiled:
+        if not self._tokens:
+            raise SegmentError("the segment is empty")
+        sql = self._or()
+        if self._position < len(self._tokens):
+            raise SegmentError(f"unexpected {self._tokens[self._position]!r}")
+        return Compiled(sql, tuple(self._params))
+
+    def _peek(self) -> str | None:
+        return self._tokens[self._position].lower() if self._position < len(self._tokens) else None
+
+    def _take(self) -> str:
+        token = self._tokens[self._position]
+        self._position += 1
+        return token
+
+    def _or(self) -> str:
+        parts = [self._and()]
+        while self._peek() == "or":
+            self._take()
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def _and(self) -> str:
+        parts = [self._unary()]
+        while self._peek() == "and":
+            self._take()
+            parts.append(self._unary())
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+    def _unary(self) -> str:
+        token = self._peek()
+        if token is None:
+            raise SegmentError("the segment ends too early")
+        if token == "not":
+            self._take()
+            return f"NOT {self._unary()}"
+        if token == "(":
+            self._take()
+            inner = self._or()
+            if self._peek() != ")":
+                raise SegmentError("a '(' is never closed")
+            self._take()
+            return inner
+        if token in {")", "and", "or"}:
+            raise SegmentError(f"unexpected {token!r}")
+        return self._atom(self._take())
+
+    def _atom(self, token: str) -> str:
+        # Every atom is made true or false, never NULL, so that "not" means "not".
+        comparison = _COMPARISON.fullmatch(token)
+        if comparison is None:
+            return f"COALESCE({self._flag(token.lower())}, 0)"
+        name, operator, value = comparison.groups()
+        return f"COALESCE({self._compare(name.lower(), _OPERATORS[operator], value)}, 0)"
+
+    def _flag(self, name: str) -> str:
+        now = self._context.now
+        new_since = to_db(now - timedelta(days=NEW_CUSTOMER_DAYS))
+        if name == "all":
+            return "1"
+        if name == "new":
+            self._params.append(new_since)
+            return "(SELECT MIN(p.purchased_at) FROM purchases p WHERE p.customer_id = c.id) >= ?"
+        if name == "returning":
+            self._params.append(new_since)
+            return "(SELECT MIN(p.purchased_at) FROM purchases p WHERE p.customer_id = c.id) < ?"
+        if name == "referred":
+            return "EXISTS (SELECT 1 FROM referrals r WHERE r.referee_id = c.id)"
+        if name == "never_purchased":
+            return "NOT EXISTS (SELECT 1 FROM purchases p WHERE p.customer_id = c.id)"
+        if name == "birthday_month":
+            self._params.append(f"{now.astimezone(self._context.zone).month:02d}")
+            return "substr(c.birthday, 1, 2) = ?"
+        raise SegmentError(f"unknown segment {name!r} (known: {', '.join(FLAGS + COMPARISONS)})")
+
+    def _compare(self, name: str, operator: str, value: str) -> str:
+        if name in {"lang", "tier", "tag"}:
+            if operator != "=":
+                raise SegmentError(f"{name} takes '=', as in {name}=…")
+            if not _NAME.fullmatch(value):
+                raise SegmentError(f"{value!r} is not a valid {name}")
+            return self._equality(name, value.lower())
+        if name == "balance":
+            if not re.fullmatch(r"-?\d{1,12}", value):
+                raise SegmentError(f"balance needs a whole number of points, not {value!r}")
+            self._params.append(int(value))
+            return (
+                "(SELECT COALESCE(SUM(e.delta), 0) FROM points_entries e "
+                f"WHERE e.customer_id = c.id) {operator} ?"
+            )
+        if name in {"inactive", "expiring"}:
+            days = _DAYS.fullmatch(value)
+            if days is None:
+                raise SegmentError(f"{name} needs a number of days such as 30d, not {value!r}")
+            return self._days(name, operator, int(days.group(1)))
+        raise SegmentError(f"unknown segment {name!r} (known: {', '.join(FLAGS + COMPARISONS)})")
+
+    def _equality(self, name: str, value: str) -> str:
+        if name == "lang":
+            # The language the customer is spoken to in (bot.services.languages): chosen,
+            # else their Telegram app's primary subtag if supported, else the default.
+            self._params.extend([self._context.default_language, value])
+            return (
+                "(CASE WHEN c.language IN ('en', 'ru', 'uk') THEN c.language"
+                " WHEN lower(substr(c.telegram_language, 1, 2)) IN ('en', 'ru', 'uk')"
+                " AND (length(c.telegram_language) = 2 OR substr(c.telegram_language, 3, 1) = '-')"
+                " THEN lower(substr(c.telegram_language, 1, 2)) ELSE ? END) = ?"
+            )
+        if name == "tier":
+            self._params.append(value)
+            return "lower(c.tier) = ?"
+        self._params.append(value)
+        return "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?)"
+
+    def _days(self, name: str, operator: str, days: int) -> str:
+        now = self._context.now
+        if name == "inactive":
+            # Days since the last purchase, or since joining for those who never bought.
+            self._params.extend([to_db(now), days])
+            return (
+                "(julianday(?) - julianday(COALESCE((SELECT MAX(p.purchased_at) FROM purchases p "
+                f"WHERE p.customer_id = c.id), c.first_seen))) {operator} ?"
+            )
+        # Points that burn within N days: a lot with points left expiring in (now, now + N].
+        if operator not in {"<=", "<"}:
+            raise SegmentError("expiring takes <= or <, as in expiring<=14d")
+        self._params.extend([to_db(now), to_db(now + timedelta(days=days))])
+        return (
+            "EXISTS (SELECT 1 FROM points_entries l WHERE l.customer_id = c.id AND l.is_lot = 1"
+            f" AND l.expires_at > ? AND l.expires_at {operator} ?"
+            " AND l.delta > COALESCE((SELECT SUM(u.points) FROM lot_usage u"
+            " WHERE u.lot_id = l.id), 0))"
+        )
+
+
+def compile_segment(expression: str, context: SegmentContext) -> Compiled:
+    """The SQL condition (over ``customers c``) for an expression; SegmentError if malformed."""
+    if len(expression) > 500:
+        raise SegmentError("the segment is too long (500 characters at most)")
+    return _Parser(_tokens(expression), context).parse()
+
+
+def normalise(expression: str) -> str:
+    """One spelling for storage and display: single spaces, lower-case keywords."""
+    return " ".join(expression.split()) or "all"

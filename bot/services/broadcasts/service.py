@@ -1,0 +1,269 @@
+"""Broadcasts: create, schedule, pause, resume, cancel and report; every change audited.
+
+The same service serves the admin's /broadcast flow and the operator CLI; the delivery
+worker in the bot process picks up whatever either of them left in the database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.services.access import Actor, audit
+from bot.services.broadcasts.segments import (
+    Compiled,
+    SegmentContext,
+    SegmentError,
+    compile_segment,
+    normalise,
+)
+from storage.clock import utcnow
+from storage.repositories.broadcasts import Broadcast, UrlButton
+from storage.unit_of_work import Storage
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+
+
+class BroadcastError(Exception):
+    """A request the broadcast's state or content does not allow; the message says why."""
+
+
+@dataclass(frozen=True)
+class Status:
+    broadcast: Broadcast
+    counts: dict[str, int]
+
+    def document(self) -> dict[str, Any]:
+        b = self.broadcast
+        return {
+            "id": b.id,
+            "state": b.state,
+            "segment": b.segment,
+            "total": b.total or 0,
+            "sent": self.counts["sent"],
+            "failed": self.counts["failed"],
+            "blocked": self.counts["blocked"],
+            "pending": self.counts["pending"] + self.counts["sending"],
+            "skipped": self.counts["skipped"],
+            "resent_after_restart": b.resent,
+            "created_by": b.created_by,
+            "created_at": b.created_at.isoformat(),
+            "send_at": b.send_at.isoformat() if b.send_at else None,
+            "started_at": b.started_at.isoformat() if b.started_at else None,
+            "finished_at": b.finished_at.isoformat() if b.finished_at else None,
+        }
+
+
+def parse_when(text: str, zone: ZoneInfo, now: datetime | None = None) -> datetime:
+    """ "+30m", "+2h", "+1d"; "18:30" (the next such time in ``zone``); or an ISO date-time
+    (in ``zone`` unless it names its own offset). ValueError if none of these."""
+    now = now or utcnow()
+    relative = re.fullmatch(r"\+(\d{1,4})([mhd])", text.strip())
+    if relative:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[relative.group(2)]
+        return now + timedelta(**{unit: int(relative.group(1))})
+    clock = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
+    if clock:
+        local = now.astimezone(zone).replace(
+            hour=int(clock.group(1)), minute=int(clock.group(2)), second=0, microsecond=0
+        )
+        return local if local > now else local + timedelta(days=1)
+    moment = datetime.fromisoformat(text.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def _who(actor: Actor) -> str:
+    return f"telegram:{actor.telegram_id}" if actor.telegram_id is not None else actor.via
+
+
+class BroadcastService:
+    def __init__(self, storage: Storage, zone: ZoneInfo, default_language: str) -> None:
+        self._storage = storage
+        self._zone = zone
+        self._default_language = default_language
+
+    def compile(self, segment: str, now: datetime | None = None) -> Compiled:
+        """SegmentError if the expression is malformed."""
+        return compile_segment(
+            segment, SegmentContext(now or utcnow(), self._zone, self._default_language)
+        )
+
+    async def count(self, segment: str) -> tuple[int, int]:
+        """(reachable, known unreachable) customers the segment would reach now."""
+        compiled = self.compile(segment)
+        async with self._storage.read() as uow:
+            return await uow.broadcasts.count_segment(compiled.sql, compiled.params)
+
+    async def segment_members(self, segment: str) -> list[int]:
+        compiled = self.compile(segment)
+        async with self._storage.read() as uow:
+            return await uow.broadcasts.segment_telegram_ids(compiled.sql, compiled.params)
+
+    async def create(
+        self,
+        actor: Actor,
+        *,
+        text: str,
+        photo: str | None = None,
+        buttons: Sequence[Sequence[UrlButton]] = (),
+        segment: str = "all",
+        send_at: datetime | None = None,
+        draft: bool = False,
+    ) -> int:
+        """A broadcast to send at ``send_at`` (now if None), or a draft to confirm later."""
+        segment = normalise(segment)
+        self.compile(segment)  # refuse a malformed segment now, not when sending starts
+        limit = MAX_CAPTION if photo else MAX_TEXT
+        if not text.strip() and not photo:
+            raise BroadcastError("the message is empty")
+        if len(text) > limit:
+            raise BroadcastError(f"the text is longer than Telegram allows ({limit} characters)")
+        now = utcnow()
+        async with self._storage.write() as uow:
+            broadcast_id = await uow.broadcasts.create(
+                text=text,
+                photo=photo,
+                buttons=buttons,
+                segment=segment,
+                state="draft" if draft else "scheduled",
+                created_by=_who(actor),
+                created_at=now,
+                send_at=None if draft else (send_at or now),
+            )
+            await audit(
+                uow,
+                actor,
+                "broadcast.create",
+                f"broadcast:{broadcast_id}",
+                None,
+                {
+                    "segment": segment,
+                    "send_at": (send_at or now).isoformat() if not draft else None,
+                    "photo": bool(photo),
+                    "draft": draft,
+                },
+            )
+        return broadcast_id
+
+    async def confirm(
+        self,
+        actor: Actor,
+        broadcast_id: int,
+        send_at: datetime | None,
+        progress: tuple[int, int] | None = None,
+    ) -> None:
+        """A draft becomes scheduled (``send_at`` None: now); ``progress`` is the (chat,
+        message) the worker edits with live figures."""
+        await self.draft_of(actor, broadcast_id)
+        async with self._storage.write() as uow:
+            if not await uow.broadcasts.schedule(broadcast_id, send_at or utcnow()):
+                raise BroadcastError("this broadcast is no longer a draft")
+            if progress is not None:
+                await uow.broadcasts.set_progress_message(broadcast_id, *progress)
+            await audit(
+                uow,
+                actor,
+                "broadcast.confirm",
+                f"broadcast:{broadcast_id}",
+                {"state": "draft"},
+                {"state": "scheduled", "send_at": (send_at or utcnow()).isoformat()},
+            )
+
+    async def draft_of(self, actor: Actor, broadcast_id: int) -> Broadcast:
+        """The actor's own draft; BroadcastError for anyone else's or a sent one."""
+        broadcast = await self.get(broadcast_id)
+        if broadcast is None or broadcast.created_by != _who(actor):
+            raise BroadcastError("no such draft of yours")
+        if broadcast.state != "draft":
+            raise BroadcastError(f"this broadcast is already {broadcast.state}")
+        return broadcast
+
+    async def set_segment(self, actor: Actor, broadcast_id: int, segment: str) -> None:
+        segment = normalise(segment)
+        self.compile(segment)
+        await self.draft_of(actor, broadcast_id)
+        async with self._storage.write() as uow:
+            if not await uow.broadcasts.set_segment(broadcast_id, segment):
+                raise BroadcastError("this broadcast is no longer a draft")
+
+    async def get(self, broadcast_id: int) -> Broadcast | None:
+        async with self._storage.read() as uow:
+            return await uow.broadcasts.get(broadcast_id)
+
+    async def status(self, broadcast_id: int) -> Status | None:
+        async with self._storage.read() as uow:
+            broadcast = await uow.broadcasts.get(broadcast_id)
+            if broadcast is None:
+                return None
+            return Status(broadcast, await uow.broadcasts.counts(broadcast_id))
+
+    async def latest(self, limit: int = 20) -> list[Status]:
+        async with self._storage.read() as uow:
+            broadcasts = await uow.broadcasts.latest(limit)
+            return [Status(b, await uow.broadcasts.counts(b.id)) for b in broadcasts]
+
+    async def pause(self, actor: Actor, broadcast_id: int) -> None:
+        await self._change(actor, broadcast_id, "pause", ("scheduled", "sending"), "paused")
+
+    async def resume(self, actor: Actor, broadcast_id: int) -> None:
+        broadcast = await self.get(broadcast_id)
+        # Not started yet: back to waiting for its time; started: on with the queue.
+        target = "scheduled" if broadcast and broadcast.started_at is None else "sending"
+        await self._change(actor, broadcast_id, "resume", ("paused",), target)
+
+    async def cancel(self, actor: Actor, broadcast_id: int) -> None:
+        await self._change(
+            actor, broadcast_id, "cancel", ("draft", "scheduled", "sending", "paused"), "cancelled"
+        )
+
+    async def _change(
+        self, actor: Actor, broadcast_id: int, verb: str, allowed: Sequence[str], state: str
+    ) -> None:
+        now = utcnow()
+        async with self._storage.write() as uow:
+            broadcast = await uow.broadcasts.get(broadcast_id)
+            if broadcast is None:
+                raise BroadcastError(f"no broadcast {broadcast_id}")
+            if not await uow.broadcasts.set_state(broadcast_id, allowed, state, now):
+                raise BroadcastError(f"cannot {verb} a broadcast that is {broadcast.state}")
+            if state == "cancelled":
+                await uow.broadcasts.skip_open(broadcast_id, now)
+            await audit(
+                uow,
+                actor,
+                f"broadcast.{verb}",
+                f"broadcast:{broadcast_id}",
+                {"state": broadcast.state},
+                {"state": state},
+            )
+
+    async def tag(self, actor: Actor, telegram_id: int, tag: str, *, remove: bool = False) -> bool:
+        tag = tag.strip().lower()
+        if not tag or len(tag) > 64 or not all(ch.isalnum() or ch in "_.-" for ch in tag):
+            raise BroadcastError("a tag is 1-64 letters, digits, '_', '.' or '-'")
+        async with self._storage.write() as uow:
+            customer = await uow.customers.by_telegram_id(telegram_id)
+            if customer is None:
+                raise BroadcastError(f"no customer with Telegram id {telegram_id}")
+            if remove:
+                changed = await uow.broadcasts.remove_tag(customer.id, tag)
+            else:
+                changed = await uow.broadcasts.add_tag(customer.id, tag)
+            if changed:
+                await audit(
+                    uow,
+                    actor,
+                    "tag.remove" if remove else "tag.add",
+                    f"user:{telegram_id}",
+                    None,
+                    {"tag": tag},
+                )
+        return changed
+
+
+__all__ = ["BroadcastError", "BroadcastService", "SegmentError", "Status"]
