@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import cashier, errors, fallback, faq, language, points, rewards, start
+from handlers import (
+    cashier,
+    errors,
+    fallback,
+    faq,
+    language,
+    points,
+    privacy,
+    profile,
+    rewards,
+    start,
+)
 from handlers import help as help_
 from handlers.admin import customers as admin_customers
 from handlers.admin import faq as admin_faq
@@ -33,6 +44,8 @@ private_chat.include_routers(
     language.router,
     points.router,
     rewards.router,
+    profile.router,
+    privacy.router,
     cashier.router,
     admin,
     faq.router,

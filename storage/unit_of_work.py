@@ -21,6 +21,7 @@ from storage.repositories.api_tokens import ApiTokenRepository
 from storage.repositories.faq import FaqRepository
 from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
 from storage.repositories.outbox import JobRunRepository, OutboxRepository
+from storage.repositories.personal_data import PersonalDataRepository
 from storage.repositories.redemptions import RedemptionRepository
 from storage.repositories.referrals import ReferralRepository
 
@@ -41,6 +42,7 @@ class UnitOfWork:
         self.jobs = JobRunRepository(session)
         self.api_tokens = ApiTokenRepository(session)
         self.redemptions = RedemptionRepository(session)
+        self.personal_data = PersonalDataRepository(session)
 
 
 class Storage:

@@ -25,6 +25,9 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("points", N_("My points, tier and history")),
     ("card", N_("My loyalty card to show at the till")),
     ("invite", N_("Invite friends and earn points")),
+    ("profile", N_("My phone, birthday and consents")),
+    ("mydata", N_("Get everything you hold about me")),
+    ("forget", N_("Erase my data")),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("customer", N_("A customer's record: /customer ID")),

@@ -117,6 +117,20 @@ class CustomerRepository:
             "UPDATE customers SET consent_promotions = ? WHERE id = ?", (consent, customer_id)
         )
 
+    async def set_consents(
+        self, customer_id: int, *, promotions: bool, surveys: bool, at: datetime
+    ) -> None:
+        await self._session.execute(
+            "UPDATE customers SET consent_promotions = ?, consent_surveys = ?, "
+            "consents_changed_at = ? WHERE id = ?",
+            (promotions, surveys, to_db(at), customer_id),
+        )
+
+    async def set_phone(self, customer_id: int, phone: str | None) -> None:
+        await self._session.execute(
+            "UPDATE customers SET phone = ? WHERE id = ?", (phone, customer_id)
+        )
+
     async def by_id(self, customer_id: int) -> Customer | None:
         row = await self._session.fetch_one("SELECT * FROM customers WHERE id = ?", (customer_id,))
         return None if row is None else Customer.model_validate(dict(row))

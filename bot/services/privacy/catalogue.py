@@ -1,0 +1,34 @@
+"""Every data section of the bot, in one place for the bot and the CLI alike.
+
+A feature that stores something about a customer (support tickets, broadcasts' deliveries,
+reviews, ...) adds its DataSection here: /mydata then includes it, and /forget erases it.
+Sections are exported in this order and forgotten in the reverse order, so the profile
+(first) is erased last: the others may still need it (its name, its Telegram id).
+"""
+
+from __future__ import annotations
+
+from bot.services.privacy.sections import (
+    CONSENTS,
+    FAQ_QUESTIONS,
+    INTERACTIONS,
+    NOTICES,
+    POINTS,
+    PROFILE,
+    PURCHASES,
+    REDEMPTIONS,
+    REFERRALS,
+    DataSection,
+)
+
+DATA_SECTIONS: tuple[DataSection, ...] = (
+    PROFILE,
+    CONSENTS,
+    POINTS,
+    PURCHASES,
+    REFERRALS,
+    REDEMPTIONS,
+    FAQ_QUESTIONS,
+    INTERACTIONS,
+    NOTICES,
+)
