@@ -29,6 +29,7 @@ _HINTS: dict[str, str] = {
     "TIMEZONE": "give an IANA time zone such as Europe/Kyiv or UTC",
     "DAILY_JOBS_AT": "give a time of day in TIMEZONE as HH:MM (or HH:MM:SS), e.g. 03:00",
     "JOBS_TICK_SECONDS": "give the seconds between the scheduler's looks for due jobs, e.g. 30",
+    "INTERACTION_RETENTION_DAYS": "give whole days to keep message texts (0 keeps them forever)",
 }
 
 
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
     daily_jobs_at: time = time(3, 0)
     # How often the scheduler looks for due jobs; tests use a fraction of a second.
     jobs_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Message texts (the conversation, FAQ questions) older than this are blanked by a
+    # daily job; 0 keeps them forever.
+    interaction_retention_days: int = Field(default=365, ge=0)
 
     @field_validator("bot_token")
     @classmethod

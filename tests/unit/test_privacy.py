@@ -151,3 +151,60 @@ async def test_nothing_is_recorded_against_a_forgotten_customer(storage):
         questions = await uow.session.fetch_all("SELECT customer_id, text FROM faq_queries")
     assert [row["text"] for row in texts] == ["[erased]"]
     assert "late question" not in [row["text"] for row in questions]
+
+
+async def test_retention_blanks_only_texts_older_than_the_limit(storage):
+    from bot.services.privacy import retention as module
+    from bot.services.privacy.retention import TextRetention
+
+    now = utcnow()
+    old, recent = now - timedelta(days=31), now - timedelta(days=29)
+    async with storage.write() as uow:
+        customer = await uow.customers.touch(TelegramProfile(601, "Olga", None, None, "en"), now)
+        await uow.interactions.add_many(
+            [(customer.id, NewInteraction("in", "text", f"old {n}", old)) for n in range(7)]
+            + [
+                (customer.id, NewInteraction("in", "callback", None, old, meta='{"b": 1}')),
+                (customer.id, NewInteraction("in", "text", "recent", recent)),
+            ]
+        )
+        for at, text in ((old, "old question"), (recent, "recent question")):
+            await uow.faq.record_query(
+                customer_id=customer.id,
+                at=at,
+                language="en",
+                text=text,
+                entry_id=None,
+                score=None,
+                confident=False,
+                outcome="declined",
+            )
+    module.BATCH = 3  # several transactions' worth
+    try:
+        job = TextRetention(storage, 30, clock=lambda: now)
+        assert await job.blank_old_texts() == {"interactions": 8, "faq_questions": 1}
+        assert await job.blank_old_texts() == {"interactions": 0, "faq_questions": 0}
+    finally:
+        module.BATCH = 500
+    async with storage.read() as uow:
+        rows = await uow.personal_data.interactions(customer.id)
+        questions = await uow.personal_data.faq_queries(customer.id)
+    assert [(row["text"], row["meta"]) for row in rows] == [("[erased]", None)] * 7 + [
+        (None, None),
+        ("recent", None),
+    ]
+    assert [q["text"] for q in questions] == ["[erased]", "recent question"]
+    with pytest.raises(ValueError):
+        TextRetention(storage, 0)
+
+
+def test_retention_setting_defaults_to_a_year_and_refuses_negative_days(monkeypatch):
+    from bot.settings import SettingsError, load_settings
+
+    monkeypatch.delenv("INTERACTION_RETENTION_DAYS", raising=False)
+    assert load_settings().interaction_retention_days == 365
+    monkeypatch.setenv("INTERACTION_RETENTION_DAYS", "0")
+    assert load_settings().interaction_retention_days == 0
+    monkeypatch.setenv("INTERACTION_RETENTION_DAYS", "-1")
+    with pytest.raises(SettingsError, match="^INTERACTION_RETENTION_DAYS .*0 keeps them forever"):
+        load_settings()
