@@ -118,11 +118,14 @@ def _async_commands() -> dict[
 
 
 def configure_logging(level: str) -> None:
+    from bot import log_masking
+
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    log_masking.install()
 
 
 def _run(settings: Settings) -> int:

@@ -1,9 +1,14 @@
 """A customer's data rights and profile, as a customer and an operator meet them."""
 
+import asyncio
 import json
 import time
 
+import aiohttp
+from aiohttp import web
+
 from handlers.callbacks import ConfirmForget, SetConsent
+from tests.e2e.harness import TOKEN, BotProcess, free_port
 
 
 def buttons(message):
@@ -196,3 +201,83 @@ async def test_profile_consents_phone_and_birthday(bot, emulator):
     _, screen = await press(emulator, user, screen, buttons(screen)["🗑 Remove phone"])
     assert "Phone: not given" in screen["text"]
     assert (await bot.customer(user.id))["phone"] is None
+
+
+class RedirectingFront:
+    """A reverse proxy in front of the emulator that can be told to answer getUpdates with
+    a redirect to itself, as a misconfigured proxy would: aiohttp gives up with
+    TooManyRedirects, whose message quotes the URL, bot token included."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.redirecting = False
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self):
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.forward)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        self.session = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.session.close()
+        await self.runner.cleanup()
+
+    async def forward(self, request):
+        if self.redirecting and request.path.endswith("/getUpdates"):
+            raise web.HTTPTemporaryRedirect(request.path)
+        body = await request.read()
+        headers = {"Content-Type": request.headers.get("Content-Type", "")}
+        async with self.session.request(
+            request.method, self.upstream + request.path_qs, data=body, headers=headers
+        ) as response:
+            return web.Response(
+                body=await response.read(),
+                status=response.status,
+                content_type=response.content_type,
+            )
+
+
+async def test_logs_hold_neither_the_token_nor_phone_numbers(own_emulator, tmp_path):
+    async with RedirectingFront(own_emulator.base_url) as front:
+        bot = BotProcess(own_emulator, tmp_path, env={"TELEGRAM_API_URL": front.base_url})
+        await bot.start()
+        try:
+            user = own_emulator.add_user(first_name="Logan", language_code="en")
+            user.send_text("/start")
+            await user.next_message()
+            # Telegram refuses the reply with an error quoting the customer's number: the
+            # bot logs the failed update, traceback and all.
+            own_emulator.fail_next(
+                "sendMessage",
+                error_code=400,
+                description="Bad Request: can't parse entities near +44 7700 900123",
+                chat_id=user.id,
+            )
+            user.share_own_contact("447700900123")
+            await bot_logged(bot, "failed")
+            # Polling through a proxy that redirects in a loop: aiogram logs the client
+            # error, and with it the request URL.
+            front.redirecting = True
+            user.send_text("hello")  # ends the long poll in flight; the next one is redirected
+            await bot_logged(bot, "Failed to fetch updates")
+            front.redirecting = False
+        finally:
+            assert await bot.stop() == 0
+    log = bot.log()
+    assert "TooManyRedirects" in log and "/bot123456789:***/getUpdates" in log
+    assert "Bad Request" in log and "[phone]" in log
+    secret = TOKEN.split(":", 1)[1]
+    assert secret not in log
+    assert "900123" not in log and "447700900123" not in log
+
+
+async def bot_logged(bot, text, timeout=20.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while text not in bot.log():
+        assert asyncio.get_running_loop().time() < deadline, bot.log()
+        await asyncio.sleep(0.1)
