@@ -45,7 +45,12 @@ async def my_data_button(
 
 
 async def send_my_data(bot: Bot, chat_id: int, customer: Customer, privacy: PrivacyService) -> None:
-    document = await privacy.export(THE_CUSTOMER, customer)
+    try:
+        document = await privacy.export(THE_CUSTOMER, customer)
+    except AlreadyForgotten:
+        # Erased a moment ago by an operator; this process had not noticed yet.
+        await bot.send_message(chat_id, _("Your data has been erased: there is nothing to send."))
+        return
     data = json.dumps(document, ensure_ascii=False, indent=2, default=str).encode()
     await bot.send_document(
         chat_id,

@@ -208,3 +208,31 @@ def test_retention_setting_defaults_to_a_year_and_refuses_negative_days(monkeypa
     monkeypatch.setenv("INTERACTION_RETENTION_DAYS", "-1")
     with pytest.raises(SettingsError, match="^INTERACTION_RETENTION_DAYS .*0 keeps them forever"):
         load_settings()
+
+
+async def test_a_forgotten_friend_s_name_leaves_the_inviter_s_record(storage):
+    now = utcnow()
+    async with storage.write() as uow:
+        ann = await uow.customers.touch(TelegramProfile(701, "Annabel", None, None, "en"), now)
+        bart = await uow.customers.touch(TelegramProfile(702, "Bartholomew", None, None, "en"), now)
+        await uow.referrals.attribute(bart.id, ann.id, now)
+        await uow.interactions.add_many(
+            [
+                (ann.id, NewInteraction("out", "sendMessage", "Bartholomew bought: +50", now)),
+                (ann.id, NewInteraction("in", "text", "Bartholomew is my cousin", now)),
+                (bart.id, NewInteraction("out", "sendMessage", "Invited by Annabel", now)),
+            ]
+        )
+        await uow.outbox.add(ann.id, "referral_reward", {"friend": "Bartholomew"}, now)
+    await PrivacyService(storage, DATA_SECTIONS).forget(THE_CUSTOMER, bart)
+    async with storage.read() as uow:
+        texts = [row["text"] for row in await uow.personal_data.interactions(ann.id)]
+        notices = await uow.personal_data.notices(ann.id)
+        exported = await PrivacyService(storage, DATA_SECTIONS).export(THE_CUSTOMER, ann)
+    # What the bot wrote to Ann loses the name; what Ann wrote herself is hers.
+    assert texts == ["[erased] bought: +50", "Bartholomew is my cousin"]
+    assert notices[0]["payload"] == {"friend": "[erased]"}
+    assert exported["referrals"]["friends_invited"][0]["friend"] == "friend-1"
+    async with storage.write() as uow:
+        await uow.customers.set_phone(bart.id, "+1555000111")
+        assert (await uow.customers.by_id(bart.id)).phone is None
