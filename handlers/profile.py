@@ -130,10 +130,9 @@ async def set_consent(
     bot: Bot,
     callback_answer: CallbackAnswer,
 ) -> None:
-    before = await profile.current(customer)
     updated = await profile.set_consent(customer, callback_data.kind, bool(callback_data.on))
     callback_answer.text = _("Saved.")
-    if updated != before:
+    if updated is not None:  # else a repeated press: the screen already shows it
         await _redraw(query, updated, bot)
 
 

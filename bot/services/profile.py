@@ -51,20 +51,21 @@ class ProfileService:
             found = await uow.customers.by_id(customer.id)
         return found or customer
 
-    async def set_consent(self, customer: Customer, kind: str, value: bool) -> Customer:
-        """Set (not toggle) one consent, so a repeated press changes nothing."""
+    async def set_consent(self, customer: Customer, kind: str, value: bool) -> Customer | None:
+        """Set (not toggle) one consent, so a repeated press changes nothing. Returns the
+        customer as changed, or None when the consent already had that value."""
         async with self._storage.write() as uow:
             current = await uow.customers.by_id(customer.id)
             assert current is not None
             promotions = value if kind == "promotions" else current.consent_promotions
             surveys = value if kind == "surveys" else current.consent_surveys
-            if (promotions, surveys) != (current.consent_promotions, current.consent_surveys):
-                await uow.customers.set_consents(
-                    customer.id, promotions=promotions, surveys=surveys, at=utcnow()
-                )
+            if (promotions, surveys) == (current.consent_promotions, current.consent_surveys):
+                return None
+            await uow.customers.set_consents(
+                customer.id, promotions=promotions, surveys=surveys, at=utcnow()
+            )
             updated = await uow.customers.by_id(customer.id)
         self._cache.forget(customer.telegram_id)
-        assert updated is not None
         return updated
 
     async def set_phone(self, customer: Customer, phone: str | None) -> None:
