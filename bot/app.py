@@ -51,6 +51,9 @@ from bot.services.loyalty.purchases import PurchaseService
 from bot.services.loyalty.redemptions import RedemptionService
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService
+from bot.services.privacy import PrivacyService
+from bot.services.privacy.catalogue import DATA_SECTIONS
+from bot.services.profile import ProfileService
 from bot.services.reviews import NpsService, ReviewService
 from bot.settings import Settings, SettingsError
 from bot.telegram.commands import CommandMenu
@@ -147,6 +150,8 @@ async def create_application(settings: Settings) -> Application:
         nps=NpsService(storage),
         broadcasts=broadcast_service,
         broadcast_worker=broadcasts,
+        privacy=PrivacyService(storage, DATA_SECTIONS, customer_cache),
+        profile=ProfileService(storage, customer_cache),
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,

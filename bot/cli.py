@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="only the most recent N interactions (default: all with --json, else 20)",
     )
+    from bot.cli_privacy import add_privacy_commands
+
+    add_privacy_commands(customer_commands)
 
     faq = commands.add_parser("faq", help="manage and try the FAQ")
     faq_commands = faq.add_subparsers(dest="faq_command", required=True)
@@ -135,6 +138,8 @@ def _command_handler(
 
 
 def configure_logging(level: str) -> None:
+    from bot import log_masking
+
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -142,6 +147,7 @@ def configure_logging(level: str) -> None:
     )
     # yoyo narrates every migration step at INFO; operators need to know only what applied.
     logging.getLogger("yoyo").setLevel(max(logging.WARNING, logging.getLogger().level))
+    log_masking.install()
 
 
 def _run(settings: Settings) -> int:
@@ -153,6 +159,10 @@ def _run(settings: Settings) -> int:
 
 
 async def _show_customer(settings: Settings, arguments: argparse.Namespace) -> int:
+    if arguments.customer_command != "show":
+        from bot.cli_privacy import run_privacy_command
+
+        return await run_privacy_command(settings, arguments)
     path = settings.sqlite_path
     if path is not None and not path.exists():
         print(

@@ -36,6 +36,7 @@ _HINTS: dict[str, str] = {
     "BROADCAST_RATE": "give broadcast messages per second, e.g. 25 (Telegram allows about 30)",
     "BROADCAST_IN_FLIGHT": "give how many broadcast messages may be on the way at once, e.g. 3",
     "PROMOTION_QUIET_HOURS": "give a span of the day in TIMEZONE as HH:MM-HH:MM, e.g. 21:00-09:00",
+    "INTERACTION_RETENTION_DAYS": "give whole days to keep message texts (0 keeps them forever)",
 }
 
 
@@ -83,6 +84,9 @@ class Settings(BaseSettings):
     broadcast_poll_seconds: float = Field(default=2.0, gt=0, le=600)
     # No promotion is sent in this span of the day in TIMEZONE, e.g. "21:00-09:00"; empty: none.
     promotion_quiet_hours: str = ""
+    # Message texts (the conversation, FAQ questions) older than this are blanked by a
+    # daily job; 0 keeps them forever.
+    interaction_retention_days: int = Field(default=365, ge=0)
 
     @field_validator("bot_token")
     @classmethod

@@ -122,3 +122,28 @@ class BroadcastStep(CallbackData, prefix="bc"):
     action: str  # seg, now, when, go, cancel
     seg: int = -1
     at: int = 0
+
+
+class SetConsent(CallbackData, prefix="cns"):
+    """Sets (never toggles) one of the presser's own consents: a second press is a no-op."""
+
+    kind: str  # promotions | surveys
+    on: int
+
+
+class ProfileAction(CallbackData, prefix="prf"):
+    """A /profile button about the presser's own data."""
+
+    what: str  # phone, nophone, birthday, nobirthday, export, forget
+
+
+class ConfirmForget(CallbackData, prefix="fgt"):
+    """Yes, erase my data. Valid only for the customer record it was asked for (after the
+    erasure the presser is a new customer, so a second press is stale) and for a while."""
+
+    customer: int
+    at: int  # Unix time the confirmation was asked
+
+
+class KeepData(CallbackData, prefix="fgn"):
+    """No, keep my data."""

@@ -28,6 +28,11 @@ async def show_help(message: Message, is_admin: bool, roles: frozenset[Role] = f
         "/rewards — spend your points on rewards\n"
         "/invite — invite friends and both earn points"
     )
+    text += "\n" + _(
+        "/profile — your phone, birthday and what you agree to\n"
+        "/mydata — everything we hold about you, as a file\n"
+        "/forget — erase your data"
+    )
     if is_admin or Role.CASHIER in roles:
         text += "\n\n" + _(
             "For cashiers:\n/sale — record a sale by the customer's card\n"

@@ -95,6 +95,14 @@ class Database:
             await self._writer.close()
         await self._reader.close()
 
+    async def checkpoint(self) -> bool:
+        """Fold the WAL back into the main file and empty it; False when a reader kept part
+        of it. After erasing data: with secure_delete, no old copy remains in either file."""
+        async with self._write_lock:
+            cursor = await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = await cursor.fetchone()
+        return row is not None and row[0] == 0
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
@@ -129,4 +137,7 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     # loss can drop the last transactions, and it never corrupts the file.
     await connection.execute("PRAGMA synchronous = NORMAL")
     await connection.execute("PRAGMA foreign_keys = ON")
+    # Deleted and overwritten content is zeroed, not merely marked free: after /forget or
+    # the retention job, a customer's texts cannot be read back from the file's free space.
+    await connection.execute("PRAGMA secure_delete = ON")
     return connection

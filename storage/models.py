@@ -45,6 +45,9 @@ class Customer(Record):
     referral_code: str | None = None
     tier: str | None = None
     birthday: str | None = None
+    phone: str | None = None
+    consents_changed_at: Moment | None = None
+    forgotten_at: Moment | None = None
 
     @property
     def full_name(self) -> str:

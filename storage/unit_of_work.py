@@ -23,6 +23,7 @@ from storage.repositories.broadcasts import BroadcastRepository
 from storage.repositories.faq import FaqRepository
 from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
 from storage.repositories.outbox import JobRunRepository, OutboxRepository
+from storage.repositories.personal_data import PersonalDataRepository
 from storage.repositories.redemptions import RedemptionRepository
 from storage.repositories.referrals import ReferralRepository
 from storage.repositories.reviews import NpsRepository, ReviewRepository
@@ -48,6 +49,7 @@ class UnitOfWork:
         self.nps = NpsRepository(session)
         self.redemptions = RedemptionRepository(session)
         self.broadcasts = BroadcastRepository(session)
+        self.personal_data = PersonalDataRepository(session)
 
 
 class Storage:

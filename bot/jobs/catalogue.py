@@ -12,12 +12,14 @@ from bot.services.loyalty.birthdays import BirthdayBonus
 from bot.services.loyalty.expiry import PointsExpiry
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
+from bot.services.privacy.retention import TextRetention
 from bot.settings import Settings
 from storage.unit_of_work import Storage
 
 POINTS_EXPIRY = "points-expiry"
 EXPIRY_REMINDERS = "expiry-reminders"
 BIRTHDAY_BONUS = "birthday-bonus"
+TEXT_RETENTION = "text-retention"
 # A birthday missed while the bot was down is still celebrated, a little late, for this
 # many days; expiry and reminders cover "everything due up to now" and need no catching up.
 BIRTHDAY_CATCH_UP_DAYS = 7
@@ -36,3 +38,6 @@ def register_jobs(
     scheduler.daily(EXPIRY_REMINDERS, at, expiry.remind)
     birthdays = BirthdayBonus(storage, rules, ledger, scheduler.clock)
     scheduler.daily(BIRTHDAY_BONUS, at, birthdays.grant, catch_up_days=BIRTHDAY_CATCH_UP_DAYS)
+    if settings.interaction_retention_days:
+        retention = TextRetention(storage, settings.interaction_retention_days, scheduler.clock)
+        scheduler.daily(TEXT_RETENTION, at, retention.blank_old_texts)

@@ -27,6 +27,9 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("invite", N_("Invite friends and earn points")),
     ("review", N_("Rate us and leave a review")),
     ("stop", N_("Stop receiving promotions")),
+    ("profile", N_("My phone, birthday and consents")),
+    ("mydata", N_("Get everything you hold about me")),
+    ("forget", N_("Erase my data")),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("customer", N_("A customer's record: /customer ID")),

@@ -46,7 +46,8 @@ _MEDIA_SUMMARIES: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("audio", lambda audio: f"[audio {audio.title or audio.file_name or ''}]"),
     ("document", lambda document: f"[document {document.file_name or ''}]"),
     ("location", lambda place: f"[location {place.latitude:.5f},{place.longitude:.5f}]"),
-    ("contact", lambda contact: f"[contact {contact.first_name} {contact.phone_number}]"),
+    # Not the number: it may be someone else's, and the customer's own is kept in the profile.
+    ("contact", lambda _contact: "[contact]"),
     ("poll", lambda poll: f"[poll {poll.question}]"),
     ("dice", lambda dice: f"[dice {dice.emoji} {dice.value}]"),
 )

@@ -117,6 +117,21 @@ class CustomerRepository:
             "UPDATE customers SET consent_promotions = ? WHERE id = ?", (consent, customer_id)
         )
 
+    async def set_consents(
+        self, customer_id: int, *, promotions: bool, surveys: bool, at: datetime
+    ) -> None:
+        await self._session.execute(
+            "UPDATE customers SET consent_promotions = ?, consent_surveys = ?, "
+            "consents_changed_at = ? WHERE id = ? AND forgotten_at IS NULL",
+            (promotions, surveys, to_db(at), customer_id),
+        )
+
+    async def set_phone(self, customer_id: int, phone: str | None) -> None:
+        await self._session.execute(
+            "UPDATE customers SET phone = ? WHERE id = ? AND forgotten_at IS NULL",
+            (phone, customer_id),
+        )
+
     async def by_id(self, customer_id: int) -> Customer | None:
         row = await self._session.fetch_one("SELECT * FROM customers WHERE id = ?", (customer_id,))
         return None if row is None else Customer.model_validate(dict(row))
@@ -154,7 +169,9 @@ class CustomerRepository:
 
     async def set_birthday(self, customer_id: int, birthday: str | None) -> None:
         await self._session.execute(
-            "UPDATE customers SET birthday = ? WHERE id = ?", (birthday, customer_id)
+            # A forgotten row stays empty, whatever a stale copy of it asks.
+            "UPDATE customers SET birthday = ? WHERE id = ? AND forgotten_at IS NULL",
+            (birthday, customer_id),
         )
 
     async def with_birthday(self, month_day: str) -> list[Customer]:

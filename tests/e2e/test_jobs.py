@@ -112,6 +112,7 @@ async def test_points_burn_after_a_reminder_and_a_restart_does_not_burn_twice(
             "points-expiry": [today],
             "expiry-reminders": [today],
             "birthday-bonus": [today],
+            "text-retention": [today],
         }
         assert first_runs["points-expiry"][0]["result"] == {"customers": 2, "points": 200}
 

@@ -487,6 +487,7 @@ def test_the_jobs_cli_lists_runs_and_refuses_bad_input(cli_env, monkeypatch, cap
     listing = capsys.readouterr().out
     assert "points-expiry  (daily at 03:00:00 Europe/Kyiv)\n  never ran" in listing
     assert "birthday-bonus  (daily at 03:00:00 Europe/Kyiv, catching up 7 missed days)" in listing
+    assert "text-retention  (daily at 03:00:00 Europe/Kyiv)" in listing
 
     assert cli_main(["jobs", "run", "birthday-bonus", "--date", "2020-01-01"]) == 0
     assert capsys.readouterr().out == (
@@ -503,7 +504,7 @@ def test_the_jobs_cli_lists_runs_and_refuses_bad_input(cli_env, monkeypatch, cap
     assert cli_main(["jobs", "run", "expire-everything"]) == 1
     assert capsys.readouterr().err == (
         "no job named 'expire-everything' "
-        "(known: points-expiry, expiry-reminders, birthday-bonus)\n"
+        "(known: points-expiry, expiry-reminders, birthday-bonus, text-retention)\n"
     )
     assert cli_main(["jobs", "run", "points-expiry", "--date", "1 Dec"]) == 2
     assert capsys.readouterr().err == "--date '1 Dec' is not a date like 2026-12-01\n"

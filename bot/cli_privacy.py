@@ -1,0 +1,64 @@
+"""`python -m bot customer export|forget TELEGRAM_ID`: a customer's data rights, for operators."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bot.services.access import CLI
+from bot.services.privacy import AlreadyForgotten, PrivacyService
+from bot.services.privacy.catalogue import DATA_SECTIONS
+from bot.settings import Settings
+from storage.migrations import apply_migrations
+from storage.unit_of_work import open_storage
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def add_privacy_commands(
+    customer_commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    export = customer_commands.add_parser(
+        "export", help="everything held about a customer, as JSON (what /mydata sends)"
+    )
+    export.add_argument("telegram_id", type=int)
+    forget = customer_commands.add_parser(
+        "forget", help="erase a customer's personal data (what /forget does)"
+    )
+    forget.add_argument("telegram_id", type=int)
+    forget.add_argument("--yes", action="store_true", help="really erase; cannot be undone")
+
+
+async def run_privacy_command(settings: Settings, arguments: argparse.Namespace) -> int:
+    apply_migrations(settings.database_url)
+    storage = await open_storage(settings.database_url)
+    try:
+        privacy = PrivacyService(storage, DATA_SECTIONS)
+        customer = await privacy.find(arguments.telegram_id)
+        if customer is None:
+            print(f"no customer with Telegram id {arguments.telegram_id}", file=sys.stderr)
+            return EXIT_FAILED
+        if arguments.customer_command == "export":
+            document = await privacy.export(CLI, customer)
+            print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+            return EXIT_OK
+        if not arguments.yes:
+            print(
+                f"This erases the personal data of customer {arguments.telegram_id} "
+                "(names, username, phone, birthday, message texts, codes) for good; "
+                "points and purchase amounts stay, anonymous. Run again with --yes to do it.",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        try:
+            counts = await privacy.forget(CLI, customer)
+        except AlreadyForgotten:
+            print("that customer was forgotten already", file=sys.stderr)
+            return EXIT_FAILED
+        changed = ", ".join(f"{name}: {count}" for name, count in counts.items() if count)
+        print(f"forgotten; rows changed: {changed or 'none'}")
+        return EXIT_OK
+    finally:
+        await storage.close()

@@ -1,0 +1,38 @@
+"""Every data section of the bot, in one place for the bot and the CLI alike.
+
+A feature that stores something about a customer (support tickets, broadcasts' deliveries,
+reviews, ...) adds its DataSection here: /mydata then includes it, and /forget erases it.
+Sections are exported in this order and forgotten in the reverse order, so the profile
+(first) is erased last: the others may still need it (its name, its Telegram id).
+"""
+
+from __future__ import annotations
+
+from bot.services.privacy.sections import (
+    CONSENTS,
+    FAQ_QUESTIONS,
+    INTERACTIONS,
+    NOTICES,
+    POINTS,
+    PROFILE,
+    PROMOTIONS,
+    PURCHASES,
+    REDEMPTIONS,
+    REFERRALS,
+    REVIEWS,
+    DataSection,
+)
+
+DATA_SECTIONS: tuple[DataSection, ...] = (
+    PROFILE,
+    CONSENTS,
+    POINTS,
+    PURCHASES,
+    REFERRALS,
+    REDEMPTIONS,
+    REVIEWS,
+    PROMOTIONS,
+    FAQ_QUESTIONS,
+    INTERACTIONS,
+    NOTICES,
+)
