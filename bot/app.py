@@ -7,7 +7,7 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -43,10 +43,12 @@ from bot.services.loyalty.purchases import PurchaseService
 from bot.services.loyalty.redemptions import RedemptionService
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService
+from bot.services.support import SupportService
 from bot.settings import Settings, SettingsError
 from bot.telegram.commands import CommandMenu
 from bot.telegram.outbound import OutboundLogMiddleware
 from bot.telegram.retry import RetryMiddleware
+from bot.telegram.support_desk import SupportDesk
 from handlers import feature_routers
 from storage.migrations import apply_migrations
 from storage.unit_of_work import Storage, open_storage
@@ -69,6 +71,7 @@ class Application:
     http: HttpServer | None
     faq: FaqService
     scheduler: Scheduler
+    desk: SupportDesk
 
 
 async def create_application(settings: Settings) -> Application:
@@ -114,6 +117,8 @@ async def create_application(settings: Settings) -> Application:
         await redemptions.expire_due(now)
 
     scheduler.every("redemption-expiry", REDEMPTION_SWEEP_SECONDS, expire_codes)
+    support = SupportService(storage, loyalty, timedelta(minutes=settings.support_reopen_minutes))
+    desk = SupportDesk(bot, support, i18n, settings.support_chat_id, settings.default_language)
     dispatcher = Dispatcher(
         settings=settings,
         log=log,
@@ -127,6 +132,8 @@ async def create_application(settings: Settings) -> Application:
         notices=notices,
         faq=faq,
         redemptions=redemptions,
+        support=support,
+        desk=desk,
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,
@@ -154,7 +161,7 @@ async def create_application(settings: Settings) -> Application:
         )
         http = HttpServer(api, settings.http_host, settings.http_port)
     application = Application(
-        settings, storage, bot, dispatcher, in_flight, notices, http, faq, scheduler
+        settings, storage, bot, dispatcher, in_flight, notices, http, faq, scheduler, desk
     )
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
     dispatcher.shutdown.register(_on_shutdown(application))
@@ -182,6 +189,13 @@ def _on_startup(
         if not await app.faq.load_sample_if_empty():
             await app.faq.load()
         logger.info("FAQ matcher: %s", app.faq.backend)
+        await app.desk.check()
+        if app.desk.online:
+            logger.info("human support: topics in chat %s", app.desk.chat_id)
+        elif app.desk.chat_id is None:
+            logger.info("human support is off: %s", app.desk.problem)
+        else:
+            logger.warning("HUMAN SUPPORT IS OFFLINE: %s", app.desk.problem)
         app.notices.start()
         app.scheduler.start()
         tune_garbage_collector()

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     daily_jobs_at: time = time(3, 0)
     # How often the scheduler looks for due jobs; tests use a fraction of a second.
     jobs_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Human support: a customer writing within this many minutes of a ticket's close opens
+    # a new ticket in the same topic (afterwards free text goes to the FAQ again).
+    support_reopen_minutes: float = Field(default=30.0, ge=0)
 
     @field_validator("bot_token")
     @classmethod

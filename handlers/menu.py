@@ -24,9 +24,14 @@ LANGUAGE = MenuEntry("language", N_("🌐 Language"))
 POINTS = MenuEntry("points", N_("⭐ Points"))
 CARD = MenuEntry("card", N_("💳 My card"))
 REWARDS = MenuEntry("rewards", N_("🎁 Rewards"))
+SUPPORT = MenuEntry("support", N_("🙋 Support"))
 
 # Rows of the keyboard; features add their entry here as they arrive.
-MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = ((FAQ, POINTS, REWARDS), (CARD, HELP, LANGUAGE))
+MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = (
+    (FAQ, POINTS, REWARDS),
+    (CARD, HELP, LANGUAGE),
+    (SUPPORT,),
+)
 
 
 def main_menu_keyboard() -> ReplyKeyboardMarkup:

@@ -23,6 +23,7 @@ from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
 from storage.repositories.outbox import JobRunRepository, OutboxRepository
 from storage.repositories.redemptions import RedemptionRepository
 from storage.repositories.referrals import ReferralRepository
+from storage.repositories.support import SupportRepository
 
 
 class UnitOfWork:
@@ -41,6 +42,7 @@ class UnitOfWork:
         self.jobs = JobRunRepository(session)
         self.api_tokens = ApiTokenRepository(session)
         self.redemptions = RedemptionRepository(session)
+        self.support = SupportRepository(session)
 
 
 class Storage:

@@ -25,6 +25,7 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("points", N_("My points, tier and history")),
     ("card", N_("My loyalty card to show at the till")),
     ("invite", N_("Invite friends and earn points")),
+    ("support", N_("Talk to a person")),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("customer", N_("A customer's record: /customer ID")),

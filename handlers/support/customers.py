@@ -1,0 +1,211 @@
+"""The customer's side of support: /support, the menu entry and the FAQ's "talk to a person"
+button open a ticket; while one is open (or was closed moments ago) everything the customer
+writes goes to the agents' topic instead of the FAQ; a closed ticket is rated in the chat."""
+
+from __future__ import annotations
+
+from aiogram import F, Router, html
+from aiogram.filters import Command, Filter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+
+from bot.services.support import SupportService
+from bot.telegram.support_desk import SupportDesk
+from handlers.callbacks import RateTicket, SkipComment, TalkToHuman
+from handlers.filters import Check, MenuButton
+from handlers.menu import SUPPORT
+from storage.models import Customer
+
+router = Router(name=__name__)
+
+COMMENT_LIMIT = 1000
+
+
+class RatingComment(StatesGroup):
+    text = State()
+
+
+class InConversation(Filter):
+    """The customer is talking to a person: an open ticket, or one closed moments ago (a
+    message then opens a new ticket in the same topic). Commands keep their meaning."""
+
+    async def __call__(
+        self,
+        message: Message,
+        support: SupportService,
+        desk: SupportDesk,
+        customer: Customer | None = None,
+    ) -> bool:
+        if customer is None or not desk.online:
+            return False
+        if message.text is not None and message.text.startswith("/"):
+            return False
+        return await support.in_conversation(customer.id)
+
+
+def _offline_text() -> str:
+    return _(
+        "Sorry, support is offline right now. Please try again later, or browse the FAQ with /faq."
+    )
+
+
+async def _open(
+    message: Message, customer: Customer, support: SupportService, desk: SupportDesk, source: str
+) -> None:
+    if not desk.online:
+        await message.answer(_offline_text())
+        return
+    opened = await support.open(customer.id, source)
+    if opened.created:
+        await desk.ticket_opened(customer, opened.ticket)
+        await message.answer(
+            _(
+                "🙋 Ticket #{ticket} is open. Write your question here (text, photos, files "
+                "and voice messages are all fine): a person will answer in this chat."
+            ).format(ticket=opened.ticket.id)
+        )
+    else:
+        await message.answer(
+            _("Your ticket #{ticket} is open: just write here and a person will answer.").format(
+                ticket=opened.ticket.id
+            )
+        )
+
+
+@router.message(Command("support"))
+@router.message(MenuButton(SUPPORT.label))
+async def support_command(
+    message: Message, customer: Customer, support: SupportService, desk: SupportDesk
+) -> None:
+    await _open(message, customer, support, desk, "command")
+
+
+@router.callback_query(TalkToHuman.filter())
+async def talk_to_human(
+    query: CallbackQuery, customer: Customer, support: SupportService, desk: SupportDesk
+) -> None:
+    if isinstance(query.message, Message):
+        await _open(query.message, customer, support, desk, "faq")
+
+
+def _rating_keyboard(ticket_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=f"{stars} ⭐",
+                    callback_data=RateTicket(ticket=ticket_id, stars=stars).pack(),
+                )
+                for stars in range(1, 6)
+            ]
+        ]
+    )
+
+
+def rating_request(ticket_id: int) -> tuple[str, InlineKeyboardMarkup]:
+    """What a customer gets when their ticket is closed (in their language)."""
+    return (
+        _(
+            "✅ Your ticket #{ticket} is closed. How did we do? Rate the help from 1 (poor) "
+            "to 5 (excellent):"
+        ).format(ticket=ticket_id),
+        _rating_keyboard(ticket_id),
+    )
+
+
+@router.callback_query(RateTicket.filter())
+async def rate(
+    query: CallbackQuery,
+    callback_data: RateTicket,
+    customer: Customer,
+    support: SupportService,
+    desk: SupportDesk,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+) -> None:
+    # Re-checked in the service: this customer's ticket, closed, not rated yet, 1..5.
+    ticket = await support.rate(callback_data.ticket, customer.id, callback_data.stars)
+    if ticket is None:
+        callback_answer.text = _("This button is no longer active.")
+        return
+    callback_answer.text = _("Thank you!")
+    message = query.message
+    if isinstance(message, Message):
+        await message.edit_reply_markup(reply_markup=None)
+        await message.answer(
+            _(
+                "Thank you for rating {stars} ⭐! If you like, write a comment in one message, "
+                "or press Skip."
+            ).format(stars=ticket.rating),
+            reply_markup=InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [
+                        InlineKeyboardButton(
+                            text=_("Skip"),
+                            callback_data=SkipComment(ticket=ticket.id).pack(),
+                        )
+                    ]
+                ]
+            ),
+        )
+    await state.set_state(RatingComment.text)
+    await state.update_data(ticket=ticket.id)
+    if desk.online:
+        with desk.desk_language():
+            text = _("⭐ The customer rated ticket #{ticket}: {stars}/5").format(
+                ticket=ticket.id, stars=ticket.rating
+            )
+        await desk.post(customer, ticket, text)
+
+
+@router.callback_query(SkipComment.filter())
+async def skip_comment(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+
+
+@router.message(RatingComment.text, Check(F.text & ~F.text.startswith("/")))
+async def comment(
+    message: Message,
+    customer: Customer,
+    support: SupportService,
+    desk: SupportDesk,
+    state: FSMContext,
+) -> None:
+    assert message.text is not None
+    data = await state.get_data()
+    await state.clear()
+    ticket_id = data.get("ticket")
+    if not isinstance(ticket_id, int) or not await support.comment(
+        ticket_id, customer.id, message.text[:COMMENT_LIMIT]
+    ):
+        return
+    await message.answer(_("Thank you, we've passed your comment on."))
+    ticket = await support.ticket(ticket_id)
+    if ticket is not None and desk.online:
+        with desk.desk_language():
+            text = _("💬 The customer's comment on ticket #{ticket}: {comment}").format(
+                ticket=ticket_id, comment=html.quote(message.text[:COMMENT_LIMIT])
+            )
+        await desk.post(customer, ticket, text)
+
+
+@router.message(InConversation())
+async def relay(
+    message: Message, customer: Customer, support: SupportService, desk: SupportDesk
+) -> None:
+    """Anything the customer sends while talking to a person goes to their topic; written
+    after a close, it opens a new ticket there first."""
+    opened = await support.open(customer.id, "message")
+    if opened.created:
+        await desk.ticket_opened(customer, opened.ticket)
+        await message.answer(
+            _("🙋 Ticket #{ticket} is open: a person will answer in this chat.").format(
+                ticket=opened.ticket.id
+            )
+        )
+    await desk.from_customer(customer, opened.ticket, message)
