@@ -16,6 +16,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+from aiogram.utils.i18n import I18n
 
 from bot.api.server import ApiContext, HttpServer, create_api
 from bot.i18n import create_i18n
@@ -43,6 +44,7 @@ from bot.services.loyalty.purchases import PurchaseService
 from bot.services.loyalty.redemptions import RedemptionService
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService
+from bot.services.snippets import Snippets
 from bot.services.support import SupportService
 from bot.settings import Settings, SettingsError
 from bot.telegram.commands import CommandMenu
@@ -117,8 +119,7 @@ async def create_application(settings: Settings) -> Application:
         await redemptions.expire_due(now)
 
     scheduler.every("redemption-expiry", REDEMPTION_SWEEP_SECONDS, expire_codes)
-    support = SupportService(storage, loyalty, timedelta(minutes=settings.support_reopen_minutes))
-    desk = SupportDesk(bot, support, i18n, settings.support_chat_id, settings.default_language)
+    support, desk = _support(settings, storage, bot, i18n, loyalty, scheduler)
     dispatcher = Dispatcher(
         settings=settings,
         log=log,
@@ -134,6 +135,7 @@ async def create_application(settings: Settings) -> Application:
         redemptions=redemptions,
         support=support,
         desk=desk,
+        snippets=Snippets.load(settings.support_snippets),
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,
@@ -166,6 +168,38 @@ async def create_application(settings: Settings) -> Application:
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
     dispatcher.shutdown.register(_on_shutdown(application))
     return application
+
+
+def _support(
+    settings: Settings,
+    storage: Storage,
+    bot: Bot,
+    i18n: I18n,
+    loyalty: LoyaltyService,
+    scheduler: Scheduler,
+) -> tuple[SupportService, SupportDesk]:
+    """Human support: tickets, the agents' forum, and the first-response reminders."""
+    support = SupportService(storage, loyalty, timedelta(minutes=settings.support_reopen_minutes))
+    desk = SupportDesk(
+        bot,
+        support,
+        i18n,
+        settings.support_chat_id,
+        settings.default_language,
+        settings.support_priority_tiers,
+    )
+    if settings.support_first_response_minutes > 0:
+        first_response = timedelta(minutes=settings.support_first_response_minutes)
+        admin_ids = frozenset(settings.admin_ids)
+
+        async def remind_waiting(_now: datetime) -> None:
+            await desk.remind_waiting(first_response, admin_ids)
+
+        # Looked at twice per allowed wait (at most every minute): a reminder comes at most
+        # half the wait late.
+        sweep = min(60.0, max(0.5, first_response.total_seconds() / 2))
+        scheduler.every("support-first-response", sweep, remind_waiting)
+    return support, desk
 
 
 def _on_startup(

@@ -6,16 +6,27 @@ bot/telegram/support_desk.py; this decides what a ticket is and who may change i
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.services.loyalty.service import LoyaltyService, PointsSummary
+from bot.services.access import Actor
+from bot.services.loyalty.service import Adjustment, LoyaltyService, PointsSummary
 from storage.clock import utcnow
 from storage.models import Customer
 from storage.repositories.loyalty import Purchase
 from storage.repositories.support import AskedQuestion, SupportTopic, Ticket
 from storage.unit_of_work import Storage
+
+
+class OverLimit(Exception):
+    """An agent's points adjustments would exceed their limit for the day."""
+
+    def __init__(self, used: int, limit: int) -> None:
+        super().__init__(f"{used} of {limit} points used")
+        self.used = used
+        self.limit = limit
 
 
 class TakeOutcome(enum.Enum):
@@ -59,6 +70,7 @@ class SupportService:
         self._loyalty = loyalty
         self._reopen_window = reopen_window
         self._conversations: dict[int, _Conversation] = {}
+        self._agent_locks: dict[int, asyncio.Lock] = {}
 
     async def _conversation(self, customer_id: int) -> _Conversation:
         known = self._conversations.get(customer_id)
@@ -186,6 +198,32 @@ class SupportService:
         previous = [item for item in tickets if item.id != ticket.id][:3]
         return CustomerCard(customer, ticket, points, purchases, previous, questions)
 
-    async def waiting_for_first_response(self, older_than: timedelta) -> list[Ticket]:
-        async with self._storage.read() as uow:
-            return await uow.support.waiting_for_first_response(utcnow() - older_than)
+    async def claim_reminders(self, older_than: timedelta) -> list[Ticket]:
+        """Tickets waiting longer than `older_than` for a first reply, each returned once."""
+        now = utcnow()
+        async with self._storage.write() as uow:
+            return await uow.support.claim_reminders(now - older_than, now)
+
+    async def adjust_points(
+        self,
+        agent: Actor,
+        customer: Customer,
+        delta: int,
+        reason: str,
+        *,
+        key: str,
+        limit: int | None,
+        since: datetime,
+    ) -> Adjustment:
+        """An agent's correction of the customer's points, audited by LoyaltyService.adjust.
+        `limit` caps what one agent moves (up or down) since `since`; None: no cap (admins).
+        Raises OverLimit, or InsufficientPoints for a debit larger than the balance."""
+        assert agent.telegram_id is not None
+        lock = self._agent_locks.setdefault(agent.telegram_id, asyncio.Lock())
+        async with lock:  # one agent's two commands at once cannot both pass the check
+            if limit is not None:
+                async with self._storage.read() as uow:
+                    used = await uow.support.points_given_by(agent.telegram_id, since)
+                if used + abs(delta) > limit:
+                    raise OverLimit(used, limit)
+            return await self._loyalty.adjust(agent, customer, delta, reason, key)

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TypeVar
 
 from aiogram import Bot, html
@@ -65,12 +66,14 @@ class SupportDesk:
         i18n: I18n,
         chat_id: int | None,
         desk_language: str,
+        priority_tiers: tuple[str, ...] = (),
     ) -> None:
         self._bot = bot
         self._support = support
         self._i18n = i18n
         self.chat_id = chat_id
         self._language = desk_language
+        self._priority_tiers = frozenset(priority_tiers)
         self.online = False
         self.problem: str | None = "SUPPORT_CHAT_ID is not set"
         # One topic creation at a time per customer: an album's items arrive together.
@@ -142,8 +145,9 @@ class SupportDesk:
 
     @contextmanager
     def desk_language(self) -> Iterator[None]:
-        """Texts posted in the agents' group are in the bot's default language."""
-        with self._i18n.use_locale(self._language):
+        """Texts posted in the agents' group are in the bot's default language (also outside
+        an update, e.g. in a scheduled job, where no i18n context is set)."""
+        with self._i18n.context(), self._i18n.use_locale(self._language):
             yield
 
     @contextmanager
@@ -164,6 +168,8 @@ class SupportDesk:
         who = customer.full_name
         if customer.username:
             who += f" (@{customer.username})"
+        if customer.tier is not None and customer.tier in self._priority_tiers:
+            status += "⭐"
         suffix = f" #{ticket.id}" if ticket is not None else ""
         room = TOPIC_NAME_LIMIT - len(status) - 1 - len(suffix)
         if len(who) > room:
@@ -262,6 +268,33 @@ class SupportDesk:
             raise
         return True
 
+    async def remind_waiting(self, older_than: timedelta, admin_ids: frozenset[int]) -> int:
+        """Tickets waiting longer than `older_than` for a first reply: said once in their
+        topic and to the admins. Returns how many."""
+        if not self.online:
+            return 0
+        tickets = await self._support.claim_reminders(older_than)
+        minutes = round(older_than.total_seconds() / 60, 1)
+        for ticket in tickets:
+            customer = await self._support.customer(ticket.customer_id)
+            if customer is None:
+                continue
+            with self.desk_language():
+                text = _(
+                    "⏰ Ticket #{ticket} has waited over {minutes} min for a first reply."
+                ).format(ticket=ticket.id, minutes=f"{minutes:g}")
+                to_admins = text + "\n" + html.quote(self.topic_name(customer, ticket))
+            try:
+                await self.post(customer, ticket, text)
+            except TelegramAPIError as error:
+                logger.warning("could not remind of ticket %s: %s", ticket.id, error)
+            for admin in sorted(admin_ids):
+                try:
+                    await self._bot.send_message(admin, to_admins)
+                except TelegramAPIError as error:
+                    logger.info("could not remind admin %s: %s", admin, error)
+        return len(tickets)
+
     # --- relaying ---
 
     async def from_customer(self, customer: Customer, ticket: Ticket, message: Message) -> None:
@@ -293,6 +326,21 @@ class SupportDesk:
             )
 
         await self.deliver(customer, ticket, send)
+
+    async def send_text(self, customer: Customer, text: str) -> str | None:
+        """Send a text (HTML) to the customer; returns why it failed, if it did."""
+        assert customer.telegram_id is not None
+        try:
+            await self._bot.send_message(customer.telegram_id, text)
+        except TelegramForbiddenError:
+            with self.desk_language():
+                return _("⚠️ Not delivered: the customer has blocked the bot.")
+        except TelegramBadRequest as error:
+            with self.desk_language():
+                return _("⚠️ Not delivered: Telegram said “{error}”.").format(
+                    error=html.quote(error.message)
+                )
+        return None
 
     async def to_customer(self, customer: Customer, message: Message) -> str | None:
         """Copy an agent's message to the customer. Text goes as text, so the customer's

@@ -4,15 +4,22 @@ ticket. Only the chat's members can write in it; buttons are re-checked on every
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from aiogram import Bot, Router, html
 from aiogram.exceptions import TelegramForbiddenError
-from aiogram.filters import Command, Filter
+from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import CallbackQuery, Message, User
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.access import Role
-from bot.services.support import SupportService, TakeOutcome
+from bot.services.access import Actor, Role
+from bot.services.interactions import InteractionLog
+from bot.services.languages import effective_language
+from bot.services.loyalty.ledger import InsufficientPoints
+from bot.services.snippets import Snippets
+from bot.services.support import OverLimit, SupportService, TakeOutcome
 from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk, agent_name
 from handlers.callbacks import TicketAction
@@ -123,9 +130,111 @@ async def agent_help(message: Message) -> None:
         _(
             "In a customer's topic, whatever you write goes to the customer, except:\n"
             "/note TEXT: an internal note, kept here\n"
-            "/close: close the ticket and ask the customer for a rating"
+            "/close: close the ticket and ask the customer for a rating\n"
+            "/history: the customer's last interactions\n"
+            "/points +N reason: add (or -N: remove) points, within your daily limit\n"
+            "/snippet NAME: send a canned reply"
         )
     )
+
+
+HISTORY_LIMIT = 15
+HISTORY_TEXT = 150
+_POINTS = re.compile(r"^([+-]?\d{1,7})\s+(\S.*)$", re.DOTALL)
+
+
+@router.message(Command("history"))
+async def history(message: Message, client: Customer, log: InteractionLog) -> None:
+    assert client.telegram_id is not None
+    found = await log.history(client.telegram_id, HISTORY_LIMIT)
+    if found is None or not found.interactions:
+        await message.reply(_("No interactions recorded yet."))
+        return
+    lines = [_("🕘 Last interactions (← from the customer, → to the customer):")]
+    for item in found.interactions:
+        arrow = "←" if item.direction == "in" else "→"
+        text = item.text or f"[{item.kind}]"
+        if len(text) > HISTORY_TEXT:
+            text = text[: HISTORY_TEXT - 1] + "…"
+        failed = " ⚠️" if item.status == "failed" else ""
+        lines.append(f"{item.at:%m-%d %H:%M} {arrow} {html.quote(text)}{failed}")
+    await message.reply("\n".join(lines))
+
+
+@router.message(Command("points"))
+async def points(
+    message: Message,
+    command: CommandObject,
+    client: Customer,
+    support: SupportService,
+    settings: Settings,
+    is_admin: bool = False,
+) -> None:
+    assert message.from_user is not None
+    match = _POINTS.match((command.args or "").strip())
+    if match is None or int(match.group(1)) == 0:
+        await message.reply(
+            _("Usage: /points +N reason (or -N reason), e.g. /points +50 late delivery")
+        )
+        return
+    delta, reason = int(match.group(1)), match.group(2).strip()[:200]
+    today = datetime.now(settings.zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        adjustment = await support.adjust_points(
+            Actor.telegram(message.from_user.id),
+            client,
+            delta,
+            reason,
+            key=f"support:{message.chat.id}:{message.message_id}",
+            limit=None if is_admin else settings.support_points_limit,
+            since=today,
+        )
+    except OverLimit as error:
+        await message.reply(
+            _(
+                "Not done: that would exceed your limit of {limit} points a day "
+                "({used} used today)."
+            ).format(limit=error.limit, used=error.used)
+        )
+        return
+    except InsufficientPoints:
+        await message.reply(_("Not done: the customer has fewer points than that."))
+        return
+    await message.reply(
+        _("Done: {delta:+d} points ({reason}). Balance {before} → {after}.").format(
+            delta=delta,
+            reason=html.quote(reason),
+            before=adjustment.balance_before,
+            after=adjustment.balance_after,
+        )
+    )
+
+
+@router.message(Command("snippet"))
+async def snippet(
+    message: Message,
+    command: CommandObject,
+    client: Customer,
+    support: SupportService,
+    desk: SupportDesk,
+    snippets: Snippets,
+) -> None:
+    assert message.from_user is not None
+    name = (command.args or "").strip()
+    language = effective_language(client.language, client.telegram_language, "en")
+    text = snippets.text(name, language) if name else None
+    if text is None:
+        names = ", ".join(snippets.names) or _("none configured (SUPPORT_SNIPPETS)")
+        await message.reply(
+            _("Usage: /snippet NAME. Snippets: {names}").format(names=html.quote(names))
+        )
+        return
+    problem = await desk.send_text(client, text)
+    if problem is not None:
+        await message.reply(problem)
+        return
+    await message.reply(_("Sent to the customer:") + "\n" + text)
+    await _replied(client, message.from_user, support, desk)
 
 
 @router.message()
@@ -144,10 +253,18 @@ async def relay(
     if problem is not None:
         await message.reply(problem)
         return
+    await _replied(client, message.from_user, support, desk)
+
+
+async def _replied(
+    client: Customer, agent: User, support: SupportService, desk: SupportDesk
+) -> None:
+    """Something reached the customer from this agent: the first response, and the ticket
+    goes to the first agent who replies."""
     ticket = await support.open_ticket_of(client.id)
     if ticket is None:
         return
-    agent_id, name = _agent(message.from_user)
+    agent_id, name = _agent(agent)
     assigned, current = await support.agent_replied(ticket.id, agent_id, name)
     if assigned and current is not None:
         await _announce_assignee(client, current, desk)

@@ -13,10 +13,12 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.support import SupportService
+from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk
 from handlers.callbacks import RateTicket, SkipComment, TalkToHuman
 from handlers.filters import Check, MenuButton
 from handlers.menu import SUPPORT
+from storage.clock import utcnow
 from storage.models import Customer
 
 router = Router(name=__name__)
@@ -52,8 +54,32 @@ def _offline_text() -> str:
     )
 
 
+def expected_wait(settings: Settings) -> str:
+    """When a person will answer: out of hours, when agents are back; else the usual wait."""
+    hours = settings.business_hours
+    now = utcnow()
+    if hours is not None and not hours.is_open(now):
+        back = hours.next_opening(now)
+        if back is not None:
+            return _(
+                "Our team is away now and back on {when} ({zone}). Your messages are kept "
+                "and will be answered then."
+            ).format(when=f"{back:%d.%m %H:%M}", zone=settings.timezone)
+    minutes = settings.support_first_response_minutes
+    if minutes > 0:
+        return _("A person usually answers within {minutes} minutes.").format(
+            minutes=f"{minutes:g}"
+        )
+    return ""
+
+
 async def _open(
-    message: Message, customer: Customer, support: SupportService, desk: SupportDesk, source: str
+    message: Message,
+    customer: Customer,
+    support: SupportService,
+    desk: SupportDesk,
+    settings: Settings,
+    source: str,
 ) -> None:
     if not desk.online:
         await message.answer(_offline_text())
@@ -61,12 +87,12 @@ async def _open(
     opened = await support.open(customer.id, source)
     if opened.created:
         await desk.ticket_opened(customer, opened.ticket)
-        await message.answer(
-            _(
-                "🙋 Ticket #{ticket} is open. Write your question here (text, photos, files "
-                "and voice messages are all fine): a person will answer in this chat."
-            ).format(ticket=opened.ticket.id)
-        )
+        text = _(
+            "🙋 Ticket #{ticket} is open. Write your question here (text, photos, files "
+            "and voice messages are all fine): a person will answer in this chat."
+        ).format(ticket=opened.ticket.id)
+        wait = expected_wait(settings)
+        await message.answer(f"{text}\n\n{wait}" if wait else text)
     else:
         await message.answer(
             _("Your ticket #{ticket} is open: just write here and a person will answer.").format(
@@ -78,17 +104,25 @@ async def _open(
 @router.message(Command("support"))
 @router.message(MenuButton(SUPPORT.label))
 async def support_command(
-    message: Message, customer: Customer, support: SupportService, desk: SupportDesk
+    message: Message,
+    customer: Customer,
+    support: SupportService,
+    desk: SupportDesk,
+    settings: Settings,
 ) -> None:
-    await _open(message, customer, support, desk, "command")
+    await _open(message, customer, support, desk, settings, "command")
 
 
 @router.callback_query(TalkToHuman.filter())
 async def talk_to_human(
-    query: CallbackQuery, customer: Customer, support: SupportService, desk: SupportDesk
+    query: CallbackQuery,
+    customer: Customer,
+    support: SupportService,
+    desk: SupportDesk,
+    settings: Settings,
 ) -> None:
     if isinstance(query.message, Message):
-        await _open(query.message, customer, support, desk, "faq")
+        await _open(query.message, customer, support, desk, settings, "faq")
 
 
 def _rating_keyboard(ticket_id: int) -> InlineKeyboardMarkup:
@@ -196,16 +230,20 @@ async def comment(
 
 @router.message(InConversation())
 async def relay(
-    message: Message, customer: Customer, support: SupportService, desk: SupportDesk
+    message: Message,
+    customer: Customer,
+    support: SupportService,
+    desk: SupportDesk,
+    settings: Settings,
 ) -> None:
     """Anything the customer sends while talking to a person goes to their topic; written
     after a close, it opens a new ticket there first."""
     opened = await support.open(customer.id, "message")
     if opened.created:
         await desk.ticket_opened(customer, opened.ticket)
-        await message.answer(
-            _("🙋 Ticket #{ticket} is open: a person will answer in this chat.").format(
-                ticket=opened.ticket.id
-            )
+        text = _("🙋 Ticket #{ticket} is open: a person will answer in this chat.").format(
+            ticket=opened.ticket.id
         )
+        wait = expected_wait(settings)
+        await message.answer(f"{text}\n\n{wait}" if wait else text)
     await desk.from_customer(customer, opened.ticket, message)

@@ -156,16 +156,35 @@ class SupportRepository:
         )
         return changed > 0
 
-    async def waiting_for_first_response(self, opened_before: datetime) -> list[Ticket]:
+    async def claim_reminders(self, opened_before: datetime, at: datetime) -> list[Ticket]:
+        """Open tickets still without a first reply since before `opened_before` and not yet
+        reminded of; marked reminded in the same transaction, so each is reminded once."""
         rows = await self._session.fetch_all(
             """
             SELECT * FROM tickets
-            WHERE status = 'open' AND first_response_at IS NULL AND opened_at <= ?
+            WHERE status = 'open' AND first_response_at IS NULL AND reminded_at IS NULL
+              AND opened_at <= ?
             ORDER BY id
             """,
             (to_db(opened_before),),
         )
+        if rows:
+            await self._session.execute_many(
+                "UPDATE tickets SET reminded_at = ? WHERE id = ?",
+                [(to_db(at), row["id"]) for row in rows],
+            )
         return [Ticket.from_row(row) for row in rows]
+
+    async def points_given_by(self, agent_id: int, since: datetime) -> int:
+        """Points an agent added or removed by hand since a moment (both count)."""
+        value = await self._session.fetch_value(
+            """
+            SELECT COALESCE(SUM(ABS(delta)), 0) FROM points_entries
+            WHERE reason = 'adjust' AND source = ? AND at >= ?
+            """,
+            (f"telegram:{agent_id}", to_db(since)),
+        )
+        return int(value)
 
     # --- topics ---
 

@@ -348,3 +348,132 @@ async def test_a_restart_in_the_middle_of_a_conversation_carries_on(own_emulator
         assert f"#{ticket}" in rating["text"]
     finally:
         assert await bot.stop() == 0
+
+
+async def test_the_faq_and_the_menu_lead_to_a_person(bot, emulator, support_chat):
+    kai = emulator.add_user(first_name="Kai", username="kai_faq", language_code="en")
+    kai.send_text("what is the meaning of life")
+    declined = await kai.next_message()
+    assert "rather not guess" in declined["text"]
+    kai.press(declined, _button(declined, "🙋 Talk to a person"))
+    opened = await kai.next_message()
+    ticket = _ticket_number(opened["text"])
+    thread = await _topic_of(emulator, support_chat, ticket)
+    # The agents see what the customer already tried.
+    card = _from_bot(support_chat, thread)[0]
+    assert "what is the meaning of life" in card["text"] and "declined" in card["text"]
+    # Pressed again (or /support, or the menu): the same ticket, no second topic.
+    kai.press(declined, _button(declined, "🙋 Talk to a person"))
+    assert f"#{ticket} is open" in (await kai.next_message())["text"]
+    kai.send_text("/start")
+    await _settled(emulator)
+    kai.skip_messages()
+    kai.press_reply_button("🙋 Support")
+    assert f"#{ticket} is open" in (await kai.next_message())["text"]
+    assert sum(1 for topic in support_chat.topics.values() if "@kai_faq" in topic.name) == 1
+    # While the ticket is open, the text goes to the agents, not the FAQ.
+    before = len(kai.messages)
+    kai.send_text("what is the meaning of life, really")
+    await emulator.wait_for(
+        lambda: any(
+            m.get("text") == "what is the meaning of life, really"
+            for m in _from_bot(support_chat, thread)
+        )
+    )
+    await _settled(emulator)
+    assert len(kai.messages) == before  # nothing from the FAQ
+
+
+async def test_agent_tools_history_points_snippets(bot, emulator, support_chat):
+    lou = emulator.add_user(first_name="Lou", language_code="en")
+    ned = emulator.add_user(first_name="Ned", username="ned_agent")
+    _ticket, thread = await _open_ticket(lou, emulator, support_chat)
+    lou.send_text("Where are my points?")
+    await emulator.wait_for(
+        lambda: any(
+            m.get("text") == "Where are my points?" for m in _from_bot(support_chat, thread)
+        )
+    )
+
+    def replies() -> list[str]:
+        return [m.get("text") or "" for m in _from_bot(support_chat, thread)]
+
+    ned.send_text("/history", chat=support_chat, message_thread_id=thread)
+    await emulator.wait_for(lambda: any("Last interactions" in text for text in replies()))
+    history = next(text for text in replies() if "Last interactions" in text)
+    assert "← Where are my points?" in history and "→ 🙋 Ticket #" in history
+
+    ned.send_text("/points +50 sorry for the wait", chat=support_chat, message_thread_id=thread)
+    await emulator.wait_for(lambda: any(text.startswith("Done: +50") for text in replies()))
+    ned.send_text("/points +480 too generous", chat=support_chat, message_thread_id=thread)
+    await emulator.wait_for(lambda: any("exceed your limit of 500" in text for text in replies()))
+    ned.send_text("/points -60 oops", chat=support_chat, message_thread_id=thread)
+    await emulator.wait_for(lambda: any("fewer points" in text for text in replies()))
+    ned.send_text("/points lots", chat=support_chat, message_thread_id=thread)
+    await emulator.wait_for(lambda: any(text.startswith("Usage: /points") for text in replies()))
+    audit = await bot.cli("audit", "--json")
+    assert audit.returncode == 0, audit.stderr
+    assert '"points.adjust"' in audit.stdout and "sorry for the wait" in audit.stdout
+    # Points commands are not relayed; the customer hears of the adjustment as a notice.
+    assert all("/points" not in (m.get("text") or "") for m in lou.messages)
+
+    ned.send_text("/snippet", chat=support_chat, message_thread_id=thread)
+    await emulator.wait_for(lambda: any("Usage: /snippet" in text for text in replies()))
+    ned.send_text("/unknown", chat=support_chat, message_thread_id=thread)
+    await emulator.wait_for(lambda: any("not sent to the customer" in text for text in replies()))
+    await _settled(emulator)
+    assert all("/unknown" not in (m.get("text") or "") for m in lou.messages)
+
+
+async def test_snippets_hours_and_first_response_reminders(own_emulator, tmp_path):
+    import datetime as dt
+
+    snippets = tmp_path / "snippets.yaml"
+    snippets.write_text(
+        "hello:\n  en: Hello! How can I help?\n  ru: Здравствуйте! Чем помочь?\n",
+        encoding="utf-8",
+    )
+    today = dt.datetime.now(dt.UTC).strftime("%a").lower()
+    other_days = ",".join(
+        d for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") if d != today
+    )
+    admin = own_emulator.add_user(first_name="Ada", started=True)
+    chat = own_emulator.add_forum_supergroup("Support")
+    bot = BotProcess(
+        own_emulator,
+        tmp_path,
+        admin_ids=(admin.id,),
+        env={
+            "SUPPORT_CHAT_ID": str(chat.id),
+            "SUPPORT_SNIPPETS": str(snippets),
+            "SUPPORT_HOURS": "09:00-18:00",
+            "SUPPORT_DAYS": other_days,
+            "SUPPORT_FIRST_RESPONSE_MINUTES": "0.02",
+            "JOBS_TICK_SECONDS": "0.2",
+        },
+    )
+    await bot.start()
+    try:
+        mia = own_emulator.add_user(first_name="Mia", language_code="ru")
+        agent = own_emulator.add_user(first_name="Oli")
+        mia.send_text("/support")
+        opened = await mia.next_message()
+        # Out of hours (today is not a working day): the customer is told when agents are back.
+        assert "№" in opened["text"] and "09:00" in opened["text"]
+        ticket = _ticket_number(opened["text"].replace("№", "#"))
+        thread = await _topic_of(own_emulator, chat, ticket)
+        # Nobody answered in time: a reminder in the topic and to the admin, once.
+        await own_emulator.wait_for(
+            lambda: any("waited over" in (m.get("text") or "") for m in _from_bot(chat, thread))
+        )
+        await own_emulator.wait_for(lambda: any("waited over" in m["text"] for m in admin.messages))
+        await asyncio.sleep(1.0)
+        assert sum("waited over" in (m.get("text") or "") for m in _from_bot(chat, thread)) == 1
+        # A snippet goes to the customer in their language and counts as the first reply.
+        agent.send_text("/snippet HELLO", chat=chat, message_thread_id=thread)
+        await own_emulator.wait_for(
+            lambda: any(m.get("text") == "Здравствуйте! Чем помочь?" for m in mia.messages)
+        )
+        await own_emulator.wait_for(lambda: chat.topics[thread].name.startswith("🟡"))
+    finally:
+        assert await bot.stop() == 0

@@ -27,7 +27,9 @@ CREATE TABLE tickets (
     closed_by INTEGER,
     rating INTEGER CHECK (rating BETWEEN 1 AND 5),
     rating_comment TEXT,
-    rated_at TEXT
+    rated_at TEXT,
+    -- When the agents (and admins) were reminded that it waits for a first reply: once.
+    reminded_at TEXT
 );
 -- One open ticket per customer: a second open is a conflict, not a second row.
 CREATE UNIQUE INDEX tickets_one_open ON tickets (customer_id) WHERE status = 'open';
