@@ -16,7 +16,7 @@ from bot.services.loyalty.service import Adjustment, LoyaltyService, PointsSumma
 from storage.clock import utcnow
 from storage.models import Customer
 from storage.repositories.loyalty import Purchase
-from storage.repositories.support import AskedQuestion, SupportTopic, Ticket
+from storage.repositories.support import AskedQuestion, Relay, SupportTopic, Ticket
 from storage.unit_of_work import Storage
 
 
@@ -184,6 +184,14 @@ class SupportService:
     async def set_topic(self, customer_id: int, chat_id: int, thread_id: int) -> None:
         async with self._storage.write() as uow:
             await uow.support.set_topic(customer_id, chat_id, thread_id, utcnow())
+
+    async def remember_relay(self, relay: Relay) -> None:
+        async with self._storage.write() as uow:
+            await uow.support.add_relay(relay)
+
+    async def relay_of(self, chat_id: int, message_id: int) -> Relay | None:
+        async with self._storage.read() as uow:
+            return await uow.support.relay_of(chat_id, message_id)
 
     async def customer(self, customer_id: int) -> Customer | None:
         async with self._storage.read() as uow:

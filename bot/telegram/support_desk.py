@@ -23,6 +23,7 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    MessageId,
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -32,7 +33,7 @@ from bot.services.languages import effective_language
 from bot.services.support import CustomerCard, SupportService
 from handlers.callbacks import TicketAction
 from storage.models import Customer
-from storage.repositories.support import Ticket
+from storage.repositories.support import Relay, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -302,12 +303,15 @@ class SupportDesk:
         assert self.chat_id is not None
         chat_id = self.chat_id
 
-        async def copy(thread_id: int) -> object:
+        async def copy(thread_id: int) -> MessageId:
             return await self._bot.copy_message(
                 chat_id, message.chat.id, message.message_id, message_thread_id=thread_id
             )
 
-        await self.deliver(customer, ticket, copy)
+        copied = await self.deliver(customer, ticket, copy)
+        await self._support.remember_relay(
+            Relay(message.chat.id, message.message_id, chat_id, copied.message_id, customer.id)
+        )
 
     async def post(
         self,
@@ -346,11 +350,12 @@ class SupportDesk:
         """Copy an agent's message to the customer. Text goes as text, so the customer's
         record holds the words; anything else is copied. Returns why it failed, if it did."""
         assert customer.telegram_id is not None
+        sent: Message | MessageId
         try:
             if message.text is not None:
-                await self._bot.send_message(customer.telegram_id, message.html_text)
+                sent = await self._bot.send_message(customer.telegram_id, message.html_text)
             else:
-                await self._bot.copy_message(
+                sent = await self._bot.copy_message(
                     customer.telegram_id,
                     message.chat.id,
                     message.message_id,
@@ -365,7 +370,44 @@ class SupportDesk:
                 return _("⚠️ Not delivered: Telegram said “{error}”.").format(
                     error=html.quote(error.message)
                 )
+        await self._support.remember_relay(
+            Relay(
+                message.chat.id,
+                message.message_id,
+                customer.telegram_id,
+                sent.message_id,
+                customer.id,
+            )
+        )
         return None
+
+    async def mirror_edit(self, message: Message) -> bool:
+        """An edited message (either side) edits its copy, where Telegram allows: texts and
+        captions. False when there is no copy or it could not be edited."""
+        relay = await self._support.relay_of(message.chat.id, message.message_id)
+        if relay is None:
+            return False
+        try:
+            if message.text is not None:
+                await self._bot.edit_message_text(
+                    chat_id=relay.target_chat_id,
+                    message_id=relay.target_message_id,
+                    text=message.html_text,
+                )
+            elif message.caption is not None:
+                await self._bot.edit_message_caption(
+                    chat_id=relay.target_chat_id,
+                    message_id=relay.target_message_id,
+                    caption=message.html_text,
+                )
+            else:
+                return False
+        except (TelegramBadRequest, TelegramForbiddenError) as error:
+            # "message is not modified", "message to edit not found", a blocked customer:
+            # the original stays as it was delivered.
+            logger.info("could not mirror the edit of message %s: %s", message.message_id, error)
+            return False
+        return True
 
 
 def card_keyboard(ticket_id: int) -> InlineKeyboardMarkup:

@@ -5,7 +5,7 @@ ticket. Only the chat's members can write in it; buttons are re-checked on every
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiogram import Bot, Router, html
 from aiogram.exceptions import TelegramForbiddenError
@@ -73,6 +73,7 @@ class InSupportTopic(Filter):
 
 
 router.message.filter(InSupportTopic())
+router.edited_message.filter(InSupportTopic())
 
 
 def _agent(user: User) -> tuple[int, str]:
@@ -80,8 +81,23 @@ def _agent(user: User) -> tuple[int, str]:
 
 
 @router.message(Command("note"))
-async def note(message: Message) -> None:
-    """Internal notes stay in the topic: nothing to do."""
+async def note(
+    message: Message, command: CommandObject, client: Customer, log: InteractionLog
+) -> None:
+    """Internal notes stay in the topic; the customer's record keeps them as notes."""
+    assert message.from_user is not None and client.telegram_id is not None
+    if command.args:
+        await log.record_note(client.telegram_id, command.args, message.from_user.id)
+
+
+@router.edited_message()
+async def edited(message: Message, desk: SupportDesk) -> None:
+    """An agent corrected a message: the customer's copy is corrected too."""
+    await desk.mirror_edit(message)
+
+
+def _minutes(duration: timedelta) -> str:
+    return _("{minutes} min").format(minutes=max(0, round(duration.total_seconds() / 60)))
 
 
 async def close_ticket(
@@ -97,9 +113,15 @@ async def close_ticket(
         return False
     await desk.rename(client, closed)
     with desk.desk_language():
-        text = _("✅ Ticket #{ticket} closed by {agent}.").format(
-            ticket=closed.id, agent=html.quote(_agent(agent)[1])
+        first = (
+            _minutes(closed.first_response_at - closed.opened_at)
+            if closed.first_response_at is not None
+            else "—"
         )
+        total = _minutes(closed.closed_at - closed.opened_at) if closed.closed_at else "—"
+        text = _(
+            "✅ Ticket #{ticket} closed by {agent}. First reply after {first}; resolved in {total}."
+        ).format(ticket=closed.id, agent=html.quote(_agent(agent)[1]), first=first, total=total)
     await desk.post(client, closed, text)
     assert client.telegram_id is not None
     with desk.customer_language(client):

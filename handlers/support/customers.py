@@ -16,7 +16,7 @@ from bot.services.support import SupportService
 from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk
 from handlers.callbacks import RateTicket, SkipComment, TalkToHuman
-from handlers.filters import Check, MenuButton
+from handlers.filters import PRIVATE_CHAT, Check, MenuButton
 from handlers.menu import SUPPORT
 from storage.clock import utcnow
 from storage.models import Customer
@@ -226,6 +226,12 @@ async def comment(
                 ticket=ticket_id, comment=html.quote(message.text[:COMMENT_LIMIT])
             )
         await desk.post(customer, ticket, text)
+
+
+@router.edited_message(PRIVATE_CHAT)
+async def edited(message: Message, desk: SupportDesk) -> None:
+    """The customer corrected a message the agents have: their copy is corrected too."""
+    await desk.mirror_edit(message)
 
 
 @router.message(InConversation())

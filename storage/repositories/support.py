@@ -60,6 +60,17 @@ class SupportTopic:
 
 
 @dataclass(frozen=True)
+class Relay:
+    """A message and its copy on the other side of the support conversation."""
+
+    source_chat_id: int
+    source_message_id: int
+    target_chat_id: int
+    target_message_id: int
+    customer_id: int
+
+
+@dataclass(frozen=True)
 class AskedQuestion:
     at: datetime
     text: str
@@ -211,6 +222,40 @@ class SupportRepository:
                 created_at = excluded.created_at
             """,
             (customer_id, chat_id, thread_id, to_db(at)),
+        )
+
+    # --- relayed messages, for mirroring edits ---
+
+    async def add_relay(self, relay: Relay) -> None:
+        await self._session.execute(
+            """
+            INSERT INTO support_relays (source_chat_id, source_message_id, target_chat_id,
+                                        target_message_id, customer_id)
+            VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """,
+            (
+                relay.source_chat_id,
+                relay.source_message_id,
+                relay.target_chat_id,
+                relay.target_message_id,
+                relay.customer_id,
+            ),
+        )
+
+    async def relay_of(self, source_chat_id: int, source_message_id: int) -> Relay | None:
+        row = await self._session.fetch_one(
+            "SELECT * FROM support_relays WHERE source_chat_id = ? AND source_message_id = ?",
+            (source_chat_id, source_message_id),
+        )
+        if row is None:
+            return None
+        return Relay(
+            row["source_chat_id"],
+            row["source_message_id"],
+            row["target_chat_id"],
+            row["target_message_id"],
+            row["customer_id"],
         )
 
     # --- what the customer tried before asking a person ---

@@ -123,6 +123,22 @@ async def test_a_conversation_both_ways_closed_and_rated(bot, emulator, support_
         lambda: any("is handling" in (m.get("text") or "") for m in _from_bot(support_chat, thread))
     )
 
+    # Edits are mirrored both ways.
+    sent = sam.send_text(
+        "We credit points within 24 hous.", chat=support_chat, message_thread_id=thread
+    )
+    assert (await ann.next_message())["text"] == "We credit points within 24 hous."
+    sam.edit_text(sent, "We credit points within 24 hours.")
+    await emulator.wait_for(lambda: ann.messages[-1]["text"] == "We credit points within 24 hours.")
+    typo = ann.send_text("Thx, I'll wiat")
+    await emulator.wait_for(
+        lambda: any(m.get("text") == "Thx, I'll wiat" for m in _from_bot(support_chat, thread))
+    )
+    ann.edit_text(typo, "Thx, I'll wait")
+    await emulator.wait_for(
+        lambda: any(m.get("text") == "Thx, I'll wait" for m in _from_bot(support_chat, thread))
+    )
+
     # A note stays in the topic.
     sam.send_text(
         "/note she is a regular, be generous", chat=support_chat, message_thread_id=thread
@@ -177,7 +193,12 @@ async def test_a_conversation_both_ways_closed_and_rated(bot, emulator, support_
     assert ("in", "My points did not arrive after yesterday's purchase") in texts
     assert ("in", "[photo] the receipt") in texts
     assert ("out", "Hello Ann, let me check that for you.") in texts
-    assert not any("generous" in (text or "") for _direction, text in texts)
+    # The note is in the record as an internal note, never sent.
+    [note] = [item for item in record["interactions"] if "generous" in (item["text"] or "")]
+    assert (note["kind"], note["status"]) == ("note", "internal")
+    assert not any(
+        "generous" in (item["text"] or "") for item in record["interactions"] if item is not note
+    )
 
 
 async def test_two_agents_pressing_take_at_once_one_wins(bot, emulator, support_chat):

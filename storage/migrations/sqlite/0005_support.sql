@@ -34,3 +34,14 @@ CREATE TABLE tickets (
 -- One open ticket per customer: a second open is a conflict, not a second row.
 CREATE UNIQUE INDEX tickets_one_open ON tickets (customer_id) WHERE status = 'open';
 CREATE INDEX tickets_by_customer ON tickets (customer_id, id);
+
+-- Which message in the topic is the copy of which in the private chat (both directions),
+-- so an edit on one side is mirrored on the other.
+CREATE TABLE support_relays (
+    source_chat_id INTEGER NOT NULL,
+    source_message_id INTEGER NOT NULL,
+    target_chat_id INTEGER NOT NULL,
+    target_message_id INTEGER NOT NULL,
+    customer_id INTEGER NOT NULL REFERENCES customers(id),
+    PRIMARY KEY (source_chat_id, source_message_id)
+);
