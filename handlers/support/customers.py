@@ -4,7 +4,10 @@ writes goes to the agents' topic instead of the FAQ; a closed ticket is rated in
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import F, Router, html
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, Filter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -20,6 +23,8 @@ from handlers.filters import PRIVATE_CHAT, Check, MenuButton
 from handlers.menu import SUPPORT
 from storage.clock import utcnow
 from storage.models import Customer
+
+logger = logging.getLogger(__name__)
 
 router = Router(name=__name__)
 
@@ -46,6 +51,13 @@ class InConversation(Filter):
         if message.text is not None and message.text.startswith("/"):
             return False
         return await support.in_conversation(customer.id)
+
+
+def _not_delivered_text() -> str:
+    return _(
+        "Sorry, your message could not reach our support team just now. Please try again "
+        "in a little while."
+    )
 
 
 def _offline_text() -> str:
@@ -86,7 +98,10 @@ async def _open(
         return
     opened = await support.open(customer.id, source)
     if opened.created:
-        await desk.ticket_opened(customer, opened.ticket)
+        try:
+            await desk.ticket_opened(customer, opened.ticket)
+        except TelegramAPIError as error:
+            logger.error("support chat refused ticket %s: %s", opened.ticket.id, error)
         text = _(
             "🙋 Ticket #{ticket} is open. Write your question here (text, photos, files "
             "and voice messages are all fine): a person will answer in this chat."
@@ -245,11 +260,19 @@ async def relay(
     """Anything the customer sends while talking to a person goes to their topic; written
     after a close, it opens a new ticket there first."""
     opened = await support.open(customer.id, "message")
-    if opened.created:
-        await desk.ticket_opened(customer, opened.ticket)
-        text = _("🙋 Ticket #{ticket} is open: a person will answer in this chat.").format(
-            ticket=opened.ticket.id
-        )
-        wait = expected_wait(settings)
-        await message.answer(f"{text}\n\n{wait}" if wait else text)
-    await desk.from_customer(customer, opened.ticket, message)
+    try:
+        if opened.created:
+            await desk.ticket_opened(customer, opened.ticket)
+            text = _("🙋 Ticket #{ticket} is open: a person will answer in this chat.").format(
+                ticket=opened.ticket.id
+            )
+            wait = expected_wait(settings)
+            await message.answer(f"{text}\n\n{wait}" if wait else text)
+        await desk.from_customer(customer, opened.ticket, message)
+    except TelegramAPIError as error:
+        if message.chat.id == getattr(error.method, "chat_id", None):
+            raise  # the customer's own chat refused (blocked): nobody to tell
+        # The agents' chat refused (the bot removed from it, rights taken away): the customer
+        # must not believe the message arrived.
+        logger.error("support chat refused customer %s's message: %s", customer.id, error)
+        await message.answer(_not_delivered_text())

@@ -7,6 +7,8 @@ import re
 import sqlite3
 from typing import Any
 
+import pytest
+
 from tests.e2e.harness import BotProcess
 from tests.emulator import BotAPIEmulator
 from tests.emulator.state import EmulatedChat
@@ -282,12 +284,24 @@ async def test_a_customer_who_blocked_the_bot_is_reported_in_the_topic(bot, emul
     assert record["reachable"] is False
 
 
-async def test_support_is_offline_when_the_chat_is_not_a_forum(own_emulator, tmp_path):
-    group = own_emulator.add_group("Agents", supergroup=True, is_forum=False, bot_is_admin=True)
+@pytest.mark.parametrize(
+    ("forum", "can_manage_topics", "reason"),
+    [(False, True, "is not a forum"), (True, False, "may not manage topics")],
+)
+async def test_support_is_offline_without_a_forum_or_the_rights(
+    own_emulator, tmp_path, forum, can_manage_topics, reason
+):
+    group = own_emulator.add_group(
+        "Agents",
+        supergroup=True,
+        is_forum=forum,
+        bot_is_admin=True,
+        bot_rights={"can_manage_topics": can_manage_topics},
+    )
     bot = BotProcess(own_emulator, tmp_path, env={"SUPPORT_CHAT_ID": str(group.id)})
     await bot.start()
     try:
-        assert "HUMAN SUPPORT IS OFFLINE" in bot.log() and "is not a forum" in bot.log()
+        assert "HUMAN SUPPORT IS OFFLINE" in bot.log() and reason in bot.log()
         eve = own_emulator.add_user(first_name="Eve", language_code="en")
         eve.send_text("/support")
         reply = await eve.next_message()
@@ -295,6 +309,20 @@ async def test_support_is_offline_when_the_chat_is_not_a_forum(own_emulator, tmp
         assert own_emulator.calls_to("createForumTopic") == []
     finally:
         assert await bot.stop() == 0
+
+
+async def test_a_support_chat_that_refuses_the_bot_is_not_a_silent_loss(
+    bot, emulator, support_chat
+):
+    ola = emulator.add_user(first_name="Ola", language_code="en")
+    _ticket, _thread = await _open_ticket(ola, emulator, support_chat)
+    support_chat.bot_status = "kicked"
+    try:
+        ola.send_text("Is anyone there?")
+        reply = await ola.next_message()
+        assert "could not reach our support team" in reply["text"]
+    finally:
+        support_chat.bot_status = "administrator"
 
 
 async def _support_bot(emulator: BotAPIEmulator, tmp_path: Any) -> tuple[BotProcess, EmulatedChat]:
