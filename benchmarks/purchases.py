@@ -91,6 +91,12 @@ async def load(
     return len(orders) / elapsed, latencies, statuses
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def wait_until_healthy(api_url: str) -> None:
     async with aiohttp.ClientSession() as probe:
         for _ in range(600):
@@ -171,11 +177,13 @@ async def main() -> None:
         random.shuffle(mixed)
         rounds.append((f"50 clients, {arguments.replay_share:.0%} replays", mixed, 50))
         for name, orders, clients in rounds:
+            cpu_before = cpu_seconds(process.pid)
             rate, latencies, statuses = await load(api_url, token, orders, clients)
+            cpu_ms = (cpu_seconds(process.pid) - cpu_before) / len(orders) * 1000
             p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
             print(
                 f"{name:<28} {rate:7.0f} purchases/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
-                f"   statuses {statuses}"
+                f"   bot CPU {cpu_ms:.2f} ms/purchase   statuses {statuses}"
             )
         process.send_signal(signal.SIGTERM)
         await process.wait()

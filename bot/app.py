@@ -25,13 +25,16 @@ from bot.jobs.scheduler import Scheduler
 from bot.middlewares.intake import InFlight, IntakeMiddleware
 from bot.middlewares.locale import CustomerLocaleMiddleware
 from bot.middlewares.roles import RolesMiddleware
-from bot.middlewares.throttling import Rate, ThrottlingMiddleware
+from bot.middlewares.throttling import ThrottlingMiddleware
 from bot.notices import Renderer
 from bot.notices.expiry import RENDERERS as EXPIRY_NOTICES
 from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
+from bot.notices.reviews import RENDERERS as REVIEW_NOTICES
 from bot.notices.rewards import RENDERERS as REWARD_NOTICES
 from bot.notices.worker import NoticeWorker
+from bot.rates import Rate
 from bot.services.access import AuditLog, RoleService
+from bot.services.analytics import AnalyticsService
 from bot.services.api_tokens import ApiTokenService
 from bot.services.customer_cache import CustomerCache
 from bot.services.customers import CustomerService
@@ -44,6 +47,7 @@ from bot.services.loyalty.purchases import PurchaseService
 from bot.services.loyalty.redemptions import RedemptionService
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService
+from bot.services.reviews import NpsService, ReviewService
 from bot.services.snippets import Snippets
 from bot.services.support import SupportService
 from bot.settings import Settings, SettingsError
@@ -101,24 +105,28 @@ async def create_application(settings: Settings) -> Application:
     loyalty = LoyaltyService(storage, rules, ledger)
     purchases = PurchaseService(storage, rules, ledger)
     redemptions = RedemptionService(storage, rules, ledger, purchases, roles)
-    renderers: dict[str, Renderer] = {**LOYALTY_NOTICES, **EXPIRY_NOTICES, **REWARD_NOTICES}
+    renderers: dict[str, Renderer] = {
+        **LOYALTY_NOTICES,
+        **EXPIRY_NOTICES,
+        **REWARD_NOTICES,
+        **REVIEW_NOTICES,
+    }
     notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.default_language)
     faq = FaqService(storage, default_embedder())
     scheduler = Scheduler(
         storage, settings.zone, tick_seconds=settings.jobs_tick_seconds, on_change=notices.wake
     )
+    delay = settings.review_request_delay_minutes
+    reviews = ReviewService(
+        storage,
+        rules,
+        ledger,
+        timedelta(minutes=delay) if delay else None,
+        settings.quiet,
+        settings.zone,
+    )
     register_jobs(scheduler, storage, settings, rules, ledger)
-
-    async def refresh_faq(_now: datetime) -> None:
-        await faq.reload_if_changed()
-
-    scheduler.every("faq-refresh", FAQ_REFRESH_SECONDS, refresh_faq)
-
-    # Unused redemption codes give their points back soon after they expire.
-    async def expire_codes(now: datetime) -> None:
-        await redemptions.expire_due(now)
-
-    scheduler.every("redemption-expiry", REDEMPTION_SWEEP_SECONDS, expire_codes)
+    _schedule_periodic_work(scheduler, settings, faq, redemptions, reviews)
     support, desk = _support(settings, storage, bot, i18n, loyalty, scheduler)
     dispatcher = Dispatcher(
         settings=settings,
@@ -133,6 +141,9 @@ async def create_application(settings: Settings) -> Application:
         notices=notices,
         faq=faq,
         redemptions=redemptions,
+        analytics=AnalyticsService(storage, rules),
+        reviews=reviews,
+        nps=NpsService(storage),
         support=support,
         desk=desk,
         snippets=Snippets.load(settings.support_snippets),
@@ -168,6 +179,28 @@ async def create_application(settings: Settings) -> Application:
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
     dispatcher.shutdown.register(_on_shutdown(application))
     return application
+
+
+def _schedule_periodic_work(
+    scheduler: Scheduler,
+    settings: Settings,
+    faq: FaqService,
+    redemptions: RedemptionService,
+    reviews: ReviewService,
+) -> None:
+    async def refresh_faq(_now: datetime) -> None:
+        await faq.reload_if_changed()
+
+    async def expire_codes(now: datetime) -> None:
+        # Unused redemption codes give their points back soon after they expire.
+        await redemptions.expire_due(now)
+
+    async def ask_for_ratings(now: datetime) -> None:
+        await reviews.queue_rating_requests(now)
+
+    scheduler.every("faq-refresh", FAQ_REFRESH_SECONDS, refresh_faq)
+    scheduler.every("redemption-expiry", REDEMPTION_SWEEP_SECONDS, expire_codes)
+    scheduler.every("rating-requests", settings.jobs_tick_seconds, ask_for_ratings)
 
 
 def _support(

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from bot.quiet_hours import QuietHours
     from bot.services.business_hours import BusinessHours
 
 SUPPORTED_LANGUAGES = ("en", "ru", "uk")
@@ -30,6 +31,7 @@ _HINTS: dict[str, str] = {
     "THROTTLE_RATE": 'use a rate such as "20 per 10 seconds"',
     "HTTP_PORT": "give a TCP port for the HTTP API (0 turns the API off)",
     "TIMEZONE": "give an IANA time zone such as Europe/Kyiv or UTC",
+    "QUIET_HOURS": "give a range of local hours such as 21:00-09:00, or leave it empty",
     "DAILY_JOBS_AT": "give a time of day in TIMEZONE as HH:MM (or HH:MM:SS), e.g. 03:00",
     "JOBS_TICK_SECONDS": "give the seconds between the scheduler's looks for due jobs, e.g. 30",
     "SUPPORT_HOURS": "give agents' hours in TIMEZONE as HH:MM-HH:MM, e.g. 09:00-18:00",
@@ -58,6 +60,10 @@ class Settings(BaseSettings):
     throttle_rate: str = "20 per 10 seconds"
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     max_text_length: int = Field(default=1000, ge=1)
+    # Minutes after a purchase recorded through the API before its rating is asked; 0: never.
+    review_request_delay_minutes: float = Field(default=180.0, ge=0)
+    # Hours (in TIMEZONE) when no survey is sent, e.g. "21:00-09:00"; empty: none.
+    quiet_hours: str = "21:00-09:00"
     # The FAQ's source file (JSON/YAML), re-read by /faq_reload; optional.
     faq_file: Path | None = None
     # The loyalty programme's rules (YAML); the bundled defaults when unset.
@@ -167,12 +173,20 @@ class Settings(BaseSettings):
     @field_validator("throttle_rate")
     @classmethod
     def _rate_shape(cls, value: str) -> str:
-        from bot.middlewares.throttling import Rate
+        from bot.rates import Rate
 
         try:
             Rate.parse(value)
         except ValueError as error:
             raise ValueError("is not a rate") from error
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _hours_range(cls, value: str) -> str:
+        from bot.quiet_hours import QuietHours
+
+        QuietHours.parse(value)
         return value
 
     @field_validator("timezone")
@@ -214,6 +228,12 @@ class Settings(BaseSettings):
         return BusinessHours.parse(
             self.support_hours, self.support_days, self.support_holidays, self.zone
         )
+
+    @property
+    def quiet(self) -> QuietHours | None:
+        from bot.quiet_hours import QuietHours
+
+        return QuietHours.parse(self.quiet_hours)
 
     @property
     def sqlite_path(self) -> Path | None:

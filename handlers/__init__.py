@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import cashier, errors, fallback, faq, language, points, rewards, start
+from handlers import cashier, errors, fallback, faq, language, points, reviews, rewards, start
 from handlers import help as help_
 from handlers.admin import customers as admin_customers
 from handlers.admin import faq as admin_faq
+from handlers.admin import reviews as admin_reviews
 from handlers.admin import roles as admin_roles
+from handlers.admin import stats as admin_stats
 from handlers.filters import PRIVATE_CHAT, IsAdmin
 from handlers.support import agents as support_agents
 from handlers.support import customers as support_customers
@@ -23,7 +25,13 @@ private_chat.message.filter(PRIVATE_CHAT)
 # Admins' routers sit under one parent whose role filter runs once per message.
 admin = Router(name="admin")
 admin.message.filter(IsAdmin())
-admin.include_routers(admin_customers.router, admin_roles.router, admin_faq.router)
+admin.include_routers(
+    admin_customers.router,
+    admin_roles.router,
+    admin_faq.router,
+    admin_stats.router,
+    admin_reviews.router,
+)
 # Cashiers' deep links (a scanned card or code) come before /start; for anyone else they are
 # an ordinary /start. The cashier's questions come after the customer features, so a
 # command or menu button pressed mid-question goes where it always goes. The FAQ takes the
@@ -35,6 +43,7 @@ private_chat.include_routers(
     language.router,
     points.router,
     rewards.router,
+    reviews.router,
     cashier.router,
     admin,
     # While a customer talks to a person, what they write goes to the agents, not the FAQ.

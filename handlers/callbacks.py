@@ -90,6 +90,26 @@ class DropSale(CallbackData, prefix="sln"):
     """A cashier leaves a sale unrecorded."""
 
 
+class StatsPeriod(CallbackData, prefix="stats"):
+    days: int
+
+
+class ReviewStars(CallbackData, prefix="rv"):
+    """A rating; `purchase` is the rated purchase's id when asked after one (0: /review)."""
+
+    stars: int
+    purchase: int = 0
+
+
+class ReviewSkip(CallbackData, prefix="rvs"):
+    """No comment to add to the rating just given."""
+
+
+class NpsScore(CallbackData, prefix="nps"):
+    survey: int
+    score: int
+
+
 class TalkToHuman(CallbackData, prefix="human"):
     """Opens (or shows) the presser's own support ticket; whose is never part of the data."""
 

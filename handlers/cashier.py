@@ -159,17 +159,28 @@ async def _take_card(
 
 @router.message(SaleQuestions.amount, _ANSWER)
 async def sale_amount(message: Message, state: FSMContext, redemptions: RedemptionService) -> None:
+    answer = await _amount_answer(message, state, "card", "/sale")
+    if answer is not None:
+        card, amount = answer
+        await _offer_sale(message, card, amount, redemptions)
+
+
+async def _amount_answer(
+    message: Message, state: FSMContext, key: str, restart: str
+) -> tuple[str, int] | None:
+    """The amount a cashier typed and what the question was about (`key` in the state);
+    None when the answer was not an amount (asked again) or the question was lost."""
     assert message.text is not None
     amount = parse_amount(message.text)
     if amount is None:
         await message.answer(_amount_problem())
-        return
-    card = (await state.get_data()).get("card")
+        return None
+    subject = (await state.get_data()).get(key)
     await state.clear()
-    if not isinstance(card, str):
-        await message.answer(_("Let's start again: /sale"))
-        return
-    await _offer_sale(message, card, amount, redemptions)
+    if not isinstance(subject, str):
+        await message.answer(_("Let's start again: {command}").format(command=restart))
+        return None
+    return subject, amount
 
 
 async def _offer_sale(
@@ -327,17 +338,10 @@ async def redeem_code(
 async def redeem_amount(
     message: Message, state: FSMContext, redemptions: RedemptionService, settings: Settings
 ) -> None:
-    assert message.text is not None
-    amount = parse_amount(message.text)
-    if amount is None:
-        await message.answer(_amount_problem())
-        return
-    code = (await state.get_data()).get("code")
-    await state.clear()
-    if not isinstance(code, str):
-        await message.answer(_("Let's start again: /redeem"))
-        return
-    await _show_code(message, code, amount, state, redemptions, settings)
+    answer = await _amount_answer(message, state, "code", "/redeem")
+    if answer is not None:
+        code, amount = answer
+        await _show_code(message, code, amount, state, redemptions, settings)
 
 
 async def _show_code(

@@ -53,6 +53,17 @@ class Session:
         rows = await self.fetch_all(sql, params)
         return rows[0] if rows else None
 
+    async def stream(
+        self, sql: str, params: Params = (), size: int = 2000
+    ) -> AsyncIterator[list[Row]]:
+        """A query's rows in chunks of `size` (one hop per chunk)."""
+        cursor = await self._connection.execute(sql, params)
+        try:
+            while rows := list(await cursor.fetchmany(size)):
+                yield rows
+        finally:
+            await cursor.close()
+
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]

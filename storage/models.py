@@ -20,11 +20,13 @@ def _stored_moment(value: object) -> object:
 Moment = Annotated[datetime, BeforeValidator(_stored_moment)]
 
 
-class _Record(BaseModel):
+class Record(BaseModel):
+    """A row as the repositories return it: typed, validated, immutable."""
+
     model_config = ConfigDict(frozen=True)
 
 
-class Customer(_Record):
+class Customer(Record):
     id: int
     telegram_id: int | None
     first_name: str | None
@@ -49,7 +51,7 @@ class Customer(_Record):
         return " ".join(part for part in (self.first_name, self.last_name) if part) or "—"
 
 
-class Interaction(_Record):
+class Interaction(Record):
     id: int
     customer_id: int
     at: Moment

@@ -17,12 +17,14 @@ from storage.repositories import (
     ProcessedUpdateRepository,
 )
 from storage.repositories.access import AuditRepository, RoleRepository
+from storage.repositories.analytics import AnalyticsRepository
 from storage.repositories.api_tokens import ApiTokenRepository
 from storage.repositories.faq import FaqRepository
 from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
 from storage.repositories.outbox import JobRunRepository, OutboxRepository
 from storage.repositories.redemptions import RedemptionRepository
 from storage.repositories.referrals import ReferralRepository
+from storage.repositories.reviews import NpsRepository, ReviewRepository
 from storage.repositories.support import SupportRepository
 
 
@@ -41,6 +43,9 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.jobs = JobRunRepository(session)
         self.api_tokens = ApiTokenRepository(session)
+        self.analytics = AnalyticsRepository(session)
+        self.reviews = ReviewRepository(session)
+        self.nps = NpsRepository(session)
         self.redemptions = RedemptionRepository(session)
         self.support = SupportRepository(session)
 

@@ -25,6 +25,7 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("points", N_("My points, tier and history")),
     ("card", N_("My loyalty card to show at the till")),
     ("invite", N_("Invite friends and earn points")),
+    ("review", N_("Rate us and leave a review")),
     ("support", N_("Talk to a person")),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
@@ -35,6 +36,9 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("faq_gaps", N_("Questions the FAQ could not answer")),
     ("faq_reload", N_("Re-read the FAQ file (FAQ_FILE)")),
     ("faq_stats", N_("Views and ratings of FAQ answers")),
+    ("stats", N_("Retention figures: /stats 30")),
+    ("reviews", N_("Latest reviews: /reviews [stars]")),
+    ("nps", N_("Net promoter score; /nps send asks customers")),
 )
 
 # Admins hold every role, so their menu lists these too. Cashiers who are not admins type

@@ -6,80 +6,46 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.clock import from_db, to_db
+from storage.clock import to_db
 from storage.database import Row, Session
+from storage.models import Moment, Record
 
 
-@dataclass(frozen=True)
-class PointsEntry:
+class PointsEntry(Record):
     id: int
     customer_id: int
-    at: datetime
+    at: Moment
     delta: int
     reason: str
     source: str | None
     idempotency_key: str | None
     is_lot: bool
-    expires_at: datetime | None
+    expires_at: Moment | None
     note: str | None
 
-    @classmethod
-    def from_row(cls, row: Row) -> PointsEntry:
-        return cls(
-            id=row["id"],
-            customer_id=row["customer_id"],
-            at=from_db(row["at"]),
-            delta=row["delta"],
-            reason=row["reason"],
-            source=row["source"],
-            idempotency_key=row["idempotency_key"],
-            is_lot=bool(row["is_lot"]),
-            expires_at=from_db(row["expires_at"]) if row["expires_at"] else None,
-            note=row["note"],
-        )
 
-
-@dataclass(frozen=True)
-class Lot:
+class Lot(Record):
     id: int
     customer_id: int
     remaining: int
-    expires_at: datetime | None
+    expires_at: Moment | None
 
 
-@dataclass(frozen=True)
-class Purchase:
+class Purchase(Record):
     id: int
     order_id: str
     customer_id: int
     amount_minor: int
     currency: str
-    purchased_at: datetime
-    recorded_at: datetime
+    purchased_at: Moment
+    recorded_at: Moment
     points: int
     balance_after: int
     tier: str | None
     recorded_by: str
 
-    @classmethod
-    def from_row(cls, row: Row) -> Purchase:
-        return cls(
-            id=row["id"],
-            order_id=row["order_id"],
-            customer_id=row["customer_id"],
-            amount_minor=row["amount_minor"],
-            currency=row["currency"],
-            purchased_at=from_db(row["purchased_at"]),
-            recorded_at=from_db(row["recorded_at"]),
-            points=row["points"],
-            balance_after=row["balance_after"],
-            tier=row["tier"],
-            recorded_by=row["recorded_by"],
-        )
 
-
-@dataclass(frozen=True)
-class Refund:
+class Refund(Record):
     id: int
     refund_key: str
     purchase_id: int
@@ -87,20 +53,7 @@ class Refund:
     points_reversed: int
     points_uncollected: int
     balance_after: int
-    at: datetime
-
-    @classmethod
-    def from_row(cls, row: Row) -> Refund:
-        return cls(
-            id=row["id"],
-            refund_key=row["refund_key"],
-            purchase_id=row["purchase_id"],
-            amount_minor=row["amount_minor"],
-            points_reversed=row["points_reversed"],
-            points_uncollected=row["points_uncollected"],
-            balance_after=row["balance_after"],
-            at=from_db(row["at"]),
-        )
+    at: Moment
 
 
 @dataclass(frozen=True)
@@ -119,12 +72,7 @@ _LOT_REMAINDER = """
 
 
 def _lot(row: Row) -> Lot:
-    return Lot(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        remaining=row["remaining"],
-        expires_at=from_db(row["expires_at"]) if row["expires_at"] else None,
-    )
+    return Lot.model_validate(dict(row))
 
 
 class LedgerRepository:
@@ -176,20 +124,20 @@ class LedgerRepository:
         row = await self._session.fetch_one(
             "SELECT * FROM points_entries WHERE idempotency_key = ?", (idempotency_key,)
         )
-        return None if row is None else PointsEntry.from_row(row)
+        return None if row is None else PointsEntry.model_validate(dict(row))
 
     async def entry(self, entry_id: int) -> PointsEntry | None:
         row = await self._session.fetch_one(
             "SELECT * FROM points_entries WHERE id = ?", (entry_id,)
         )
-        return None if row is None else PointsEntry.from_row(row)
+        return None if row is None else PointsEntry.model_validate(dict(row))
 
     async def history(self, customer_id: int, limit: int = 10) -> list[PointsEntry]:
         rows = await self._session.fetch_all(
             "SELECT * FROM points_entries WHERE customer_id = ? ORDER BY id DESC LIMIT ?",
             (customer_id, limit),
         )
-        return [PointsEntry.from_row(row) for row in rows]
+        return [PointsEntry.model_validate(dict(row)) for row in rows]
 
     async def open_lots(self, customer_id: int) -> list[Lot]:
         """Lots with points left, the first to burn first (never-expiring ones last)."""
@@ -247,39 +195,29 @@ class PurchaseRepository:
         row = await self._session.fetch_one(
             "SELECT * FROM purchases WHERE order_id = ?", (order_id,)
         )
-        return None if row is None else Purchase.from_row(row)
+        return None if row is None else Purchase.model_validate(dict(row))
 
-    async def add(
-        self,
-        *,
-        order_id: str,
-        customer_id: int,
-        amount_minor: int,
-        currency: str,
-        purchased_at: datetime,
-        recorded_at: datetime,
-        points: int,
-        balance_after: int,
-        tier: str | None,
-        recorded_by: str,
-    ) -> int:
+    async def add(self, purchase: Purchase) -> int:
+        """Store a new purchase (its `id` is ignored); returns the id it was given."""
         purchase_id = await self._session.insert(
             """
             INSERT INTO purchases (order_id, customer_id, amount_minor, currency, purchased_at,
-                                   recorded_at, points, balance_after, tier, recorded_by)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   recorded_at, points, balance_after, tier, recorded_by,
+                                   purchased_epoch)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
-                order_id,
-                customer_id,
-                amount_minor,
-                currency,
-                to_db(purchased_at),
-                to_db(recorded_at),
-                points,
-                balance_after,
-                tier,
-                recorded_by,
+                purchase.order_id,
+                purchase.customer_id,
+                purchase.amount_minor,
+                purchase.currency,
+                to_db(purchase.purchased_at),
+                to_db(purchase.recorded_at),
+                purchase.points,
+                purchase.balance_after,
+                purchase.tier,
+                purchase.recorded_by,
+                int(purchase.purchased_at.timestamp()),
             ),
         )
         assert purchase_id is not None
@@ -315,7 +253,7 @@ class PurchaseRepository:
             "SELECT * FROM purchases WHERE customer_id = ? ORDER BY purchased_at DESC LIMIT ?",
             (customer_id, limit),
         )
-        return [Purchase.from_row(row) for row in rows]
+        return [Purchase.model_validate(dict(row)) for row in rows]
 
     async def spend_since(self, customer_id: int, since: datetime) -> int:
         """Net spend (purchases minus their refunds) of purchases made since `since`."""
@@ -334,7 +272,7 @@ class PurchaseRepository:
         row = await self._session.fetch_one(
             "SELECT * FROM refunds WHERE refund_key = ?", (refund_key,)
         )
-        return None if row is None else Refund.from_row(row)
+        return None if row is None else Refund.model_validate(dict(row))
 
     async def refunded(self, purchase_id: int) -> tuple[int, int]:
         """(amount refunded so far in minor units, points reversed so far incl. uncollected)."""

@@ -2,42 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from storage.clock import from_db, to_db
-from storage.database import Row, Session
+from storage.clock import to_db
+from storage.database import Session
+from storage.models import Moment, Record
 
 
-@dataclass(frozen=True)
-class Redemption:
+class Redemption(Record):
     id: int
     code: str
     customer_id: int
     reward_id: str | None  # None: "use N points" against a sale
     points: int
-    created_at: datetime
-    expires_at: datetime
+    created_at: Moment
+    expires_at: Moment
     state: str  # issued, confirmed, expired, cancelled
-    closed_at: datetime | None
+    closed_at: Moment | None
     confirmed_by: int | None
     sale_amount_minor: int | None
-
-    @classmethod
-    def from_row(cls, row: Row) -> Redemption:
-        return cls(
-            id=row["id"],
-            code=row["code"],
-            customer_id=row["customer_id"],
-            reward_id=row["reward_id"],
-            points=row["points"],
-            created_at=from_db(row["created_at"]),
-            expires_at=from_db(row["expires_at"]),
-            state=row["state"],
-            closed_at=from_db(row["closed_at"]) if row["closed_at"] else None,
-            confirmed_by=row["confirmed_by"],
-            sale_amount_minor=row["sale_amount_minor"],
-        )
 
 
 class RedemptionRepository:
@@ -66,13 +49,13 @@ class RedemptionRepository:
 
     async def by_code(self, code: str) -> Redemption | None:
         row = await self._session.fetch_one("SELECT * FROM redemptions WHERE code = ?", (code,))
-        return None if row is None else Redemption.from_row(row)
+        return None if row is None else Redemption.model_validate(dict(row))
 
     async def by_id(self, redemption_id: int) -> Redemption | None:
         row = await self._session.fetch_one(
             "SELECT * FROM redemptions WHERE id = ?", (redemption_id,)
         )
-        return None if row is None else Redemption.from_row(row)
+        return None if row is None else Redemption.model_validate(dict(row))
 
     async def open_of(self, customer_id: int) -> list[Redemption]:
         """The customer's codes still in state 'issued' (some may be past their expiry)."""
@@ -80,7 +63,7 @@ class RedemptionRepository:
             "SELECT * FROM redemptions WHERE customer_id = ? AND state = 'issued' ORDER BY id",
             (customer_id,),
         )
-        return [Redemption.from_row(row) for row in rows]
+        return [Redemption.model_validate(dict(row)) for row in rows]
 
     async def close(
         self,
@@ -110,4 +93,4 @@ class RedemptionRepository:
             "ORDER BY expires_at, id LIMIT ?",
             (to_db(now), limit),
         )
-        return [Redemption.from_row(row) for row in rows]
+        return [Redemption.model_validate(dict(row)) for row in rows]

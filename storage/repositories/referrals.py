@@ -5,31 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.clock import from_db, to_db
-from storage.database import Row, Session
+from storage.clock import to_db
+from storage.database import Session
+from storage.models import Moment, Record
 
 
-@dataclass(frozen=True)
-class Referral:
+class Referral(Record):
     referee_id: int
     referrer_id: int
-    attributed_at: datetime
-    converted_at: datetime | None
+    attributed_at: Moment
+    converted_at: Moment | None
     order_id: str | None
     referrer_points: int
     referee_points: int
-
-    @classmethod
-    def from_row(cls, row: Row) -> Referral:
-        return cls(
-            referee_id=row["referee_id"],
-            referrer_id=row["referrer_id"],
-            attributed_at=from_db(row["attributed_at"]),
-            converted_at=from_db(row["converted_at"]) if row["converted_at"] else None,
-            order_id=row["order_id"],
-            referrer_points=row["referrer_points"],
-            referee_points=row["referee_points"],
-        )
 
 
 @dataclass(frozen=True)
@@ -47,7 +35,7 @@ class ReferralRepository:
         row = await self._session.fetch_one(
             "SELECT * FROM referrals WHERE referee_id = ?", (referee_id,)
         )
-        return None if row is None else Referral.from_row(row)
+        return None if row is None else Referral.model_validate(dict(row))
 
     async def attribute(self, referee_id: int, referrer_id: int, at: datetime) -> bool:
         inserted = await self._session.execute(

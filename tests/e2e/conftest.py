@@ -68,3 +68,23 @@ async def api(bot, api_token):
         bot.api_url, headers={"Authorization": f"Bearer {api_token}"}
     ) as session:
         yield session
+
+
+@pytest.fixture
+async def api_for():
+    """For bots of a test's own: `await api_for(bot)` is an authorised API session on it."""
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def open_for(process):
+        result = await process.cli("api-token", "create", "till")
+        assert result.returncode == 0, result.stderr
+        token = result.stdout.strip().splitlines()[-1]
+        session = aiohttp.ClientSession(
+            process.api_url, headers={"Authorization": f"Bearer {token}"}
+        )
+        sessions.append(session)
+        return session
+
+    yield open_for
+    for session in sessions:
+        await session.close()

@@ -133,3 +133,16 @@ def rejected_calls(emulator: BotAPIEmulator) -> list[Any]:
         for call in emulator.calls
         if not call.ok and call.error_code == 400 and not getattr(call, "injected", False)
     ]
+
+
+async def buy(
+    api: Any, order_id: str, telegram_id: int, amount: str, purchased_at: Any = None
+) -> dict[str, Any]:
+    """A purchase through the integration API, as a till records it (back-dated if given)."""
+    order = {"order_id": order_id, "telegram_id": telegram_id, "amount": amount}
+    if purchased_at is not None:
+        order["purchased_at"] = purchased_at.isoformat()
+    async with api.post("/api/v1/purchases", json=order) as response:
+        assert response.status == 201, await response.text()
+        recorded: dict[str, Any] = await response.json()
+        return recorded

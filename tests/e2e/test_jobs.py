@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from babel.dates import format_date
 
-from tests.e2e.harness import BotProcess, rejected_calls
+from tests.e2e.harness import BotProcess, buy, rejected_calls
 
 YEAR = timedelta(days=365)  # expiry.days in the bundled rules
 
@@ -25,18 +25,6 @@ async def api_session(bot: BotProcess, name: str) -> aiohttp.ClientSession:
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
     return aiohttp.ClientSession(bot.api_url, headers={"Authorization": f"Bearer {token}"})
-
-
-async def buy(http, order_id, telegram_id, amount, purchased_at):
-    order = {
-        "order_id": order_id,
-        "telegram_id": telegram_id,
-        "amount": amount,
-        "purchased_at": purchased_at.isoformat(),
-    }
-    async with http.post("/api/v1/purchases", json=order) as response:
-        assert response.status == 201, await response.text()
-        return await response.json()
 
 
 async def profile(http, telegram_id):

@@ -9,9 +9,6 @@ import json
 import re
 import uuid
 
-import aiohttp
-import pytest
-
 from bot.telegram.qr import qr_png, start_link
 from handlers.callbacks import (
     CancelCode,
@@ -27,34 +24,19 @@ from handlers.callbacks import (
 CODE = re.compile(r"(\d{4}) (\d{4})")
 
 
-@pytest.fixture(scope="module")
-async def api_token(bot):
-    result = await bot.cli("api-token", "create", "till-rewards")
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture
-async def http(bot, api_token):
-    async with aiohttp.ClientSession(
-        bot.api_url, headers={"Authorization": f"Bearer {api_token}"}
-    ) as session:
-        yield session
-
-
-async def profile(http, user):
-    async with http.get(f"/api/v1/customers/{user.id}") as response:
+async def profile(api, user):
+    async with api.get(f"/api/v1/customers/{user.id}") as response:
         assert response.status == 200
         return await response.json()
 
 
-async def customer_with_points(emulator, http, name, amount):
+async def customer_with_points(emulator, api, name, amount):
     """A customer who opened the bot (50 welcome points) and bought for `amount` EUR."""
     user = emulator.add_user(first_name=name, language_code="en")
     user.send_text("/start")
     await user.next_message()
     order = {"order_id": f"shop-{uuid.uuid4().hex}", "telegram_id": user.id, "amount": amount}
-    async with http.post("/api/v1/purchases", json=order) as response:
+    async with api.post("/api/v1/purchases", json=order) as response:
         assert response.status == 201, await response.text()
     assert "points for your purchase" in (await user.next_message())["text"]
     return user
@@ -99,8 +81,8 @@ async def audit(bot, actor):
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-async def test_a_customer_gets_a_code_and_a_cashier_confirms_it_once(bot, emulator, admin, http):
-    rita = await customer_with_points(emulator, http, "Rita", "60.00")  # 50 + 300 points
+async def test_a_customer_gets_a_code_and_a_cashier_confirms_it_once(bot, emulator, admin, api):
+    rita = await customer_with_points(emulator, api, "Rita", "60.00")  # 50 + 300 points
     rita.send_text("/rewards")
     catalogue = await rita.next_message()
     assert "Your balance: 350 points." in catalogue["text"]
@@ -116,7 +98,7 @@ async def test_a_customer_gets_a_code_and_a_cashier_confirms_it_once(bot, emulat
         emulator, rita, catalogue, PickReward(reward_id="yacht").pack(), forge=True
     )
     assert answer["text"] == "This reward is no longer offered."
-    assert (await profile(http, rita))["balance"] == 350
+    assert (await profile(api, rita))["balance"] == 350
 
     await press(emulator, rita, catalogue, PickReward(reward_id="coffee").pack())
     photo = await rita.next_message()
@@ -128,7 +110,7 @@ async def test_a_customer_gets_a_code_and_a_cashier_confirms_it_once(bot, emulat
     file = emulator.world.files.get(photo["photo"][-1]["file_id"])
     assert file.data == qr_png(start_link("loyalty_test_bot", f"redeem_{code}"))
     assert set(buttons(photo)) == {"✖️ Cancel code"}
-    assert (await profile(http, rita))["balance"] == 200  # reserved at once
+    assert (await profile(api, rita))["balance"] == 200  # reserved at once
 
     # The menu entry opens the same catalogue, now listing the open code.
     rita.press_reply_button("🎁 Rewards")
@@ -161,7 +143,7 @@ async def test_a_customer_gets_a_code_and_a_cashier_confirms_it_once(bot, emulat
     )
     answer, _ = await press(emulator, rita, photo, buttons(photo)["✖️ Cancel code"])
     assert answer["text"].startswith("This code was already used at")
-    assert (await profile(http, rita))["balance"] == 200
+    assert (await profile(api, rita))["balance"] == 200
     carl.send_text("/redeem 1000000")
     assert "Usage: /redeem CODE" in (await carl.next_message())["text"]
 
@@ -172,8 +154,8 @@ async def test_a_customer_gets_a_code_and_a_cashier_confirms_it_once(bot, emulat
     assert entries[0]["after"]["customer"] == rita.id
 
 
-async def test_two_cashiers_pressing_confirm_at_once_one_wins(bot, emulator, admin, http):
-    sam = await customer_with_points(emulator, http, "Sam", "20.00")  # 150 points
+async def test_two_cashiers_pressing_confirm_at_once_one_wins(bot, emulator, admin, api):
+    sam = await customer_with_points(emulator, api, "Sam", "20.00")  # 150 points
     code, _photo = await open_code(emulator, sam)
     dina = await cashier(emulator, admin, "Dina")
     screens = []
@@ -194,11 +176,11 @@ async def test_two_cashiers_pressing_confirm_at_once_one_wins(bot, emulator, adm
     assert "was used" in (await sam.next_message())["text"]
     await asyncio.sleep(0.3)
     assert sam.skip_messages() == 0  # told once
-    assert (await profile(http, sam))["balance"] == 0
+    assert (await profile(api, sam))["balance"] == 0
 
 
-async def test_points_against_a_sale_within_the_share(bot, emulator, admin, http):
-    una = await customer_with_points(emulator, http, "Una", "40.00")  # 250 points
+async def test_points_against_a_sale_within_the_share(bot, emulator, admin, api):
+    una = await customer_with_points(emulator, api, "Una", "40.00")  # 250 points
     una.send_text("/rewards")
     catalogue = await una.next_message()
     await press(emulator, una, catalogue, UsePoints().pack())
@@ -259,37 +241,37 @@ async def test_points_against_a_sale_within_the_share(bot, emulator, admin, http
     assert (await walt.next_message())["text"].startswith("Hi, Walt!")
 
 
-async def test_a_customer_cancels_a_code_and_gets_the_points_back(bot, emulator, admin, http):
-    xena = await customer_with_points(emulator, http, "Xena", "20.00")  # 150 points
+async def test_a_customer_cancels_a_code_and_gets_the_points_back(bot, emulator, admin, api):
+    xena = await customer_with_points(emulator, api, "Xena", "20.00")  # 150 points
     code, photo = await open_code(emulator, xena)
-    assert (await profile(http, xena))["balance"] == 0
+    assert (await profile(api, xena))["balance"] == 0
     # Someone else's code id, pressed from a forged button: nothing changes.
-    yuri = await customer_with_points(emulator, http, "Yuri", "20.00")
+    yuri = await customer_with_points(emulator, api, "Yuri", "20.00")
     _yuri_code, yuri_photo = await open_code(emulator, yuri)
     xena_id = int(buttons(photo)["✖️ Cancel code"].split(":")[1])
     answer, _ = await press(
         emulator, yuri, yuri_photo, CancelCode(redemption_id=xena_id).pack(), forge=True
     )
     assert answer["text"] == "This button is no longer active."
-    assert (await profile(http, xena))["balance"] == 0
+    assert (await profile(api, xena))["balance"] == 0
 
     answer, photo = await press(emulator, xena, photo, buttons(photo)["✖️ Cancel code"])
     assert answer["text"] == "Code cancelled."
     assert photo["caption"] == (
         f"✖️ Code {code[:4]} {code[4:]} is cancelled: 150 points are back. Balance: 150 points."
     )
-    assert (await profile(http, xena))["balance"] == 150
+    assert (await profile(api, xena))["balance"] == 150
     zoe = await cashier(emulator, admin, "Zoe")
     zoe.send_text(f"/redeem {code}")
     assert "was cancelled by the customer at" in (await zoe.next_message())["text"]
 
 
 async def test_non_cashiers_are_refused_and_forged_buttons_change_nothing(
-    bot, emulator, admin, http
+    bot, emulator, admin, api
 ):
-    ola = await customer_with_points(emulator, http, "Ola", "20.00")
+    ola = await customer_with_points(emulator, api, "Ola", "20.00")
     code, _photo = await open_code(emulator, ola)
-    card = (await profile(http, ola))["card"]
+    card = (await profile(api, ola))["card"]
     nick = emulator.add_user(first_name="Nick", language_code="en")
     nick.send_text(f"/redeem {code}")
     assert (await nick.next_message())["text"] == "Sorry, /redeem is for cashiers only."
@@ -306,7 +288,7 @@ async def test_non_cashiers_are_refused_and_forged_buttons_change_nothing(
     ):
         answer, _ = await press(emulator, nick, _photo_of(nick), data, forge=True)
         assert answer["text"] == "This button is no longer active."
-    assert (await profile(http, ola))["balance"] == 0
+    assert (await profile(api, ola))["balance"] == 0
     await asyncio.sleep(0.3)
     assert ola.skip_messages() == 0  # no "your code was used"
 
@@ -331,9 +313,9 @@ def _photo_of(user):
     return user.messages[-1]
 
 
-async def test_a_cashier_records_a_sale_by_card(bot, emulator, admin, http):
-    quinn = await customer_with_points(emulator, http, "Quinn", "20.00")  # 150 points
-    card = (await profile(http, quinn))["card"]
+async def test_a_cashier_records_a_sale_by_card(bot, emulator, admin, api):
+    quinn = await customer_with_points(emulator, api, "Quinn", "20.00")  # 150 points
+    card = (await profile(api, quinn))["card"]
     ron = await cashier(emulator, admin, "Ron")
     ron.send_text("/sale")
     assert "card number" in (await ron.next_message())["text"]
@@ -359,7 +341,7 @@ async def test_a_cashier_records_a_sale_by_card(bot, emulator, admin, http):
         == "✅ Sale recorded: €12.50 for Quinn, +62 points.\nTheir balance: 212 points."
     )
     assert "+62 points for your purchase of €12.50" in (await quinn.next_message())["text"]
-    assert (await profile(http, quinn))["balance"] == 212
+    assert (await profile(api, quinn))["balance"] == 212
     # The same press again (a retry): recorded once.
     _, again = await press(emulator, ron, done, confirm, forge=True)
     assert again["text"].startswith("This sale was recorded already: €12.50 for Quinn")
@@ -369,7 +351,7 @@ async def test_a_cashier_records_a_sale_by_card(bot, emulator, admin, http):
         forged = ConfirmSale(card=card, amount=amount, ref=reference).pack()
         answer, _ = await press(emulator, ron, done, forged, forge=True)
         assert answer["text"] == "This button is no longer active."
-    assert (await profile(http, quinn))["balance"] == 212
+    assert (await profile(api, quinn))["balance"] == 212
 
     ron.send_text(f"/sale {card} 20")
     screen = await ron.next_message()
@@ -386,7 +368,7 @@ async def test_a_cashier_records_a_sale_by_card(bot, emulator, admin, http):
     ron.send_text("5")
     assert "Points to earn: 25" in (await ron.next_message())["text"]
     await asyncio.sleep(0.3)
-    assert (await profile(http, quinn))["balance"] == 212
+    assert (await profile(api, quinn))["balance"] == 212
 
     entries = [e for e in await audit(bot, ron.id) if e["action"] == "sale.record"]
     assert len(entries) == 1

@@ -235,7 +235,8 @@ async def test_two_agents_pressing_take_at_once_one_wins(bot, emulator, support_
     assert support_chat.topics[thread].name.startswith("🟡")
 
     # Someone outside the support chat cannot work the ticket, even with the right data.
-    outsider = emulator.add_user(first_name="Eve")
+    # Someone who has a chat with the bot but is not in the support chat.
+    outsider = emulator.add_user(first_name="Eve", started=True)
     forged = outsider.press(card, _button(card, "✅ Close"), forge=True)
     await emulator.wait_for(lambda: emulator.callback_answer(forged) is not None)
     assert "Only support agents" in (emulator.callback_answer(forged) or {}).get("text", "")

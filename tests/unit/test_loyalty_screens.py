@@ -47,7 +47,18 @@ def russian():
 
 
 def entry(delta, reason, *, source=None, note=None, at=datetime(2026, 11, 20, 23, 30, tzinfo=UTC)):
-    return PointsEntry(1, 1, at, delta, reason, source, None, delta > 0, None, note)
+    return PointsEntry(
+        id=1,
+        customer_id=1,
+        at=at,
+        delta=delta,
+        reason=reason,
+        source=source,
+        idempotency_key=None,
+        is_lot=delta > 0,
+        expires_at=None,
+        note=note,
+    )
 
 
 def summary(tier, spend_minor, *, balance=0, expiring=(), movements=()):

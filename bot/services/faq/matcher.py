@@ -191,12 +191,23 @@ class LexicalIndex:
         return {key: value / norm for key, value in weights.items()}
 
     def similarities(self, text: str) -> np.ndarray:
-        scores = np.zeros(self._size, dtype=np.float32)
+        rows: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        weights: list[float] = []
         for key, weight in self._weights(_features(text), known_only=False).items():
             posting = self._postings.get(key)
             if posting is not None:
-                scores[posting[0]] += posting[1] * weight
-        return scores
+                rows.append(posting[0])
+                values.append(posting[1])
+                weights.append(weight)
+        if not rows:
+            return np.zeros(self._size, dtype=np.float32)
+        # One scatter-add over all matching postings instead of one numpy call per feature
+        # (a question has a hundred or more character n-grams).
+        lengths = [len(row) for row in rows]
+        contributions = np.concatenate(values) * np.repeat(np.asarray(weights), lengths)
+        scores = np.bincount(np.concatenate(rows), contributions, minlength=self._size)
+        return scores.astype(np.float32)
 
 
 # --- the matcher -------------------------------------------------------------------------

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import secrets
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +18,7 @@ from bot.services.access import Actor, audit
 from bot.services.faq.content import FaqEntry, read_file
 from bot.services.faq.matcher import Embedder, HybridMatcher, LexicalIndex, MatchResult
 from storage.clock import utcnow
-from storage.repositories.faq import EntryStats
+from storage.repositories.faq import EntryStats, FaqRepository
 from storage.unit_of_work import Storage
 
 logger = logging.getLogger(__name__)
@@ -52,6 +55,18 @@ class Answer:
     @property
     def confident_entry(self) -> FaqEntry | None:
         return self.entries[0] if self.result.confident and self.entries else None
+
+
+_QUERY_SEQUENCE = itertools.count()
+_PROCESS_TAG = secrets.randbits(10)
+
+
+def new_query_id() -> int:
+    """Unique without asking the database (so the row can be written in a batch), and
+    increasing, so rows append to the table's B-tree: milliseconds since 2020, a random
+    10-bit process tag (several bot processes), then a 12-bit counter; 63 bits in all."""
+    milliseconds = int(time.time() * 1000) - 1_577_836_800_000
+    return (milliseconds << 22) | (_PROCESS_TAG << 12) | (next(_QUERY_SEQUENCE) & 0xFFF)
 
 
 def decide(result: MatchResult, threshold: float) -> tuple[str, int]:
@@ -186,8 +201,10 @@ class FaqService:
         query_id = None
         if record:
             best = result.best
-            async with self._storage.write() as uow:
-                query_id = await uow.faq.record_query(
+            query_id = new_query_id()
+            await self._storage.batcher.write(
+                FaqRepository.record_query(
+                    query_id=query_id,
                     customer_id=customer_id,
                     at=utcnow(),
                     language=language,
@@ -197,6 +214,7 @@ class FaqService:
                     confident=result.confident,
                     outcome=outcome,
                 )
+            )
         choices = entries[:offered] if outcome == "suggested" else []
         return Answer(
             MatchResult(result.matches[:limit], result.confident),
@@ -208,8 +226,10 @@ class FaqService:
 
     async def record_view(self, entry_id: str, customer_id: int, language: str) -> int:
         """An answer opened from the /faq browser: counts as a view; feedback may follow."""
-        async with self._storage.write() as uow:
-            return await uow.faq.record_query(
+        query_id = new_query_id()
+        await self._storage.batcher.write(
+            FaqRepository.record_query(
+                query_id=query_id,
                 customer_id=customer_id,
                 at=utcnow(),
                 language=language,
@@ -219,6 +239,8 @@ class FaqService:
                 confident=True,
                 outcome="browsed",
             )
+        )
+        return query_id
 
     async def record_feedback(self, query_id: int, customer_id: int, helpful: bool) -> bool:
         async with self._storage.write() as uow:

@@ -156,7 +156,8 @@ class PurchaseService:
         new_tier = self._rules.tier_for(
             buyer.spend_minor + (request.amount_minor if in_window else 0)
         )
-        purchase_id = await uow.purchases.add(
+        purchase = Purchase(
+            id=0,
             order_id=request.order_id,
             customer_id=customer.id,
             amount_minor=request.amount_minor,
@@ -168,6 +169,7 @@ class PurchaseService:
             tier=new_tier.id,
             recorded_by=request.recorded_by,
         )
+        purchase = purchase.model_copy(update={"id": await uow.purchases.add(purchase)})
         await uow.outbox.add(
             customer.id,
             "points_earned",
@@ -181,19 +183,6 @@ class PurchaseService:
             now,
         )
         await self._update_tier(uow, customer, new_tier.id, now)
-        purchase = Purchase(
-            id=purchase_id,
-            order_id=request.order_id,
-            customer_id=customer.id,
-            amount_minor=request.amount_minor,
-            currency=request.currency,
-            purchased_at=purchased_at,
-            recorded_at=now,
-            points=points,
-            balance_after=balance,
-            tier=new_tier.id,
-            recorded_by=request.recorded_by,
-        )
         return PurchaseResult(True, purchase, customer.telegram_id)
 
     async def _update_tier(

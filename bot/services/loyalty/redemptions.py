@@ -431,17 +431,17 @@ class RedemptionService:
             )
             if redemption_id is not None:
                 return Redemption(
-                    redemption_id,
-                    code,
-                    customer_id,
-                    reward_id,
-                    points,
-                    now,
-                    expires_at,
-                    "issued",
-                    None,
-                    None,
-                    None,
+                    id=redemption_id,
+                    code=code,
+                    customer_id=customer_id,
+                    reward_id=reward_id,
+                    points=points,
+                    created_at=now,
+                    expires_at=expires_at,
+                    state="issued",
+                    closed_at=None,
+                    confirmed_by=None,
+                    sale_amount_minor=None,
                 )
         raise RuntimeError("could not find a free redemption code")
 

@@ -1,0 +1,276 @@
+"""Retention figures for a period: is the bot keeping customers? Definitions in the README.
+
+Period P = [end − d, end) and the previous one Q = [end − 2d, end − d):
+- S = customers who bought in Q; E = customers who bought in P; N = those of E whose first
+  purchase ever is in P. CRR = (E − N) / S × 100; churn = 100 − CRR.
+- new = N; returning = E − N; lost = bought before P, not in P.
+- returning buyers are banded by purchases in the last 90 days into frequent / medium /
+  rare at the terciles of the returning buyers themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from bot.services.loyalty.rules import LoyaltyRules
+from bot.services.reviews import net_promoter_score
+from storage.clock import utcnow
+from storage.repositories.analytics import BuyerHistories
+from storage.unit_of_work import Storage
+
+FREQUENCY_WINDOW = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    customers: int
+    revenue: Decimal
+    purchases: int
+    average_check: Decimal | None
+    revenue_share: float | None
+
+
+@dataclass(frozen=True)
+class CohortRow:
+    cohort: str  # 'YYYY-MM' of the first purchase
+    customers: int
+    shares: list[float]  # % of the cohort buying in its month 0, 1, 2, ... (up to now)
+
+
+@dataclass(frozen=True)
+class Figures:
+    period_start: datetime
+    period_end: datetime
+    days: int
+    customers_total: int
+    customers_active: int
+    buyers: int
+    buyers_previous: int
+    new: int
+    returning: int
+    lost: int
+    crr: float | None
+    churn: float | None
+    revenue: Decimal
+    revenue_new: Decimal
+    revenue_returning: Decimal
+    refunds: Decimal
+    purchases: int
+    average_check: Decimal | None
+    purchase_frequency: float | None
+    repeat_purchase_rate: float | None
+    clv: Decimal | None
+    points_issued: int
+    points_spent: int
+    points_expired: int
+    points_refunded: int
+    points_liability: int
+    points_liability_value: Decimal
+    reviews: int
+    average_rating: float | None
+    nps: float | None
+    nps_answers: int
+    faq_questions: int
+    faq_answered: int
+    faq_suggested: int
+    faq_declined: int
+    faq_helpful: int
+    faq_unhelpful: int
+    segments: list[Segment] = field(default_factory=list)
+    rfm: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, Decimal):
+                return float(value)
+            if isinstance(value, datetime):
+                return value.isoformat()
+            if isinstance(value, dict):
+                return {str(key): plain(item) for key, item in value.items()}
+            if isinstance(value, list):
+                return [plain(item) for item in value]
+            return value
+
+        return {key: plain(value) for key, value in asdict(self).items()}
+
+
+def _money(minor: int) -> Decimal:
+    return (Decimal(minor) / 100).quantize(Decimal("0.01"))
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return round(numerator / denominator * 100, 2) if denominator else None
+
+
+class AnalyticsService:
+    def __init__(self, storage: Storage, rules: LoyaltyRules) -> None:
+        self._storage = storage
+        self._rules = rules
+
+    async def figures(self, days: int, end: datetime | None = None) -> Figures:
+        end = end or utcnow()
+        period = timedelta(days=days)
+        start, previous = end - period, end - 2 * period
+        async with self._storage.read() as uow:
+            histories = await uow.analytics.buyer_histories(
+                end, start, previous, end - FREQUENCY_WINDOW
+            )
+            total, active_seen = await uow.analytics.customers(end, start)
+            refunds = await uow.analytics.refunds(start, end)
+            points = await uow.analytics.points(start, end)
+            faq = await uow.analytics.faq(start, end)
+            reviews, average_rating = await uow.reviews.average(start, end)
+            nps_scores = await uow.nps.scores(start, end)
+
+        h = histories
+        bought = h.in_period > 0
+        is_new = bought & (h.first_at >= int(start.timestamp()))
+        is_returning = bought & ~is_new
+        buyers, new = int(bought.sum()), int(is_new.sum())
+        previous_buyers = int((h.in_previous > 0).sum())
+        crr = _ratio(buyers - new, previous_buyers)
+        purchases = int(h.in_period.sum())
+        revenue = int(h.revenue_in_period.sum())
+        average_check = _money(round(revenue / purchases)) if purchases else None
+        frequency = round(purchases / buyers, 3) if buyers else None
+        repeaters = int((bought & (h.purchases > 1)).sum())
+        clv = None
+        if average_check is not None and frequency is not None and crr is not None and crr < 100:
+            # Expected lifetime in periods is 1 / churn rate (a geometric survival).
+            lifetime = Decimal(100) / Decimal(str(100 - crr))
+            clv = (average_check * Decimal(str(frequency)) * lifetime).quantize(Decimal("0.01"))
+        segments = self._segments(h, is_new, is_returning, ~bought, revenue)
+        return Figures(
+            period_start=start,
+            period_end=end,
+            days=days,
+            customers_total=total,
+            # Seen in the bot in the period; a buyer counts even if they never wrote.
+            customers_active=max(active_seen, buyers),
+            buyers=buyers,
+            buyers_previous=previous_buyers,
+            new=new,
+            returning=int(is_returning.sum()),
+            lost=int((~bought).sum()),
+            crr=crr,
+            churn=None if crr is None else round(100 - crr, 2),
+            revenue=_money(revenue),
+            revenue_new=_money(int(h.revenue_in_period[is_new].sum())),
+            revenue_returning=_money(int(h.revenue_in_period[is_returning].sum())),
+            refunds=_money(refunds),
+            purchases=purchases,
+            average_check=average_check,
+            purchase_frequency=frequency,
+            repeat_purchase_rate=_ratio(repeaters, buyers),
+            clv=clv,
+            points_issued=points.issued,
+            points_spent=points.spent,
+            points_expired=points.expired,
+            points_refunded=points.refunded,
+            points_liability=points.liability,
+            points_liability_value=_money(self._rules.points_value_minor(points.liability)),
+            reviews=reviews,
+            average_rating=average_rating,
+            nps=net_promoter_score(nps_scores),
+            nps_answers=len(nps_scores),
+            faq_questions=faq.asked,
+            faq_answered=faq.answered,
+            faq_suggested=faq.suggested,
+            faq_declined=faq.declined,
+            faq_helpful=faq.helpful,
+            faq_unhelpful=faq.unhelpful,
+            segments=segments,
+            rfm=self._rfm(histories),
+        )
+
+    def _segments(
+        self,
+        h: BuyerHistories,
+        is_new: np.ndarray,
+        is_returning: np.ndarray,
+        is_lost: np.ndarray,
+        revenue: int,
+    ) -> list[Segment]:
+        counts = h.in_frequency_window[is_returning]
+        low, high = np.quantile(counts, [1 / 3, 2 / 3]) if counts.size else (0.0, 0.0)
+        window = h.in_frequency_window
+        groups = {
+            "new": is_new,
+            "frequent": is_returning & (window > high),
+            "medium": is_returning & (window > low) & (window <= high),
+            "rare": is_returning & (window <= low),
+            "lost": is_lost,
+        }
+        segments = []
+        for name, members in groups.items():
+            segment_revenue = int(h.revenue_in_period[members].sum())
+            segment_purchases = int(h.in_period[members].sum())
+            segments.append(
+                Segment(
+                    name=name,
+                    customers=int(members.sum()),
+                    revenue=_money(segment_revenue),
+                    purchases=segment_purchases,
+                    average_check=(
+                        _money(round(segment_revenue / segment_purchases))
+                        if segment_purchases
+                        else None
+                    ),
+                    revenue_share=_ratio(segment_revenue, revenue),
+                )
+            )
+        return segments
+
+    @staticmethod
+    def _rfm(h: BuyerHistories) -> dict[str, dict[int, int]]:
+        """How many customers have each 1–5 score of recency, frequency and monetary value
+        (quintiles of the customers themselves; ties share a score)."""
+        if not h.purchases.size:
+            return {}
+        scores = {}
+        for name, values in (
+            ("recency", h.last_at),
+            ("frequency", h.purchases),
+            ("monetary", h.monetary),
+        ):
+            cuts = np.quantile(values, [0.2, 0.4, 0.6, 0.8], method="lower")
+            score = np.searchsorted(cuts, values, side="right") + 1
+            scores[name] = {
+                value: int(count)
+                for value, count in enumerate(np.bincount(score, minlength=6))
+                if value
+            }
+        return scores
+
+    async def cohorts(self, months: int, now: datetime | None = None) -> list[CohortRow]:
+        """Monthly cohorts by first purchase: the share of each buying in each later month."""
+        now = now or utcnow()
+        first = _shift_month(now.year, now.month, -(months - 1))
+        async with self._storage.read() as uow:
+            activity = await uow.analytics.cohort_activity(f"{first[0]:04d}-{first[1]:02d}")
+        by_cohort: dict[str, dict[str, int]] = {}
+        for cohort, active_month, customers in activity:
+            by_cohort.setdefault(cohort, {})[active_month] = customers
+        rows = []
+        for cohort, months_active in sorted(by_cohort.items()):
+            year, month = (int(part) for part in cohort.split("-"))
+            size = months_active.get(cohort, 0)
+            shares = []
+            offset = 0
+            while _shift_month(year, month, offset) <= (now.year, now.month):
+                key = "{:04d}-{:02d}".format(*_shift_month(year, month, offset))
+                shares.append(round(months_active.get(key, 0) / size * 100, 1) if size else 0.0)
+                offset += 1
+            rows.append(CohortRow(cohort, size, shares))
+        return rows
+
+
+def _shift_month(year: int, month: int, offset: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + offset
+    return index // 12, index % 12 + 1

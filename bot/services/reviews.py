@@ -1,0 +1,188 @@
+"""Reviews: a rating in the chat, an optional comment, the review bonus once, and the
+rating requests sent a while after a purchase."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.quiet_hours import QuietHours
+from bot.services.access import Actor, audit
+from bot.services.loyalty.ledger import PointsLedger
+from bot.services.loyalty.rules import LoyaltyRules
+from storage.clock import utcnow
+from storage.models import Customer
+from storage.repositories.reviews import Review
+from storage.unit_of_work import Storage
+
+# A customer without a purchase to rate may review once in this period.
+REVIEW_PERIOD = timedelta(days=30)
+# A comment or photo joins the rating only this soon after it.
+COMMENT_WINDOW = timedelta(hours=1)
+# Purchases older than this when the delay has passed are not asked about any more (the bot
+# was down for days, say): a rating request a week late only annoys.
+REQUEST_LOOKBACK = timedelta(days=2)
+LOW_RATING = 3
+
+
+class Refusal(enum.Enum):
+    RECENTLY_REVIEWED = "recently_reviewed"
+    ALREADY_RATED = "already_rated"
+    NOT_YOURS = "not_yours"
+
+
+@dataclass(frozen=True)
+class Rated:
+    review: Review
+    bonus: int
+    # At or below LOW_RATING: somebody should call the customer back.
+    needs_recovery: bool
+
+
+class ReviewService:
+    def __init__(
+        self,
+        storage: Storage,
+        rules: LoyaltyRules,
+        ledger: PointsLedger,
+        request_delay: timedelta | None,
+        quiet_hours: QuietHours | None,
+        zone: ZoneInfo,
+    ) -> None:
+        self._storage = storage
+        self._rules = rules
+        self._ledger = ledger
+        self._request_delay = request_delay
+        self._quiet_hours = quiet_hours
+        self._zone = zone
+
+    async def can_review(self, customer: Customer) -> Refusal | None:
+        """Whether /review may go on: a purchase to rate, or no review in the last 30 days."""
+        now = utcnow()
+        async with self._storage.read() as uow:
+            if await uow.reviews.unreviewed_purchase(customer.id, now - REVIEW_PERIOD):
+                return None
+            latest = await uow.reviews.latest_of(customer.id)
+        if latest is not None and latest.created_at > now - REVIEW_PERIOD:
+            return Refusal.RECENTLY_REVIEWED
+        return None
+
+    async def rate(
+        self, customer: Customer, stars: int, purchase_id: int | None = None
+    ) -> Rated | Refusal:
+        """Store a rating (of a given purchase, else of the latest unrated one within 30
+        days, else a general one) and credit the review bonus once."""
+        if not 1 <= stars <= 5:
+            raise ValueError("stars go from 1 to 5")
+        now = utcnow()
+        async with self._storage.write() as uow:
+            source = "request" if purchase_id is not None else "command"
+            if purchase_id is not None:
+                if await uow.reviews.purchase_of(purchase_id, customer.id) is None:
+                    return Refusal.NOT_YOURS
+                if await uow.reviews.for_purchase(purchase_id) is not None:
+                    return Refusal.ALREADY_RATED
+            else:
+                purchase_id = await uow.reviews.unreviewed_purchase(
+                    customer.id, now - REVIEW_PERIOD
+                )
+                if purchase_id is None:
+                    latest = await uow.reviews.latest_of(customer.id)
+                    if latest is not None and latest.created_at > now - REVIEW_PERIOD:
+                        return Refusal.RECENTLY_REVIEWED
+            review_id = await uow.reviews.add(customer.id, purchase_id, stars, source, now)
+            if review_id is None:
+                return Refusal.ALREADY_RATED
+            bonus = self._rules.review_bonus
+            credited = await self._ledger.credit(
+                uow,
+                customer.id,
+                bonus,
+                "review",
+                at=now,
+                source=f"review:{review_id}",
+                key=f"review:{review_id}",
+            )
+            review = await uow.reviews.by_id(review_id)
+            assert review is not None
+        return Rated(review, bonus if credited else 0, stars <= LOW_RATING)
+
+    async def comment(
+        self, customer: Customer, review_id: int, text: str | None, photo: str | None
+    ) -> Review | None:
+        """Attach a comment or photo to the customer's own recent review."""
+        now = utcnow()
+        async with self._storage.write() as uow:
+            review = await uow.reviews.by_id(review_id)
+            if (
+                review is None
+                or review.customer_id != customer.id
+                or review.created_at < now - COMMENT_WINDOW
+            ):
+                return None
+            await uow.reviews.set_comment(review_id, text, photo, now)
+            return await uow.reviews.by_id(review_id)
+
+    async def latest(
+        self, stars: int | None = None, limit: int = 10
+    ) -> list[tuple[Review, str | None]]:
+        async with self._storage.read() as uow:
+            return await uow.reviews.latest(stars, limit)
+
+    async def queue_rating_requests(self, now: datetime | None = None) -> int:
+        """Ask for a rating of every purchase recorded `request_delay` ago (and not more than
+        REQUEST_LOOKBACK before that), never in quiet hours; each purchase once."""
+        now = now or utcnow()
+        if self._request_delay is None:
+            return 0
+        if self._quiet_hours is not None and self._quiet_hours.contains(now, self._zone):
+            return 0
+        until = now - self._request_delay
+        async with self._storage.write() as uow:
+            return await uow.reviews.queue_rating_requests(until - REQUEST_LOOKBACK, until, now)
+
+
+def net_promoter_score(scores: list[int]) -> float | None:
+    """Promoters (9-10) % minus detractors (0-6) %."""
+    if not scores:
+        return None
+    promoters = sum(1 for score in scores if score >= 9)
+    detractors = sum(1 for score in scores if score <= 6)
+    return round((promoters - detractors) / len(scores) * 100, 1)
+
+
+class NpsService:
+    DETRACTOR = 6
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    async def send_survey(self, actor: Actor) -> tuple[int, int]:
+        """(survey id, recipients queued); audited."""
+        async with self._storage.write() as uow:
+            survey_id = await uow.nps.create_survey(actor.telegram_id, utcnow())
+            recipients = await uow.session.fetch_value(
+                "SELECT recipients FROM nps_surveys WHERE id = ?", (survey_id,)
+            )
+            await audit(
+                uow, actor, "nps.send", f"nps:{survey_id}", None, {"recipients": recipients}
+            )
+        return survey_id, int(recipients)
+
+    async def answer(self, customer: Customer, survey_id: int, score: int) -> bool:
+        if not 0 <= score <= 10:
+            return False
+        async with self._storage.write() as uow:
+            return await uow.nps.answer(survey_id, customer.id, score, utcnow())
+
+    async def explain(self, customer: Customer, survey_id: int, reason: str) -> bool:
+        async with self._storage.write() as uow:
+            return await uow.nps.set_reason(survey_id, customer.id, reason)
+
+    async def recent_score(self, days: int = 90) -> tuple[float | None, int]:
+        now = utcnow()
+        async with self._storage.read() as uow:
+            scores = await uow.nps.scores(now - timedelta(days=days), now)
+        return net_promoter_score(scores), len(scores)

@@ -1,0 +1,179 @@
+"""/review: stars as buttons, then an optional comment or photo; and the ratings asked for
+after a purchase. /reviews for admins lives in handlers/admin/reviews.py."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router, html
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+
+from bot.notices.reviews import stars_keyboard
+from bot.services.reviews import NpsService, Rated, Refusal, ReviewService
+from bot.settings import Settings
+from handlers.callbacks import NpsScore, ReviewSkip, ReviewStars
+from handlers.filters import Check, MenuButton
+from handlers.menu import REVIEW
+from storage.models import Customer
+
+logger = logging.getLogger(__name__)
+router = Router(name=__name__)
+
+
+class ReviewComment(StatesGroup):
+    waiting = State()
+
+
+class NpsReason(StatesGroup):
+    waiting = State()
+
+
+def _refusal_text(refusal: Refusal) -> str:
+    if refusal is Refusal.RECENTLY_REVIEWED:
+        return _(
+            "Thank you, you've left a review recently. You can rate again after your next purchase."
+        )
+    if refusal is Refusal.ALREADY_RATED:
+        return _("You've rated this purchase already. Thank you!")
+    return _("This button is no longer active.")
+
+
+def _skip_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=_("Skip"), callback_data=ReviewSkip().pack())]]
+    )
+
+
+@router.message(Command("review"))
+@router.message(MenuButton(REVIEW.label))
+async def start_review(message: Message, customer: Customer, reviews: ReviewService) -> None:
+    refusal = await reviews.can_review(customer)
+    if refusal is not None:
+        await message.answer(_refusal_text(refusal))
+        return
+    await message.answer(_("How would you rate us? Tap the stars:"), reply_markup=stars_keyboard(0))
+
+
+@router.callback_query(ReviewStars.filter())
+async def rate(
+    query: CallbackQuery,
+    callback_data: ReviewStars,
+    customer: Customer,
+    reviews: ReviewService,
+    state: FSMContext,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+) -> None:
+    if not 1 <= callback_data.stars <= 5:
+        callback_answer.text = _("This button is no longer active.")
+        return
+    outcome = await reviews.rate(customer, callback_data.stars, callback_data.purchase or None)
+    message = query.message
+    if isinstance(outcome, Refusal):
+        callback_answer.text = _refusal_text(outcome)
+        return
+    lines = [_("Thank you for your rating: {stars}").format(stars="⭐" * outcome.review.stars)]
+    if outcome.bonus:
+        lines.append(_("+{points} points for your review.").format(points=outcome.bonus))
+    if outcome.needs_recovery:
+        lines.append(_("We're sorry it wasn't better. Our team will look into it."))
+        await _alert_admins(bot, settings, customer, outcome)
+    lines.append(_("Would you like to add a comment or a photo? Send it now, or tap Skip."))
+    await state.set_state(ReviewComment.waiting)
+    await state.set_data({"review_id": outcome.review.id})
+    if isinstance(message, Message):
+        await message.edit_text("\n".join(lines), reply_markup=_skip_keyboard())
+    else:
+        await bot.send_message(query.from_user.id, "\n".join(lines), reply_markup=_skip_keyboard())
+
+
+async def _alert_admins(bot: Bot, settings: Settings, customer: Customer, rated: Rated) -> None:
+    """Service recovery: a low rating reaches the admins at once, so someone calls back.
+    (With human support, it opens a ticket instead.)"""
+    await _tell_admins(bot, settings, customer, "⭐" * rated.review.stars)
+
+
+async def _tell_admins(bot: Bot, settings: Settings, customer: Customer, score: str) -> None:
+    username = f" @{customer.username}" if customer.username else ""
+    text = _("⚠️ {stars} from {name}{username} (id {id}). /customer {id}").format(
+        stars=score,
+        name=html.quote(customer.full_name),
+        username=html.quote(username),
+        id=customer.telegram_id,
+    )
+    for admin_id in settings.admin_ids:
+        try:
+            await bot.send_message(admin_id, text)
+        except TelegramAPIError as error:
+            logger.warning("could not alert admin %s of a low rating: %s", admin_id, error)
+
+
+@router.callback_query(ReviewSkip.filter())
+async def skip(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    if isinstance(query.message, Message) and query.message.reply_markup is not None:
+        await query.message.edit_reply_markup(reply_markup=None)
+
+
+@router.message(ReviewComment.waiting, Check(F.photo | (F.text & ~F.text.startswith("/"))))
+async def comment(
+    message: Message, customer: Customer, reviews: ReviewService, state: FSMContext
+) -> None:
+    review_id = (await state.get_data()).get("review_id")
+    await state.clear()
+    text = message.text or message.caption
+    photo = message.photo[-1].file_id if message.photo else None
+    if not isinstance(review_id, int) or (
+        await reviews.comment(customer, review_id, text, photo) is None
+    ):
+        await message.answer(_("That rating is closed now; thank you all the same!"))
+        return
+    await message.answer(_("Thank you, we've added it to your review. 🙏"))
+
+
+@router.message(ReviewComment.waiting, ~F.text.startswith("/"))
+async def comment_of_another_kind(message: Message) -> None:
+    await message.answer(_("Please send text or a photo, or tap Skip."))
+
+
+@router.callback_query(NpsScore.filter())
+async def nps_score(
+    query: CallbackQuery,
+    callback_data: NpsScore,
+    customer: Customer,
+    nps: NpsService,
+    state: FSMContext,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+) -> None:
+    if not await nps.answer(customer, callback_data.survey, callback_data.score):
+        callback_answer.text = _("You've answered this survey already. Thank you!")
+        return
+    if callback_data.score <= NpsService.DETRACTOR:
+        await _tell_admins(bot, settings, customer, f"NPS {callback_data.score}/10")
+    await state.set_state(NpsReason.waiting)
+    await state.set_data({"survey": callback_data.survey})
+    text = _("Thank you! You gave us {score} of 10. Why? A few words help us a lot.").format(
+        score=callback_data.score
+    )
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=_skip_keyboard())
+
+
+@router.message(NpsReason.waiting, Check(F.text & ~F.text.startswith("/")))
+async def nps_reason(
+    message: Message, customer: Customer, nps: NpsService, state: FSMContext
+) -> None:
+    assert message.text is not None
+    survey = (await state.get_data()).get("survey")
+    await state.clear()
+    if isinstance(survey, int) and await nps.explain(customer, survey, message.text[:2000]):
+        await message.answer(_("Thank you, that's very helpful. 🙏"))

@@ -1,0 +1,180 @@
+"""Reviews: stars, an optional comment and photo, tied to a purchase when there is one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from storage.clock import to_db
+from storage.database import Session
+from storage.models import Moment, Record
+
+
+class Review(Record):
+    id: int
+    customer_id: int
+    purchase_id: int | None
+    stars: int
+    text: str | None
+    photo: str | None
+    source: str
+    created_at: Moment
+    updated_at: Moment
+
+
+class ReviewRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def add(
+        self,
+        customer_id: int,
+        purchase_id: int | None,
+        stars: int,
+        source: str,
+        at: datetime,
+    ) -> int | None:
+        """None when the purchase has a review already."""
+        return await self._session.insert(
+            "INSERT INTO reviews (customer_id, purchase_id, stars, source, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (customer_id, purchase_id, stars, source, to_db(at), to_db(at)),
+        )
+
+    async def by_id(self, review_id: int) -> Review | None:
+        row = await self._session.fetch_one("SELECT * FROM reviews WHERE id = ?", (review_id,))
+        return None if row is None else Review.model_validate(dict(row))
+
+    async def for_purchase(self, purchase_id: int) -> Review | None:
+        row = await self._session.fetch_one(
+            "SELECT * FROM reviews WHERE purchase_id = ?", (purchase_id,)
+        )
+        return None if row is None else Review.model_validate(dict(row))
+
+    async def latest_of(self, customer_id: int) -> Review | None:
+        row = await self._session.fetch_one(
+            "SELECT * FROM reviews WHERE customer_id = ? ORDER BY created_at DESC LIMIT 1",
+            (customer_id,),
+        )
+        return None if row is None else Review.model_validate(dict(row))
+
+    async def unreviewed_purchase(self, customer_id: int, since: datetime) -> int | None:
+        """The customer's latest purchase since `since` that has no review yet."""
+        value = await self._session.fetch_value(
+            """
+            SELECT p.id FROM purchases p
+            WHERE p.customer_id = ? AND p.purchased_at >= ?
+              AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.purchase_id = p.id)
+            ORDER BY p.purchased_at DESC LIMIT 1
+            """,
+            (customer_id, to_db(since)),
+        )
+        return None if value is None else int(value)
+
+    async def set_comment(
+        self, review_id: int, text: str | None, photo: str | None, at: datetime
+    ) -> None:
+        await self._session.execute(
+            "UPDATE reviews SET text = COALESCE(?, text), photo = COALESCE(?, photo), "
+            "updated_at = ? WHERE id = ?",
+            (text, photo, to_db(at), review_id),
+        )
+
+    async def latest(self, stars: int | None, limit: int) -> list[tuple[Review, str | None]]:
+        """The latest reviews (with the author's first name), optionally of one star count."""
+        rows = await self._session.fetch_all(
+            "SELECT r.*, c.first_name AS author FROM reviews r "
+            "JOIN customers c ON c.id = r.customer_id "
+            "WHERE (? IS NULL OR r.stars = ?) ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
+            (stars, stars, limit),
+        )
+        return [(Review.model_validate(dict(row)), row["author"]) for row in rows]
+
+    async def queue_rating_requests(
+        self, recorded_from: datetime, recorded_to: datetime, at: datetime
+    ) -> int:
+        """Queue one rating request per purchase recorded in [from, to) that has no review,
+        for customers who accept surveys and can be reached (once: the outbox's dedupe key)."""
+        return await self._session.execute(
+            """
+            INSERT INTO outbox (customer_id, kind, payload, dedupe_key, created_at, not_before)
+            SELECT p.customer_id, 'rating_request',
+                   json_object('purchase_id', p.id, 'order_id', p.order_id,
+                               'amount_minor', p.amount_minor,
+                               'currency', p.currency),
+                   'rate:' || p.order_id, :at, :at
+            FROM purchases p JOIN customers c ON c.id = p.customer_id
+            WHERE p.recorded_at >= :start AND p.recorded_at < :end
+              AND c.consent_surveys = 1 AND c.reachable = 1 AND c.telegram_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.purchase_id = p.id)
+            ON CONFLICT (dedupe_key) DO NOTHING
+            """,
+            {"at": to_db(at), "start": to_db(recorded_from), "end": to_db(recorded_to)},
+        )
+
+    async def purchase_of(self, purchase_id: int, customer_id: int) -> int | None:
+        """The purchase id if it is this customer's (a button's data is never trusted)."""
+        value = await self._session.fetch_value(
+            "SELECT id FROM purchases WHERE id = ? AND customer_id = ?", (purchase_id, customer_id)
+        )
+        return None if value is None else int(value)
+
+    async def average(self, start: datetime, end: datetime) -> tuple[int, float | None]:
+        row = await self._session.fetch_one(
+            "SELECT COUNT(*), AVG(stars) FROM reviews WHERE created_at >= ? AND created_at < ?",
+            (to_db(start), to_db(end)),
+        )
+        assert row is not None
+        return int(row[0]), None if row[1] is None else round(float(row[1]), 2)
+
+
+class NpsRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def create_survey(self, created_by: int | None, at: datetime) -> int:
+        """A survey sent to every customer who accepts surveys and can be reached; returns
+        its id (the questions go out through the outbox, each customer once)."""
+        survey_id = await self._session.insert(
+            "INSERT INTO nps_surveys (created_at, created_by, recipients) VALUES (?, ?, 0)",
+            (to_db(at), created_by),
+        )
+        assert survey_id is not None
+        queued = await self._session.execute(
+            """
+            INSERT INTO outbox (customer_id, kind, payload, dedupe_key, created_at, not_before)
+            SELECT c.id, 'nps_request', json_object('survey_id', :survey),
+                   'nps:' || :survey || ':' || c.id, :at, :at
+            FROM customers c
+            WHERE c.consent_surveys = 1 AND c.reachable = 1 AND c.telegram_id IS NOT NULL
+            ON CONFLICT (dedupe_key) DO NOTHING
+            """,
+            {"survey": survey_id, "at": to_db(at)},
+        )
+        await self._session.execute(
+            "UPDATE nps_surveys SET recipients = ? WHERE id = ?", (queued, survey_id)
+        )
+        return survey_id
+
+    async def answer(self, survey_id: int, customer_id: int, score: int, at: datetime) -> bool:
+        """False when the survey is unknown or the customer answered it already."""
+        inserted = await self._session.execute(
+            "INSERT INTO nps_responses (survey_id, customer_id, score, answered_at) "
+            "SELECT id, ?, ?, ? FROM nps_surveys WHERE id = ? "
+            "ON CONFLICT (survey_id, customer_id) DO NOTHING",
+            (customer_id, score, to_db(at), survey_id),
+        )
+        return inserted > 0
+
+    async def set_reason(self, survey_id: int, customer_id: int, reason: str) -> bool:
+        changed = await self._session.execute(
+            "UPDATE nps_responses SET reason = ? WHERE survey_id = ? AND customer_id = ?",
+            (reason, survey_id, customer_id),
+        )
+        return changed > 0
+
+    async def scores(self, start: datetime, end: datetime) -> list[int]:
+        rows = await self._session.fetch_all(
+            "SELECT score FROM nps_responses WHERE answered_at >= ? AND answered_at < ?",
+            (to_db(start), to_db(end)),
+        )
+        return [int(row[0]) for row in rows]
