@@ -234,6 +234,25 @@ class SupportDesk:
         else:
             await self._thread(customer, ticket, replacing=topic.thread_id)
 
+    async def recovery_ticket(self, customer: Customer, stars: int) -> Ticket | None:
+        """A low rating opens (or joins) a ticket, so an agent gets in touch; None when
+        support is offline or the agents' chat refused."""
+        if not self.online:
+            return None
+        opened = await self._support.open(customer.id, "review")
+        try:
+            if opened.created:
+                await self.ticket_opened(customer, opened.ticket)
+            with self.desk_language():
+                text = _("⚠️ Low rating: {stars}. Please get in touch with the customer.").format(
+                    stars="⭐" * stars
+                )
+            await self.post(customer, opened.ticket, text)
+        except TelegramAPIError as error:
+            logger.error("could not open a ticket for a low rating: %s", error)
+            return None
+        return opened.ticket
+
     async def rename(self, customer: Customer, ticket: Ticket | None) -> None:
         """Show the status in the topic's name; a failure only costs the cosmetic change."""
         topic = await self._support.topic_of(customer.id)

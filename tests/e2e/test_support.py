@@ -527,3 +527,21 @@ async def test_snippets_hours_and_first_response_reminders(own_emulator, tmp_pat
         await own_emulator.wait_for(lambda: chat.topics[thread].name.startswith("🟡"))
     finally:
         assert await bot.stop() == 0
+
+
+async def test_a_low_rating_opens_a_ticket_for_an_agent(bot, emulator, support_chat, admin):
+    if admin.chat is None:
+        admin.start_chat()  # the admins are alerted too
+    pia = emulator.add_user(first_name="Pia", username="pia_low", language_code="en")
+    pia.send_text("/review")
+    question = await pia.next_message()
+    pia.press(question, _buttons(question)[0]["callback_data"])  # one star
+    await emulator.wait_for(lambda: "ticket #" in (pia.messages[-1].get("text") or ""))
+    ticket = _ticket_number(pia.messages[-1]["text"].split("ticket")[-1])
+    thread = await _topic_of(emulator, support_chat, ticket)
+    await emulator.wait_for(
+        lambda: any(
+            "Low rating: ⭐." in (m.get("text") or "") for m in _from_bot(support_chat, thread)
+        )
+    )
+    assert _tickets(bot.database, pia.id)[0]["source"] == "review"
