@@ -55,10 +55,13 @@ from bot.services.privacy import PrivacyService
 from bot.services.privacy.catalogue import DATA_SECTIONS
 from bot.services.profile import ProfileService
 from bot.services.reviews import NpsService, ReviewService
+from bot.services.snippets import Snippets
+from bot.services.support import SupportService
 from bot.settings import Settings, SettingsError
 from bot.telegram.commands import CommandMenu
 from bot.telegram.outbound import OutboundLogMiddleware
 from bot.telegram.retry import RetryMiddleware
+from bot.telegram.support_desk import SupportDesk
 from handlers import feature_routers
 from storage.migrations import apply_migrations
 from storage.unit_of_work import Storage, open_storage
@@ -81,6 +84,7 @@ class Application:
     http: HttpServer | None
     faq: FaqService
     scheduler: Scheduler
+    desk: SupportDesk
     broadcasts: BroadcastWorker | None = None
 
 
@@ -132,6 +136,7 @@ async def create_application(settings: Settings) -> Application:
     register_jobs(scheduler, storage, settings, rules, ledger)
     _schedule_periodic_work(scheduler, settings, faq, redemptions, reviews)
     broadcast_service, broadcasts = _broadcasts(settings, storage, i18n, flood_gate, bot)
+    support, desk = _support(settings, storage, bot, i18n, loyalty, scheduler)
     dispatcher = Dispatcher(
         settings=settings,
         log=log,
@@ -152,6 +157,9 @@ async def create_application(settings: Settings) -> Application:
         broadcast_worker=broadcasts,
         privacy=PrivacyService(storage, DATA_SECTIONS, customer_cache),
         profile=ProfileService(storage, customer_cache),
+        support=support,
+        desk=desk,
+        snippets=Snippets.load(settings.support_snippets),
     )
     in_flight = InFlight()
     # Outer middlewares run in the order registered: claim and record the update first,
@@ -179,7 +187,17 @@ async def create_application(settings: Settings) -> Application:
         )
         http = HttpServer(api, settings.http_host, settings.http_port)
     application = Application(
-        settings, storage, bot, dispatcher, in_flight, notices, http, faq, scheduler, broadcasts
+        settings,
+        storage,
+        bot,
+        dispatcher,
+        in_flight,
+        notices,
+        http,
+        faq,
+        scheduler,
+        desk,
+        broadcasts,
     )
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
     dispatcher.shutdown.register(_on_shutdown(application))
@@ -237,6 +255,38 @@ def _broadcasts(
     return service, worker
 
 
+def _support(
+    settings: Settings,
+    storage: Storage,
+    bot: Bot,
+    i18n: I18n,
+    loyalty: LoyaltyService,
+    scheduler: Scheduler,
+) -> tuple[SupportService, SupportDesk]:
+    """Human support: tickets, the agents' forum, and the first-response reminders."""
+    support = SupportService(storage, loyalty, timedelta(minutes=settings.support_reopen_minutes))
+    desk = SupportDesk(
+        bot,
+        support,
+        i18n,
+        settings.support_chat_id,
+        settings.default_language,
+        settings.support_priority_tiers,
+    )
+    if settings.support_first_response_minutes > 0:
+        first_response = timedelta(minutes=settings.support_first_response_minutes)
+        admin_ids = frozenset(settings.admin_ids)
+
+        async def remind_waiting(_now: datetime) -> None:
+            await desk.remind_waiting(first_response, admin_ids)
+
+        # Looked at twice per allowed wait (at most every minute): a reminder comes at most
+        # half the wait late.
+        sweep = min(60.0, max(0.5, first_response.total_seconds() / 2))
+        scheduler.every("support-first-response", sweep, remind_waiting)
+    return support, desk
+
+
 def _on_startup(
     app: Application, intake: IntakeService, customers: CustomerService, command_menu: CommandMenu
 ) -> Callable[[], Awaitable[None]]:
@@ -258,6 +308,13 @@ def _on_startup(
         if not await app.faq.load_sample_if_empty():
             await app.faq.load()
         logger.info("FAQ matcher: %s", app.faq.backend)
+        await app.desk.check()
+        if app.desk.online:
+            logger.info("human support: topics in chat %s", app.desk.chat_id)
+        elif app.desk.chat_id is None:
+            logger.info("human support is off: %s", app.desk.problem)
+        else:
+            logger.warning("HUMAN SUPPORT IS OFFLINE: %s", app.desk.problem)
         app.notices.start()
         app.scheduler.start()
         if app.broadcasts is not None:

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
     from bot.quiet_hours import QuietHours
+    from bot.services.business_hours import BusinessHours
 
 SUPPORTED_LANGUAGES = ("en", "ru", "uk")
 
@@ -37,6 +38,10 @@ _HINTS: dict[str, str] = {
     "BROADCAST_IN_FLIGHT": "give how many broadcast messages may be on the way at once, e.g. 3",
     "PROMOTION_QUIET_HOURS": "give a span of the day in TIMEZONE as HH:MM-HH:MM, e.g. 21:00-09:00",
     "INTERACTION_RETENTION_DAYS": "give whole days to keep message texts (0 keeps them forever)",
+    "SUPPORT_HOURS": "give agents' hours in TIMEZONE as HH:MM-HH:MM, e.g. 09:00-18:00",
+    "SUPPORT_DAYS": "give working days such as mon-fri or mon,tue,sat",
+    "SUPPORT_HOLIDAYS": "give dates separated by commas, e.g. 2026-12-25,2027-01-01",
+    "SUPPORT_SNIPPETS": "give the path of a YAML or JSON file of canned replies",
 }
 
 
@@ -87,6 +92,24 @@ class Settings(BaseSettings):
     # Message texts (the conversation, FAQ questions) older than this are blanked by a
     # daily job; 0 keeps them forever.
     interaction_retention_days: int = Field(default=365, ge=0)
+    # Human support: a customer writing within this many minutes of a ticket's close opens
+    # a new ticket in the same topic (afterwards free text goes to the FAQ again).
+    support_reopen_minutes: float = Field(default=30.0, ge=0)
+    # A ticket waiting this long for an agent's first reply is reminded of in its topic and
+    # to the admins (0: no reminders); also the wait customers are told to expect.
+    support_first_response_minutes: float = Field(default=15.0, ge=0)
+    # When agents work, in TIMEZONE: "09:00-18:00" on SUPPORT_DAYS except SUPPORT_HOLIDAYS.
+    # Unset: always. Out of hours, a new ticket's customer is told when agents are back.
+    support_hours: str | None = None
+    support_days: str = "mon-fri"
+    support_holidays: str = ""
+    # Points one agent may add or remove per day with /points (admins are not capped).
+    support_points_limit: int = Field(default=500, ge=0)
+    # Canned replies for /snippet NAME: a YAML/JSON file {name: text} or
+    # {name: {en: text, ru: text, uk: text}}.
+    support_snippets: Path | None = None
+    # Tiers (ids from the loyalty rules) whose tickets are marked as priority.
+    support_priority_tiers: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("bot_token")
     @classmethod
@@ -121,6 +144,39 @@ class Settings(BaseSettings):
             if not all(re.fullmatch(r"-?\d+", part) for part in parts):
                 raise ValueError("must be numbers separated by commas")
             return tuple(int(part) for part in parts)
+        return value
+
+    @field_validator("support_priority_tiers", mode="before")
+    @classmethod
+    def _split_tiers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("support_hours")
+    @classmethod
+    def _hours_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from bot.services.business_hours import BusinessHours
+
+        BusinessHours.parse(value, "mon-sun", "", ZoneInfo("UTC"))
+        return value
+
+    @field_validator("support_days")
+    @classmethod
+    def _days_shape(cls, value: str) -> str:
+        from bot.services.business_hours import BusinessHours
+
+        BusinessHours.parse("00:00-24:00", value, "", ZoneInfo("UTC"))
+        return value
+
+    @field_validator("support_holidays")
+    @classmethod
+    def _holidays_shape(cls, value: str) -> str:
+        from bot.services.business_hours import BusinessHours
+
+        BusinessHours.parse("00:00-24:00", "mon-sun", value, ZoneInfo("UTC"))
         return value
 
     @field_validator("default_language")
@@ -185,6 +241,17 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """TIMEZONE as a tzinfo: "today" and the daily jobs' time follow its calendar."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def business_hours(self) -> BusinessHours | None:
+        """Agents' hours; None: always at work."""
+        from bot.services.business_hours import BusinessHours
+
+        if self.support_hours is None:
+            return None
+        return BusinessHours.parse(
+            self.support_hours, self.support_days, self.support_holidays, self.zone
+        )
 
     @property
     def quiet(self) -> QuietHours:

@@ -26,6 +26,8 @@ from handlers.admin import reviews as admin_reviews
 from handlers.admin import roles as admin_roles
 from handlers.admin import stats as admin_stats
 from handlers.filters import PRIVATE_CHAT, IsAdmin
+from handlers.support import agents as support_agents
+from handlers.support import customers as support_customers
 
 # Messages are split by where they come from: a customer's private chat here, the agents'
 # forum supergroup in its own router (with the support work). The chat filter sits once on
@@ -62,10 +64,14 @@ private_chat.include_routers(
     privacy.router,
     cashier.router,
     admin,
+    # While a customer talks to a person, what they write goes to the agents, not the FAQ.
+    support_customers.router,
     faq.router,
     fallback.router,
 )
 
 
 def feature_routers() -> list[Router]:
-    return [errors.router, private_chat]
+    # The agents' forum supergroup comes before the private chat: its Take / Close buttons
+    # must not reach the private chat's catch-all.
+    return [errors.router, support_agents.router, support_agents.buttons, private_chat]

@@ -147,3 +147,28 @@ class ConfirmForget(CallbackData, prefix="fgt"):
 
 class KeepData(CallbackData, prefix="fgn"):
     """No, keep my data."""
+
+
+class TalkToHuman(CallbackData, prefix="human"):
+    """Opens (or shows) the presser's own support ticket; whose is never part of the data."""
+
+
+class TicketAction(CallbackData, prefix="tk"):
+    """Take or Close on a ticket's card in the agents' topic; re-checked on the server:
+    the presser is an agent, the button sits in that ticket's topic, the ticket is open."""
+
+    ticket: int
+    action: str  # take | close
+
+
+class RateTicket(CallbackData, prefix="rate"):
+    """The customer's 1-5 rating of their closed ticket; re-checked: theirs, not yet rated."""
+
+    ticket: int
+    stars: int
+
+
+class SkipComment(CallbackData, prefix="ratex"):
+    """The customer leaves the optional comment after a rating."""
+
+    ticket: int

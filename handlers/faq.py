@@ -18,7 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.faq.content import FaqEntry
 from bot.services.faq.service import Answer, FaqService
 from bot.settings import Settings
-from handlers.callbacks import FaqFeedback, FaqNav, FaqPick
+from handlers.callbacks import FaqFeedback, FaqNav, FaqPick, TalkToHuman
 from handlers.filters import MenuButton
 from handlers.menu import FAQ
 from storage.models import Customer
@@ -181,16 +181,23 @@ async def _send_answer(
         await message.answer(text, reply_markup=keyboard)
 
 
-def _browse_keyboard(faq: FaqService) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
+def _browse_keyboard(faq: FaqService, *, human: bool = False) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=_("📚 Browse the FAQ"), callback_data=FaqNav(v=faq.version).pack()
+            )
+        ]
+    ]
+    if human:
+        rows.append(
             [
                 InlineKeyboardButton(
-                    text=_("📚 Browse the FAQ"), callback_data=FaqNav(v=faq.version).pack()
+                    text=_("🙋 Talk to a person"), callback_data=TalkToHuman().pack()
                 )
             ]
-        ]
-    )
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 @router.message(Command("faq"))
@@ -294,7 +301,7 @@ async def feedback(
     if not helpful and isinstance(message, Message):
         await message.answer(
             _("Sorry that didn't help. Try asking in other words, or browse the FAQ."),
-            reply_markup=_browse_keyboard(faq),
+            reply_markup=_browse_keyboard(faq, human=True),
         )
 
 
@@ -345,5 +352,5 @@ async def _reply(message: Message, answer: Answer, faq: FaqService, is_admin: bo
             "I'm not sure I know the answer to that, and I'd rather not guess. Try asking in "
             "other words, or browse the FAQ."
         ),
-        reply_markup=_browse_keyboard(faq),
+        reply_markup=_browse_keyboard(faq, human=True),
     )

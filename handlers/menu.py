@@ -25,11 +25,12 @@ POINTS = MenuEntry("points", N_("⭐ Points"))
 CARD = MenuEntry("card", N_("💳 My card"))
 REWARDS = MenuEntry("rewards", N_("🎁 Rewards"))
 REVIEW = MenuEntry("review", N_("✍️ Review"))
+SUPPORT = MenuEntry("support", N_("🙋 Support"))
 
 # Rows of the keyboard; features add their entry here as they arrive.
 MAIN_MENU: tuple[tuple[MenuEntry, ...], ...] = (
     (FAQ, POINTS, REWARDS),
-    (CARD, REVIEW),
+    (CARD, REVIEW, SUPPORT),
     (HELP, LANGUAGE),
 )
 

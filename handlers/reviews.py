@@ -17,6 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.notices.reviews import stars_keyboard
 from bot.services.reviews import NpsService, Rated, Refusal, ReviewService
 from bot.settings import Settings
+from bot.telegram.support_desk import SupportDesk
 from handlers.callbacks import NpsScore, ReviewSkip, ReviewStars
 from handlers.filters import Check, MenuButton
 from handlers.menu import REVIEW
@@ -70,6 +71,7 @@ async def rate(
     settings: Settings,
     callback_answer: CallbackAnswer,
     bot: Bot,
+    desk: SupportDesk,
 ) -> None:
     if not 1 <= callback_data.stars <= 5:
         callback_answer.text = _("This button is no longer active.")
@@ -85,6 +87,14 @@ async def rate(
     if outcome.needs_recovery:
         lines.append(_("We're sorry it wasn't better. Our team will look into it."))
         await _alert_admins(bot, settings, customer, outcome)
+        # With human support online, an agent gets a ticket to call back on as well.
+        ticket = await desk.recovery_ticket(customer, outcome.review.stars)
+        if ticket is not None:
+            lines.append(
+                _("A person from our team will write to you here (ticket #{ticket}).").format(
+                    ticket=ticket.id
+                )
+            )
     lines.append(_("Would you like to add a comment or a photo? Send it now, or tap Skip."))
     await state.set_state(ReviewComment.waiting)
     await state.set_data({"review_id": outcome.review.id})

@@ -27,6 +27,7 @@ from storage.repositories.personal_data import PersonalDataRepository
 from storage.repositories.redemptions import RedemptionRepository
 from storage.repositories.referrals import ReferralRepository
 from storage.repositories.reviews import NpsRepository, ReviewRepository
+from storage.repositories.support import SupportRepository
 
 
 class UnitOfWork:
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.redemptions = RedemptionRepository(session)
         self.broadcasts = BroadcastRepository(session)
         self.personal_data = PersonalDataRepository(session)
+        self.support = SupportRepository(session)
 
 
 class Storage:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -47,6 +48,21 @@ class InteractionLog:
             InteractionRepository.add_for_telegram_id(telegram_id, interaction)
         )
         return key
+
+    async def record_note(self, telegram_id: int, text: str, agent_id: int) -> None:
+        """An agent's internal note about the customer: in their record (kind 'note', status
+        'internal'), never sent to them."""
+        interaction = NewInteraction(
+            direction="out",
+            kind="note",
+            text=text,
+            at=utcnow(),
+            status="internal",
+            meta=json.dumps({"agent": agent_id}),
+        )
+        await self._storage.batcher.write(
+            InteractionRepository.add_for_telegram_id(telegram_id, interaction)
+        )
 
     def settle_outbound(self, key: str, *, message_id: int | None, error: str | None) -> None:
         """Record how the call went. Not awaited: if the process dies first, the message

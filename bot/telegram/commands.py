@@ -30,6 +30,7 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("profile", N_("My phone, birthday and consents")),
     ("mydata", N_("Get everything you hold about me")),
     ("forget", N_("Erase my data")),
+    ("support", N_("Talk to a person")),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("customer", N_("A customer's record: /customer ID")),

@@ -249,3 +249,23 @@ class PersonalDataRepository:
             "ORDER BY broadcast_id",
             (customer_id,),
         )
+
+    async def tickets(self, customer_id: int) -> list[dict[str, Any]]:
+        return await self._rows(
+            "SELECT id, status, source, opened_at, first_response_at, closed_at, rating, "
+            "rating_comment FROM tickets WHERE customer_id = ? ORDER BY id",
+            (customer_id,),
+        )
+
+    async def erase_tickets(self, customer_id: int) -> int:
+        """Rating comments go, and the map of relayed messages (only needed to mirror
+        edits); tickets stay with their times and stars for the support figures."""
+        comments = await self._session.execute(
+            "UPDATE tickets SET rating_comment = NULL WHERE customer_id = ? "
+            "AND rating_comment IS NOT NULL",
+            (customer_id,),
+        )
+        relays = await self._session.execute(
+            "DELETE FROM support_relays WHERE customer_id = ?", (customer_id,)
+        )
+        return comments + relays

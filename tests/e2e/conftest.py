@@ -5,6 +5,8 @@ from tests.e2e.harness import TOKEN, BotProcess, rejected_calls
 from tests.emulator import BotAPIEmulator
 
 ADMIN_ID = 900_000_001
+# The shared bot's agents' forum supergroup (SUPPORT_CHAT_ID).
+SUPPORT_CHAT_ID = -1_009_000_000_001
 
 
 @pytest.fixture(scope="session")
@@ -21,9 +23,20 @@ async def admin(emulator):
 
 
 @pytest.fixture(scope="session")
-async def bot(emulator, admin, tmp_path_factory):
+async def support_chat(emulator):
+    """The agents' forum supergroup, there before the bot starts (its start-up checks it)."""
+    return emulator.add_forum_supergroup("Support", chat_id=SUPPORT_CHAT_ID)
+
+
+@pytest.fixture(scope="session")
+async def bot(emulator, admin, support_chat, tmp_path_factory):
     """One bot process shared by the scenarios; each scenario speaks as new customers."""
-    process = BotProcess(emulator, tmp_path_factory.mktemp("bot"), admin_ids=(ADMIN_ID,))
+    process = BotProcess(
+        emulator,
+        tmp_path_factory.mktemp("bot"),
+        admin_ids=(ADMIN_ID,),
+        env={"SUPPORT_CHAT_ID": str(support_chat.id)},
+    )
     await process.start()
     yield process
     returncode = await process.stop()

@@ -20,6 +20,7 @@ from bot.services.privacy.sections import (
     REDEMPTIONS,
     REFERRALS,
     REVIEWS,
+    SUPPORT_TICKETS,
     DataSection,
 )
 
@@ -32,6 +33,7 @@ DATA_SECTIONS: tuple[DataSection, ...] = (
     REDEMPTIONS,
     REVIEWS,
     PROMOTIONS,
+    SUPPORT_TICKETS,
     FAQ_QUESTIONS,
     INTERACTIONS,
     NOTICES,

@@ -157,7 +157,16 @@ async def _forget_promotions(uow: UnitOfWork, customer: Customer, at: datetime) 
     return await uow.personal_data.erase_tags(customer.id)
 
 
+async def _export_tickets(uow: UnitOfWork, customer: Customer) -> list[dict[str, Any]]:
+    return await uow.personal_data.tickets(customer.id)
+
+
+async def _forget_tickets(uow: UnitOfWork, customer: Customer, at: datetime) -> int:
+    return await uow.personal_data.erase_tickets(customer.id)
+
+
 CONSENTS = DataSection("consents", _export_consents, _nothing_to_forget)
+SUPPORT_TICKETS = DataSection("support_tickets", _export_tickets, _forget_tickets)
 PROMOTIONS = DataSection("promotions", _export_promotions, _forget_promotions)
 REVIEWS = DataSection("reviews", _export_reviews, _forget_reviews)
 POINTS = DataSection("points_movements", _export_points, _forget_points)

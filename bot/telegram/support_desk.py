@@ -1,0 +1,493 @@
+"""The agents' side of support in Telegram: one forum topic per customer in SUPPORT_CHAT_ID,
+the customer's card at its top, and messages copied between the topic and the private chat.
+
+Nothing is dropped silently: a topic somebody deleted is created again and the message sent
+again; a customer who blocked the bot is reported in the topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TypeVar
+
+from aiogram import Bot, html
+from aiogram.enums import ChatMemberStatus
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import (
+    ChatMemberAdministrator,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageId,
+)
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.services.access import Role
+from bot.services.languages import effective_language
+from bot.services.support import CustomerCard, SupportService
+from handlers.callbacks import TicketAction
+from storage.models import Customer
+from storage.repositories.support import Relay, Ticket
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# What Telegram answers when a message is sent to a topic that no longer exists: "message
+# thread not found" for copies and sends, TOPIC_DELETED / TOPIC_ID_INVALID for topic methods.
+_TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
+
+TOPIC_NAME_LIMIT = 128
+
+_MEMBER_STATUSES = frozenset(
+    {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
+)
+
+
+def topic_gone(error: TelegramBadRequest) -> bool:
+    text = error.message.lower()
+    return any(marker in text for marker in _TOPIC_GONE)
+
+
+def agent_name(first_name: str, username: str | None) -> str:
+    return f"{first_name} (@{username})" if username else first_name
+
+
+class SupportDesk:
+    def __init__(
+        self,
+        bot: Bot,
+        support: SupportService,
+        i18n: I18n,
+        chat_id: int | None,
+        desk_language: str,
+        priority_tiers: tuple[str, ...] = (),
+    ) -> None:
+        self._bot = bot
+        self._support = support
+        self._i18n = i18n
+        self.chat_id = chat_id
+        self._language = desk_language
+        self._priority_tiers = frozenset(priority_tiers)
+        self.online = False
+        self.problem: str | None = "SUPPORT_CHAT_ID is not set"
+        # One topic creation at a time per customer: an album's items arrive together.
+        self._locks: dict[int, asyncio.Lock] = {}
+        # user id -> (is a member of the support chat, when asked): buttons are pressed in
+        # bursts, and a member who leaves loses the right within AGENT_CHECK_SECONDS.
+        self._members: dict[int, tuple[bool, float]] = {}
+
+    # --- start-up ---
+
+    async def check(self) -> None:
+        """Is SUPPORT_CHAT_ID a forum where the bot may create and rename topics?"""
+        self.online = False
+        if self.chat_id is None:
+            self.problem = "SUPPORT_CHAT_ID is not set: human support is off"
+            return
+        try:
+            chat = await self._bot.get_chat(self.chat_id)
+            me = await self._bot.me()
+            member = await self._bot.get_chat_member(self.chat_id, me.id)
+        except TelegramAPIError as error:
+            self.problem = (
+                f"SUPPORT_CHAT_ID {self.chat_id} is not reachable ({error.message}): "
+                "add the bot to the agents' forum supergroup"
+            )
+            return
+        if not chat.is_forum:
+            self.problem = (
+                f"SUPPORT_CHAT_ID {self.chat_id} is not a forum: turn on Topics in the "
+                "group's settings"
+            )
+            return
+        can_manage = member.status == ChatMemberStatus.CREATOR or (
+            isinstance(member, ChatMemberAdministrator) and bool(member.can_manage_topics)
+        )
+        if not can_manage:
+            self.problem = (
+                f"the bot may not manage topics in SUPPORT_CHAT_ID {self.chat_id}: make it an "
+                "administrator with the 'Manage topics' right"
+            )
+            return
+        self.online = True
+        self.problem = None
+
+    # --- who is an agent ---
+
+    AGENT_CHECK_SECONDS = 60.0
+
+    async def is_agent(self, user_id: int, roles: frozenset[Role]) -> bool:
+        """Holders of the agent (or admin) role, and the support chat's current members."""
+        if Role.AGENT in roles or Role.ADMIN in roles:
+            return True
+        if self.chat_id is None:
+            return False
+        now = time.monotonic()
+        known = self._members.get(user_id)
+        if known is not None and now - known[1] < self.AGENT_CHECK_SECONDS:
+            return known[0]
+        try:
+            member = await self._bot.get_chat_member(self.chat_id, user_id)
+        except TelegramAPIError:
+            member_now = False
+        else:
+            member_now = member.status in _MEMBER_STATUSES
+        self._members[user_id] = (member_now, now)
+        return member_now
+
+    # --- language ---
+
+    @contextmanager
+    def desk_language(self) -> Iterator[None]:
+        """Texts posted in the agents' group are in the bot's default language (also outside
+        an update, e.g. in a scheduled job, where no i18n context is set)."""
+        with self._i18n.context(), self._i18n.use_locale(self._language):
+            yield
+
+    @contextmanager
+    def customer_language(self, customer: Customer) -> Iterator[None]:
+        language = effective_language(customer.language, customer.telegram_language, self._language)
+        with self._i18n.use_locale(language):
+            yield
+
+    # --- topics ---
+
+    def topic_name(self, customer: Customer, ticket: Ticket | None) -> str:
+        if ticket is None or not ticket.is_open:
+            status = "⚪"
+        elif ticket.assignee_id is None:
+            status = "🟢"
+        else:
+            status = "🟡"
+        who = customer.full_name
+        if customer.username:
+            who += f" (@{customer.username})"
+        if customer.tier is not None and customer.tier in self._priority_tiers:
+            status += "⭐"
+        suffix = f" #{ticket.id}" if ticket is not None else ""
+        room = TOPIC_NAME_LIMIT - len(status) - 1 - len(suffix)
+        if len(who) > room:
+            who = who[: room - 1] + "…"
+        return f"{status} {who}{suffix}"
+
+    def _lock(self, customer_id: int) -> asyncio.Lock:
+        lock = self._locks.get(customer_id)
+        if lock is None:
+            lock = self._locks[customer_id] = asyncio.Lock()
+        return lock
+
+    async def _thread(self, customer: Customer, ticket: Ticket, *, replacing: int | None) -> int:
+        """The customer's topic; created when there is none, or when `replacing` (a thread
+        found deleted) is still the one on record."""
+        assert self.chat_id is not None
+        async with self._lock(customer.id):
+            topic = await self._support.topic_of(customer.id)
+            if topic is not None and topic.chat_id == self.chat_id and topic.thread_id != replacing:
+                return topic.thread_id
+            created = await self._bot.create_forum_topic(
+                self.chat_id, self.topic_name(customer, ticket)
+            )
+            thread_id = created.message_thread_id
+            await self._support.set_topic(customer.id, self.chat_id, thread_id)
+            if replacing is not None:
+                logger.warning(
+                    "support topic %s of customer %s was deleted; created %s",
+                    replacing,
+                    customer.id,
+                    thread_id,
+                )
+            await self._post_card(customer, ticket, thread_id, recreated=replacing is not None)
+            return thread_id
+
+    async def deliver(
+        self, customer: Customer, ticket: Ticket, send: Callable[[int], Awaitable[T]]
+    ) -> T:
+        """Send something into the customer's topic; if the topic was deleted, create it
+        again and send once more."""
+        thread_id = await self._thread(customer, ticket, replacing=None)
+        try:
+            return await send(thread_id)
+        except TelegramBadRequest as error:
+            if not topic_gone(error):
+                raise
+        thread_id = await self._thread(customer, ticket, replacing=thread_id)
+        return await send(thread_id)
+
+    async def ticket_opened(self, customer: Customer, ticket: Ticket) -> None:
+        """A new ticket: a new topic with the card, or the card again in the customer's
+        topic (reused for every ticket), renamed to the new ticket."""
+        assert self.chat_id is not None
+        topic = await self._support.topic_of(customer.id)
+        if topic is None or topic.chat_id != self.chat_id:
+            await self._thread(customer, ticket, replacing=None)
+            return
+        posted = await self._post_card(customer, ticket, topic.thread_id, recreated=False)
+        if posted:
+            await self.rename(customer, ticket)
+        else:
+            await self._thread(customer, ticket, replacing=topic.thread_id)
+
+    async def recovery_ticket(self, customer: Customer, stars: int) -> Ticket | None:
+        """A low rating opens (or joins) a ticket, so an agent gets in touch; None when
+        support is offline or the agents' chat refused."""
+        if not self.online:
+            return None
+        opened = await self._support.open(customer.id, "review")
+        try:
+            if opened.created:
+                await self.ticket_opened(customer, opened.ticket)
+            with self.desk_language():
+                text = _("⚠️ Low rating: {stars}. Please get in touch with the customer.").format(
+                    stars="⭐" * stars
+                )
+            await self.post(customer, opened.ticket, text)
+        except TelegramAPIError as error:
+            logger.error("could not open a ticket for a low rating: %s", error)
+            return None
+        return opened.ticket
+
+    async def rename(self, customer: Customer, ticket: Ticket | None) -> None:
+        """Show the status in the topic's name; a failure only costs the cosmetic change."""
+        topic = await self._support.topic_of(customer.id)
+        if topic is None or self.chat_id is None or topic.chat_id != self.chat_id:
+            return
+        try:
+            await self._bot.edit_forum_topic(
+                self.chat_id, topic.thread_id, name=self.topic_name(customer, ticket)
+            )
+        except TelegramBadRequest as error:
+            if "TOPIC_NOT_MODIFIED" not in error.message and not topic_gone(error):
+                logger.warning("could not rename support topic %s: %s", topic.thread_id, error)
+
+    async def _post_card(
+        self, customer: Customer, ticket: Ticket, thread_id: int, *, recreated: bool
+    ) -> bool:
+        assert self.chat_id is not None
+        card = await self._support.card(customer, ticket)
+        with self.desk_language():
+            text = render_card(card)
+            if recreated:
+                text = _("♻️ The previous topic was deleted; the conversation goes on here.") + (
+                    "\n\n" + text
+                )
+            markup = card_keyboard(ticket.id)
+        try:
+            await self._bot.send_message(
+                self.chat_id, text, message_thread_id=thread_id, reply_markup=markup
+            )
+        except TelegramBadRequest as error:
+            if topic_gone(error):
+                return False
+            raise
+        return True
+
+    async def remind_waiting(self, older_than: timedelta, admin_ids: frozenset[int]) -> int:
+        """Tickets waiting longer than `older_than` for a first reply: said once in their
+        topic and to the admins. Returns how many."""
+        if not self.online:
+            return 0
+        tickets = await self._support.claim_reminders(older_than)
+        minutes = round(older_than.total_seconds() / 60, 1)
+        for ticket in tickets:
+            customer = await self._support.customer(ticket.customer_id)
+            if customer is None:
+                continue
+            with self.desk_language():
+                text = _(
+                    "⏰ Ticket #{ticket} has waited over {minutes} min for a first reply."
+                ).format(ticket=ticket.id, minutes=f"{minutes:g}")
+                to_admins = text + "\n" + html.quote(self.topic_name(customer, ticket))
+            try:
+                await self.post(customer, ticket, text)
+            except TelegramAPIError as error:
+                logger.warning("could not remind of ticket %s: %s", ticket.id, error)
+            for admin in sorted(admin_ids):
+                try:
+                    await self._bot.send_message(admin, to_admins)
+                except TelegramAPIError as error:
+                    logger.info("could not remind admin %s: %s", admin, error)
+        return len(tickets)
+
+    # --- relaying ---
+
+    async def from_customer(self, customer: Customer, ticket: Ticket, message: Message) -> None:
+        """Copy the customer's message, of whatever type, into their topic."""
+        assert self.chat_id is not None
+        chat_id = self.chat_id
+
+        async def copy(thread_id: int) -> MessageId:
+            return await self._bot.copy_message(
+                chat_id, message.chat.id, message.message_id, message_thread_id=thread_id
+            )
+
+        copied = await self.deliver(customer, ticket, copy)
+        await self._support.remember_relay(
+            Relay(message.chat.id, message.message_id, chat_id, copied.message_id, customer.id)
+        )
+
+    async def post(
+        self,
+        customer: Customer,
+        ticket: Ticket,
+        text: str,
+        reply_markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
+        """A message from the bot to the agents in the customer's topic."""
+        assert self.chat_id is not None
+        chat_id = self.chat_id
+
+        async def send(thread_id: int) -> object:
+            return await self._bot.send_message(
+                chat_id, text, message_thread_id=thread_id, reply_markup=reply_markup
+            )
+
+        await self.deliver(customer, ticket, send)
+
+    async def send_text(self, customer: Customer, text: str) -> str | None:
+        """Send a text (HTML) to the customer; returns why it failed, if it did."""
+        assert customer.telegram_id is not None
+        try:
+            await self._bot.send_message(customer.telegram_id, text)
+        except TelegramForbiddenError:
+            with self.desk_language():
+                return _("⚠️ Not delivered: the customer has blocked the bot.")
+        except TelegramBadRequest as error:
+            with self.desk_language():
+                return _("⚠️ Not delivered: Telegram said “{error}”.").format(
+                    error=html.quote(error.message)
+                )
+        return None
+
+    async def to_customer(self, customer: Customer, message: Message) -> str | None:
+        """Copy an agent's message to the customer. Text goes as text, so the customer's
+        record holds the words; anything else is copied. Returns why it failed, if it did."""
+        assert customer.telegram_id is not None
+        sent: Message | MessageId
+        try:
+            if message.text is not None:
+                sent = await self._bot.send_message(customer.telegram_id, message.html_text)
+            else:
+                sent = await self._bot.copy_message(
+                    customer.telegram_id,
+                    message.chat.id,
+                    message.message_id,
+                    # html_text is the caption (with its formatting) for media.
+                    caption=message.html_text if message.caption else None,
+                )
+        except TelegramForbiddenError:
+            with self.desk_language():
+                return _("⚠️ Not delivered: the customer has blocked the bot.")
+        except TelegramBadRequest as error:
+            with self.desk_language():
+                return _("⚠️ Not delivered: Telegram said “{error}”.").format(
+                    error=html.quote(error.message)
+                )
+        await self._support.remember_relay(
+            Relay(
+                message.chat.id,
+                message.message_id,
+                customer.telegram_id,
+                sent.message_id,
+                customer.id,
+            )
+        )
+        return None
+
+    async def mirror_edit(self, message: Message) -> bool:
+        """An edited message (either side) edits its copy, where Telegram allows: texts and
+        captions. False when there is no copy or it could not be edited."""
+        relay = await self._support.relay_of(message.chat.id, message.message_id)
+        if relay is None:
+            return False
+        try:
+            if message.text is not None:
+                await self._bot.edit_message_text(
+                    chat_id=relay.target_chat_id,
+                    message_id=relay.target_message_id,
+                    text=message.html_text,
+                )
+            elif message.caption is not None:
+                await self._bot.edit_message_caption(
+                    chat_id=relay.target_chat_id,
+                    message_id=relay.target_message_id,
+                    caption=message.html_text,
+                )
+            else:
+                return False
+        except (TelegramBadRequest, TelegramForbiddenError) as error:
+            # "message is not modified", "message to edit not found", a blocked customer:
+            # the original stays as it was delivered.
+            logger.info("could not mirror the edit of message %s: %s", message.message_id, error)
+            return False
+        return True
+
+
+def card_keyboard(ticket_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("🙋 Take"),
+                    callback_data=TicketAction(ticket=ticket_id, action="take").pack(),
+                ),
+                InlineKeyboardButton(
+                    text=_("✅ Close"),
+                    callback_data=TicketAction(ticket=ticket_id, action="close").pack(),
+                ),
+            ]
+        ]
+    )
+
+
+def render_card(card: CustomerCard) -> str:
+    customer, ticket = card.customer, card.ticket
+    language = effective_language(customer.language, customer.telegram_language, "en")
+    lines = [
+        _("🎫 <b>Ticket #{ticket}</b>").format(ticket=ticket.id),
+        _("👤 {name} · {username} · id <code>{telegram_id}</code> · language {language}").format(
+            name=html.quote(customer.full_name),
+            username=f"@{html.quote(customer.username)}" if customer.username else "—",
+            telegram_id=customer.telegram_id,
+            language=html.quote(language),
+        ),
+        _("⭐ Tier: {tier} · balance {points} points").format(
+            tier=html.quote(card.points.tier.title(language)), points=card.points.balance
+        ),
+    ]
+    if card.purchases:
+        lines.append(_("🛒 Last purchases:"))
+        lines.extend(
+            f"  · {purchase.purchased_at:%Y-%m-%d} {purchase.amount_minor / 100:.2f} "
+            f"{html.quote(purchase.currency)} ({html.quote(purchase.order_id)})"
+            for purchase in card.purchases
+        )
+    else:
+        lines.append(_("🛒 No purchases yet."))
+    if card.previous:
+        lines.append(_("📋 Previous tickets:"))
+        for previous in card.previous:
+            rating = f" ★{previous.rating}" if previous.rating else ""
+            status = _("open") if previous.is_open else _("closed")
+            lines.append(f"  · #{previous.id} {previous.opened_at:%Y-%m-%d} {status}{rating}")
+    if card.questions:
+        lines.append(_("❓ Asked the FAQ before:"))
+        lines.extend(
+            f"  · {question.at:%m-%d %H:%M} “{html.quote(question.text[:200])}” "
+            f"({html.quote(question.outcome)}"
+            + (f", {html.quote(question.feedback)}" if question.feedback else "")
+            + ")"
+            for question in card.questions
+        )
+    lines.append(
+        _("👷 Assignee: {agent}").format(agent=html.quote(ticket.assignee_name))
+        if ticket.assignee_name
+        else _("👷 Nobody has taken it yet: press Take or reply.")
+    )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Human support: the customer's side (private chat) and the agents' side (forum topics)."""
