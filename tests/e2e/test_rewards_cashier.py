@@ -393,3 +393,22 @@ async def test_the_catalogue_speaks_the_customers_language(bot, emulator):
     photo = await lena.next_message()
     assert "На что: скидка 0,50\xa0€ баллами (50)" in photo["caption"]
     assert "Покажите его кассиру" in photo["caption"]
+
+
+async def test_a_cashier_moves_points_only_through_a_sale(bot, emulator, admin, api):
+    tess = await customer_with_points(emulator, api, "Tess", "10.00")  # 100 points
+    card = (await profile(api, tess))["card"]
+    vic = await cashier(emulator, admin, "Vic")
+    # Agents' and admins' ways to add points are not a cashier's.
+    vic.send_text(f"/points +500 goodwill for {tess.id}")
+    own = await vic.next_message()
+    assert "Tess" not in own["text"]  # the cashier's own points screen, nothing about Tess
+    vic.send_text(f"/customer {tess.id}")
+    assert "for administrators only" in (await vic.next_message())["text"]
+    # A sale cannot be made up: the till's limits and the amount on the button hold.
+    vic.send_text(f"/sale {card} 250000")
+    assert (await vic.next_message())["text"].startswith("Please type the amount like 12.50")
+    forged = ConfirmSale(card=card, amount=5_000_000, ref="made-up").pack()
+    answer, _ = await press(emulator, vic, own, forged, forge=True)
+    assert answer["text"] == "This button is no longer active."
+    assert (await profile(api, tess))["balance"] == 100
