@@ -23,7 +23,6 @@ at most ``BROADCAST_IN_FLIGHT`` customers can get a message twice; nobody is ski
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -46,6 +45,7 @@ from aiogram.types import FSInputFile, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiolimiter import AsyncLimiter
 
+from bot.background import PollingLoop
 from bot.broadcasts.flood import FloodGate
 from bot.broadcasts.render import progress_text, promotion_keyboard
 from bot.quiet_hours import QuietHours
@@ -77,7 +77,7 @@ class _Run:
     last_progress: float = 0.0
 
 
-class BroadcastWorker:
+class BroadcastWorker(PollingLoop):
     def __init__(
         self,
         storage: Storage,
@@ -107,25 +107,17 @@ class BroadcastWorker:
         self._in_flight = in_flight
         self._gate = gate
         self._quiet = quiet_hours or QuietHours()
-        self._poll_seconds = poll_seconds
         self._last_sent: dict[int, float] = {}
         self._keyboards: dict[tuple[int, str], InlineKeyboardMarkup] = {}
         self._photo_ids: dict[int, str] = {}
         self._run_figures: _Run | None = None
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__("broadcast worker", poll_seconds)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="broadcast-worker")
+    async def before_first_pass(self) -> None:
+        await self.recover()
 
-    def wake(self) -> None:
-        self._wakeup.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def pass_once(self) -> bool:
+        return await self.tick()
 
     async def close(self) -> None:
         if self._bot is not self._notify:
@@ -141,20 +133,6 @@ class BroadcastWorker:
                 resent,
             )
         return resent
-
-    async def _run(self) -> None:
-        await self.recover()
-        while True:
-            try:
-                busy = await self.tick()
-            except Exception:
-                logger.exception("the broadcast worker failed; retrying")
-                busy = False
-            if busy:
-                continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
 
     async def tick(self) -> bool:
         """Start what is due and send one chunk; True if there may be more to do at once."""

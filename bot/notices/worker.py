@@ -8,8 +8,6 @@ is the safer side for "you earned points" messages.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -23,6 +21,7 @@ from aiogram.exceptions import (
 )
 from aiogram.utils.i18n import I18n
 
+from bot.background import PollingLoop
 from bot.notices import RenderContext, Renderer
 from bot.services.languages import effective_language
 from bot.services.loyalty.rules import LoyaltyRules
@@ -35,7 +34,7 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
 
-class NoticeWorker:
+class NoticeWorker(PollingLoop):
     def __init__(
         self,
         storage: Storage,
@@ -52,35 +51,10 @@ class NoticeWorker:
         self._rules = rules
         self._renderers = renderers
         self._default_language = default_language
-        self._poll_seconds = poll_seconds
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__("notice worker", poll_seconds)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="notice-worker")
-
-    def wake(self) -> None:
-        """Something was queued in this process: send it now rather than at the next poll."""
-        self._wakeup.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                sent = await self.deliver_due()
-            except Exception:
-                logger.exception("the notice worker failed; retrying")
-                sent = 0
-            if sent:
-                continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+    async def pass_once(self) -> bool:
+        return await self.deliver_due() > 0
 
     async def deliver_due(self, limit: int = 50) -> int:
         async with self._storage.read() as uow:
