@@ -80,12 +80,6 @@ class OutboxRepository:
             for row in rows
         ]
 
-    async def next_due_at(self) -> datetime | None:
-        value = await self._session.fetch_value(
-            "SELECT MIN(not_before) FROM outbox WHERE state = 'pending'"
-        )
-        return from_db(value) if value else None
-
     @staticmethod
     def settle(notice_id: int, state: str, at: datetime, error: str | None) -> Statement:
         """Sent or failed for good: a statement for the group-commit batcher."""

@@ -146,3 +146,23 @@ async def buy(
         assert response.status == 201, await response.text()
         recorded: dict[str, Any] = await response.json()
         return recorded
+
+
+def buttons(message: dict[str, Any]) -> dict[str, Any]:
+    """An inline keyboard as {label: callback data}."""
+    markup = message.get("reply_markup") or {}
+    return {
+        button["text"]: button.get("callback_data")
+        for row in markup.get("inline_keyboard", [])
+        for button in row
+    }
+
+
+async def press(
+    emulator: BotAPIEmulator, user: Any, message: dict[str, Any], data: str, *, forge: bool = False
+) -> tuple[Any, Any]:
+    """Press a button and wait for the bot's answer; returns (answer, the message now)."""
+    query = user.press(message, data, forge=forge)
+    await emulator.wait_for(lambda: emulator.callback_answer(query) is not None)
+    stored = user.chat.get(message["message_id"])
+    return emulator.callback_answer(query), stored.payload if stored else None

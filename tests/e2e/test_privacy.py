@@ -8,24 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from handlers.callbacks import ConfirmForget, SetConsent
-from tests.e2e.harness import TOKEN, BotProcess, free_port
-
-
-def buttons(message):
-    markup = message.get("reply_markup") or {}
-    return {
-        button["text"]: button.get("callback_data")
-        for row in markup.get("inline_keyboard", [])
-        for button in row
-    }
-
-
-async def press(emulator, user, message, data, *, forge=False):
-    """Press a button and wait for the bot's answer; returns (answer, the message now)."""
-    query = user.press(message, data, forge=forge)
-    await emulator.wait_for(lambda: emulator.callback_answer(query) is not None)
-    stored = user.chat.get(message["message_id"])
-    return emulator.callback_answer(query), stored.payload if stored else None
+from tests.e2e.harness import TOKEN, BotProcess, buttons, free_port, press
 
 
 async def started(emulator, name, **profile):

@@ -20,6 +20,7 @@ from handlers.callbacks import (
     StopUsingPoints,
     UsePoints,
 )
+from tests.e2e.harness import buttons, press
 
 CODE = re.compile(r"(\d{4}) (\d{4})")
 
@@ -47,23 +48,6 @@ async def cashier(emulator, admin, name):
     admin.send_text(f"/grant cashier {user.id}")
     assert (await admin.next_message())["text"] == f"{user.id} is now cashier."
     return user
-
-
-def buttons(message):
-    markup = message.get("reply_markup") or {}
-    return {
-        button["text"]: button.get("callback_data")
-        for row in markup.get("inline_keyboard", [])
-        for button in row
-    }
-
-
-async def press(emulator, user, message, data, *, forge=False):
-    """Press a button and wait for the bot's answer; returns (answer, the message now)."""
-    query = user.press(message, data, forge=forge)
-    await emulator.wait_for(lambda: emulator.callback_answer(query) is not None)
-    stored = user.chat.get(message["message_id"])
-    return emulator.callback_answer(query), stored.payload if stored else None
 
 
 async def open_code(emulator, user, reward="coffee"):
