@@ -29,9 +29,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from bot.emulator import BotAPIEmulator
 from storage.clock import to_db, utcnow
 from storage.migrations import apply_migrations
-from tests.emulator import BotAPIEmulator
 
 TOKEN = "123456789:AAH-benchmark-token-0000000000000000"
 FIRST_ID = 800_000_000

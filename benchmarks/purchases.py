@@ -23,12 +23,12 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.emulator import BotAPIEmulator
 from storage.clock import utcnow
 from storage.migrations import apply_migrations
 from storage.repositories import TelegramProfile
 from storage.unit_of_work import open_storage
 from tests.e2e.harness import free_port
-from tests.emulator import BotAPIEmulator
 
 TOKEN = "123456789:AAH-benchmark-token-0000000000000000"
 

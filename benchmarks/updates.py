@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.emulator import BotAPIEmulator
+from bot.emulator import BotAPIEmulator
 
 TOKEN = "123456789:AAH-benchmark-token-0000000000000000"
 ROOT = Path(__file__).resolve().parents[1]

@@ -36,9 +36,9 @@ from aiogram.types import (
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from tests.emulator import BotAPIEmulator, ScenarioError
-from tests.emulator.formatting import parse_html, parse_markdown_v2
-from tests.emulator.media import TINY_PNG
+from bot.emulator import BotAPIEmulator, ScenarioError
+from bot.emulator.formatting import parse_html, parse_markdown_v2
+from bot.emulator.media import TINY_PNG
 
 pytestmark = pytest.mark.asyncio
 

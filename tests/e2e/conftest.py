@@ -1,8 +1,8 @@
 import aiohttp
 import pytest
 
+from bot.emulator import BotAPIEmulator
 from tests.e2e.harness import TOKEN, BotProcess, rejected_calls
-from tests.emulator import BotAPIEmulator
 
 ADMIN_ID = 900_000_001
 # The shared bot's agents' forum supergroup (SUPPORT_CHAT_ID).

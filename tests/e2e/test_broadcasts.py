@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from bot.emulator import BotAPIEmulator
+from bot.emulator.state import RecordedCall
+from bot.emulator.users import EmulatedUser
 from tests.e2e.harness import BotProcess, rejected_calls
-from tests.emulator import BotAPIEmulator
-from tests.emulator.state import RecordedCall
-from tests.emulator.users import EmulatedUser
 
 RATE = 20.0
 

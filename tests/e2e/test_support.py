@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from bot.emulator import BotAPIEmulator
+from bot.emulator.state import EmulatedChat
 from tests.e2e.harness import BotProcess
-from tests.emulator import BotAPIEmulator
-from tests.emulator.state import EmulatedChat
 
 JSON = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""Serve the emulator on its own: ``python -m tests.emulator --port 8081 --token 123:ABC...``."""
+"""Serve the emulator on its own: ``python -m bot.emulator --port 8081 --token 123:ABC...``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .emulator import DEFAULT_TOKEN, BotAPIEmulator
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.emulator",
+        prog="python -m bot.emulator",
         description="An emulated Telegram Bot API server with a JSON control API at /_emulator/.",
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -36,7 +36,7 @@ async def _serve(arguments: argparse.Namespace) -> None:
         privacy_mode=not arguments.no_privacy_mode,
     )
     await emulator.start(arguments.host, arguments.port, control_api=True)
-    logging.getLogger("tests.emulator").info(
+    logging.getLogger("bot.emulator").info(
         "Bot API emulator for @%s listening on %s", arguments.bot_username, emulator.base_url
     )
     stopped = asyncio.Event()
