@@ -45,6 +45,13 @@ _HINTS: dict[str, str] = {
 }
 
 
+# Said whenever there is no token: everything can be tried first without one.
+SANDBOX_HINT = (
+    "No token yet? Try everything locally first: `python -m bot sandbox` starts an emulated "
+    "Telegram with a web chat for customers, an agent and an admin."
+)
+
+
 class SettingsError(Exception):
     """A setting an operator has to fix; the message is one line naming the variable."""
 
@@ -267,7 +274,7 @@ class Settings(BaseSettings):
 
     def require_token(self) -> str:
         if self.bot_token is None:
-            raise SettingsError(f"BOT_TOKEN is not set: {_HINTS['BOT_TOKEN']}")
+            raise SettingsError(f"BOT_TOKEN is not set: {_HINTS['BOT_TOKEN']}\n{SANDBOX_HINT}")
         return self.bot_token.get_secret_value()
 
 

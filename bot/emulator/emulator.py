@@ -516,6 +516,18 @@ class BotAPIEmulator:
             if (ok is None or call.ok == ok) and _matches(call.params, filters)
         ]
 
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after every change of the emulated world (a user acted, the
+        bot made a call); returns the function that unsubscribes it. Listeners run on the
+        loop, synchronously, so they should only take note (e.g. set an asyncio.Event)."""
+        self.world.listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self.world.listeners:
+                self.world.listeners.remove(listener)
+
+        return unsubscribe
+
     def clear_calls(self) -> None:
         """Forget recorded calls (long benchmarks); wait_for_call cursors restart."""
         self.world.calls.clear()

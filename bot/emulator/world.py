@@ -117,6 +117,8 @@ class World:
         self._query_ids = itertools.count(4_382_000_000_000_000_001)
         self._media_group_ids = itertools.count(13_600_000_000_000_001)
         self._change: asyncio.Event | None = None
+        # Called (synchronously, on the loop) after every change; see BotAPIEmulator.subscribe.
+        self.listeners: list[Callable[[], None]] = []
 
     @staticmethod
     def now() -> int:
@@ -128,6 +130,8 @@ class World:
         change, self._change = self._change, None
         if change is not None:
             change.set()
+        for listener in list(self.listeners):
+            listener()
 
     async def wait_until(
         self,

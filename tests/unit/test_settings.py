@@ -51,13 +51,15 @@ def run_bot(tmp_path, **env):
     )
 
 
-def test_start_without_token_exits_2_with_one_clear_line(tmp_path):
+def test_start_without_token_says_how_to_get_one_or_try_the_sandbox(tmp_path):
     result = run_bot(tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "BOT_TOKEN is not set: create a bot with @BotFather and put its token in .env "
-        "as BOT_TOKEN=123456:ABC…"
+        "as BOT_TOKEN=123456:ABC…",
+        "No token yet? Try everything locally first: `python -m bot sandbox` starts an emulated "
+        "Telegram with a web chat for customers, an agent and an admin.",
     ]
 
 

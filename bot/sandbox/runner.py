@@ -1,0 +1,156 @@
+"""Starts the emulator, the real bot against it, and the web page, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.app import run_bot
+from bot.emulator import BotAPIEmulator
+from bot.sandbox import demo
+from bot.sandbox.personas import (
+    BOT_USERNAME,
+    DEMO_CUSTOMERS,
+    PERSONAS,
+    SUPPORT_CHAT_ID,
+    SUPPORT_CHAT_TITLE,
+    TOKEN,
+)
+from bot.sandbox.till import Till, create_token
+from bot.sandbox.web import SandboxPage
+from bot.settings import Settings, SettingsError, load_settings
+from storage.unit_of_work import open_storage
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    port: int
+    reset: bool
+    data_dir: Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def populate(emulator: BotAPIEmulator) -> None:
+    """The people of the sandbox's Telegram and the agents' forum supergroup."""
+    for persona in PERSONAS:
+        emulator.add_user(
+            first_name=persona.first_name,
+            last_name=persona.last_name,
+            username=persona.username,
+            language_code=persona.language,
+            user_id=persona.user_id,
+        )
+    for customer in DEMO_CUSTOMERS:
+        emulator.add_user(
+            first_name=customer.first_name,
+            username=customer.username,
+            language_code=customer.language,
+            user_id=customer.user_id,
+        )
+    staff = [emulator.users[p.user_id] for p in PERSONAS if p.role in ("agent", "admin")]
+    emulator.add_forum_supergroup(SUPPORT_CHAT_TITLE, chat_id=SUPPORT_CHAT_ID, members=staff)
+
+
+def sandbox_settings(emulator: BotAPIEmulator, database: Path, http_port: int) -> Settings:
+    """Production settings with Telegram swapped for the emulator; a few waits shortened so
+    that what happens later (rating requests) can be seen within a demo."""
+    admins = tuple(p.user_id for p in PERSONAS if p.role == "admin")
+    return load_settings(
+        bot_token=TOKEN,
+        telegram_api_url=emulator.base_url,
+        database_url=f"sqlite:///{database}",
+        admin_ids=admins,
+        support_chat_id=SUPPORT_CHAT_ID,
+        http_host=HOST,
+        http_port=http_port,
+        quiet_hours="",
+        promotion_quiet_hours="",
+        support_hours=None,
+        review_request_delay_minutes=0.5,
+        jobs_tick_seconds=2.0,
+        broadcast_poll_seconds=1.0,
+    )
+
+
+def _remove_database(database: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+
+
+async def _wait_until_started(emulator: BotAPIEmulator, bot: asyncio.Task[None]) -> None:
+    """Until the bot's start-up hook runs (its first call is deleteWebhook): by then the
+    database is migrated and the HTTP API listens; updates sent now wait for the poll."""
+    while not emulator.calls_to("deleteWebhook"):
+        if bot.done():
+            bot.result()  # raises what stopped the bot
+            raise SettingsError("the bot stopped before it started polling")
+        await asyncio.sleep(0.05)
+
+
+async def run_sandbox(options: SandboxOptions) -> None:
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    database = options.data_dir / "sandbox.sqlite3"
+    if options.reset:
+        _remove_database(database)
+    fresh = not database.exists()
+    # aiogram logs every update at INFO; in the sandbox the page shows them instead.
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+
+    emulator = BotAPIEmulator(TOKEN, bot_username=BOT_USERNAME, bot_first_name="Loyalty Bot")
+    await emulator.start(HOST, 0)
+    populate(emulator)
+    settings = sandbox_settings(emulator, database, free_port())
+    page = SandboxPage(emulator, settings)
+    try:
+        await page.start(HOST, options.port)
+    except OSError as error:
+        await emulator.stop()
+        raise SettingsError(
+            f"cannot serve the sandbox page on {HOST}:{options.port} ({error.strerror}): "
+            "choose another with --port"
+        ) from None
+    bot = asyncio.create_task(run_bot(settings))
+    till: Till | None = None
+    try:
+        await _wait_until_started(emulator, bot)
+        storage = await open_storage(settings.database_url)
+        try:
+            token = await create_token(storage)
+        finally:
+            await storage.close()
+        till = Till(f"http://{HOST}:{settings.http_port}", token)
+        page.till = till
+        if fresh:
+            print("Preparing demo data (first start)…", flush=True)
+            await demo.seed(emulator, till, timeout=90.0)
+        print(
+            f"Sandbox ready: {page.url}\n"
+            f"  data: {database} (start with --reset for a clean slate)\n"
+            "  Ctrl+C stops it.",
+            flush=True,
+        )
+        await bot
+    finally:
+        if not bot.done():
+            bot.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await bot
+        if till is not None:
+            await till.close()
+        await page.stop()
+        await emulator.stop()
