@@ -5,30 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.app import run_bot
 from bot.emulator import BotAPIEmulator
 from bot.sandbox import demo
-from bot.sandbox.personas import (
-    BOT_USERNAME,
-    DEMO_CUSTOMERS,
-    PERSONAS,
-    SUPPORT_CHAT_ID,
-    SUPPORT_CHAT_TITLE,
-    TOKEN,
-)
+from bot.sandbox.personas import BOT_USERNAME, TOKEN
+from bot.sandbox.setup import HOST, free_port, populate, sandbox_settings
 from bot.sandbox.till import Till, create_token
 from bot.sandbox.web import SandboxPage
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import SettingsError
 from storage.unit_of_work import open_storage
 
 logger = logging.getLogger(__name__)
-
-HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
 
 
 @dataclass(frozen=True)
@@ -36,55 +26,6 @@ class SandboxOptions:
     port: int
     reset: bool
     data_dir: Path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def populate(emulator: BotAPIEmulator) -> None:
-    """The people of the sandbox's Telegram and the agents' forum supergroup."""
-    for persona in PERSONAS:
-        emulator.add_user(
-            first_name=persona.first_name,
-            last_name=persona.last_name,
-            username=persona.username,
-            language_code=persona.language,
-            user_id=persona.user_id,
-        )
-    for customer in DEMO_CUSTOMERS:
-        emulator.add_user(
-            first_name=customer.first_name,
-            username=customer.username,
-            language_code=customer.language,
-            user_id=customer.user_id,
-        )
-    staff = [emulator.users[p.user_id] for p in PERSONAS if p.role in ("agent", "admin")]
-    emulator.add_forum_supergroup(SUPPORT_CHAT_TITLE, chat_id=SUPPORT_CHAT_ID, members=staff)
-
-
-def sandbox_settings(emulator: BotAPIEmulator, database: Path, http_port: int) -> Settings:
-    """Production settings with Telegram swapped for the emulator; a few waits shortened so
-    that what happens later (rating requests) can be seen within a demo."""
-    admins = tuple(p.user_id for p in PERSONAS if p.role == "admin")
-    return load_settings(
-        bot_token=TOKEN,
-        telegram_api_url=emulator.base_url,
-        database_url=f"sqlite:///{database}",
-        admin_ids=admins,
-        support_chat_id=SUPPORT_CHAT_ID,
-        http_host=HOST,
-        http_port=http_port,
-        quiet_hours="",
-        promotion_quiet_hours="",
-        support_hours=None,
-        review_request_delay_minutes=0.5,
-        jobs_tick_seconds=2.0,
-        broadcast_poll_seconds=1.0,
-    )
 
 
 def _remove_database(database: Path) -> None:

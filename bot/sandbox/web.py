@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import re
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).with_name("static")
 JSON = dict[str, Any]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _AMOUNT = re.compile(r"^\d{1,7}(?:[.,]\d{1,2})?$")
 # Fields of a message the page does not need (the chat is known; the topic root repeats).
 _DROPPED = ("chat",)
@@ -52,6 +54,17 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 def _problem(message: str, status: int = 400) -> web.Response:
     return _json({"error": message}, status)
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The page reads every refusal as {"error": "..."}, whichever layer refused."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return _problem(error.text or error.reason, error.status)
 
 
 def message_view(stored: StoredMessage, viewer_id: int) -> JSON:
@@ -108,7 +121,7 @@ class SandboxPage:
     # --- lifecycle ---
 
     def build_app(self) -> web.Application:
-        app = web.Application(client_max_size=12 * 1024 * 1024)
+        app = web.Application(client_max_size=12 * 1024 * 1024, middlewares=[_json_errors])
         app.router.add_get("/", self.index)
         app.router.add_static("/static/", STATIC, append_version=True)
         app.router.add_get("/api/config", self.config)

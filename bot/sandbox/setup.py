@@ -1,0 +1,68 @@
+"""The sandbox's Telegram (people and the agents' forum) and the bot's settings for it."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from bot.emulator import BotAPIEmulator
+from bot.sandbox.personas import (
+    DEMO_CUSTOMERS,
+    PERSONAS,
+    SUPPORT_CHAT_ID,
+    SUPPORT_CHAT_TITLE,
+    TOKEN,
+)
+from bot.settings import Settings, load_settings
+
+# Everything listens on the loopback interface only: the sandbox has no authentication.
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def populate(emulator: BotAPIEmulator) -> None:
+    """The people of the sandbox's Telegram and the agents' forum supergroup."""
+    for persona in PERSONAS:
+        emulator.add_user(
+            first_name=persona.first_name,
+            last_name=persona.last_name,
+            username=persona.username,
+            language_code=persona.language,
+            user_id=persona.user_id,
+        )
+    for customer in DEMO_CUSTOMERS:
+        emulator.add_user(
+            first_name=customer.first_name,
+            username=customer.username,
+            language_code=customer.language,
+            user_id=customer.user_id,
+        )
+    staff = [emulator.users[p.user_id] for p in PERSONAS if p.role in ("agent", "admin")]
+    emulator.add_forum_supergroup(SUPPORT_CHAT_TITLE, chat_id=SUPPORT_CHAT_ID, members=staff)
+
+
+def sandbox_settings(emulator: BotAPIEmulator, database: Path, http_port: int) -> Settings:
+    """Production settings with Telegram swapped for the emulator; a few waits shortened so
+    that what happens later (rating requests) can be seen within a demo."""
+    admins = tuple(p.user_id for p in PERSONAS if p.role == "admin")
+    return load_settings(
+        bot_token=TOKEN,
+        telegram_api_url=emulator.base_url,
+        database_url=f"sqlite:///{database}",
+        admin_ids=admins,
+        support_chat_id=SUPPORT_CHAT_ID,
+        http_host=HOST,
+        http_port=http_port,
+        quiet_hours="",
+        promotion_quiet_hours="",
+        support_hours=None,
+        review_request_delay_minutes=0.5,
+        jobs_tick_seconds=2.0,
+        broadcast_poll_seconds=1.0,
+    )
