@@ -193,6 +193,18 @@ async def test_customer_till_and_agent_on_a_desktop(sandbox: str, chromium: Brow
         await send(page, "/stats")
         await bubble(page, "Customers").wait_for(timeout=WAIT_MS)
         await shots.take(page, "admin-stats")
+
+        # A broadcast to everyone: its progress message is edited until "finished".
+        await send(page, "/broadcast")
+        await bubble(page, "Send the message").wait_for(timeout=WAIT_MS)
+        await send(page, "Autumn sale: double points this weekend!")
+        await page.get_by_role("button", name="Everyone").last.click()
+        await page.get_by_role("button", name="🚀 Send now").last.click()
+        await page.get_by_role("button", name="✅ Yes, send").last.click()
+        await bubble(page, "finished").wait_for(timeout=WAIT_MS)
+        await shots.take(page, "admin-broadcast")
+        await be(page, "anna")
+        await bubble(page, "Autumn sale").wait_for(timeout=WAIT_MS)
         assert errors == []
     finally:
         await context.close()
