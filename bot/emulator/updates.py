@@ -83,6 +83,11 @@ class UpdateQueue:
             self._arrival = None
         return update
 
+    def continue_from(self, update_id: int) -> None:
+        """Number the next updates from ``update_id`` on (never backwards): for a bot that
+        keeps its database across emulators and drops update ids it has seen before."""
+        self._next_update_id = max(self._next_update_id, update_id)
+
     def first(self) -> dict[str, Any] | None:
         return self._pending[0] if self._pending else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,9 @@ async def run_sandbox(options: SandboxOptions) -> None:
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
 
     emulator = BotAPIEmulator(TOKEN, bot_username=BOT_USERNAME, bot_first_name="Loyalty Bot")
+    # The bot's database outlives this emulator and ignores update ids it has handled
+    # (redelivery protection): number this run's updates after any earlier run's.
+    emulator.world.updates.continue_from(int(time.time() * 1000))
     await emulator.start(HOST, 0)
     populate(emulator)
     settings = sandbox_settings(emulator, database, free_port())

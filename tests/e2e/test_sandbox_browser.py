@@ -205,6 +205,17 @@ async def test_customer_till_and_agent_on_a_desktop(sandbox: str, chromium: Brow
         await shots.take(page, "admin-broadcast")
         await be(page, "anna")
         await bubble(page, "Autumn sale").wait_for(timeout=WAIT_MS)
+
+        # The till refunds the sale: its 200 points are taken back.
+        await page.locator("#till-orders button", has_text="Refund").first.click()
+        await page.click("[data-testid=till-refund]")
+        await page.locator("[data-testid=till-result]", has_text="balance 50").wait_for(
+            timeout=WAIT_MS
+        )
+        await page.locator("[data-testid=till-balance]", has_text="50 points").wait_for(
+            timeout=WAIT_MS
+        )
+        await shots.take(page, "till-refund")
         assert errors == []
     finally:
         await context.close()

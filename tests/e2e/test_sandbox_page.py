@@ -205,3 +205,14 @@ async def test_files_people_send_are_served_back(page):
         assert await response.read() == b"%PDF-1.4 receipt"
     async with session.get("/api/file/nonsense") as response:
         assert response.status == 404
+
+
+async def test_update_ids_continue_after_an_earlier_run() -> None:
+    """A restarted sandbox keeps its database, which ignores update ids it has handled."""
+    async with BotAPIEmulator(TOKEN) as emulator:
+        populate(emulator)
+        emulator.world.updates.continue_from(5_000)
+        emulator.world.updates.continue_from(10)  # never backwards
+        emulator.users[ANNA.user_id].send_text("hello")
+        update = emulator.world.updates.first()
+        assert update is not None and update["update_id"] == 5_000
