@@ -75,9 +75,16 @@ class RefundOut(BaseModel):
 
 class AdjustIn(_Request):
     telegram_id: Annotated[int, Field(gt=0)]
-    delta: Annotated[int, Field(ne=0, ge=-1_000_000, le=1_000_000)]
+    delta: Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
     reason: Annotated[str, Field(min_length=3, max_length=200)]
     idempotency_key: OrderId | None = None
+
+    @field_validator("delta")
+    @classmethod
+    def _moves_points(cls, delta: int) -> int:
+        if delta == 0:
+            raise ValueError("must not be 0")
+        return delta
 
 
 class AdjustOut(BaseModel):

@@ -169,6 +169,9 @@ async def test_adjustments_are_audited_and_never_overdraw(bot, emulator, api):
     async with api.post("/api/v1/points/adjust", json={**adjust, "delta": -100}) as response:
         assert response.status == 422
         assert (await response.json())["errors"][0]["field"] == "delta"
+    async with api.post("/api/v1/points/adjust", json={**adjust, "delta": 0}) as response:
+        assert response.status == 422
+        assert (await response.json())["errors"][0]["field"] == "delta"
     audit = await bot.cli("audit", "--json")
     entries = [line for line in audit.stdout.splitlines() if "points.adjust" in line]
     assert any(f"customer:{customer.id}" in line and '"balance": 75' in line for line in entries)
