@@ -23,9 +23,11 @@ at most ``BROADCAST_IN_FLIGHT`` customers can get a message twice; nobody is ski
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -41,20 +43,23 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import FSInputFile, InlineKeyboardMarkup, Message
+from aiogram.types import FSInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiolimiter import AsyncLimiter
 
 from bot.background import PollingLoop
 from bot.broadcasts.flood import FloodGate
 from bot.broadcasts.render import progress_text, promotion_keyboard
+from bot.notices import RenderContext, Renderer
 from bot.quiet_hours import QuietHours
 from bot.services.broadcasts.service import BroadcastService
 from bot.services.languages import effective_language
+from bot.services.loyalty.rules import LoyaltyRules
 from storage.batching import Statement
 from storage.clock import utcnow
 from storage.repositories.broadcasts import Broadcast, BroadcastRepository, Recipient
 from storage.repositories.customers import CustomerRepository
+from storage.repositories.interactions import InteractionRepository, NewInteraction
 from storage.unit_of_work import Storage
 
 logger = logging.getLogger(__name__)
@@ -93,6 +98,8 @@ class BroadcastWorker(PollingLoop):
         quiet_hours: QuietHours | None = None,
         poll_seconds: float = 2.0,
         notify: Bot | None = None,
+        campaign_texts: Mapping[str, Renderer] | None = None,
+        rules: LoyaltyRules | None = None,
     ) -> None:
         self._storage = storage
         self._bot = bot
@@ -111,6 +118,8 @@ class BroadcastWorker(PollingLoop):
         self._keyboards: dict[tuple[int, str], InlineKeyboardMarkup] = {}
         self._photo_ids: dict[int, str] = {}
         self._run_figures: _Run | None = None
+        self._campaign_texts = dict(campaign_texts or {})
+        self._rules = rules
         super().__init__("broadcast worker", poll_seconds)
 
     async def before_first_pass(self) -> None:
@@ -282,6 +291,9 @@ class BroadcastWorker(PollingLoop):
             except TelegramAPIError as error:
                 return self._failure(broadcast, recipient, error, attempts)
             outcome = [self._settle(broadcast, recipient, "sent", message_id=message.message_id)]
+            if broadcast.campaign:
+                # A campaign message is part of the conversation with this customer.
+                outcome.append(self._logged(broadcast, chat, message))
             if broadcast.photo and message.photo and broadcast.id not in self._photo_ids:
                 file_id = message.photo[-1].file_id
                 self._photo_ids[broadcast.id] = file_id
@@ -329,6 +341,9 @@ class BroadcastWorker(PollingLoop):
         language = effective_language(
             recipient.language, recipient.telegram_language, self._default_language
         )
+        if broadcast.campaign:
+            text, campaign_markup = self._campaign_message(broadcast.campaign, recipient, language)
+            return await self._bot.send_message(chat, text, reply_markup=campaign_markup)
         markup = self._keyboard(broadcast, language)
         if broadcast.photo:
             photo = self._photo_ids.get(broadcast.id) or broadcast.photo_file_id or broadcast.photo
@@ -339,6 +354,37 @@ class BroadcastWorker(PollingLoop):
                 chat, source, caption=broadcast.text or None, reply_markup=markup
             )
         return await self._bot.send_message(chat, broadcast.text, reply_markup=markup)
+
+    def _campaign_message(
+        self, campaign: str, recipient: Recipient, language: str
+    ) -> tuple[str, InlineKeyboardMarkup]:
+        """A campaign's text in the recipient's language, its buttons, then Unsubscribe."""
+        render = self._campaign_texts.get(campaign)
+        if render is None or self._rules is None:
+            raise LookupError(f"no text for the campaign {campaign!r}")
+        with self._i18n.context(), self._i18n.use_locale(language):
+            rendered = render(recipient.payload or {}, RenderContext(language, self._rules))
+            unsubscribe = promotion_keyboard(()).inline_keyboard
+        rows: list[list[InlineKeyboardButton]] = [
+            *(rendered.reply_markup.inline_keyboard if rendered.reply_markup else []),
+            *unsubscribe,
+        ]
+        return rendered.text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+    @staticmethod
+    def _logged(broadcast: Broadcast, chat: int, message: Message) -> Statement:
+        return InteractionRepository.add_for_telegram_id(
+            chat,
+            NewInteraction(
+                direction="out",
+                kind="campaign",
+                text=message.text or message.caption,
+                at=utcnow(),
+                message_id=message.message_id,
+                status="sent",
+                meta=json.dumps({"campaign": broadcast.campaign, "broadcast": broadcast.id}),
+            ),
+        )
 
     def _keyboard(self, broadcast: Broadcast, language: str) -> InlineKeyboardMarkup:
         key = (broadcast.id, language)
