@@ -162,7 +162,7 @@ class BroadcastWorker(PollingLoop):
         return await self._send_chunk(sending[0])
 
     async def _begin(self, broadcast: Broadcast) -> None:
-        compiled = self._service.compile(broadcast.segment)
+        compiled = await self._service.resolve(broadcast.segment)
         async with self._storage.write() as uow:
             total = await uow.broadcasts.start(
                 broadcast.id, compiled.sql, compiled.params, utcnow()
