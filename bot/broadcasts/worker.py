@@ -11,13 +11,16 @@ scheduled broadcasts by materialising their recipients, and works through the qu
   5xx and network errors: retried with backoff, then 'failed'; other 400s: 'failed'.
 
 Crash safety: ``BROADCAST_IN_FLIGHT`` lanes each send one message at a time. As soon as a
-call returns, the lane commits its outcome together with the claim ('sending') of its next
-row, in one transaction through the group-commit batcher (with whatever the other lanes
-queued), and only then waits for its turn and sends. After a restart, rows still 'sending'
-are sent again: each may already have reached the customer, since Telegram has no
-idempotency key. A row can be delivered but not recorded only while its call is on the
-wire or its outcome is being committed (about a millisecond), in at most one row per lane:
-at most ``BROADCAST_IN_FLIGHT`` customers can get a message twice; nobody is skipped.
+call returns, its outcome is queued for the very next commit (before anything else is
+awaited); the claim ('sending') of the lane's next row commits with it or right after,
+through the group-commit batcher, and only then does the lane wait for its turn and send.
+After a restart, rows still 'sending' are sent again: each may already have reached the
+customer, since Telegram has no idempotency key, and no Bot API call can tell whether a
+message reached a chat. A row is delivered but not recorded only from the moment Telegram
+accepts the call until its answer is back and committed (one network leg plus one commit),
+in at most one row per lane: at most ``BROADCAST_IN_FLIGHT`` customers can get a message
+twice per crash, about ``rate × that window`` on average (measured: benchmarks/broadcast.py);
+nobody is skipped.
 """
 
 from __future__ import annotations
@@ -211,8 +214,8 @@ class BroadcastWorker(PollingLoop):
                     # Opted out or forgotten since the broadcast started.
                     held.append(self._settle(broadcast, recipient, "skipped"))
                     continue
-                # The claim commits in one transaction with the lane's previous outcome (and
-                # whatever the other lanes queued meanwhile), right after that call returned.
+                # The claim commits with whatever is queued: usually this lane's previous
+                # outcome and the other lanes' (group commit).
                 for statement in held:
                     self._storage.batcher.write_soon(statement)
                 await self._storage.batcher.write(
@@ -220,14 +223,24 @@ class BroadcastWorker(PollingLoop):
                 )
                 figures.statements += 1 + len(held)
                 try:
-                    held = await self._deliver_one(broadcast, recipient, figures)
+                    outcome = await self._deliver_one(broadcast, recipient, figures)
                 except Exception as error:
                     logger.exception(
                         "broadcast %d: delivering to customer %d failed",
                         broadcast.id,
                         recipient.customer_id,
                     )
-                    held = [self._settle(broadcast, recipient, "failed", error=repr(error)[:200])]
+                    outcome = [
+                        self._settle(broadcast, recipient, "failed", error=repr(error)[:200])
+                    ]
+                # Queued for the very next commit before anything else is awaited (the state
+                # check, the next claim): the time a delivered message is not yet recorded,
+                # the only time a crash can make it go out twice, is the answer's way back
+                # plus one commit.
+                for statement in outcome:
+                    self._storage.batcher.write_soon(statement)
+                figures.statements += len(outcome)
+                held = []
             for statement in held:
                 self._storage.batcher.write_soon(statement)
             figures.statements += len(held)
