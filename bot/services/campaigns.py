@@ -104,8 +104,11 @@ class Campaigns:
                 for month_day in birthdays_on(day)
                 for customer in await uow.customers.with_birthday(month_day)
             ]
+            told = await uow.campaigns.notified([f"birthday:{c}:{day.year}" for c in customers])
             items = []
             for customer_id in customers:
+                if f"birthday:{customer_id}:{day.year}" in told:
+                    continue  # the bonus notice went out (the campaign was off then)
                 bonus = await uow.ledger.by_key(f"birthday:{customer_id}:{day.year}")
                 payload: dict[str, Any] = {"points": bonus.delta if bonus else 0}
                 payload["balance"] = await uow.ledger.balance(customer_id)
@@ -141,6 +144,10 @@ class Campaigns:
         window_end = day_bounds(day + timedelta(days=days_before), self._zone)[1]
         async with self._storage.read() as uow:
             burning = await burning_lots(uow, now, window_end, self._zone)
+            # Reminded by an account notice before the campaign was switched on: not again.
+            told = await uow.campaigns.notified(
+                [f"remind:{c}:{burns_on.isoformat()}" for c, burns_on in burning]
+            )
         items = [
             CampaignItem(
                 customer_id,
@@ -148,6 +155,7 @@ class Campaigns:
                 {"points": points, "date": burns_on.isoformat()},
             )
             for (customer_id, burns_on), points in sorted(burning.items())
+            if f"remind:{customer_id}:{burns_on.isoformat()}" not in told
         ]
         return await self._queue(EXPIRY, items)
 

@@ -135,6 +135,15 @@ class CampaignRepository:
                 found.add(customer_id)
         return found
 
+    async def notified(self, dedupe_keys: Sequence[str]) -> set[str]:
+        """Those of these outbox keys already queued as account notices: the event was
+        told that way (e.g. before the campaign was switched on), not to be told twice."""
+        found: set[str] = set()
+        for key in dedupe_keys:
+            if await self._session.fetch_one("SELECT 1 FROM outbox WHERE dedupe_key = ?", (key,)):
+                found.add(key)
+        return found
+
     # Data rights
 
     async def deliveries_of(self, customer_id: int) -> list[dict[str, Any]]:

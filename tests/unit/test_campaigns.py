@@ -109,6 +109,19 @@ async def test_birthday_greeting_replaces_the_bonus_notice_only_for_those_it_rea
     assert (await campaigns.birthday(today))["queued"] == 0
 
 
+async def test_an_event_told_by_a_notice_before_the_campaign_was_on_is_not_told_again(storage):
+    ann, bob = await _customers(storage, 2)
+    async with storage.write() as uow:
+        for customer in (ann, bob):
+            await uow.customers.set_birthday(customer.id, f"{utcnow():%m-%d}")
+    today = utcnow().date()
+    ledger = PointsLedger(RULES)
+    # The campaign was off when the bonus job ran: both got the account notice.
+    await BirthdayBonus(storage, RULES, ledger).grant(today)
+    campaigns = _campaigns(storage, birthday=True)
+    assert (await campaigns.birthday(today))["queued"] == 0
+
+
 async def test_campaign_history_is_exported_and_forgotten(storage):
     [ann] = await _customers(storage, 1, seen_at=utcnow() - timedelta(days=90))
     await _campaigns(storage, reactivation_days=30).reactivation(utcnow().date())
