@@ -29,6 +29,7 @@ from bot.middlewares.locale import CustomerLocaleMiddleware
 from bot.middlewares.roles import RolesMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
 from bot.notices import Renderer
+from bot.notices.campaigns import RENDERERS as CAMPAIGN_TEXTS
 from bot.notices.expiry import RENDERERS as EXPIRY_NOTICES
 from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
 from bot.notices.reviews import RENDERERS as REVIEW_NOTICES
@@ -49,7 +50,7 @@ from bot.services.interactions import InteractionLog
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.purchases import PurchaseService
 from bot.services.loyalty.redemptions import RedemptionService
-from bot.services.loyalty.rules import load_rules
+from bot.services.loyalty.rules import LoyaltyRules, load_rules
 from bot.services.loyalty.service import LoyaltyService
 from bot.services.privacy import PrivacyService
 from bot.services.privacy.catalogue import DATA_SECTIONS
@@ -135,7 +136,7 @@ async def create_application(settings: Settings) -> Application:
     )
     register_jobs(scheduler, storage, settings, rules, ledger)
     _schedule_periodic_work(scheduler, settings, faq, redemptions, reviews)
-    broadcast_service, broadcasts = _broadcasts(settings, storage, i18n, flood_gate, bot)
+    broadcast_service, broadcasts = _broadcasts(settings, storage, i18n, flood_gate, bot, rules)
     support, desk = _support(settings, storage, bot, i18n, loyalty, scheduler)
     dispatcher = Dispatcher(
         settings=settings,
@@ -227,7 +228,12 @@ def _schedule_periodic_work(
 
 
 def _broadcasts(
-    settings: Settings, storage: Storage, i18n: I18n, flood_gate: FloodGate, bot: Bot
+    settings: Settings,
+    storage: Storage,
+    i18n: I18n,
+    flood_gate: FloodGate,
+    bot: Bot,
+    rules: LoyaltyRules,
 ) -> tuple[BroadcastService, BroadcastWorker]:
     # Broadcasts go through a session of their own, without the retry middleware: a 429
     # must pause every broadcast send (the worker handles it), not just the one call; and
@@ -251,6 +257,8 @@ def _broadcasts(
         quiet_hours=QuietHours.parse(settings.promotion_quiet_hours),
         poll_seconds=settings.broadcast_poll_seconds,
         notify=bot,
+        campaign_texts=CAMPAIGN_TEXTS,
+        rules=rules,
     )
     return service, worker
 

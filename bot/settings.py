@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 if TYPE_CHECKING:
     from bot.quiet_hours import QuietHours
     from bot.services.business_hours import BusinessHours
+    from bot.services.campaigns import CampaignSettings
 
 SUPPORTED_LANGUAGES = ("en", "ru", "uk")
 
@@ -38,6 +39,10 @@ _HINTS: dict[str, str] = {
     "BROADCAST_IN_FLIGHT": "give how many broadcast messages may be on the way at once, e.g. 3",
     "PROMOTION_QUIET_HOURS": "give a span of the day in TIMEZONE as HH:MM-HH:MM, e.g. 21:00-09:00",
     "INTERACTION_RETENTION_DAYS": "give whole days to keep message texts (0 keeps them forever)",
+    "CAMPAIGN_BIRTHDAY": "give true or false (greet customers on their birthday)",
+    "CAMPAIGN_REACTIVATION_DAYS": "give whole days without a purchase, e.g. 60 (0: off)",
+    "CAMPAIGN_EXPIRY": "give true or false (remind of points about to burn, as a campaign)",
+    "CAMPAIGN_WELCOME_HOURS": "give hours after the first /start, e.g. 24 (0: off)",
     "SUPPORT_HOURS": "give agents' hours in TIMEZONE as HH:MM-HH:MM, e.g. 09:00-18:00",
     "SUPPORT_DAYS": "give working days such as mon-fri or mon,tue,sat",
     "SUPPORT_HOLIDAYS": "give dates separated by commas, e.g. 2026-12-25,2027-01-01",
@@ -96,6 +101,13 @@ class Settings(BaseSettings):
     broadcast_poll_seconds: float = Field(default=2.0, gt=0, le=600)
     # No promotion is sent in this span of the day in TIMEZONE, e.g. "21:00-09:00"; empty: none.
     promotion_quiet_hours: str = ""
+    # Automated campaigns (bot/services/campaigns.py), each off unless set: a birthday
+    # greeting; "we miss you" after N days without a purchase; points-expiry reminders sent
+    # as a campaign; a follow-up N hours after the first /start.
+    campaign_birthday: bool = False
+    campaign_reactivation_days: int = Field(default=0, ge=0, le=3650)
+    campaign_expiry: bool = False
+    campaign_welcome_hours: float = Field(default=0.0, ge=0, le=24 * 90)
     # Message texts (the conversation, FAQ questions) older than this are blanked by a
     # daily job; 0 keeps them forever.
     interaction_retention_days: int = Field(default=365, ge=0)
@@ -248,6 +260,17 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """TIMEZONE as a tzinfo: "today" and the daily jobs' time follow its calendar."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def campaigns(self) -> CampaignSettings:
+        from bot.services.campaigns import CampaignSettings
+
+        return CampaignSettings(
+            birthday=self.campaign_birthday,
+            reactivation_days=self.campaign_reactivation_days,
+            expiry=self.campaign_expiry,
+            welcome_hours=self.campaign_welcome_hours,
+        )
 
     @property
     def business_hours(self) -> BusinessHours | None:

@@ -20,6 +20,7 @@ from storage.repositories.access import AuditRepository, RoleRepository
 from storage.repositories.analytics import AnalyticsRepository
 from storage.repositories.api_tokens import ApiTokenRepository
 from storage.repositories.broadcasts import BroadcastRepository
+from storage.repositories.campaigns import CampaignRepository
 from storage.repositories.faq import FaqRepository
 from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
 from storage.repositories.outbox import JobRunRepository, OutboxRepository
@@ -52,6 +53,7 @@ class UnitOfWork:
         self.broadcasts = BroadcastRepository(session)
         self.personal_data = PersonalDataRepository(session)
         self.support = SupportRepository(session)
+        self.campaigns = CampaignRepository(session)
 
 
 class Storage:

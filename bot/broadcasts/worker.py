@@ -11,21 +11,26 @@ scheduled broadcasts by materialising their recipients, and works through the qu
   5xx and network errors: retried with backoff, then 'failed'; other 400s: 'failed'.
 
 Crash safety: ``BROADCAST_IN_FLIGHT`` lanes each send one message at a time. As soon as a
-call returns, the lane commits its outcome together with the claim ('sending') of its next
-row, in one transaction through the group-commit batcher (with whatever the other lanes
-queued), and only then waits for its turn and sends. After a restart, rows still 'sending'
-are sent again: each may already have reached the customer, since Telegram has no
-idempotency key. A row can be delivered but not recorded only while its call is on the
-wire or its outcome is being committed (about a millisecond), in at most one row per lane:
-at most ``BROADCAST_IN_FLIGHT`` customers can get a message twice; nobody is skipped.
+call returns, its outcome is queued for the very next commit (before anything else is
+awaited); the claim ('sending') of the lane's next row commits with it or right after,
+through the group-commit batcher, and only then does the lane wait for its turn and send.
+After a restart, rows still 'sending' are sent again: each may already have reached the
+customer, since Telegram has no idempotency key, and no Bot API call can tell whether a
+message reached a chat. A row is delivered but not recorded only from the moment Telegram
+accepts the call until its answer is back and committed (one network leg plus one commit),
+in at most one row per lane: at most ``BROADCAST_IN_FLIGHT`` customers can get a message
+twice per crash, about ``rate × that window`` on average (measured: benchmarks/broadcast.py);
+nobody is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -41,20 +46,23 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import FSInputFile, InlineKeyboardMarkup, Message
+from aiogram.types import FSInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiolimiter import AsyncLimiter
 
 from bot.background import PollingLoop
 from bot.broadcasts.flood import FloodGate
 from bot.broadcasts.render import progress_text, promotion_keyboard
+from bot.notices import RenderContext, Renderer
 from bot.quiet_hours import QuietHours
 from bot.services.broadcasts.service import BroadcastService
 from bot.services.languages import effective_language
+from bot.services.loyalty.rules import LoyaltyRules
 from storage.batching import Statement
 from storage.clock import utcnow
 from storage.repositories.broadcasts import Broadcast, BroadcastRepository, Recipient
 from storage.repositories.customers import CustomerRepository
+from storage.repositories.interactions import InteractionRepository, NewInteraction
 from storage.unit_of_work import Storage
 
 logger = logging.getLogger(__name__)
@@ -93,6 +101,8 @@ class BroadcastWorker(PollingLoop):
         quiet_hours: QuietHours | None = None,
         poll_seconds: float = 2.0,
         notify: Bot | None = None,
+        campaign_texts: Mapping[str, Renderer] | None = None,
+        rules: LoyaltyRules | None = None,
     ) -> None:
         self._storage = storage
         self._bot = bot
@@ -111,6 +121,8 @@ class BroadcastWorker(PollingLoop):
         self._keyboards: dict[tuple[int, str], InlineKeyboardMarkup] = {}
         self._photo_ids: dict[int, str] = {}
         self._run_figures: _Run | None = None
+        self._campaign_texts = dict(campaign_texts or {})
+        self._rules = rules
         super().__init__("broadcast worker", poll_seconds)
 
     async def before_first_pass(self) -> None:
@@ -153,7 +165,7 @@ class BroadcastWorker(PollingLoop):
         return await self._send_chunk(sending[0])
 
     async def _begin(self, broadcast: Broadcast) -> None:
-        compiled = self._service.compile(broadcast.segment)
+        compiled = await self._service.resolve(broadcast.segment)
         async with self._storage.write() as uow:
             total = await uow.broadcasts.start(
                 broadcast.id, compiled.sql, compiled.params, utcnow()
@@ -202,8 +214,8 @@ class BroadcastWorker(PollingLoop):
                     # Opted out or forgotten since the broadcast started.
                     held.append(self._settle(broadcast, recipient, "skipped"))
                     continue
-                # The claim commits in one transaction with the lane's previous outcome (and
-                # whatever the other lanes queued meanwhile), right after that call returned.
+                # The claim commits with whatever is queued: usually this lane's previous
+                # outcome and the other lanes' (group commit).
                 for statement in held:
                     self._storage.batcher.write_soon(statement)
                 await self._storage.batcher.write(
@@ -211,14 +223,24 @@ class BroadcastWorker(PollingLoop):
                 )
                 figures.statements += 1 + len(held)
                 try:
-                    held = await self._deliver_one(broadcast, recipient, figures)
+                    outcome = await self._deliver_one(broadcast, recipient, figures)
                 except Exception as error:
                     logger.exception(
                         "broadcast %d: delivering to customer %d failed",
                         broadcast.id,
                         recipient.customer_id,
                     )
-                    held = [self._settle(broadcast, recipient, "failed", error=repr(error)[:200])]
+                    outcome = [
+                        self._settle(broadcast, recipient, "failed", error=repr(error)[:200])
+                    ]
+                # Queued for the very next commit before anything else is awaited (the state
+                # check, the next claim): the time a delivered message is not yet recorded,
+                # the only time a crash can make it go out twice, is the answer's way back
+                # plus one commit.
+                for statement in outcome:
+                    self._storage.batcher.write_soon(statement)
+                figures.statements += len(outcome)
+                held = []
             for statement in held:
                 self._storage.batcher.write_soon(statement)
             figures.statements += len(held)
@@ -282,6 +304,9 @@ class BroadcastWorker(PollingLoop):
             except TelegramAPIError as error:
                 return self._failure(broadcast, recipient, error, attempts)
             outcome = [self._settle(broadcast, recipient, "sent", message_id=message.message_id)]
+            if broadcast.campaign:
+                # A campaign message is part of the conversation with this customer.
+                outcome.append(self._logged(broadcast, chat, message))
             if broadcast.photo and message.photo and broadcast.id not in self._photo_ids:
                 file_id = message.photo[-1].file_id
                 self._photo_ids[broadcast.id] = file_id
@@ -329,6 +354,9 @@ class BroadcastWorker(PollingLoop):
         language = effective_language(
             recipient.language, recipient.telegram_language, self._default_language
         )
+        if broadcast.campaign:
+            text, campaign_markup = self._campaign_message(broadcast.campaign, recipient, language)
+            return await self._bot.send_message(chat, text, reply_markup=campaign_markup)
         markup = self._keyboard(broadcast, language)
         if broadcast.photo:
             photo = self._photo_ids.get(broadcast.id) or broadcast.photo_file_id or broadcast.photo
@@ -339,6 +367,37 @@ class BroadcastWorker(PollingLoop):
                 chat, source, caption=broadcast.text or None, reply_markup=markup
             )
         return await self._bot.send_message(chat, broadcast.text, reply_markup=markup)
+
+    def _campaign_message(
+        self, campaign: str, recipient: Recipient, language: str
+    ) -> tuple[str, InlineKeyboardMarkup]:
+        """A campaign's text in the recipient's language, its buttons, then Unsubscribe."""
+        render = self._campaign_texts.get(campaign)
+        if render is None or self._rules is None:
+            raise LookupError(f"no text for the campaign {campaign!r}")
+        with self._i18n.context(), self._i18n.use_locale(language):
+            rendered = render(recipient.payload or {}, RenderContext(language, self._rules))
+            unsubscribe = promotion_keyboard(()).inline_keyboard
+        rows: list[list[InlineKeyboardButton]] = [
+            *(rendered.reply_markup.inline_keyboard if rendered.reply_markup else []),
+            *unsubscribe,
+        ]
+        return rendered.text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+    @staticmethod
+    def _logged(broadcast: Broadcast, chat: int, message: Message) -> Statement:
+        return InteractionRepository.add_for_telegram_id(
+            chat,
+            NewInteraction(
+                direction="out",
+                kind="campaign",
+                text=message.text or message.caption,
+                at=utcnow(),
+                message_id=message.message_id,
+                status="sent",
+                meta=json.dumps({"campaign": broadcast.campaign, "broadcast": broadcast.id}),
+            ),
+        )
 
     def _keyboard(self, broadcast: Broadcast, language: str) -> InlineKeyboardMarkup:
         key = (broadcast.id, language)

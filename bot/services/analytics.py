@@ -21,9 +21,60 @@ from bot.services.loyalty.rules import LoyaltyRules
 from bot.services.reviews import net_promoter_score
 from storage.clock import utcnow
 from storage.repositories.analytics import BuyerHistories
-from storage.unit_of_work import Storage
+from storage.unit_of_work import Storage, UnitOfWork
 
 FREQUENCY_WINDOW = timedelta(days=90)
+RFM_DIMENSIONS = ("recency", "frequency", "monetary")
+
+
+def buyer_groups(h: BuyerHistories, start: datetime) -> dict[str, np.ndarray]:
+    """Per buyer (one element per row of `h`), the period's groups: new, returning, the
+    returning banded into frequent / medium / rare, and lost. One definition for /stats and
+    for broadcast segments."""
+    bought = h.in_period > 0
+    is_new = bought & (h.first_at >= int(start.timestamp()))
+    is_returning = bought & ~is_new
+    counts = h.in_frequency_window[is_returning]
+    low, high = np.quantile(counts, [1 / 3, 2 / 3]) if counts.size else (0.0, 0.0)
+    window = h.in_frequency_window
+    return {
+        "new": is_new,
+        "returning": is_returning,
+        "frequent": is_returning & (window > high),
+        "medium": is_returning & (window > low) & (window <= high),
+        "rare": is_returning & (window <= low),
+        "lost": ~bought,
+    }
+
+
+def rfm_scores(h: BuyerHistories) -> dict[str, np.ndarray]:
+    """Per buyer, the 1–5 score of recency, frequency and monetary value (quintiles of the
+    buyers themselves; ties share a score)."""
+    scores = {}
+    for name, values in zip(RFM_DIMENSIONS, (h.last_at, h.purchases, h.monetary), strict=True):
+        if not values.size:
+            scores[name] = np.zeros(0, dtype=np.int64)
+            continue
+        cuts = np.quantile(values, [0.2, 0.4, 0.6, 0.8], method="lower")
+        scores[name] = np.searchsorted(cuts, values, side="right") + 1
+    return scores
+
+
+async def audiences(uow: UnitOfWork, days: int, end: datetime) -> dict[str, frozenset[int]]:
+    """The customers in each analytics group of the `days` before `end` ("new", "lost",
+    ...) and with each RFM score ("recency:5", ...): what broadcast segments select."""
+    start = end - timedelta(days=days)
+    h = await uow.analytics.buyer_histories(
+        end, start, end - 2 * timedelta(days=days), end - FREQUENCY_WINDOW
+    )
+    found = {
+        name: frozenset(int(i) for i in h.customer_id[members])
+        for name, members in buyer_groups(h, start).items()
+    }
+    for name, scores in rfm_scores(h).items():
+        for score in range(1, 6):
+            found[f"{name}:{score}"] = frozenset(int(i) for i in h.customer_id[scores == score])
+    return found
 
 
 @dataclass(frozen=True)
@@ -129,9 +180,9 @@ class AnalyticsService:
             nps_scores = await uow.nps.scores(start, end)
 
         h = histories
+        groups = buyer_groups(h, start)
         bought = h.in_period > 0
-        is_new = bought & (h.first_at >= int(start.timestamp()))
-        is_returning = bought & ~is_new
+        is_new, is_returning = groups["new"], groups["returning"]
         buyers, new = int(bought.sum()), int(is_new.sum())
         previous_buyers = int((h.in_previous > 0).sum())
         crr = _ratio(buyers - new, previous_buyers)
@@ -145,7 +196,7 @@ class AnalyticsService:
             # Expected lifetime in periods is 1 / churn rate (a geometric survival).
             lifetime = Decimal(100) / Decimal(str(100 - crr))
             clv = (average_check * Decimal(str(frequency)) * lifetime).quantize(Decimal("0.01"))
-        segments = self._segments(h, is_new, is_returning, ~bought, revenue)
+        segments = self._segments(h, groups, revenue)
         return Figures(
             period_start=start,
             period_end=end,
@@ -190,23 +241,9 @@ class AnalyticsService:
         )
 
     def _segments(
-        self,
-        h: BuyerHistories,
-        is_new: np.ndarray,
-        is_returning: np.ndarray,
-        is_lost: np.ndarray,
-        revenue: int,
+        self, h: BuyerHistories, groups: dict[str, np.ndarray], revenue: int
     ) -> list[Segment]:
-        counts = h.in_frequency_window[is_returning]
-        low, high = np.quantile(counts, [1 / 3, 2 / 3]) if counts.size else (0.0, 0.0)
-        window = h.in_frequency_window
-        groups = {
-            "new": is_new,
-            "frequent": is_returning & (window > high),
-            "medium": is_returning & (window > low) & (window <= high),
-            "rare": is_returning & (window <= low),
-            "lost": is_lost,
-        }
+        groups = {name: members for name, members in groups.items() if name != "returning"}
         segments = []
         for name, members in groups.items():
             segment_revenue = int(h.revenue_in_period[members].sum())
@@ -233,20 +270,14 @@ class AnalyticsService:
         (quintiles of the customers themselves; ties share a score)."""
         if not h.purchases.size:
             return {}
-        scores = {}
-        for name, values in (
-            ("recency", h.last_at),
-            ("frequency", h.purchases),
-            ("monetary", h.monetary),
-        ):
-            cuts = np.quantile(values, [0.2, 0.4, 0.6, 0.8], method="lower")
-            score = np.searchsorted(cuts, values, side="right") + 1
-            scores[name] = {
+        return {
+            name: {
                 value: int(count)
                 for value, count in enumerate(np.bincount(score, minlength=6))
                 if value
             }
-        return scores
+            for name, score in rfm_scores(h).items()
+        }
 
     async def cohorts(self, months: int, now: datetime | None = None) -> list[CohortRow]:
         """Monthly cohorts by first purchase: the share of each buying in each later month."""

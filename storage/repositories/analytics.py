@@ -25,6 +25,7 @@ class BuyerHistories:
     in_frequency_window: np.ndarray
     revenue_in_period: np.ndarray  # minor units
     monetary: np.ndarray  # all spend up to the end, minor units
+    customer_id: np.ndarray  # whose row it is (for segments that pick these customers)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ class AnalyticsRepository:
                    SUM(purchased_epoch >= :frequency) AS in_frequency_window,
                    SUM(CASE WHEN purchased_epoch >= :period THEN amount_minor ELSE 0 END)
                        AS revenue_in_period,
-                   SUM(amount_minor) AS monetary
+                   SUM(amount_minor) AS monetary,
+                   customer_id
             FROM purchases
             WHERE purchased_epoch < :end
             GROUP BY customer_id
@@ -80,8 +82,8 @@ class AnalyticsRepository:
                 "frequency": int(frequency_start.timestamp()),
             },
         )
-        columns = np.array(rows, dtype=np.int64).reshape(-1, 8)
-        return BuyerHistories(*(columns[:, index] for index in range(8)))
+        columns = np.array(rows, dtype=np.int64).reshape(-1, 9)
+        return BuyerHistories(*(columns[:, index] for index in range(9)))
 
     async def customers(self, end: datetime, active_since: datetime) -> tuple[int, int]:
         """(customers known at the end, customers seen in the bot since `active_since`)."""

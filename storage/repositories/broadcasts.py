@@ -44,6 +44,8 @@ class Broadcast:
     resent: int
     progress_chat_id: int | None
     progress_message_id: int | None
+    # The automated campaign that queued it (bot/services/campaigns.py); None: an admin's.
+    campaign: str | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> Broadcast:
@@ -65,6 +67,7 @@ class Broadcast:
             resent=row["resent"],
             progress_chat_id=row["progress_chat_id"],
             progress_message_id=row["progress_message_id"],
+            campaign=row["campaign"],
         )
 
 
@@ -79,6 +82,8 @@ class Recipient:
     telegram_language: str | None
     state: str
     attempts: int
+    # What a campaign's message says to this recipient; None for an admin's broadcast.
+    payload: dict[str, Any] | None = None
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -230,7 +235,7 @@ class BroadcastRepository:
         rows = await self._session.fetch_all(
             """
             SELECT r.customer_id, c.telegram_id, c.language, c.telegram_language, r.state,
-                   r.attempts, c.consent_promotions
+                   r.attempts, c.consent_promotions, r.payload
             FROM broadcast_recipients r JOIN customers c ON c.id = r.customer_id
             WHERE r.broadcast_id = ? AND r.state IN ('pending', 'sending')
               AND r.customer_id > ? AND (r.not_before IS NULL OR r.not_before <= ?)
@@ -247,6 +252,7 @@ class BroadcastRepository:
                 telegram_language=row["telegram_language"],
                 state=row["state"],
                 attempts=row["attempts"],
+                payload=json.loads(row["payload"]) if row["payload"] else None,
             )
             for row in rows
         ]

@@ -174,6 +174,55 @@ async def test_a_broadcast_survives_sigkill_and_respects_rate_opt_outs_and_block
     assert rejected_calls(emulator) == []
 
 
+BAR_RATE = 50.0
+
+
+async def test_the_bar_600_customers_60_blocked_5_opted_out_killed_mid_way(own_emulator, tmp_path):
+    """The issue's bar at full size: 600 customers, 60 of whom blocked the bot (half told by
+    Telegram, half found out by a 403), 5 opted out; a CLI broadcast, SIGKILL mid-way, a
+    restart. A high BROADCAST_RATE under an emulator limit just above it keeps it short."""
+    emulator = own_emulator
+    bot = await _bot(emulator, tmp_path, BROADCAST_RATE=str(BAR_RATE))
+    users = await _customers(emulator, 600, prefix="B")
+    opted_out, known_blocked, silent_blocked = users[:5], users[5:35], users[35:65]
+    reachable = users[65:]
+    for user in opted_out:
+        user.send_text("/stop")
+    await emulator.wait_for(lambda: all(len(u.messages) >= 2 for u in opted_out), timeout=20)
+    for user in known_blocked:
+        user.block_bot()
+    for user in silent_blocked:
+        user.blocked = True
+    await emulator.wait_for(lambda: emulator.pending_updates == 0, timeout=30)
+    await asyncio.sleep(1.0)
+
+    emulator.set_rate_limit(BAR_RATE * 1.1)
+    marker = "Winter sale"
+    broadcast_id = await _create(bot, "--text", f"<b>{marker}</b> starts now")
+    await emulator.wait_for(
+        lambda: len([c for c in _broadcast_calls(emulator, marker) if c.ok]) >= 200, timeout=60
+    )
+    await bot.kill()
+    first_run = list(_broadcast_calls(emulator, marker))
+    status = await _status(bot, broadcast_id)
+    assert status["state"] == "sending" and status["pending"] > 0, status
+
+    await bot.start()
+    status = await _wait_done(bot, broadcast_id, timeout=120)
+    second_run = _broadcast_calls(emulator, marker)[len(first_run) :]
+    counts = [len(_received(user, marker)) for user in reachable]
+    assert all(count >= 1 for count in counts), "a reachable customer was skipped"
+    assert sum(count - 1 for count in counts) <= 3
+    assert not any(_received(user, marker) for user in opted_out + known_blocked)
+    assert (status["sent"], status["blocked"], status["failed"]) == (535, 60, 0)
+    assert status["total"] == 595 and status["pending"] == 0
+    for run in (first_run, second_run):
+        assert 0.85 * BAR_RATE <= _rate(run) <= BAR_RATE * 1.1, _rate(run)
+    emulator.set_rate_limit(None)
+    assert await bot.stop() == 0
+    assert rejected_calls(emulator) == []
+
+
 async def test_unsubscribe_stop_and_start_decide_who_gets_promotions(own_emulator, tmp_path):
     emulator = own_emulator
     bot = await _bot(emulator, tmp_path)

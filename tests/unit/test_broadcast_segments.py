@@ -35,9 +35,15 @@ async def _customer(uow, telegram_id, **fields):
 async def _purchase(uow, customer_id, days_ago, order):
     await uow.session.execute(
         "INSERT INTO purchases (order_id, customer_id, amount_minor, currency, purchased_at, "
-        "recorded_at, points, balance_after, recorded_by) "
-        "VALUES (?, ?, 100, 'EUR', ?, ?, 5, 5, 't')",
-        (order, customer_id, to_db(NOW - timedelta(days=days_ago)), to_db(NOW)),
+        "recorded_at, points, balance_after, recorded_by, purchased_epoch) "
+        "VALUES (?, ?, 100, 'EUR', ?, ?, 5, 5, 't', ?)",
+        (
+            order,
+            customer_id,
+            to_db(NOW - timedelta(days=days_ago)),
+            to_db(NOW),
+            int((NOW - timedelta(days=days_ago)).timestamp()),
+        ),
     )
 
 
@@ -77,7 +83,7 @@ async def seeded(storage):
 
 
 async def _members(storage, expression):
-    compiled = compile_segment(expression, CONTEXT)
+    compiled = await BroadcastService(storage, ZONE, "en").resolve(expression, NOW)
     async with storage.read() as uow:
         return set(await uow.broadcasts.segment_telegram_ids(compiled.sql, compiled.params))
 
@@ -97,7 +103,8 @@ async def _members(storage, expression):
         ("inactive>=30d", {102}),
         ("inactive<30d", {101, 103}),
         ("new", {101}),
-        ("returning", {102}),
+        ("returning", set()),  # 102 bought 200 days ago: lost, not returning
+        ("lost", {102}),
         ("never_purchased", {103}),
         ("referred", {103}),
         ("birthday_month", {103}),
@@ -107,7 +114,8 @@ async def _members(storage, expression):
         ("tier=gold or tag=vip", {101, 103}),
         ("not new and not referred", {102}),
         ("(lang=ru or lang=uk) and not tag=vip", {101}),
-        ("not (new or returning)", {103}),
+        ("not (new or returning)", {102, 103}),
+        ("new or lost", {101, 102}),
         ("all and not all", set()),
         ("balance >= 100 OR referred", {101, 103}),
     ],
@@ -133,6 +141,10 @@ async def test_segments_select_the_right_customers(storage, seeded, expression, 
         "lang=ru; DROP TABLE customers",
         "tag='x' or 1=1",
         "x" * 501,
+        "rating<=6",
+        "rating<=bad",
+        "recency>=0",
+        "frequent=1",
     ],
 )
 def test_malformed_segments_are_refused(expression):
@@ -197,3 +209,77 @@ def test_quiet_hours():
     for bad in ("21-09", "25:00-01:00", "10:00-10:00"):
         with pytest.raises(ValueError, match=r"."):
             QuietHours.parse(bad)
+
+
+async def _review(uow, customer_id, stars, days_ago):
+    at = to_db(NOW - timedelta(days=days_ago))
+    await uow.session.execute(
+        "INSERT INTO reviews (customer_id, stars, source, created_at, updated_at) "
+        "VALUES (?, ?, 'command', ?, ?)",
+        (customer_id, stars, at, at),
+    )
+
+
+async def _rated_ticket(uow, customer_id, rating, days_ago):
+    at = to_db(NOW - timedelta(days=days_ago))
+    await uow.session.execute(
+        "INSERT INTO tickets (customer_id, status, source, opened_at, closed_at, rating, "
+        "rated_at) VALUES (?, 'closed', 'command', ?, ?, ?, ?)",
+        (customer_id, at, at, rating, at),
+    )
+
+
+async def test_last_rating_is_the_latest_review_and_the_latest_support_rating(storage, seeded):
+    async with storage.write() as uow:
+        await _review(uow, seeded["c1"], 1, days_ago=20)
+        await _review(uow, seeded["c1"], 5, days_ago=2)  # latest: happy now
+        await _review(uow, seeded["c2"], 2, days_ago=3)
+        await _rated_ticket(uow, seeded["c3"], 1, days_ago=1)
+        await _rated_ticket(uow, seeded["c2"], 4, days_ago=1)
+    assert await _members(storage, "rating<=2") == {102}
+    assert await _members(storage, "rating>=4") == {101}
+    assert await _members(storage, "support_rating<=2") == {103}
+    assert await _members(storage, "rating<=2 or support_rating<=2") == {102, 103}
+    assert await _members(storage, "not rating<=5") == {103}  # never reviewed
+
+
+async def test_analytics_segments_are_the_groups_and_scores_of_stats(storage):
+    """frequent / medium / rare / lost and RFM scores select exactly the customers /stats
+    counts in each group (one definition, bot/services/analytics.py)."""
+    from bot.services.analytics import AnalyticsService
+    from bot.services.loyalty.rules import load_rules
+
+    async with storage.write() as uow:
+        order = 0
+        # 12 buyers: purchases in the last 90 days 1..12, the latest 2 days ago; the
+        # first ones a year ago (returning); 3 more bought only 60 days ago (lost).
+        for n in range(12):
+            customer = await _customer(uow, 200 + n)
+            await _purchase(uow, customer, 365, f"first-{n}")
+            for k in range(n + 1):
+                order += 1
+                await _purchase(uow, customer, 2 + k * 3, f"o-{order}")
+        for n in range(3):
+            customer = await _customer(uow, 300 + n)
+            await _purchase(uow, customer, 60, f"lost-{n}")
+    figures = await AnalyticsService(storage, load_rules()).figures(30, NOW)
+    counted = {segment.name: segment.customers for segment in figures.segments}
+    for group in ("new", "frequent", "medium", "rare", "lost"):
+        assert len(await _members(storage, group)) == counted[group], group
+    assert await _members(storage, "lost") == {300, 301, 302}
+    assert await _members(storage, "frequent") >= {211}
+    assert 200 in await _members(storage, "rare")
+    assert len(await _members(storage, "returning")) == figures.returning == 12
+    for dimension in ("recency", "frequency", "monetary"):
+        for score in range(1, 6):
+            members = await _members(storage, f"{dimension}={score}")
+            assert len(members) == figures.rfm[dimension].get(score, 0), (dimension, score)
+    top = await _members(storage, "frequency>=4")
+    assert top == await _members(storage, "frequency=4 or frequency=5")
+    assert 211 in top and 300 not in top
+
+
+def test_a_segment_using_analytics_says_so_and_validates_without_them():
+    compiled = compile_segment("frequent and recency>=4", CONTEXT)
+    assert compiled.uses_analytics
+    assert not compile_segment("tier=gold", CONTEXT).uses_analytics

@@ -4,12 +4,24 @@
     or      := and ("or" and)*
     and     := unary ("and" unary)*
     unary   := "not" unary | "(" expr ")" | atom
-    atom    := all | new | returning | referred | never_purchased | birthday_month
+    atom    := all | referred | never_purchased | birthday_month
+             | new | returning | frequent | medium | rare | lost
              | lang=CODE | tier=ID | tag=NAME
              | balance OP N | inactive OP Nd | expiring OP Nd      (OP: >= <= > < =)
+             | rating OP N | support_rating OP N
+             | recency OP N | frequency OP N | monetary OP N       (RFM scores 1-5)
 
 Examples: ``tier=gold and balance>=100``, ``lang=ru and not (new or referred)``,
-``inactive>=30d``, ``expiring<=14d``.
+``inactive>=30d``, ``expiring<=14d``, ``rating<=2``, ``frequent and monetary>=4``.
+
+The analytics groups (new, returning, frequent, medium, rare, lost) and RFM scores are
+those of /stats for the last ANALYTICS_DAYS days (bot/services/analytics.py, one
+definition): new = first purchase in the period; returning = bought in the period, first
+purchase before it, banded into frequent / medium / rare by purchases in the last 90 days
+(terciles); lost = bought before the period, not in it; RFM = quintile scores among all
+buyers. They are computed in Python and reach the SQL as a bound list of customer ids.
+``rating`` is the customer's latest review (1-5 stars), ``support_rating`` their latest
+rating of a support ticket (1-5); a customer who never rated is in neither.
 
 An expression compiles to a SQL condition over ``customers c`` with bound parameters only
 (names and numbers never reach the SQL text). Consent and reachability are not part of a
@@ -19,7 +31,9 @@ customer who opted out.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,8 +41,10 @@ from zoneinfo import ZoneInfo
 
 from storage.clock import to_db
 
-# "New" customers made their first purchase within this many days.
-NEW_CUSTOMER_DAYS = 30
+# The analytics period the groups (new, returning, frequent, ..., lost) and RFM scores of a
+# segment are computed over: "new" customers made their first purchase within it.
+ANALYTICS_DAYS = 30
+NEW_CUSTOMER_DAYS = ANALYTICS_DAYS
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<paren>[()])|(?P<cmp>[a-z_]+\s*(?:>=|<=|=|>|<)\s*[^\s()]+)|(?P<word>[a-z_]+))",
@@ -39,8 +55,11 @@ _DAYS = re.compile(r"(\d{1,5})d?", re.IGNORECASE)
 _NAME = re.compile(r"[\w.-]{1,64}")
 _OPERATORS = {">=": ">=", "<=": "<=", "=": "=", ">": ">", "<": "<"}
 
-FLAGS = ("all", "new", "returning", "referred", "never_purchased", "birthday_month")
-COMPARISONS = ("lang", "tier", "tag", "balance", "inactive", "expiring")
+ANALYTICS_GROUPS = ("new", "returning", "frequent", "medium", "rare", "lost")
+RFM = ("recency", "frequency", "monetary")
+RATINGS = ("rating", "support_rating")
+FLAGS = ("all", "referred", "never_purchased", "birthday_month", *ANALYTICS_GROUPS)
+COMPARISONS = ("lang", "tier", "tag", "balance", "inactive", "expiring", *RATINGS, *RFM)
 
 
 class SegmentError(ValueError):
@@ -51,6 +70,9 @@ class SegmentError(ValueError):
 class Compiled:
     sql: str
     params: tuple[Any, ...]
+    # Uses analytics groups or RFM scores: compiled without them (SegmentContext.analytics
+    # None) it selects nobody by those atoms, which is enough to validate it, not to send.
+    uses_analytics: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,9 @@ class SegmentContext:
     now: datetime
     zone: ZoneInfo
     default_language: str
+    # bot.services.analytics.audiences(): customer ids per group ("new") and score
+    # ("recency:5"); None when not loaded (see Compiled.uses_analytics).
+    analytics: Mapping[str, frozenset[int]] | None = None
 
 
 def _tokens(expression: str) -> list[str]:
@@ -83,6 +108,7 @@ class _Parser:
         self._position = 0
         self._context = context
         self._params: list[Any] = []
+        self._uses_analytics = False
 
     def parse(self) -> Compiled:
         if not self._tokens:
@@ -90,7 +116,7 @@ class _Parser:
         sql = self._or()
         if self._position < len(self._tokens):
             raise SegmentError(f"unexpected {self._tokens[self._position]!r}")
-        return Compiled(sql, tuple(self._params))
+        return Compiled(sql, tuple(self._params), self._uses_analytics)
 
     def _peek(self) -> str | None:
         return self._tokens[self._position].lower() if self._position < len(self._tokens) else None
@@ -142,15 +168,10 @@ class _Parser:
 
     def _flag(self, name: str) -> str:
         now = self._context.now
-        new_since = to_db(now - timedelta(days=NEW_CUSTOMER_DAYS))
         if name == "all":
             return "1"
-        if name == "new":
-            self._params.append(new_since)
-            return "(SELECT MIN(p.purchased_at) FROM purchases p WHERE p.customer_id = c.id) >= ?"
-        if name == "returning":
-            self._params.append(new_since)
-            return "(SELECT MIN(p.purchased_at) FROM purchases p WHERE p.customer_id = c.id) < ?"
+        if name in ANALYTICS_GROUPS:
+            return self._among(name)
         if name == "referred":
             return "EXISTS (SELECT 1 FROM referrals r WHERE r.referee_id = c.id)"
         if name == "never_purchased":
@@ -175,12 +196,37 @@ class _Parser:
                 "(SELECT COALESCE(SUM(e.delta), 0) FROM points_entries e "
                 f"WHERE e.customer_id = c.id) {operator} ?"
             )
+        if name in RATINGS or name in RFM:
+            if not re.fullmatch(r"[1-5]", value):
+                raise SegmentError(f"{name} is compared with a score from 1 to 5, not {value!r}")
+            if name in RFM:
+                return self._among(
+                    *(f"{name}:{score}" for score in range(1, 6) if _holds(score, operator, value))
+                )
+            self._params.append(int(value))
+            if name == "rating":
+                return (
+                    "(SELECT r.stars FROM reviews r WHERE r.customer_id = c.id "
+                    f"ORDER BY r.updated_at DESC, r.id DESC LIMIT 1) {operator} ?"
+                )
+            return (
+                "(SELECT t.rating FROM tickets t WHERE t.customer_id = c.id AND t.rating "
+                f"IS NOT NULL ORDER BY t.rated_at DESC, t.id DESC LIMIT 1) {operator} ?"
+            )
         if name in {"inactive", "expiring"}:
             days = _DAYS.fullmatch(value)
             if days is None:
                 raise SegmentError(f"{name} needs a number of days such as 30d, not {value!r}")
             return self._days(name, operator, int(days.group(1)))
         raise SegmentError(f"unknown segment {name!r} (known: {', '.join(FLAGS + COMPARISONS)})")
+
+    def _among(self, *labels: str) -> str:
+        """Customers in any of these analytics groups, as a bound JSON list of ids."""
+        self._uses_analytics = True
+        analytics = self._context.analytics or {}
+        members = sorted({i for label in labels for i in analytics.get(label, frozenset())})
+        self._params.append(json.dumps(members))
+        return "c.id IN (SELECT value FROM json_each(?))"
 
     def _equality(self, name: str, value: str) -> str:
         if name == "lang":
@@ -218,6 +264,17 @@ class _Parser:
             " AND l.delta > COALESCE((SELECT SUM(u.points) FROM lot_usage u"
             " WHERE u.lot_id = l.id), 0))"
         )
+
+
+def _holds(score: int, operator: str, value: str) -> bool:
+    bound = int(value)
+    return {
+        ">=": score >= bound,
+        "<=": score <= bound,
+        ">": score > bound,
+        "<": score < bound,
+        "=": score == bound,
+    }[operator]
 
 
 def compile_segment(expression: str, context: SegmentContext) -> Compiled:

@@ -14,7 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.services.access import Actor, audit
+from bot.services.analytics import audiences
 from bot.services.broadcasts.segments import (
+    ANALYTICS_DAYS,
     Compiled,
     SegmentContext,
     SegmentError,
@@ -93,14 +95,26 @@ class BroadcastService:
             segment, SegmentContext(now or utcnow(), self._zone, self._default_language)
         )
 
+    async def resolve(self, segment: str, now: datetime | None = None) -> Compiled:
+        """The condition to select recipients with now: with the analytics groups and RFM
+        scores computed (only when the segment uses them). SegmentError if malformed."""
+        now = now or utcnow()
+        compiled = self.compile(segment, now)
+        if not compiled.uses_analytics:
+            return compiled
+        async with self._storage.read() as uow:
+            groups = await audiences(uow, ANALYTICS_DAYS, now)
+        context = SegmentContext(now, self._zone, self._default_language, groups)
+        return compile_segment(segment, context)
+
     async def count(self, segment: str) -> tuple[int, int]:
         """(reachable, known unreachable) customers the segment would reach now."""
-        compiled = self.compile(segment)
+        compiled = await self.resolve(segment)
         async with self._storage.read() as uow:
             return await uow.broadcasts.count_segment(compiled.sql, compiled.params)
 
     async def segment_members(self, segment: str) -> list[int]:
-        compiled = self.compile(segment)
+        compiled = await self.resolve(segment)
         async with self._storage.read() as uow:
             return await uow.broadcasts.segment_telegram_ids(compiled.sql, compiled.params)
 

@@ -12,7 +12,7 @@ import calendar
 from collections.abc import Callable
 from datetime import date, datetime
 
-from bot.services.loyalty.expiry import is_reachable
+from bot.services.loyalty.expiry import ByCampaign, is_reachable
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
 from storage.clock import utcnow
@@ -35,11 +35,13 @@ class BirthdayBonus:
         rules: LoyaltyRules,
         ledger: PointsLedger,
         clock: Callable[[], datetime] = utcnow,
+        greeted_by_campaign: ByCampaign | None = None,
     ) -> None:
         self._storage = storage
         self._rules = rules
         self._ledger = ledger
         self._clock = clock
+        self._by_campaign = greeted_by_campaign
 
     async def grant(self, day: date) -> dict[str, int]:
         points = self._rules.birthday_bonus
@@ -67,7 +69,11 @@ class BirthdayBonus:
                 return 0
             # The points are the customer's even while the bot cannot reach them; the
             # greeting is only queued for a chat that can receive it.
-            if is_reachable(await uow.customers.by_id(customer.id)):
+            # The birthday campaign greets those who accept promotions, naming the bonus.
+            by_campaign = self._by_campaign is not None and await self._by_campaign(
+                uow, customer.id
+            )
+            if is_reachable(await uow.customers.by_id(customer.id)) and not by_campaign:
                 await uow.outbox.add(
                     customer.id,
                     "birthday_bonus",

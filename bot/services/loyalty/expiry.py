@@ -14,7 +14,7 @@ the customer by at most a few hours.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from zoneinfo import ZoneInfo
@@ -24,12 +24,26 @@ from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
 from storage.clock import utcnow
 from storage.models import Customer
-from storage.unit_of_work import Storage
+from storage.unit_of_work import Storage, UnitOfWork
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Reminders are queued this many to a transaction, so a large run never holds the write
 # lock long enough to delay customers' updates.
 _BATCH = 200
+
+# "This customer hears of it from a campaign" (bot/services/campaigns.py): then no notice.
+ByCampaign = Callable[[UnitOfWork, int], Awaitable[bool]]
+
+
+async def burning_lots(
+    uow: UnitOfWork, now: datetime, window_end: datetime, zone: ZoneInfo
+) -> dict[tuple[int, date], int]:
+    """Points left in lots burning in (now, window_end], per customer and local burn date."""
+    burning: dict[tuple[int, date], int] = defaultdict(int)
+    for lot in await uow.ledger.lots_expiring(now, window_end):
+        assert lot.expires_at is not None
+        burning[lot.customer_id, lot.expires_at.astimezone(zone).date()] += lot.remaining
+    return burning
 
 
 def is_reachable(customer: Customer | None) -> bool:
@@ -45,12 +59,14 @@ class PointsExpiry:
         ledger: PointsLedger,
         zone: ZoneInfo,
         clock: Callable[[], datetime] = utcnow,
+        reminded_by_campaign: ByCampaign | None = None,
     ) -> None:
         self._storage = storage
         self._rules = rules
         self._ledger = ledger
         self._zone = zone
         self._clock = clock
+        self._by_campaign = reminded_by_campaign
 
     async def expire(self, day: date) -> dict[str, int]:
         """Burn every lot due by now (for a past `day`: by the end of that day), each by a
@@ -110,11 +126,7 @@ class PointsExpiry:
         now = self._clock()
         window_end = day_bounds(day + timedelta(days=days_before), self._zone)[1]
         async with self._storage.read() as uow:
-            lots = await uow.ledger.lots_expiring(now, window_end)
-        burning: dict[tuple[int, date], int] = defaultdict(int)
-        for lot in lots:
-            assert lot.expires_at is not None
-            burning[lot.customer_id, lot.expires_at.astimezone(self._zone).date()] += lot.remaining
+            burning = await burning_lots(uow, now, window_end, self._zone)
         queued = 0
         items = iter(sorted(burning.items()))
         while batch := list(islice(items, _BATCH)):
@@ -129,7 +141,12 @@ class PointsExpiry:
         async with self._storage.write() as uow:
             for (customer_id, burns_on), points in batch:
                 if customer_id not in reachable:
-                    reachable[customer_id] = is_reachable(await uow.customers.by_id(customer_id))
+                    reachable[customer_id] = is_reachable(
+                        await uow.customers.by_id(customer_id)
+                    ) and not (
+                        # The expiry campaign reminds those who accept promotions.
+                        self._by_campaign is not None and await self._by_campaign(uow, customer_id)
+                    )
                 if not reachable[customer_id]:
                     continue
                 if await uow.outbox.add(

@@ -149,12 +149,16 @@ async def _export_promotions(uow: UnitOfWork, customer: Customer) -> dict[str, A
     return {
         "tags": await uow.personal_data.tags(customer.id),
         "broadcasts": await uow.personal_data.broadcasts_received(customer.id),
+        # Automated campaigns (birthday, reactivation, ...): which, for which period, when.
+        "campaigns": await uow.campaigns.deliveries_of(customer.id),
     }
 
 
 async def _forget_promotions(uow: UnitOfWork, customer: Customer, at: datetime) -> int:
-    # Delivery rows are kept (counts of a broadcast); the labels put on the customer go.
-    return await uow.personal_data.erase_tags(customer.id)
+    # Delivery rows are kept (counts of a broadcast); the labels put on the customer go, and
+    # so do their campaign history and what campaign messages said to them.
+    erased = await uow.personal_data.erase_tags(customer.id)
+    return erased + await uow.campaigns.forget(customer.id)
 
 
 async def _export_tickets(uow: UnitOfWork, customer: Customer) -> list[dict[str, Any]]:
