@@ -152,7 +152,7 @@ async def create_application(settings: Settings) -> Application:
         redemptions=redemptions,
         analytics=AnalyticsService(storage, rules),
         reviews=reviews,
-        nps=NpsService(storage),
+        nps=NpsService(storage, broadcast_service),
         broadcasts=broadcast_service,
         broadcast_worker=broadcasts,
         privacy=PrivacyService(storage, DATA_SECTIONS, customer_cache),

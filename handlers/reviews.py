@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.notices.reviews import stars_keyboard
 from bot.services.reviews import NpsService, Rated, Refusal, ReviewService
+from bot.services.support import SupportService
 from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk
 from handlers.callbacks import NpsScore, ReviewSkip, ReviewStars
@@ -88,7 +89,14 @@ async def rate(
         lines.append(_("We're sorry it wasn't better. Our team will look into it."))
         await _alert_admins(bot, settings, customer, outcome)
         # With human support online, an agent gets a ticket to call back on as well.
-        ticket = await desk.recovery_ticket(customer, outcome.review.stars)
+        stars = "⭐" * outcome.review.stars
+        ticket = await desk.recovery_ticket(
+            customer,
+            "review",
+            lambda: _("⚠️ Low rating: {stars}. Please get in touch with the customer.").format(
+                stars=stars
+            ),
+        )
         if ticket is not None:
             lines.append(
                 _("A person from our team will write to you here (ticket #{ticket}).").format(
@@ -163,16 +171,29 @@ async def nps_score(
     settings: Settings,
     callback_answer: CallbackAnswer,
     bot: Bot,
+    desk: SupportDesk,
 ) -> None:
     if not await nps.answer(customer, callback_data.survey, callback_data.score):
         callback_answer.text = _("You've answered this survey already. Thank you!")
         return
-    if callback_data.score <= NpsService.DETRACTOR:
-        await _tell_admins(bot, settings, customer, f"NPS {callback_data.score}/10")
+    score, survey = callback_data.score, callback_data.survey
+    recovery = None
+    if score <= NpsService.DETRACTOR:
+        await _tell_admins(bot, settings, customer, f"NPS {score}/10")
+        # The same path as a low review: a ticket in the customer's topic for a call back.
+        recovery = await desk.recovery_ticket(
+            customer,
+            "nps",
+            lambda: _(
+                "⚠️ NPS {score}/10 (survey #{survey}). Please get in touch with the customer."
+            ).format(score=score, survey=survey),
+        )
     await state.set_state(NpsReason.waiting)
-    await state.set_data({"survey": callback_data.survey})
+    await state.set_data(
+        {"survey": survey, "recovery": recovery.id if recovery is not None else None}
+    )
     text = _("Thank you! You gave us {score} of 10. Why? A few words help us a lot.").format(
-        score=callback_data.score
+        score=score
     )
     if isinstance(query.message, Message):
         await query.message.edit_text(text, reply_markup=_skip_keyboard())
@@ -180,10 +201,29 @@ async def nps_score(
 
 @router.message(NpsReason.waiting, Check(F.text & ~F.text.startswith("/")))
 async def nps_reason(
-    message: Message, customer: Customer, nps: NpsService, state: FSMContext
+    message: Message,
+    customer: Customer,
+    nps: NpsService,
+    state: FSMContext,
+    support: SupportService,
+    desk: SupportDesk,
 ) -> None:
     assert message.text is not None
-    survey = (await state.get_data()).get("survey")
+    data = await state.get_data()
     await state.clear()
-    if isinstance(survey, int) and await nps.explain(customer, survey, message.text[:2000]):
-        await message.answer(_("Thank you, that's very helpful. 🙏"))
+    survey, recovery = data.get("survey"), data.get("recovery")
+    reason = message.text[:2000]
+    if not (isinstance(survey, int) and await nps.explain(customer, survey, reason)):
+        return
+    await message.answer(_("Thank you, that's very helpful. 🙏"))
+    # A detractor's reason joins the recovery ticket in their topic.
+    ticket = await support.ticket(recovery) if isinstance(recovery, int) else None
+    if ticket is not None and desk.online:
+        with desk.desk_language():
+            text = _("💬 The customer's reason for NPS (survey #{survey}): {reason}").format(
+                survey=survey, reason=html.quote(reason)
+            )
+        try:
+            await desk.post(customer, ticket, text)
+        except TelegramAPIError as error:
+            logger.warning("could not post an NPS reason to the topic: %s", error)

@@ -8,11 +8,13 @@ reminder never mentions points that burnt a moment earlier.
 from __future__ import annotations
 
 from bot.jobs.scheduler import Scheduler
+from bot.services.broadcasts.service import BroadcastService
 from bot.services.loyalty.birthdays import BirthdayBonus
 from bot.services.loyalty.expiry import PointsExpiry
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
 from bot.services.privacy.retention import TextRetention
+from bot.services.reviews import NpsSchedule, NpsService
 from bot.settings import Settings
 from storage.unit_of_work import Storage
 
@@ -20,6 +22,7 @@ POINTS_EXPIRY = "points-expiry"
 EXPIRY_REMINDERS = "expiry-reminders"
 BIRTHDAY_BONUS = "birthday-bonus"
 TEXT_RETENTION = "text-retention"
+NPS_SURVEY = "nps-survey"
 # A birthday missed while the bot was down is still celebrated, a little late, for this
 # many days; expiry and reminders cover "everything due up to now" and need no catching up.
 BIRTHDAY_CATCH_UP_DAYS = 7
@@ -41,3 +44,17 @@ def register_jobs(
     if settings.interaction_retention_days:
         retention = TextRetention(storage, settings.interaction_retention_days, scheduler.clock)
         scheduler.daily(TEXT_RETENTION, at, retention.blank_old_texts)
+    if settings.nps_survey_every_days:
+        # NPS on a schedule: each day, the segment's customers not asked for that long.
+        nps = NpsService(
+            storage,
+            BroadcastService(storage, settings.zone, settings.default_language),
+            NpsSchedule(
+                settings.nps_survey_every_days,
+                settings.nps_survey_segment,
+                settings.quiet,
+                settings.zone,
+            ),
+            scheduler.clock,
+        )
+        scheduler.daily(NPS_SURVEY, at, nps.scheduled_survey)

@@ -8,6 +8,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.access import Actor
+from bot.services.broadcasts.segments import SegmentError
 from bot.services.reviews import NpsService, ReviewService
 
 router = Router(name=__name__)
@@ -37,16 +38,27 @@ async def latest_reviews(message: Message, command: CommandObject, reviews: Revi
 @router.message(Command("nps"))
 async def nps(message: Message, command: CommandObject, nps: NpsService) -> None:
     assert message.from_user is not None
-    if (command.args or "").strip().lower() != "send":
+    verb, _space, segment = (command.args or "").strip().partition(" ")
+    if verb.lower() != "send":
         score, answers = await nps.recent_score()
         await message.answer(
             _(
                 "NPS over the last 90 days: {score} ({answers} answers).\n"
-                "Send /nps send to ask every customer who accepts surveys."
+                "Send /nps send to ask every customer who accepts surveys, or "
+                "/nps send SEGMENT (as in broadcasts, e.g. tier=gold and inactive>=30d) "
+                "to ask some of them."
             ).format(score="—" if score is None else score, answers=answers)
         )
         return
-    survey_id, recipients = await nps.send_survey(Actor.telegram(message.from_user.id))
+    try:
+        survey_id, recipients = await nps.send_survey(
+            Actor.telegram(message.from_user.id), segment.strip() or "all"
+        )
+    except SegmentError as error:
+        await message.answer(
+            _("That segment does not read: {error}").format(error=html.quote(str(error)))
+        )
+        return
     await message.answer(
         _("NPS survey #{survey} is on its way to {count} customers.").format(
             survey=survey_id, count=recipients

@@ -226,6 +226,18 @@ class PersonalDataRepository:
             (customer_id,),
         )
 
+    async def nps_invitations(self, customer_id: int) -> list[dict[str, Any]]:
+        return await self._rows(
+            "SELECT survey_id, invited_at FROM nps_invitations WHERE customer_id = ? "
+            "ORDER BY invited_at",
+            (customer_id,),
+        )
+
+    async def erase_nps_invitations(self, customer_id: int) -> int:
+        return await self._session.execute(
+            "DELETE FROM nps_invitations WHERE customer_id = ?", (customer_id,)
+        )
+
     async def erase_nps_reasons(self, customer_id: int) -> int:
         return await self._session.execute(
             "UPDATE nps_responses SET reason = NULL WHERE customer_id = ? AND reason IS NOT NULL",
