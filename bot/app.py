@@ -150,7 +150,7 @@ async def create_application(settings: Settings) -> Application:
         notices=notices,
         faq=faq,
         redemptions=redemptions,
-        analytics=AnalyticsService(storage, rules),
+        analytics=AnalyticsService(storage, rules, settings.support_first_response_minutes),
         reviews=reviews,
         nps=NpsService(storage, broadcast_service),
         broadcasts=broadcast_service,

@@ -94,6 +94,12 @@ class StatsPeriod(CallbackData, prefix="stats"):
     days: int
 
 
+class StatsCohorts(CallbackData, prefix="cohorts"):
+    """Send the cohort table as an image (admins; re-checked by the router's filter)."""
+
+    months: int
+
+
 class ReviewStars(CallbackData, prefix="rv"):
     """A rating; `purchase` is the rated purchase's id when asked after one (0: /review)."""
 
