@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # broadcast segment grammar) who were not asked in this many days; 0: only /nps send.
     nps_survey_every_days: int = Field(default=0, ge=0, le=3660)
     nps_survey_segment: str = "all"
+    # A channel (id) where 5-star reviews with text are published once an admin approves
+    # each (the bot must be able to post there); unset: no publishing.
+    reviews_channel_id: int | None = None
     # The FAQ's source file (JSON/YAML), re-read by /faq_reload; optional.
     faq_file: Path | None = None
     # The loyalty programme's rules (YAML); the bundled defaults when unset.

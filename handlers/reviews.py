@@ -19,10 +19,11 @@ from bot.services.reviews import NpsService, Rated, Refusal, ReviewService
 from bot.services.support import SupportService
 from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk
-from handlers.callbacks import NpsScore, ReviewSkip, ReviewStars
+from handlers.callbacks import NpsScore, ReviewPublish, ReviewSkip, ReviewStars
 from handlers.filters import Check, MenuButton
 from handlers.menu import REVIEW
 from storage.models import Customer
+from storage.repositories.reviews import Review
 
 logger = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -142,18 +143,52 @@ async def skip(query: CallbackQuery, state: FSMContext) -> None:
 
 @router.message(ReviewComment.waiting, Check(F.photo | (F.text & ~F.text.startswith("/"))))
 async def comment(
-    message: Message, customer: Customer, reviews: ReviewService, state: FSMContext
+    message: Message,
+    customer: Customer,
+    reviews: ReviewService,
+    state: FSMContext,
+    settings: Settings,
+    bot: Bot,
 ) -> None:
     review_id = (await state.get_data()).get("review_id")
     await state.clear()
     text = message.text or message.caption
     photo = message.photo[-1].file_id if message.photo else None
-    if not isinstance(review_id, int) or (
-        await reviews.comment(customer, review_id, text, photo) is None
-    ):
+    review = (
+        await reviews.comment(customer, review_id, text, photo)
+        if isinstance(review_id, int)
+        else None
+    )
+    if review is None:
         await message.answer(_("That rating is closed now; thank you all the same!"))
         return
     await message.answer(_("Thank you, we've added it to your review. 🙏"))
+    if settings.reviews_channel_id is not None and reviews.publishable(review):
+        await _offer_publication(bot, settings, customer, review)
+
+
+async def _offer_publication(
+    bot: Bot, settings: Settings, customer: Customer, review: Review
+) -> None:
+    """A 5-star review with text: the admins decide whether it goes to the channel."""
+    assert review.text is not None
+    text = _(
+        "📣 A 5-star review from {name}:\n“{text}”\nPublish it in the reviews channel?"
+    ).format(name=html.quote(customer.full_name), text=html.quote(review.text[:1000]))
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("📣 Publish"), callback_data=ReviewPublish(review=review.id).pack()
+                )
+            ]
+        ]
+    )
+    for admin_id in settings.admin_ids:
+        try:
+            await bot.send_message(admin_id, text, reply_markup=markup)
+        except TelegramAPIError as error:
+            logger.warning("could not offer review %s to admin %s: %s", review.id, admin_id, error)
 
 
 @router.message(ReviewComment.waiting, ~F.text.startswith("/"))

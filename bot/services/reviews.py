@@ -28,6 +28,8 @@ COMMENT_WINDOW = timedelta(hours=1)
 # was down for days, say): a rating request a week late only annoys.
 REQUEST_LOOKBACK = timedelta(days=2)
 LOW_RATING = 3
+# Reviews of this many stars with text may be published to REVIEWS_CHANNEL_ID.
+PUBLISHED_STARS = 5
 
 
 class Refusal(enum.Enum):
@@ -127,6 +129,31 @@ class ReviewService:
                 return None
             await uow.reviews.set_comment(review_id, text, photo, now)
             return await uow.reviews.by_id(review_id)
+
+    @staticmethod
+    def publishable(review: Review) -> bool:
+        """A 5-star review with text may go to the reviews channel (after an admin's yes)."""
+        return review.stars == PUBLISHED_STARS and bool(review.text) and review.published_at is None
+
+    async def claim_publication(self, actor: Actor, review_id: int) -> tuple[Review, str] | None:
+        """(the review, its author's first name) claimed for the channel, once; None when
+        it was published already or is not a 5-star review with text. Audited."""
+        async with self._storage.write() as uow:
+            if not await uow.reviews.claim_publication(review_id, utcnow()):
+                return None
+            review = await uow.reviews.by_id(review_id)
+            assert review is not None
+            author = await uow.customers.by_id(review.customer_id)
+            await audit(uow, actor, "review.publish", f"review:{review_id}", None, None)
+        return review, (author.first_name if author is not None else None) or ""
+
+    async def published(self, review_id: int, message_id: int) -> None:
+        async with self._storage.write() as uow:
+            await uow.reviews.set_published_message(review_id, message_id)
+
+    async def publication_failed(self, review_id: int) -> None:
+        async with self._storage.write() as uow:
+            await uow.reviews.release_publication(review_id)
 
     async def latest(
         self, stars: int | None = None, limit: int = 10

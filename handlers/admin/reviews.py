@@ -1,17 +1,25 @@
-"""/reviews [stars]: the latest reviews, for admins."""
+"""/reviews [stars]: the latest reviews, for admins; /nps; and the approval of 5-star
+reviews for the reviews channel."""
 
 from __future__ import annotations
 
-from aiogram import Router, html
+from aiogram import Bot, Router, html
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.access import Actor
 from bot.services.broadcasts.segments import SegmentError
 from bot.services.reviews import NpsService, ReviewService
+from bot.settings import Settings
+from handlers.callbacks import ReviewPublish
+from handlers.filters import IsAdmin
 
 router = Router(name=__name__)
+# The admin parent filters messages only; the Publish button is checked here.
+router.callback_query.filter(IsAdmin())
 
 SHOWN = 10
 
@@ -64,3 +72,44 @@ async def nps(message: Message, command: CommandObject, nps: NpsService) -> None
             survey=survey_id, count=recipients
         )
     )
+
+
+@router.callback_query(ReviewPublish.filter())
+async def publish(
+    query: CallbackQuery,
+    callback_data: ReviewPublish,
+    reviews: ReviewService,
+    settings: Settings,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    channel = settings.reviews_channel_id
+    if channel is None:
+        callback_answer.text = _("This button is no longer active.")
+        return
+    claimed = await reviews.claim_publication(
+        Actor.telegram(query.from_user.id), callback_data.review
+    )
+    if claimed is None:
+        callback_answer.text = _("Already published (or not a 5-star review with text).")
+        return
+    review, author = claimed
+    assert review.text is not None
+    post = f"{'⭐' * review.stars}\n“{html.quote(review.text[:900])}”" + (
+        f"\n— {html.quote(author)}" if author else ""
+    )
+    try:
+        if review.photo:
+            sent = await bot.send_photo(channel, review.photo, caption=post)
+        else:
+            sent = await bot.send_message(channel, post)
+    except TelegramAPIError as error:
+        await reviews.publication_failed(review.id)
+        callback_answer.text = _("The channel refused the post: {error}").format(
+            error=error.message
+        )
+        return
+    await reviews.published(review.id, sent.message_id)
+    callback_answer.text = _("Published ✅")
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)

@@ -20,6 +20,8 @@ class Review(Record):
     source: str
     created_at: Moment
     updated_at: Moment
+    published_at: Moment | None = None
+    published_message_id: int | None = None
 
 
 class ReviewRepository:
@@ -78,6 +80,28 @@ class ReviewRepository:
             "UPDATE reviews SET text = COALESCE(?, text), photo = COALESCE(?, photo), "
             "updated_at = ? WHERE id = ?",
             (text, photo, to_db(at), review_id),
+        )
+
+    async def claim_publication(self, review_id: int, at: datetime) -> bool:
+        """Mark a 5-star review with text as published; False if it was already (or is not
+        eligible): two admins approving at once publish it once."""
+        changed = await self._session.execute(
+            "UPDATE reviews SET published_at = ? WHERE id = ? AND stars = 5 "
+            "AND text IS NOT NULL AND published_at IS NULL",
+            (to_db(at), review_id),
+        )
+        return changed > 0
+
+    async def set_published_message(self, review_id: int, message_id: int | None) -> None:
+        await self._session.execute(
+            "UPDATE reviews SET published_message_id = ? WHERE id = ?", (message_id, review_id)
+        )
+
+    async def release_publication(self, review_id: int) -> None:
+        """The channel refused the post: the review may be approved again."""
+        await self._session.execute(
+            "UPDATE reviews SET published_at = NULL WHERE id = ? AND published_message_id IS NULL",
+            (review_id,),
         )
 
     async def latest(self, stars: int | None, limit: int) -> list[tuple[Review, str | None]]:

@@ -213,3 +213,64 @@ async def test_scheduled_nps_asks_each_customer_once_per_period(own_emulator, tm
         await own_emulator.wait_for(lambda: "9 of 10" in una.messages[-1]["text"])
     finally:
         assert await process.stop() == 0
+
+
+async def test_an_approved_five_star_review_is_published_once(own_emulator, tmp_path):
+    from tests.e2e.harness import BotProcess
+
+    admin_id = 900_000_088
+    # The emulator has no channels: a group the bot may post in stands in for one.
+    channel = own_emulator.add_group("Reviews", chat_id=-1_009_000_000_088, bot_is_admin=True)
+    process = BotProcess(
+        own_emulator,
+        tmp_path / "bot",
+        admin_ids=(admin_id,),
+        env={"REVIEWS_CHANNEL_ID": str(channel.id)},
+    )
+    await process.start()
+    try:
+        admin = own_emulator.add_user(first_name="Boss", language_code="en", user_id=admin_id)
+        admin.start_chat()
+        zoe = own_emulator.add_user(first_name="Zoe", language_code="en")
+        max_ = own_emulator.add_user(first_name="Max", language_code="en")
+
+        async def review(customer, stars, text):
+            customer.send_text("/review")
+            question = await customer.next_message()
+            customer.press(
+                question, question["reply_markup"]["inline_keyboard"][0][stars - 1]["callback_data"]
+            )
+            await own_emulator.wait_for(lambda: "comment" in customer.messages[-1]["text"])
+            customer.send_text(text)
+            assert "added it" in (await customer.next_message())["text"]
+
+        await review(max_, 4, "Good <b>but</b> slow")  # four stars: never offered
+        await review(zoe, 5, "Best flat white in <town>")
+        offer = await admin.next_message()
+        assert "Best flat white in &lt;town&gt;" not in offer["text"]  # shown as text
+        assert "Best flat white in <town>" in offer["text"] and "Zoe" in offer["text"]
+        assert admin.skip_messages() == 0  # one offer, not one for Max
+
+        forged = zoe.press(offer, buttons(offer)["📣 Publish"], forge=True)
+        await own_emulator.wait_for(lambda: own_emulator.callback_answer(forged) is not None)
+        assert "no longer active" in own_emulator.callback_answer(forged)["text"]
+        assert channel.messages_in(None) == []  # a customer cannot publish
+
+        first = admin.press(offer, buttons(offer)["📣 Publish"])
+        await own_emulator.wait_for(lambda: own_emulator.callback_answer(first) is not None)
+        assert own_emulator.callback_answer(first)["text"] == "Published ✅"
+        posts = [m for m in channel.messages_in(None) if m.get("from", {}).get("is_bot")]
+        assert len(posts) == 1
+        assert posts[0]["text"] == "⭐⭐⭐⭐⭐\n“Best flat white in <town>”\n— Zoe"
+        again = admin.press(offer, buttons(offer)["📣 Publish"], forge=True)
+        await own_emulator.wait_for(lambda: own_emulator.callback_answer(again) is not None)
+        assert "Already published" in own_emulator.callback_answer(again)["text"]
+        assert len([m for m in channel.messages_in(None) if m.get("from", {}).get("is_bot")]) == 1
+        with sqlite3.connect(process.database) as database:
+            published = database.execute(
+                "SELECT stars, published_message_id IS NOT NULL FROM reviews "
+                "WHERE published_at IS NOT NULL"
+            ).fetchall()
+        assert published == [(5, 1)]
+    finally:
+        assert await process.stop() == 0
