@@ -18,7 +18,3 @@ INSERT INTO nps_invitations (survey_id, customer_id, invited_at)
 -- Ticket figures for a period (opened, closed, first response, resolution).
 CREATE INDEX tickets_by_opened ON tickets (opened_at);
 CREATE INDEX tickets_by_closed ON tickets (closed_at) WHERE closed_at IS NOT NULL;
--- A 5-star review with text is published to REVIEWS_CHANNEL_ID once an admin approves it:
--- claimed by setting published_at (at most once), the channel post's id kept.
-ALTER TABLE reviews ADD COLUMN published_at TEXT;
-ALTER TABLE reviews ADD COLUMN published_message_id INTEGER;
