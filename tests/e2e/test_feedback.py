@@ -148,6 +148,7 @@ async def test_nps_to_a_segment_and_a_detractor_reaches_an_agent(
     # A detractor: the admins hear of it and a ticket opens in the customer's topic.
     dan.press(survey, buttons(survey)["3"])
     await emulator.wait_for(lambda: "3 of 10" in dan.messages[-1]["text"])
+    assert "NPS 3/10 from Dan @dan_nps" in (await admin.next_message())["text"]
     [recovery] = _tickets(bot.database, dan.id)
     assert (recovery["source"], recovery["status"]) == ("nps", "open")
     thread = await _topic_of(emulator, support_chat, recovery["id"])
@@ -164,6 +165,7 @@ async def test_nps_to_a_segment_and_a_detractor_reaches_an_agent(
     )
     await asyncio.sleep(0.5)
     assert out.skip_messages() == 0  # not in the segment: never asked
+    assert admin.skip_messages() == 0  # the admin was not in it either
     audit = await bot.cli("audit", "--json")
     assert '"segment": "tag=nps_panel"' in audit.stdout
 
@@ -182,6 +184,11 @@ async def test_scheduled_nps_asks_each_customer_once_per_period(own_emulator, tm
     )
     await process.start()
     try:
+        # The day's run at the start comes first (before anyone is known: it asks nobody).
+        today = datetime.now(UTC).date()
+        await own_emulator.wait_for(
+            lambda: f"nps-survey for {today.isoformat()} done" in process.log(), timeout=15
+        )
         una = own_emulator.add_user(first_name="Una", language_code="en")
         ben = own_emulator.add_user(first_name="Ben", language_code="en")
         sol = own_emulator.add_user(first_name="Sol", language_code="en")
@@ -193,9 +200,7 @@ async def test_scheduled_nps_asks_each_customer_once_per_period(own_emulator, tm
             database.execute(
                 "UPDATE customers SET consent_surveys = 0 WHERE telegram_id = ?", (ben.id,)
             )
-        # Today's run happened at the start, before anyone was known: run the job for two
-        # days it has not run for yet (it asks as of now whatever the day).
-        today = datetime.now(UTC).date()
+        # Run the job for two days it has not run for yet (it asks as of now whatever the day).
         first_day, second_day = (today - timedelta(days=n) for n in (2, 1))
         first = await process.cli("jobs", "run", "nps-survey", "--date", first_day.isoformat())
         assert first.returncode == 0, first.stderr
@@ -211,6 +216,8 @@ async def test_scheduled_nps_asks_each_customer_once_per_period(own_emulator, tm
         assert sol.skip_messages() == 0  # outside the segment
         una.press(survey, buttons(survey)["9"])
         await own_emulator.wait_for(lambda: "9 of 10" in una.messages[-1]["text"])
+        una.send_text("Friendly staff")
+        assert "helpful" in (await una.next_message())["text"]
     finally:
         assert await process.stop() == 0
 
