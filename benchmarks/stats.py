@@ -2,7 +2,9 @@
 
 Builds the database once (SQLite, in a temporary folder, or --database PATH to reuse one):
 customers with first purchases spread over two years and a skewed number of purchases each,
-then times the figures in-process (median of --runs) and the whole CLI command once.
+plus 20,000 rated support tickets and 100,000 FAQ questions over the last year; then times
+the figures in-process (median of --runs), the weekly activity behind /stats's chart and
+the chart itself, and the whole CLI command once.
 
     .venv/bin/python -m benchmarks.stats [--customers 100000] [--purchases 1000000]
 """
@@ -23,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.services.analytics import AnalyticsService
+from bot.services.charts import WeeklyLabels, weekly_chart
 from bot.services.loyalty.rules import load_rules
 from storage.clock import to_db
 from storage.migrations import apply_migrations
@@ -73,10 +76,48 @@ def build(path: Path, customers: int, purchases: int) -> None:
             rows(),
         )
 
+        def tickets():
+            for number in range(20_000):
+                opened = now - timedelta(days=random.random() * 365)
+                answered = opened + timedelta(minutes=random.expovariate(1 / 12))
+                closed = answered + timedelta(hours=random.expovariate(1 / 3))
+                yield (
+                    random.randrange(customers) + 1,
+                    "closed",
+                    "command",
+                    to_db(opened),
+                    900 + number % 7,
+                    f"Agent {number % 7}",
+                    to_db(answered),
+                    to_db(closed),
+                    random.choice((1, 2, 3, 4, 4, 5, 5, 5, None)),
+                    to_db(closed),
+                )
+
+        database.executemany(
+            "INSERT INTO tickets (customer_id, status, source, opened_at, assignee_id,"
+            " assignee_name, first_response_at, closed_at, rating, rated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            tickets(),
+        )
+        database.executemany(
+            "INSERT INTO faq_queries (customer_id, at, language, text, confident, outcome)"
+            " VALUES (?, ?, 'en', 'question', ?, ?)",
+            (
+                (
+                    random.randrange(customers) + 1,
+                    to_db(now - timedelta(days=random.random() * 365)),
+                    confident,
+                    "answered" if confident else "declined",
+                )
+                for confident in (random.random() < 0.7 for _ in range(100_000))
+            ),
+        )
+
 
 async def time_figures(url: str, runs: int) -> list[float]:
     storage = await open_storage(url)
-    service = AnalyticsService(storage, load_rules())
+    service = AnalyticsService(storage, load_rules(), 15)
     timings = []
     try:
         for _ in range(runs):
@@ -86,6 +127,20 @@ async def time_figures(url: str, runs: int) -> list[float]:
     finally:
         await storage.close()
     print(f"90 days: {figures.buyers} buyers, {figures.purchases} purchases, CRR {figures.crr} %")
+    print(
+        f"  tickets {figures.tickets_opened} opened, CSAT {figures.csat} %, "
+        f"FAQ deflection {figures.faq_deflection_rate} %"
+    )
+    storage = await open_storage(url)
+    try:
+        started = time.perf_counter()
+        weeks = await AnalyticsService(storage, load_rules()).weekly_activity(12)
+        print(f"weekly activity (12 weeks) for the chart: {time.perf_counter() - started:.2f} s")
+    finally:
+        await storage.close()
+    started = time.perf_counter()
+    png = weekly_chart(weeks, WeeklyLabels("Customers per week", "active", "retained"))
+    print(f"chart drawn: {len(png)} bytes PNG in {time.perf_counter() - started:.2f} s")
     return timings
 
 

@@ -34,7 +34,7 @@ def add_stats_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     cohorts.add_argument("--format", choices=["text", "csv"], default="text")
 
 
-# What each export holds; tickets join when support lands.
+# What each export holds.
 EXPORTS = {
     "customers": """
         SELECT c.telegram_id, c.first_name, c.last_name, c.username, c.language,
@@ -63,6 +63,16 @@ EXPORTS = {
                p.order_id, r.created_at
         FROM reviews r JOIN customers c ON c.id = r.customer_id
         LEFT JOIN purchases p ON p.id = r.purchase_id ORDER BY r.id
+    """,
+    "tickets": """
+        SELECT t.id AS ticket, c.telegram_id, t.status, t.source, t.opened_at,
+               t.first_response_at, t.closed_at, t.assignee_id, t.assignee_name,
+               ROUND((julianday(t.first_response_at) - julianday(t.opened_at)) * 1440, 1)
+                   AS first_response_minutes,
+               ROUND((julianday(t.closed_at) - julianday(t.opened_at)) * 1440, 1)
+                   AS resolution_minutes,
+               t.rating, t.rating_comment, t.rated_at
+        FROM tickets t JOIN customers c ON c.id = t.customer_id ORDER BY t.id
     """,
     "points": """
         SELECT c.telegram_id, e.at, e.delta, e.reason, e.source, e.expires_at, e.note
@@ -132,7 +142,9 @@ async def run_stats_command(settings: Settings, arguments: argparse.Namespace) -
     apply_migrations(settings.database_url)
     storage = await open_storage(settings.database_url)
     try:
-        figures = await AnalyticsService(storage, rules).figures(days, end)
+        figures = await AnalyticsService(
+            storage, rules, settings.support_first_response_minutes
+        ).figures(days, end)
     finally:
         await storage.close()
     if arguments.json:
@@ -165,7 +177,21 @@ def figures_text(figures: Figures, currency: str) -> str:
         f"NPS {value(figures.nps)} ({figures.nps_answers} answers)",
         f"FAQ: {figures.faq_questions} questions, {figures.faq_answered} answered, "
         f"{figures.faq_suggested} offered a choice, {figures.faq_declined} declined; "
-        f"👍 {figures.faq_helpful} 👎 {figures.faq_unhelpful}",
+        f"👍 {figures.faq_helpful} 👎 {figures.faq_unhelpful}; deflection "
+        f"{value(figures.faq_deflection_rate)} % ({figures.faq_deflected} answers not "
+        "followed by a ticket within 24 h)",
+        f"support: {figures.tickets_opened} tickets opened, {figures.tickets_closed} closed; "
+        f"median first response {value(figures.first_response_median_minutes)} min, "
+        f"resolution {value(figures.resolution_median_minutes)} min; first answered within "
+        f"{value(figures.sla_minutes)} min: {value(figures.first_response_within_sla)} %",
+        f"CSAT {value(figures.csat)} % ({figures.csat_ratings} ratings)"
+        + "".join(
+            f"; {agent.agent} {value(agent.csat)} % of {agent.ratings}"
+            for agent in figures.csat_by_agent
+        ),
+        f"broadcasts: {figures.broadcasts_started} started, {figures.broadcast_delivered} "
+        f"delivered, {figures.broadcast_blocked} blocked, {figures.broadcast_failed} failed; "
+        f"{figures.unsubscribed} unsubscribed",
         "",
         f"{'segment':<10}{'customers':>10}{'revenue':>14}{'purchases':>11}{'avg check':>11}"
         f"{'share %':>9}",

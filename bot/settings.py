@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     review_request_delay_minutes: float = Field(default=180.0, ge=0)
     # Hours (in TIMEZONE) when no survey is sent, e.g. "21:00-09:00"; empty: none.
     quiet_hours: str = "21:00-09:00"
+    # NPS on a schedule: the daily jobs ask the customers of NPS_SURVEY_SEGMENT (the
+    # broadcast segment grammar) who were not asked in this many days; 0: only /nps send.
+    nps_survey_every_days: int = Field(default=0, ge=0, le=3660)
+    nps_survey_segment: str = "all"
+    # A channel (id) where 5-star reviews with text are published once an admin approves
+    # each (the bot must be able to post there); unset: no publishing.
+    reviews_channel_id: int | None = None
     # The FAQ's source file (JSON/YAML), re-read by /faq_reload; optional.
     faq_file: Path | None = None
     # The loyalty programme's rules (YAML); the bundled defaults when unset.
@@ -222,6 +229,22 @@ class Settings(BaseSettings):
         from bot.quiet_hours import QuietHours
 
         QuietHours.parse(value)
+        return value
+
+    @field_validator("nps_survey_segment")
+    @classmethod
+    def _segment_shape(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        from bot.services.broadcasts.segments import (
+            SegmentContext,
+            compile_segment,
+            normalise,
+        )
+        from storage.clock import utcnow
+
+        value = normalise(value)
+        compile_segment(value, SegmentContext(utcnow(), ZoneInfo("UTC"), "en"))
         return value
 
     @field_validator("timezone")

@@ -94,6 +94,19 @@ class StatsPeriod(CallbackData, prefix="stats"):
     days: int
 
 
+class ReviewPublish(CallbackData, prefix="revpub"):
+    """An admin approves a 5-star review for the channel; re-checked: admin, 5 stars with
+    text, not published yet."""
+
+    review: int
+
+
+class StatsCohorts(CallbackData, prefix="cohorts"):
+    """Send the cohort table as an image (admins; re-checked by the router's filter)."""
+
+    months: int
+
+
 class ReviewStars(CallbackData, prefix="rv"):
     """A rating; `purchase` is the rated purchase's id when asked after one (0: /review)."""
 

@@ -16,12 +16,14 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.notices.reviews import stars_keyboard
 from bot.services.reviews import NpsService, Rated, Refusal, ReviewService
+from bot.services.support import SupportService
 from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk
-from handlers.callbacks import NpsScore, ReviewSkip, ReviewStars
+from handlers.callbacks import NpsScore, ReviewPublish, ReviewSkip, ReviewStars
 from handlers.filters import Check, MenuButton
 from handlers.menu import REVIEW
 from storage.models import Customer
+from storage.repositories.reviews import Review
 
 logger = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -88,7 +90,14 @@ async def rate(
         lines.append(_("We're sorry it wasn't better. Our team will look into it."))
         await _alert_admins(bot, settings, customer, outcome)
         # With human support online, an agent gets a ticket to call back on as well.
-        ticket = await desk.recovery_ticket(customer, outcome.review.stars)
+        stars = "⭐" * outcome.review.stars
+        ticket = await desk.recovery_ticket(
+            customer,
+            "review",
+            lambda: _("⚠️ Low rating: {stars}. Please get in touch with the customer.").format(
+                stars=stars
+            ),
+        )
         if ticket is not None:
             lines.append(
                 _("A person from our team will write to you here (ticket #{ticket}).").format(
@@ -134,18 +143,52 @@ async def skip(query: CallbackQuery, state: FSMContext) -> None:
 
 @router.message(ReviewComment.waiting, Check(F.photo | (F.text & ~F.text.startswith("/"))))
 async def comment(
-    message: Message, customer: Customer, reviews: ReviewService, state: FSMContext
+    message: Message,
+    customer: Customer,
+    reviews: ReviewService,
+    state: FSMContext,
+    settings: Settings,
+    bot: Bot,
 ) -> None:
     review_id = (await state.get_data()).get("review_id")
     await state.clear()
     text = message.text or message.caption
     photo = message.photo[-1].file_id if message.photo else None
-    if not isinstance(review_id, int) or (
-        await reviews.comment(customer, review_id, text, photo) is None
-    ):
+    review = (
+        await reviews.comment(customer, review_id, text, photo)
+        if isinstance(review_id, int)
+        else None
+    )
+    if review is None:
         await message.answer(_("That rating is closed now; thank you all the same!"))
         return
     await message.answer(_("Thank you, we've added it to your review. 🙏"))
+    if settings.reviews_channel_id is not None and reviews.publishable(review):
+        await _offer_publication(bot, settings, customer, review)
+
+
+async def _offer_publication(
+    bot: Bot, settings: Settings, customer: Customer, review: Review
+) -> None:
+    """A 5-star review with text: the admins decide whether it goes to the channel."""
+    assert review.text is not None
+    text = _(
+        "📣 A 5-star review from {name}:\n“{text}”\nPublish it in the reviews channel?"
+    ).format(name=html.quote(customer.full_name), text=html.quote(review.text[:1000]))
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("📣 Publish"), callback_data=ReviewPublish(review=review.id).pack()
+                )
+            ]
+        ]
+    )
+    for admin_id in settings.admin_ids:
+        try:
+            await bot.send_message(admin_id, text, reply_markup=markup)
+        except TelegramAPIError as error:
+            logger.warning("could not offer review %s to admin %s: %s", review.id, admin_id, error)
 
 
 @router.message(ReviewComment.waiting, ~F.text.startswith("/"))
@@ -163,16 +206,29 @@ async def nps_score(
     settings: Settings,
     callback_answer: CallbackAnswer,
     bot: Bot,
+    desk: SupportDesk,
 ) -> None:
     if not await nps.answer(customer, callback_data.survey, callback_data.score):
         callback_answer.text = _("You've answered this survey already. Thank you!")
         return
-    if callback_data.score <= NpsService.DETRACTOR:
-        await _tell_admins(bot, settings, customer, f"NPS {callback_data.score}/10")
+    score, survey = callback_data.score, callback_data.survey
+    recovery = None
+    if score <= NpsService.DETRACTOR:
+        await _tell_admins(bot, settings, customer, f"NPS {score}/10")
+        # The same path as a low review: a ticket in the customer's topic for a call back.
+        recovery = await desk.recovery_ticket(
+            customer,
+            "nps",
+            lambda: _(
+                "⚠️ NPS {score}/10 (survey #{survey}). Please get in touch with the customer."
+            ).format(score=score, survey=survey),
+        )
     await state.set_state(NpsReason.waiting)
-    await state.set_data({"survey": callback_data.survey})
+    await state.set_data(
+        {"survey": survey, "recovery": recovery.id if recovery is not None else None}
+    )
     text = _("Thank you! You gave us {score} of 10. Why? A few words help us a lot.").format(
-        score=callback_data.score
+        score=score
     )
     if isinstance(query.message, Message):
         await query.message.edit_text(text, reply_markup=_skip_keyboard())
@@ -180,10 +236,29 @@ async def nps_score(
 
 @router.message(NpsReason.waiting, Check(F.text & ~F.text.startswith("/")))
 async def nps_reason(
-    message: Message, customer: Customer, nps: NpsService, state: FSMContext
+    message: Message,
+    customer: Customer,
+    nps: NpsService,
+    state: FSMContext,
+    support: SupportService,
+    desk: SupportDesk,
 ) -> None:
     assert message.text is not None
-    survey = (await state.get_data()).get("survey")
+    data = await state.get_data()
     await state.clear()
-    if isinstance(survey, int) and await nps.explain(customer, survey, message.text[:2000]):
-        await message.answer(_("Thank you, that's very helpful. 🙏"))
+    survey, recovery = data.get("survey"), data.get("recovery")
+    reason = message.text[:2000]
+    if not (isinstance(survey, int) and await nps.explain(customer, survey, reason)):
+        return
+    await message.answer(_("Thank you, that's very helpful. 🙏"))
+    # A detractor's reason joins the recovery ticket in their topic.
+    ticket = await support.ticket(recovery) if isinstance(recovery, int) else None
+    if ticket is not None and desk.online:
+        with desk.desk_language():
+            text = _("💬 The customer's reason for NPS (survey #{survey}): {reason}").format(
+                survey=survey, reason=html.quote(reason)
+            )
+        try:
+            await desk.post(customer, ticket, text)
+        except TelegramAPIError as error:
+            logger.warning("could not post an NPS reason to the topic: %s", error)

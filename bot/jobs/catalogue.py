@@ -8,12 +8,14 @@ reminder never mentions points that burnt a moment earlier.
 from __future__ import annotations
 
 from bot.jobs.scheduler import Scheduler
+from bot.services.broadcasts.service import BroadcastService
 from bot.services.campaigns import Campaigns
 from bot.services.loyalty.birthdays import BirthdayBonus
 from bot.services.loyalty.expiry import PointsExpiry
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
 from bot.services.privacy.retention import TextRetention
+from bot.services.reviews import NpsSchedule, NpsService
 from bot.settings import Settings, SettingsError
 from storage.unit_of_work import Storage
 
@@ -25,6 +27,7 @@ BIRTHDAY_CAMPAIGN = "campaign-birthday"
 REACTIVATION_CAMPAIGN = "campaign-reactivation"
 EXPIRY_CAMPAIGN = "campaign-expiry"
 WELCOME_CAMPAIGN = "campaign-welcome"
+NPS_SURVEY = "nps-survey"
 # A birthday missed while the bot was down is still celebrated, a little late, for this
 # many days; expiry and reminders cover "everything due up to now" and need no catching up.
 BIRTHDAY_CATCH_UP_DAYS = 7
@@ -78,3 +81,17 @@ def register_jobs(
     if settings.interaction_retention_days:
         retention = TextRetention(storage, settings.interaction_retention_days, scheduler.clock)
         scheduler.daily(TEXT_RETENTION, at, retention.blank_old_texts)
+    if settings.nps_survey_every_days:
+        # NPS on a schedule: each day, the segment's customers not asked for that long.
+        nps = NpsService(
+            storage,
+            BroadcastService(storage, settings.zone, settings.default_language),
+            NpsSchedule(
+                settings.nps_survey_every_days,
+                settings.nps_survey_segment,
+                settings.quiet,
+                settings.zone,
+            ),
+            scheduler.clock,
+        )
+        scheduler.daily(NPS_SURVEY, at, nps.scheduled_survey)

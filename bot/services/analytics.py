@@ -6,6 +6,14 @@ Period P = [end − d, end) and the previous one Q = [end − 2d, end − d):
 - new = N; returning = E − N; lost = bought before P, not in P.
 - returning buyers are banded by purchases in the last 90 days into frequent / medium /
   rare at the terciles of the returning buyers themselves.
+- CSAT = support ratings of 4-5 stars / all support ratings given in P × 100, overall and
+  per agent (the ticket's assignee).
+- tickets: opened and closed in P; medians of first-response time (tickets opened in P and
+  answered) and of resolution time (tickets closed in P); within SLA = tickets opened in P
+  first answered within SUPPORT_FIRST_RESPONSE_MINUTES / tickets opened in P that were
+  answered or have waited longer than that × 100.
+- FAQ deflection = confident answers in P not followed by a ticket of the same customer
+  within 24 h / confident answers in P × 100.
 """
 
 from __future__ import annotations
@@ -20,10 +28,14 @@ import numpy as np
 from bot.services.loyalty.rules import LoyaltyRules
 from bot.services.reviews import net_promoter_score
 from storage.clock import utcnow
-from storage.repositories.analytics import BuyerHistories
+from storage.repositories.analytics import AgentRatings, BuyerHistories, TicketTimes
 from storage.unit_of_work import Storage, UnitOfWork
 
 FREQUENCY_WINDOW = timedelta(days=90)
+# A confident FAQ answer counts as deflected when no ticket follows within this.
+DEFLECTION_WINDOW = timedelta(hours=24)
+# Support ratings counted as satisfied (CSAT).
+SATISFIED_RATING = 4
 RFM_DIMENSIONS = ("recency", "frequency", "monetary")
 
 
@@ -95,6 +107,22 @@ class CohortRow:
 
 
 @dataclass(frozen=True)
+class AgentCsat:
+    agent_id: int | None
+    agent: str  # as the agents' chat shows them; "—" for tickets nobody took
+    ratings: int
+    satisfied: int  # 4-5 stars
+    csat: float | None  # satisfied / ratings × 100
+
+
+@dataclass(frozen=True)
+class WeekActivity:
+    start: datetime
+    active: int  # customers who bought in the week
+    retained: int  # of them, customers who had bought before the week
+
+
+@dataclass(frozen=True)
 class Figures:
     period_start: datetime
     period_end: datetime
@@ -133,6 +161,22 @@ class Figures:
     faq_declined: int
     faq_helpful: int
     faq_unhelpful: int
+    faq_deflected: int
+    faq_deflection_rate: float | None
+    csat: float | None
+    csat_ratings: int
+    csat_by_agent: list[AgentCsat]
+    tickets_opened: int
+    tickets_closed: int
+    first_response_median_minutes: float | None
+    resolution_median_minutes: float | None
+    sla_minutes: float | None
+    first_response_within_sla: float | None
+    broadcasts_started: int
+    broadcast_delivered: int
+    broadcast_blocked: int
+    broadcast_failed: int
+    unsubscribed: int
     segments: list[Segment] = field(default_factory=list)
     rfm: dict[str, dict[int, int]] = field(default_factory=dict)
 
@@ -159,10 +203,47 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator * 100, 2) if denominator else None
 
 
+def _median(values: list[float]) -> float | None:
+    return round(float(np.median(values)), 1) if values else None
+
+
+def within_sla(times: TicketTimes, sla_minutes: float | None) -> float | None:
+    """Tickets first answered within the SLA, as a share of those whose SLA is decided:
+    answered, or still unanswered after longer than the SLA."""
+    if not sla_minutes:
+        return None
+    met = decided = 0
+    for response, age in zip(
+        times.first_response_minutes, times.opened_minutes_before_end, strict=True
+    ):
+        if response is not None:
+            decided += 1
+            met += response <= sla_minutes
+        elif age > sla_minutes:
+            decided += 1
+    return _ratio(met, decided)
+
+
+def agent_csat(rows: list[AgentRatings]) -> list[AgentCsat]:
+    return [
+        AgentCsat(
+            row.agent_id,
+            row.agent or "—",
+            row.ratings,
+            row.satisfied,
+            _ratio(row.satisfied, row.ratings),
+        )
+        for row in rows
+    ]
+
+
 class AnalyticsService:
-    def __init__(self, storage: Storage, rules: LoyaltyRules) -> None:
+    def __init__(
+        self, storage: Storage, rules: LoyaltyRules, sla_minutes: float | None = None
+    ) -> None:
         self._storage = storage
         self._rules = rules
+        self._sla_minutes = sla_minutes or None
 
     async def figures(self, days: int, end: datetime | None = None) -> Figures:
         end = end or utcnow()
@@ -178,6 +259,12 @@ class AnalyticsService:
             faq = await uow.analytics.faq(start, end)
             reviews, average_rating = await uow.reviews.average(start, end)
             nps_scores = await uow.nps.scores(start, end)
+            deflected = await uow.analytics.faq_deflected(
+                start, end, int(DEFLECTION_WINDOW.total_seconds())
+            )
+            tickets = await uow.analytics.ticket_times(start, end)
+            ratings = await uow.analytics.support_ratings(start, end)
+            broadcasts = await uow.analytics.broadcasts(start, end)
 
         h = histories
         groups = buyer_groups(h, start)
@@ -236,6 +323,24 @@ class AnalyticsService:
             faq_declined=faq.declined,
             faq_helpful=faq.helpful,
             faq_unhelpful=faq.unhelpful,
+            faq_deflected=deflected,
+            faq_deflection_rate=_ratio(deflected, faq.answered),
+            csat=_ratio(sum(r.satisfied for r in ratings), sum(r.ratings for r in ratings)),
+            csat_ratings=sum(r.ratings for r in ratings),
+            csat_by_agent=agent_csat(ratings),
+            tickets_opened=tickets.opened,
+            tickets_closed=tickets.closed,
+            first_response_median_minutes=_median(
+                [m for m in tickets.first_response_minutes if m is not None]
+            ),
+            resolution_median_minutes=_median(tickets.resolution_minutes),
+            sla_minutes=self._sla_minutes,
+            first_response_within_sla=within_sla(tickets, self._sla_minutes),
+            broadcasts_started=broadcasts.broadcasts,
+            broadcast_delivered=broadcasts.delivered,
+            broadcast_blocked=broadcasts.blocked,
+            broadcast_failed=broadcasts.failed,
+            unsubscribed=broadcasts.unsubscribed,
             segments=segments,
             rfm=self._rfm(histories),
         )
@@ -278,6 +383,21 @@ class AnalyticsService:
             }
             for name, score in rfm_scores(h).items()
         }
+
+    async def weekly_activity(
+        self, weeks: int = 12, end: datetime | None = None
+    ) -> list[WeekActivity]:
+        """Customers active (bought) in each of the last `weeks` 7-day weeks, and of them the
+        retained ones (who had bought before that week); oldest week first."""
+        end = end or utcnow()
+        async with self._storage.read() as uow:
+            rows = await uow.analytics.weekly_activity(end, weeks)
+        found = {week: (active, retained) for week, active, retained in rows}
+        origin = end - timedelta(weeks=weeks)
+        return [
+            WeekActivity(origin + timedelta(weeks=week), *found.get(week, (0, 0)))
+            for week in range(weeks)
+        ]
 
     async def cohorts(self, months: int, now: datetime | None = None) -> list[CohortRow]:
         """Monthly cohorts by first purchase: the share of each buying in each later month."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.services.customer_cache import CustomerCache
 from bot.settings import SUPPORTED_LANGUAGES
+from storage.clock import utcnow
 from storage.models import Customer
 from storage.unit_of_work import Storage
 
@@ -40,6 +41,6 @@ class CustomerService:
         if customer.consent_promotions == consent:
             return False
         async with self._storage.write() as uow:
-            await uow.customers.set_promotions_consent(customer.id, consent)
+            await uow.customers.set_promotions_consent(customer.id, consent, utcnow())
         self._cache.forget(customer.telegram_id)
         return True

@@ -4,12 +4,15 @@ rating requests sent a while after a purchase."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.quiet_hours import QuietHours
 from bot.services.access import Actor, audit
+from bot.services.broadcasts.segments import Compiled, normalise
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
 from storage.clock import utcnow
@@ -25,6 +28,8 @@ COMMENT_WINDOW = timedelta(hours=1)
 # was down for days, say): a rating request a week late only annoys.
 REQUEST_LOOKBACK = timedelta(days=2)
 LOW_RATING = 3
+# Reviews of this many stars with text may be published to REVIEWS_CHANNEL_ID.
+PUBLISHED_STARS = 5
 
 
 class Refusal(enum.Enum):
@@ -125,6 +130,31 @@ class ReviewService:
             await uow.reviews.set_comment(review_id, text, photo, now)
             return await uow.reviews.by_id(review_id)
 
+    @staticmethod
+    def publishable(review: Review) -> bool:
+        """A 5-star review with text may go to the reviews channel (after an admin's yes)."""
+        return review.stars == PUBLISHED_STARS and bool(review.text) and review.published_at is None
+
+    async def claim_publication(self, actor: Actor, review_id: int) -> tuple[Review, str] | None:
+        """(the review, its author's first name) claimed for the channel, once; None when
+        it was published already or is not a 5-star review with text. Audited."""
+        async with self._storage.write() as uow:
+            if not await uow.reviews.claim_publication(review_id, utcnow()):
+                return None
+            review = await uow.reviews.by_id(review_id)
+            assert review is not None
+            author = await uow.customers.by_id(review.customer_id)
+            await audit(uow, actor, "review.publish", f"review:{review_id}", None, None)
+        return review, (author.first_name if author is not None else None) or ""
+
+    async def published(self, review_id: int, message_id: int) -> None:
+        async with self._storage.write() as uow:
+            await uow.reviews.set_published_message(review_id, message_id)
+
+    async def publication_failed(self, review_id: int) -> None:
+        async with self._storage.write() as uow:
+            await uow.reviews.release_publication(review_id)
+
     async def latest(
         self, stars: int | None = None, limit: int = 10
     ) -> list[tuple[Review, str | None]]:
@@ -153,23 +183,87 @@ def net_promoter_score(scores: list[int]) -> float | None:
     return round((promoters - detractors) / len(scores) * 100, 1)
 
 
+class SegmentCompiler(Protocol):
+    """The broadcasts' segment service (BroadcastService.compile): an expression to SQL."""
+
+    def compile(self, segment: str, now: datetime | None = None) -> Compiled: ...
+
+
+@dataclass(frozen=True)
+class NpsSchedule:
+    """NPS on a schedule: the daily jobs ask the segment's customers not asked (by any
+    survey) in the last `every_days` days; questions wait for quiet hours to end."""
+
+    every_days: int
+    segment: str
+    quiet_hours: QuietHours | None
+    zone: ZoneInfo
+
+
 class NpsService:
     DETRACTOR = 6
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        segments: SegmentCompiler,
+        schedule: NpsSchedule | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._storage = storage
+        self._segments = segments
+        self._schedule = schedule
+        self._clock = clock
 
-    async def send_survey(self, actor: Actor) -> tuple[int, int]:
-        """(survey id, recipients queued); audited."""
+    async def send_survey(self, actor: Actor, segment: str = "all") -> tuple[int, int]:
+        """(survey id, recipients queued) for the customers of `segment` (the broadcast
+        segment grammar; SegmentError if malformed) who accept surveys; audited."""
+        segment = normalise(segment)
+        now = self._clock()
+        compiled = self._segments.compile(segment, now)
         async with self._storage.write() as uow:
-            survey_id = await uow.nps.create_survey(actor.telegram_id, utcnow())
-            recipients = await uow.session.fetch_value(
-                "SELECT recipients FROM nps_surveys WHERE id = ?", (survey_id,)
+            survey_id = await uow.nps.create_survey(
+                actor.telegram_id,
+                now,
+                segment=segment,
+                condition=compiled.sql,
+                params=compiled.params,
             )
+            recipients = await uow.nps.recipients(survey_id)
             await audit(
-                uow, actor, "nps.send", f"nps:{survey_id}", None, {"recipients": recipients}
+                uow,
+                actor,
+                "nps.send",
+                f"nps:{survey_id}",
+                None,
+                {"recipients": recipients, "segment": segment},
             )
-        return survey_id, int(recipients)
+        return survey_id, recipients
+
+    async def scheduled_survey(self, day: date) -> dict[str, Any]:
+        """The daily job: one survey to the scheduled segment's customers not asked in the
+        last NPS_SURVEY_EVERY_DAYS days, delivered after quiet hours."""
+        schedule = self._schedule
+        if schedule is None or schedule.every_days <= 0:
+            return {"survey": None, "recipients": 0}
+        now = self._clock()
+        compiled = self._segments.compile(schedule.segment, now)
+        not_before = now
+        if schedule.quiet_hours is not None:
+            not_before = schedule.quiet_hours.ends_after(now, schedule.zone)
+        async with self._storage.write() as uow:
+            survey_id = await uow.nps.create_survey(
+                None,
+                now,
+                segment=schedule.segment,
+                condition=compiled.sql,
+                params=compiled.params,
+                origin="schedule",
+                not_before=not_before,
+                not_asked_since=now - timedelta(days=schedule.every_days),
+            )
+            recipients = await uow.nps.recipients(survey_id)
+        return {"survey": survey_id, "recipients": recipients, "day": day.isoformat()}
 
     async def answer(self, customer: Customer, survey_id: int, score: int) -> bool:
         if not 0 <= score <= 10:

@@ -19,6 +19,13 @@ from storage.repositories.loyalty import Purchase
 from storage.repositories.support import AskedQuestion, Relay, SupportTopic, Ticket
 from storage.unit_of_work import Storage
 
+# A support rating at or below this opens a service-recovery ticket (an agent calls back).
+LOW_SUPPORT_RATING = 2
+
+
+def needs_recovery(rating: int | None) -> bool:
+    return rating is not None and rating <= LOW_SUPPORT_RATING
+
 
 class OverLimit(Exception):
     """An agent's points adjustments would exceed their limit for the day."""

@@ -41,6 +41,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("faq_reload", N_("Re-read the FAQ file (FAQ_FILE)")),
     ("faq_stats", N_("Views and ratings of FAQ answers")),
     ("stats", N_("Retention figures: /stats 30")),
+    ("cohorts", N_("Monthly cohorts as an image")),
     ("reviews", N_("Latest reviews: /reviews [stars]")),
     ("nps", N_("Net promoter score; /nps send asks customers")),
     ("broadcast", N_("Send a message to a segment of customers")),

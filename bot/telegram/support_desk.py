@@ -234,22 +234,24 @@ class SupportDesk:
         else:
             await self._thread(customer, ticket, replacing=topic.thread_id)
 
-    async def recovery_ticket(self, customer: Customer, stars: int) -> Ticket | None:
-        """A low rating opens (or joins) a ticket, so an agent gets in touch; None when
-        support is offline or the agents' chat refused."""
+    async def recovery_ticket(
+        self, customer: Customer, source: str, headline: Callable[[], str]
+    ) -> Ticket | None:
+        """Service recovery: a low score (review stars, support rating, NPS) opens (or joins)
+        a ticket in the customer's topic with `headline()` (rendered in the desk's language)
+        posted under the card, so an agent gets in touch; None when support is offline or
+        the agents' chat refused."""
         if not self.online:
             return None
-        opened = await self._support.open(customer.id, "review")
+        opened = await self._support.open(customer.id, source)
         try:
             if opened.created:
                 await self.ticket_opened(customer, opened.ticket)
             with self.desk_language():
-                text = _("⚠️ Low rating: {stars}. Please get in touch with the customer.").format(
-                    stars="⭐" * stars
-                )
+                text = headline()
             await self.post(customer, opened.ticket, text)
         except TelegramAPIError as error:
-            logger.error("could not open a ticket for a low rating: %s", error)
+            logger.error("could not open a recovery ticket (%s): %s", source, error)
             return None
         return opened.ticket
 

@@ -1,16 +1,25 @@
-"""/reviews [stars]: the latest reviews, for admins."""
+"""/reviews [stars]: the latest reviews, for admins; /nps; and the approval of 5-star
+reviews for the reviews channel."""
 
 from __future__ import annotations
 
-from aiogram import Router, html
+from aiogram import Bot, Router, html
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.access import Actor
+from bot.services.broadcasts.segments import SegmentError
 from bot.services.reviews import NpsService, ReviewService
+from bot.settings import Settings
+from handlers.callbacks import ReviewPublish
+from handlers.filters import IsAdmin
 
 router = Router(name=__name__)
+# The admin parent filters messages only; the Publish button is checked here.
+router.callback_query.filter(IsAdmin())
 
 SHOWN = 10
 
@@ -37,18 +46,70 @@ async def latest_reviews(message: Message, command: CommandObject, reviews: Revi
 @router.message(Command("nps"))
 async def nps(message: Message, command: CommandObject, nps: NpsService) -> None:
     assert message.from_user is not None
-    if (command.args or "").strip().lower() != "send":
+    verb, _space, segment = (command.args or "").strip().partition(" ")
+    if verb.lower() != "send":
         score, answers = await nps.recent_score()
         await message.answer(
             _(
                 "NPS over the last 90 days: {score} ({answers} answers).\n"
-                "Send /nps send to ask every customer who accepts surveys."
+                "Send /nps send to ask every customer who accepts surveys, or "
+                "/nps send SEGMENT (as in broadcasts, e.g. tier=gold and inactive>=30d) "
+                "to ask some of them."
             ).format(score="—" if score is None else score, answers=answers)
         )
         return
-    survey_id, recipients = await nps.send_survey(Actor.telegram(message.from_user.id))
+    try:
+        survey_id, recipients = await nps.send_survey(
+            Actor.telegram(message.from_user.id), segment.strip() or "all"
+        )
+    except SegmentError as error:
+        await message.answer(
+            _("That segment does not read: {error}").format(error=html.quote(str(error)))
+        )
+        return
     await message.answer(
         _("NPS survey #{survey} is on its way to {count} customers.").format(
             survey=survey_id, count=recipients
         )
     )
+
+
+@router.callback_query(ReviewPublish.filter())
+async def publish(
+    query: CallbackQuery,
+    callback_data: ReviewPublish,
+    reviews: ReviewService,
+    settings: Settings,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    channel = settings.reviews_channel_id
+    if channel is None:
+        callback_answer.text = _("This button is no longer active.")
+        return
+    claimed = await reviews.claim_publication(
+        Actor.telegram(query.from_user.id), callback_data.review
+    )
+    if claimed is None:
+        callback_answer.text = _("Already published (or not a 5-star review with text).")
+        return
+    review, author = claimed
+    assert review.text is not None
+    post = f"{'⭐' * review.stars}\n“{html.quote(review.text[:900])}”" + (
+        f"\n— {html.quote(author)}" if author else ""
+    )
+    try:
+        if review.photo:
+            sent = await bot.send_photo(channel, review.photo, caption=post)
+        else:
+            sent = await bot.send_message(channel, post)
+    except TelegramAPIError as error:
+        await reviews.publication_failed(review.id)
+        callback_answer.text = _("The channel refused the post: {error}").format(
+            error=error.message
+        )
+        return
+    await reviews.published(review.id, sent.message_id)
+    callback_answer.text = _("Published ✅")
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)

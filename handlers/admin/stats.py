@@ -1,16 +1,27 @@
-"""/stats: retention figures for admins, with buttons for the period."""
+"""/stats: retention figures for admins, with buttons for the period, and a PNG chart of
+weekly active and retained customers; /cohorts (or the chart's button): the cohort table
+as an image."""
 
 from __future__ import annotations
 
-from aiogram import Router
+import asyncio
+
+from aiogram import Bot, Router, html
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.analytics import AnalyticsService, Figures
+from bot.services.analytics import AnalyticsService, Figures, WeekActivity
+from bot.services.charts import CohortLabels, WeeklyLabels, cohort_chart, weekly_chart
 from bot.services.loyalty.service import LoyaltyService
-from handlers.callbacks import StatsPeriod
+from handlers.callbacks import StatsCohorts, StatsPeriod
 from handlers.filters import IsAdmin
 
 router = Router(name=__name__)
@@ -18,6 +29,8 @@ router = Router(name=__name__)
 router.callback_query.filter(IsAdmin())
 
 PERIODS = (7, 30, 90)
+CHART_WEEKS = 12
+COHORT_MONTHS = 12
 
 
 def _keyboard(current: int) -> InlineKeyboardMarkup:
@@ -54,9 +67,33 @@ def figures_text(figures: Figures, currency: str) -> str:
         "Revenue: {revenue} {currency} in {purchases} purchases; average check {check}\n"
         "Repeat-purchase rate: {repeat} % · CLV: {clv}\n"
         "Points: +{issued} issued, −{spent} spent, −{expired} expired; outstanding {liability}\n"
-        "FAQ: {questions} questions, {answered} answered, {declined} declined\n\n"
+        "FAQ: {questions} questions, {answered} answered, {declined} declined; "
+        "deflection {deflection} %\n"
+        "Support: {opened} tickets opened, {closed} closed; median first response {first} min, "
+        "resolution {resolution} min; answered within the SLA: {sla} %\n"
+        "CSAT: {csat} % of {ratings} ratings{agents}\n"
+        "NPS: {nps} ({nps_answers} answers) · average rating {rating}\n"
+        "Broadcasts: {delivered} delivered, {blocked} blocked; {unsubscribed} unsubscribed\n\n"
         "<b>Segments</b> (customers · revenue, share):\n{segments}"
     ).format(
+        deflection=_value(figures.faq_deflection_rate),
+        opened=figures.tickets_opened,
+        closed=figures.tickets_closed,
+        first=_value(figures.first_response_median_minutes),
+        resolution=_value(figures.resolution_median_minutes),
+        sla=_value(figures.first_response_within_sla),
+        csat=_value(figures.csat),
+        ratings=figures.csat_ratings,
+        agents="".join(
+            f"\n  · {html.quote(agent.agent)}: {_value(agent.csat)} % ({agent.ratings})"
+            for agent in figures.csat_by_agent
+        ),
+        nps=_value(figures.nps),
+        nps_answers=figures.nps_answers,
+        rating=_value(figures.average_rating),
+        delivered=figures.broadcast_delivered,
+        blocked=figures.broadcast_blocked,
+        unsubscribed=figures.unsubscribed,
         days=figures.days,
         total=figures.customers_total,
         active=figures.customers_active,
@@ -91,6 +128,73 @@ async def stats(
     figures = await analytics.figures(days)
     await message.answer(
         figures_text(figures, loyalty.rules.currency), reply_markup=_keyboard(days)
+    )
+    weeks = await analytics.weekly_activity(CHART_WEEKS)
+    labels = WeeklyLabels(_("Customers per week: active and retained"), _("active"), _("retained"))
+    png = await asyncio.to_thread(weekly_chart, weeks, labels)
+    await message.answer_photo(
+        BufferedInputFile(png, "weekly-activity.png"),
+        caption=_weekly_caption(weeks),
+        reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=_("📅 Cohorts"),
+                        callback_data=StatsCohorts(months=COHORT_MONTHS).pack(),
+                    )
+                ]
+            ]
+        ),
+    )
+
+
+def _weekly_caption(weeks: list[WeekActivity]) -> str:
+    lines = [
+        _(
+            "Weekly customers (7-day weeks, starting): active = bought that week, "
+            "retained = of them, bought before too."
+        )
+    ]
+    lines.extend(
+        _("{start}: {active} active, {retained} retained").format(
+            start=f"{week.start:%d.%m}", active=week.active, retained=week.retained
+        )
+        for week in weeks
+    )
+    return "\n".join(lines)
+
+
+@router.message(Command("cohorts"))
+async def cohorts(message: Message, analytics: AnalyticsService) -> None:
+    await _send_cohorts(message.bot, message.chat.id, analytics, COHORT_MONTHS)
+
+
+@router.callback_query(StatsCohorts.filter())
+async def cohorts_button(
+    query: CallbackQuery, callback_data: StatsCohorts, analytics: AnalyticsService, bot: Bot
+) -> None:
+    months = callback_data.months if 1 <= callback_data.months <= 36 else COHORT_MONTHS
+    await _send_cohorts(bot, query.from_user.id, analytics, months)
+
+
+async def _send_cohorts(
+    bot: Bot | None, chat_id: int, analytics: AnalyticsService, months: int
+) -> None:
+    assert bot is not None
+    rows = await analytics.cohorts(months)
+    if not rows:
+        await bot.send_message(chat_id, _("No purchases yet: no cohorts to show."))
+        return
+    labels = CohortLabels(
+        _("Monthly cohorts: share buying in each month after the first purchase"),
+        _("cohort (customers)"),
+        _("+{n} mo"),
+    )
+    png = await asyncio.to_thread(cohort_chart, rows, labels)
+    await bot.send_photo(
+        chat_id,
+        BufferedInputFile(png, "cohorts.png"),
+        caption=_("Cohorts of the last {months} months by first purchase.").format(months=months),
     )
 
 

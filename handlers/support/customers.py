@@ -15,7 +15,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.support import SupportService
+from bot.services.support import SupportService, needs_recovery
 from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk
 from handlers.callbacks import RateTicket, SkipComment, TalkToHuman
@@ -23,6 +23,7 @@ from handlers.filters import PRIVATE_CHAT, Check, MenuButton
 from handlers.menu import SUPPORT
 from storage.clock import utcnow
 from storage.models import Customer
+from storage.repositories.support import Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -181,14 +182,32 @@ async def rate(
         callback_answer.text = _("This button is no longer active.")
         return
     callback_answer.text = _("Thank you!")
+    if desk.online:
+        with desk.desk_language():
+            text = _("⭐ The customer rated ticket #{ticket}: {stars}/5").format(
+                ticket=ticket.id, stars=ticket.rating
+            )
+        await desk.post(customer, ticket, text)
+    thanks = _(
+        "Thank you for rating {stars} ⭐! If you like, write a comment in one message, "
+        "or press Skip."
+    ).format(stars=ticket.rating)
+    if needs_recovery(ticket.rating):
+        recovery = await _recovery_ticket(customer, ticket, desk)
+        if recovery is not None:
+            thanks = (
+                _(
+                    "We're sorry we let you down. A person from our team will write to you "
+                    "here (ticket #{ticket})."
+                ).format(ticket=recovery.id)
+                + "\n\n"
+                + _("What went wrong? Write it in one message, or press Skip.")
+            )
     message = query.message
     if isinstance(message, Message):
         await message.edit_reply_markup(reply_markup=None)
         await message.answer(
-            _(
-                "Thank you for rating {stars} ⭐! If you like, write a comment in one message, "
-                "or press Skip."
-            ).format(stars=ticket.rating),
+            thanks,
             reply_markup=InlineKeyboardMarkup(
                 inline_keyboard=[
                     [
@@ -202,12 +221,21 @@ async def rate(
         )
     await state.set_state(RatingComment.text)
     await state.update_data(ticket=ticket.id)
-    if desk.online:
-        with desk.desk_language():
-            text = _("⭐ The customer rated ticket #{ticket}: {stars}/5").format(
-                ticket=ticket.id, stars=ticket.rating
-            )
-        await desk.post(customer, ticket, text)
+
+
+async def _recovery_ticket(customer: Customer, rated: Ticket, desk: SupportDesk) -> Ticket | None:
+    """Service recovery: a low support rating opens a ticket in the customer's topic with the
+    rating (the comment, if one follows, is posted there too), so an agent calls back."""
+    agent = rated.assignee_name or "—"
+    stars = rated.rating
+
+    def headline() -> str:
+        return _(
+            "⚠️ Low support rating: {stars}/5 for ticket #{ticket} (agent: {agent}). "
+            "Please call the customer back."
+        ).format(stars=stars, ticket=rated.id, agent=html.quote(agent))
+
+    return await desk.recovery_ticket(customer, "support_rating", headline)
 
 
 @router.callback_query(SkipComment.filter())

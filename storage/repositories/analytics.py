@@ -47,6 +47,35 @@ class FaqFlow:
     unhelpful: int
 
 
+@dataclass(frozen=True)
+class TicketTimes:
+    """Tickets opened in the period with their waits (minutes; None while none), and the
+    resolution times of tickets closed in it."""
+
+    opened: int
+    closed: int
+    first_response_minutes: list[float | None]  # one per ticket opened, None: no reply yet
+    opened_minutes_before_end: list[float]  # how long before the period's end each opened
+    resolution_minutes: list[float]  # one per ticket closed in the period
+
+
+@dataclass(frozen=True)
+class AgentRatings:
+    agent_id: int | None
+    agent: str | None
+    ratings: int
+    satisfied: int  # 4 or 5 stars
+
+
+@dataclass(frozen=True)
+class BroadcastFlow:
+    broadcasts: int  # started in the period
+    delivered: int
+    blocked: int
+    failed: int
+    unsubscribed: int  # customers who opted out of promotions in the period (still out)
+
+
 class AnalyticsRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -134,6 +163,105 @@ class AnalyticsRepository:
         )
         assert row is not None
         return FaqFlow(*(int(value) for value in row))
+
+    async def faq_deflected(self, start: datetime, end: datetime, within_seconds: int) -> int:
+        """Confident FAQ answers in the period not followed by a support ticket of the same
+        customer within `within_seconds`."""
+        value = await self._session.fetch_value(
+            """
+            SELECT COUNT(*) FROM faq_queries q
+            WHERE q.at >= ? AND q.at < ? AND q.outcome = 'answered'
+              AND NOT EXISTS (
+                  SELECT 1 FROM tickets t
+                  WHERE t.customer_id = q.customer_id AND t.opened_at >= q.at
+                    AND julianday(t.opened_at) - julianday(q.at) < ? / 86400.0)
+            """,
+            (to_db(start), to_db(end), within_seconds),
+        )
+        return int(value or 0)
+
+    async def ticket_times(self, start: datetime, end: datetime) -> TicketTimes:
+        begin, finish = to_db(start), to_db(end)
+        opened = await self._session.fetch_all(
+            """
+            SELECT (julianday(first_response_at) - julianday(opened_at)) * 1440,
+                   (julianday(?) - julianday(opened_at)) * 1440
+            FROM tickets WHERE opened_at >= ? AND opened_at < ?
+            """,
+            (finish, begin, finish),
+        )
+        closed = await self._session.fetch_all(
+            """
+            SELECT (julianday(closed_at) - julianday(opened_at)) * 1440
+            FROM tickets WHERE closed_at >= ? AND closed_at < ?
+            """,
+            (begin, finish),
+        )
+        return TicketTimes(
+            opened=len(opened),
+            closed=len(closed),
+            first_response_minutes=[None if row[0] is None else float(row[0]) for row in opened],
+            opened_minutes_before_end=[float(row[1]) for row in opened],
+            resolution_minutes=[float(row[0]) for row in closed],
+        )
+
+    async def support_ratings(self, start: datetime, end: datetime) -> list[AgentRatings]:
+        """Support ratings given in the period, per agent (the ticket's assignee)."""
+        rows = await self._session.fetch_all(
+            """
+            SELECT assignee_id, MAX(assignee_name), COUNT(*), SUM(rating >= 4)
+            FROM tickets WHERE rated_at >= ? AND rated_at < ? AND rating IS NOT NULL
+            GROUP BY assignee_id ORDER BY COUNT(*) DESC, assignee_id
+            """,
+            (to_db(start), to_db(end)),
+        )
+        return [
+            AgentRatings(
+                None if row[0] is None else int(row[0]), row[1], int(row[2]), int(row[3] or 0)
+            )
+            for row in rows
+        ]
+
+    async def broadcasts(self, start: datetime, end: datetime) -> BroadcastFlow:
+        row = await self._session.fetch_one(
+            """
+            SELECT COUNT(DISTINCT b.id),
+                   COALESCE(SUM(r.state = 'sent'), 0),
+                   COALESCE(SUM(r.state = 'blocked'), 0),
+                   COALESCE(SUM(r.state = 'failed'), 0)
+            FROM broadcasts b LEFT JOIN broadcast_recipients r ON r.broadcast_id = b.id
+            WHERE b.started_at >= ? AND b.started_at < ?
+            """,
+            (to_db(start), to_db(end)),
+        )
+        unsubscribed = await self._session.fetch_value(
+            "SELECT COUNT(*) FROM customers WHERE consent_promotions = 0 "
+            "AND consents_changed_at >= ? AND consents_changed_at < ?",
+            (to_db(start), to_db(end)),
+        )
+        assert row is not None
+        started, delivered, blocked, failed = (int(value) for value in row)
+        return BroadcastFlow(started, delivered, blocked, failed, int(unsubscribed or 0))
+
+    async def weekly_activity(self, end: datetime, weeks: int) -> list[tuple[int, int, int]]:
+        """(week index 0..weeks-1, oldest first, buyers that week, of them customers who had
+        bought before the week) for the `weeks` 7-day weeks ending at `end`."""
+        finish = int(end.timestamp())
+        origin = finish - weeks * 604800
+        rows = await self._session.fetch_all(
+            """
+            WITH active AS (
+                SELECT DISTINCT customer_id, (purchased_epoch - ?) / 604800 AS week
+                FROM purchases WHERE purchased_epoch >= ? AND purchased_epoch < ?
+            )
+            SELECT a.week, COUNT(*),
+                   SUM((SELECT MIN(p.purchased_epoch) FROM purchases p
+                        WHERE p.customer_id = a.customer_id) < ? + a.week * 604800)
+            FROM active a GROUP BY a.week ORDER BY a.week
+            """,
+            (origin, origin, finish, origin),
+        )
+        return [(int(row[0]), int(row[1]), int(row[2] or 0)) for row in rows]
 
     async def cohort_activity(self, since_month: str) -> list[tuple[str, str, int]]:
         """(cohort month of the first purchase, month of activity, customers) for cohorts

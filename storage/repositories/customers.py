@@ -112,9 +112,15 @@ class CustomerRepository:
             (to_db(at), telegram_id),
         )
 
-    async def set_promotions_consent(self, customer_id: int, consent: bool) -> None:
+    async def set_promotions_consent(
+        self, customer_id: int, consent: bool, at: datetime | None = None
+    ) -> None:
+        # consents_changed_at also dates an unsubscription (/stop, the Unsubscribe button)
+        # for the analytics' "unsubscribed in the period".
         await self._session.execute(
-            "UPDATE customers SET consent_promotions = ? WHERE id = ?", (consent, customer_id)
+            "UPDATE customers SET consent_promotions = ?, "
+            "consents_changed_at = COALESCE(?, consents_changed_at) WHERE id = ?",
+            (consent, None if at is None else to_db(at), customer_id),
         )
 
     async def set_consents(

@@ -206,7 +206,8 @@ class PersonalDataRepository:
     async def reviews(self, customer_id: int) -> list[dict[str, Any]]:
         return await self._rows(
             "SELECT r.stars, r.text, r.photo IS NOT NULL AS photo, r.source, p.order_id, "
-            "r.created_at FROM reviews r LEFT JOIN purchases p ON p.id = r.purchase_id "
+            "r.created_at, r.published_at FROM reviews r "
+            "LEFT JOIN purchases p ON p.id = r.purchase_id "
             "WHERE r.customer_id = ? ORDER BY r.id",
             (customer_id,),
         )
@@ -224,6 +225,18 @@ class PersonalDataRepository:
             "SELECT survey_id, score, reason, answered_at FROM nps_responses "
             "WHERE customer_id = ? ORDER BY answered_at",
             (customer_id,),
+        )
+
+    async def nps_invitations(self, customer_id: int) -> list[dict[str, Any]]:
+        return await self._rows(
+            "SELECT survey_id, invited_at FROM nps_invitations WHERE customer_id = ? "
+            "ORDER BY invited_at",
+            (customer_id,),
+        )
+
+    async def erase_nps_invitations(self, customer_id: int) -> int:
+        return await self._session.execute(
+            "DELETE FROM nps_invitations WHERE customer_id = ?", (customer_id,)
         )
 
     async def erase_nps_reasons(self, customer_id: int) -> int:

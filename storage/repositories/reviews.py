@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from storage.clock import to_db
 from storage.database import Session
@@ -19,6 +20,8 @@ class Review(Record):
     source: str
     created_at: Moment
     updated_at: Moment
+    published_at: Moment | None = None
+    published_message_id: int | None = None
 
 
 class ReviewRepository:
@@ -79,6 +82,28 @@ class ReviewRepository:
             (text, photo, to_db(at), review_id),
         )
 
+    async def claim_publication(self, review_id: int, at: datetime) -> bool:
+        """Mark a 5-star review with text as published; False if it was already (or is not
+        eligible): two admins approving at once publish it once."""
+        changed = await self._session.execute(
+            "UPDATE reviews SET published_at = ? WHERE id = ? AND stars = 5 "
+            "AND text IS NOT NULL AND published_at IS NULL",
+            (to_db(at), review_id),
+        )
+        return changed > 0
+
+    async def set_published_message(self, review_id: int, message_id: int | None) -> None:
+        await self._session.execute(
+            "UPDATE reviews SET published_message_id = ? WHERE id = ?", (message_id, review_id)
+        )
+
+    async def release_publication(self, review_id: int) -> None:
+        """The channel refused the post: the review may be approved again."""
+        await self._session.execute(
+            "UPDATE reviews SET published_at = NULL WHERE id = ? AND published_message_id IS NULL",
+            (review_id,),
+        )
+
     async def latest(self, stars: int | None, limit: int) -> list[tuple[Review, str | None]]:
         """The latest reviews (with the author's first name), optionally of one star count."""
         rows = await self._session.fetch_all(
@@ -131,29 +156,62 @@ class NpsRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    async def create_survey(self, created_by: int | None, at: datetime) -> int:
-        """A survey sent to every customer who accepts surveys and can be reached; returns
-        its id (the questions go out through the outbox, each customer once)."""
+    async def create_survey(
+        self,
+        created_by: int | None,
+        at: datetime,
+        *,
+        segment: str = "all",
+        condition: str = "1",
+        params: tuple[Any, ...] = (),
+        origin: str = "admin",
+        not_before: datetime | None = None,
+        not_asked_since: datetime | None = None,
+    ) -> int:
+        """A survey sent to the customers of a segment (`condition`: a compiled segment over
+        ``customers c``) who accept surveys and can be reached, and, with `not_asked_since`,
+        were not asked since then; returns its id. The questions go out through the outbox
+        (not before `not_before`), each customer once; who was asked is kept."""
         survey_id = await self._session.insert(
-            "INSERT INTO nps_surveys (created_at, created_by, recipients) VALUES (?, ?, 0)",
-            (to_db(at), created_by),
+            "INSERT INTO nps_surveys (created_at, created_by, recipients, segment, origin) "
+            "VALUES (?, ?, 0, ?, ?)",
+            (to_db(at), created_by, segment, origin),
         )
         assert survey_id is not None
+        since = None if not_asked_since is None else to_db(not_asked_since)
         queued = await self._session.execute(
+            f"""
+            INSERT INTO nps_invitations (survey_id, customer_id, invited_at)
+            SELECT ?, c.id, ? FROM customers c
+            WHERE c.consent_surveys = 1 AND c.reachable = 1 AND c.telegram_id IS NOT NULL
+              AND ({condition})
+              AND (? IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM nps_invitations i
+                  WHERE i.customer_id = c.id AND i.invited_at > ?))
+            ON CONFLICT DO NOTHING
+            """,
+            (survey_id, to_db(at), *params, since, since),
+        )
+        await self._session.execute(
             """
             INSERT INTO outbox (customer_id, kind, payload, dedupe_key, created_at, not_before)
-            SELECT c.id, 'nps_request', json_object('survey_id', :survey),
-                   'nps:' || :survey || ':' || c.id, :at, :at
-            FROM customers c
-            WHERE c.consent_surveys = 1 AND c.reachable = 1 AND c.telegram_id IS NOT NULL
+            SELECT i.customer_id, 'nps_request', json_object('survey_id', i.survey_id),
+                   'nps:' || i.survey_id || ':' || i.customer_id, ?, ?
+            FROM nps_invitations i WHERE i.survey_id = ?
             ON CONFLICT (dedupe_key) DO NOTHING
             """,
-            {"survey": survey_id, "at": to_db(at)},
+            (to_db(at), to_db(not_before or at), survey_id),
         )
         await self._session.execute(
             "UPDATE nps_surveys SET recipients = ? WHERE id = ?", (queued, survey_id)
         )
         return survey_id
+
+    async def recipients(self, survey_id: int) -> int:
+        value = await self._session.fetch_value(
+            "SELECT recipients FROM nps_surveys WHERE id = ?", (survey_id,)
+        )
+        return int(value or 0)
 
     async def answer(self, survey_id: int, customer_id: int, score: int, at: datetime) -> bool:
         """False when the survey is unknown or the customer answered it already."""

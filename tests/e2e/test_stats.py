@@ -4,7 +4,8 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from tests.e2e.harness import BotProcess, buy
+from bot.emulator.media import probe_image
+from tests.e2e.harness import BotProcess, buttons, buy
 
 
 async def test_crr_churn_and_segments_from_backdated_purchases(own_emulator, tmp_path, api_for):
@@ -70,9 +71,12 @@ async def test_admins_read_figures_in_telegram_and_switch_the_period(bot, emulat
     assert "CRR" in figures["text"]
     buttons = [b for row in figures["reply_markup"]["inline_keyboard"] for b in row]
     assert [b["text"] for b in buttons] == ["7 days", "• 30 days •", "90 days"]
+    chart = await admin.next_message(timeout=30)  # the weekly chart follows the figures
+    assert "photo" in chart and "retained" in chart["caption"]
     press = admin.press(figures, buttons[0]["callback_data"])
     await emulator.wait_for(lambda: emulator.callback_answer(press) is not None)
-    assert "Last 7 days" in admin.messages[-1]["text"]
+    edited = admin.chat.get(figures["message_id"]).payload
+    assert "Last 7 days" in edited["text"]
 
     outsider = emulator.add_user(first_name="Nosy", language_code="en")
     outsider.send_text("/stats")
@@ -80,3 +84,140 @@ async def test_admins_read_figures_in_telegram_and_switch_the_period(bot, emulat
     forged = outsider.press(figures, buttons[2]["callback_data"], forge=True)
     await emulator.wait_for(lambda: emulator.callback_answer(forged) is not None)
     assert emulator.callback_answer(forged)["text"] == "This button is no longer active."
+
+
+def _png_of(emulator, message):
+    """The bytes of a photo the bot sent, as the emulator stored the upload."""
+    assert "photo" in message, message
+    record = emulator.world.files.get(message["photo"][-1]["file_id"])
+    assert record is not None and record.data is not None
+    return record.data
+
+
+async def test_support_faq_broadcast_figures_and_charts(own_emulator, tmp_path, api_for):
+    """Tickets, CSAT per agent, FAQ deflection and broadcast figures from a scripted week;
+    /stats sends a real PNG chart and the cohort table as an image."""
+    admin_id = 900_000_077
+    chat = own_emulator.add_forum_supergroup("Support", chat_id=-1_009_000_000_077)
+    bot = BotProcess(
+        own_emulator,
+        tmp_path / "bot",
+        admin_ids=(admin_id,),
+        env={"SUPPORT_CHAT_ID": str(chat.id), "SUPPORT_FIRST_RESPONSE_MINUTES": "15"},
+    )
+    await bot.start()
+    try:
+        api = await api_for(bot)
+        admin = own_emulator.add_user(first_name="Boss", language_code="en", user_id=admin_id)
+        kim = own_emulator.add_user(first_name="Kim", language_code="en")
+        lou = own_emulator.add_user(first_name="Lou", language_code="en")
+        ann, ben, cid, dee = (
+            own_emulator.add_user(first_name=name, language_code="en")
+            for name in ("Ann", "Ben", "Cid", "Dee")
+        )
+        for person in (admin, ann, ben, cid, dee):
+            person.send_text("/start")
+            await person.next_message()
+
+        # FAQ: Dee's answer stands (deflected); Ann asks, then opens a ticket (not deflected).
+        for person in (dee, ann):
+            person.send_text("is there wifi")
+            assert "Wi-Fi" in (await person.next_message())["text"]
+
+        async def ticket(customer, agent, stars):
+            customer.send_text("/support")
+            number = int((await customer.next_message())["text"].split("#")[1].split()[0])
+            await own_emulator.wait_for(
+                lambda: any(t.name.endswith(f"#{number}") for t in chat.topics.values())
+            )
+            thread = next(k for k, t in chat.topics.items() if t.name.endswith(f"#{number}"))
+            customer.send_text("help please")
+            await own_emulator.wait_for(
+                lambda: any(m.get("text") == "help please" for m in chat.messages_in(thread))
+            )
+            if agent is None:
+                return
+            agent.send_text("On it", chat=chat, message_thread_id=thread)
+            assert (await customer.next_message())["text"] == "On it"
+            agent.send_text("/close", chat=chat, message_thread_id=thread)
+            rating = await customer.next_message()
+            customer.press(rating, buttons(rating)[f"{stars} ⭐"])
+            await customer.next_message()  # thanks (or sorry, with a recovery ticket)
+
+        await ticket(ann, kim, 5)
+        await ticket(ben, lou, 2)  # opens a recovery ticket too
+        await ticket(cid, None, 0)  # waits, younger than the SLA
+
+        # A broadcast: Cid blocked the bot; Dee unsubscribes with the button under it.
+        cid.block_bot()
+        created = await bot.cli("broadcast", "create", "--text", "Autumn offer")
+        assert created.returncode == 0, created.stderr
+        offer = await dee.next_message(timeout=15)
+        dee.press(offer, buttons(offer)["🔕 Unsubscribe"])
+        assert "won't receive promotions" in (await dee.next_message())["text"]
+
+        # Purchases: Ann bought before and this week (retained); Ben first this week.
+        now = datetime.now(UTC)
+        await buy(api, "W-1", ann.id, "10.00", now - timedelta(days=20))
+        await buy(api, "W-2", ann.id, "10.00", now - timedelta(days=1))
+        await buy(api, "W-3", ben.id, "10.00", now - timedelta(days=1))
+
+        def done() -> bool:
+            return any(
+                call.method == "sendMessage" and call.params.get("chat_id") == cid.id
+                for call in own_emulator.calls
+            )
+
+        await own_emulator.wait_for(done, timeout=15)
+        result = await bot.cli("stats", "--period", "7d", "--json")
+        assert result.returncode == 0, result.stderr
+        figures = result.json()
+        assert (figures["tickets_opened"], figures["tickets_closed"]) == (4, 2)
+        assert figures["first_response_median_minutes"] < 1
+        assert figures["resolution_median_minutes"] < 1
+        # Ann's and Ben's answered at once; Cid's and the recovery ticket are not yet due.
+        assert (figures["sla_minutes"], figures["first_response_within_sla"]) == (15, 100)
+        assert (figures["csat"], figures["csat_ratings"]) == (50, 2)
+        by_agent = {row["agent"]: (row["csat"], row["ratings"]) for row in figures["csat_by_agent"]}
+        assert by_agent == {"Kim": (100, 1), "Lou": (0, 1)}
+        assert (figures["faq_answered"], figures["faq_deflected"]) == (2, 1)
+        assert figures["faq_deflection_rate"] == 50
+        assert figures["broadcasts_started"] == 1
+        assert (figures["broadcast_delivered"], figures["broadcast_blocked"]) == (4, 1)
+        assert figures["unsubscribed"] == 1
+        text = (await bot.cli("stats", "--period", "7d")).stdout
+        assert "CSAT 50.0 % (2 ratings); Kim 100.0 % of 1; Lou 0.0 % of 1" in text
+
+        exported = await bot.cli("export", "tickets", "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+        assert [(row["source"], row["rating"]) for row in rows] == [
+            ("command", "5"),
+            ("command", "2"),
+            ("support_rating", ""),
+            ("command", ""),
+        ]
+
+        # In Telegram: the figures, then the chart as a real PNG with the weekly figures.
+        admin.skip_messages()
+        admin.send_text("/stats 7")
+        shown = await admin.next_message()
+        assert "CSAT: 50.0 % of 2 ratings" in shown["text"] and "Lou: 0.0 % (1)" in shown["text"]
+        assert "deflection 50.0 %" in shown["text"]
+        assert "4 delivered, 1 blocked; 1 unsubscribed" in shown["text"]
+        chart = await admin.next_message(timeout=30)
+        png = _png_of(own_emulator, chart)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and 10_000 < len(png) < 500_000
+        assert probe_image(png) == (900, 480)
+        assert chart["caption"].splitlines()[-1].endswith(": 2 active, 1 retained")
+        admin.press(chart, buttons(chart)["📅 Cohorts"])
+        table = await admin.next_message(timeout=30)
+        assert _png_of(own_emulator, table).startswith(b"\x89PNG\r\n\x1a\n")
+        assert "Cohorts of the last 12 months" in table["caption"]
+        # A customer's forged press of the admins' button sends nothing.
+        forged = dee.press(chart, buttons(chart)["📅 Cohorts"], forge=True)
+        await own_emulator.wait_for(lambda: own_emulator.callback_answer(forged) is not None)
+        dee.send_text("/cohorts")
+        assert "administrators only" in (await dee.next_message())["text"]
+        assert not any("photo" in message for message in dee.messages)
+    finally:
+        assert await bot.stop() == 0

@@ -136,13 +136,16 @@ async def _export_reviews(uow: UnitOfWork, customer: Customer) -> dict[str, Any]
     return {
         "reviews": await uow.personal_data.reviews(customer.id),
         "nps_answers": await uow.personal_data.nps_answers(customer.id),
+        "nps_invitations": await uow.personal_data.nps_invitations(customer.id),
     }
 
 
 async def _forget_reviews(uow: UnitOfWork, customer: Customer, at: datetime) -> int:
-    return await uow.personal_data.erase_reviews(
-        customer.id
-    ) + await uow.personal_data.erase_nps_reasons(customer.id)
+    return (
+        await uow.personal_data.erase_reviews(customer.id)
+        + await uow.personal_data.erase_nps_reasons(customer.id)
+        + await uow.personal_data.erase_nps_invitations(customer.id)
+    )
 
 
 async def _export_promotions(uow: UnitOfWork, customer: Customer) -> dict[str, Any]:
