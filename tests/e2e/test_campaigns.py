@@ -211,11 +211,28 @@ async def test_birthday_expiry_and_reactivation_campaigns(own_emulator, tmp_path
 async def test_welcome_follow_up_falls_due_once_and_settings_are_checked(own_emulator, tmp_path):
     emulator = own_emulator
     # A follow-up 3.6 seconds after the first /start (a day in production).
-    bot = await _bot(emulator, tmp_path / "bot", CAMPAIGN_WELCOME_HOURS="0.001")
+    # Promotion quiet hours around now: the follow-up falls due but waits.
+    now = datetime.now(UTC)
+    quiet = f"{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=1)):%H:%M}"
+    bot = await _bot(
+        emulator,
+        tmp_path / "bot",
+        CAMPAIGN_WELCOME_HOURS="0.001",
+        TIMEZONE="UTC",
+        PROMOTION_QUIET_HOURS=quiet,
+    )
     eve = await _started(emulator, "Eve", "uk")
     fay = await _started(emulator, "Fay", "en")
     fay.send_text("/stop")
     await _reply(fay, "/start")
+    await asyncio.sleep(6.0)
+    assert not _texts(eve, "Раді")
+    listing = await bot.cli("broadcast", "list")
+    assert "campaign" in listing.stdout and "sending" in listing.stdout, listing.stdout
+    # Quiet hours over (here: the operator changed them and restarted).
+    assert await bot.stop() == 0
+    bot.env["PROMOTION_QUIET_HOURS"] = ""
+    await bot.start()
     follow_up = await _reply(eve, "Раді", timeout=15)
     assert follow_up["text"].startswith("👋 Раді, що ви з нами!")
     assert _callbacks(follow_up) == ["rewards", "unsub"]
