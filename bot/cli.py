@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         command = arguments.command or "run"
         if command == "run":
             return _run(settings)
@@ -137,8 +137,9 @@ def _command_handler(
     return handler
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "text") -> None:
     from bot import log_masking
+    from bot.ops import logs
 
     logging.basicConfig(
         level=level.upper(),
@@ -148,6 +149,7 @@ def configure_logging(level: str) -> None:
     # yoyo narrates every migration step at INFO; operators need to know only what applied.
     logging.getLogger("yoyo").setLevel(max(logging.WARNING, logging.getLogger().level))
     log_masking.install()
+    logs.install(log_format)
 
 
 def _run(settings: Settings) -> int:
