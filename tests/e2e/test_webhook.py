@@ -119,7 +119,7 @@ async def test_the_same_update_delivered_twice_is_handled_once(own_emulator, tmp
                 return answer.status
 
         # Twice at once, then again after it was handled: every delivery gets its 200.
-        assert await asyncio.gather(deliver(), deliver()) == [200, 200]
+        assert list(await asyncio.gather(deliver(), deliver())) == [200, 200]
         await own_emulator.wait_for(lambda: len(ben.messages) == 1, timeout=10)
         assert await deliver() == 200
     # Telegram's own redelivery of the same id, through the emulator's webhook.
