@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_broadcasts import add_broadcast_commands
 
     add_broadcast_commands(commands)
+    from bot.cli_backup import add_backup_command
+
+    add_backup_command(commands)
     return parser
 
 
@@ -118,6 +121,7 @@ _COMMAND_MODULES = {
     "jobs": ("bot.cli_jobs", "run_jobs_command"),
     "broadcast": ("bot.cli_broadcasts", "run_broadcast_command"),
     "tag": ("bot.cli_broadcasts", "run_tag_command"),
+    "backup": ("bot.cli_backup", "run_backup_command"),
 }
 
 

@@ -125,13 +125,14 @@ class UpdateMetricsMiddleware(BaseMiddleware):
         started = time.perf_counter()
         outcome = "error"
         # Every record logged while handling this update carries its id (bot/ops/logs.py).
-        token = update_context.set(event.update_id)
+        # Not reset: each update runs in a task of its own (aiogram's polling and the webhook
+        # worker alike), and aiogram logs "Update id=… is handled" after this returns.
+        update_context.set(event.update_id)
         try:
             result = await handler(event, data)
             outcome = "unhandled" if result is UNHANDLED else "handled"
             return result
         finally:
-            update_context.reset(token)
             self._metrics.updates.labels(kind, outcome).inc()
             self._metrics.update_seconds.labels(kind).observe(time.perf_counter() - started)
 
