@@ -7,9 +7,11 @@ import asyncio
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import redis.asyncio
 
 from tests.e2e.harness import BotProcess, buy, free_port
 
@@ -58,7 +60,9 @@ async def redis_url(tmp_path):
         server.wait(10)
 
 
-async def _review_across_a_restart(emulator: Any, bot: BotProcess, api_for: Any) -> None:
+async def _review_across_a_restart(
+    emulator: Any, bot: BotProcess, api_for: Any, where: Callable[[], Awaitable[str | None]]
+) -> None:
     await bot.start()
     api = await api_for(bot)
     rosa = emulator.add_user(first_name="Rosa", language_code="en")
@@ -71,6 +75,7 @@ async def _review_across_a_restart(emulator: Any, bot: BotProcess, api_for: Any)
     press = rosa.press(question, _stars(question)[3])
     await emulator.wait_for(lambda: emulator.callback_answer(press) is not None, timeout=15)
     assert "comment" in rosa.messages[-1]["text"]
+    assert await where() == "ReviewComment:waiting"
 
     assert await bot.stop() == 0  # the bot restarts between the question and the answer
     await bot.start()
@@ -90,7 +95,13 @@ async def test_a_review_continues_after_a_restart_with_state_in_the_database(
     own_emulator, tmp_path, api_for
 ):
     bot = BotProcess(own_emulator, tmp_path)
-    await _review_across_a_restart(own_emulator, bot, api_for)
+
+    async def state_in_database() -> str | None:
+        with sqlite3.connect(bot.database) as database:
+            rows = database.execute("SELECT state FROM fsm_states").fetchall()
+        return rows[0][0] if len(rows) == 1 else None
+
+    await _review_across_a_restart(own_emulator, bot, api_for, state_in_database)
     with sqlite3.connect(bot.database) as database:
         # The conversation ended: no state is left behind.
         assert database.execute("SELECT COUNT(*) FROM fsm_states").fetchone() == (0,)
@@ -100,6 +111,19 @@ async def test_a_review_continues_after_a_restart_with_state_in_redis(
     own_emulator, tmp_path, api_for, redis_url
 ):
     bot = BotProcess(own_emulator, tmp_path, env={"REDIS_URL": redis_url})
-    await _review_across_a_restart(own_emulator, bot, api_for)
+
+    async def state_in_redis() -> str | None:
+        client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            keys = [key async for key in client.scan_iter("fsm:*:state")]
+            value = await client.get(keys[0]) if len(keys) == 1 else None
+        finally:
+            await client.aclose()
+        with sqlite3.connect(bot.database) as database:
+            # Nothing of it in the database: Redis holds the conversation.
+            assert database.execute("SELECT COUNT(*) FROM fsm_states").fetchone() == (0,)
+        return None if value is None else str(value)
+
+    await _review_across_a_restart(own_emulator, bot, api_for, state_in_redis)
     with sqlite3.connect(bot.database) as database:
         assert database.execute("SELECT COUNT(*) FROM fsm_states").fetchone() == (0,)
