@@ -98,7 +98,8 @@ class Application:
     desk: SupportDesk
     broadcasts: BroadcastWorker | None = None
     metrics: Metrics | None = None
-    # Webhook mode (WEBHOOK_URL): the inbox the HTTP server stores updates in.
+    # The inbox the webhook route stores updates in (WEBHOOK_URL); in polling mode it only
+    # drains what an earlier webhook deployment left.
     inbox: WebhookInbox | None = None
 
 
@@ -226,23 +227,24 @@ def _http_server(
     purchases: PurchaseService,
     loyalty: LoyaltyService,
     notices: NoticeWorker,
-) -> tuple[WebhookInbox | None, HttpServer | None]:
+) -> tuple[WebhookInbox, HttpServer | None]:
     """The HTTP server (integration API, /healthz, /metrics, the webhook) and, in webhook
     mode, the inbox its webhook route stores updates in."""
     http = None
-    inbox = None
-    if settings.webhook_url is not None:
-        inbox = WebhookInbox(
-            storage,
-            dispatcher,
-            bot,
-            settings.webhook_secret_token(),
-            lease_seconds=settings.webhook_lease_seconds,
-            in_flight=settings.webhook_in_flight,
-            metrics=metrics,
-        )
+    # In polling mode too: updates a webhook deployment stored but did not handle are
+    # handled at start-up (see _on_startup), so switching back to polling loses none.
+    inbox = WebhookInbox(
+        storage,
+        dispatcher,
+        bot,
+        settings.webhook_secret_token(),
+        lease_seconds=settings.webhook_lease_seconds,
+        in_flight=settings.webhook_in_flight,
+        metrics=metrics,
+    )
     if settings.http_port:
-        health = Health(storage, bot, in_flight, "polling" if inbox is None else "webhook")
+        webhook = settings.webhook_url is not None
+        health = Health(storage, bot, in_flight, "webhook" if webhook else "polling")
         api = create_api(
             ApiContext(
                 storage=storage,
@@ -256,7 +258,7 @@ def _http_server(
             outer_middlewares=(http_middleware(metrics),),
         )
         api.router.add_get("/metrics", metrics_route(metrics, storage))
-        if inbox is not None:
+        if webhook:
             api.router.add_post(settings.webhook_path, inbox.receive)
         http = HttpServer(api, settings.http_host, settings.http_port)
     return inbox, http
@@ -349,7 +351,7 @@ def _on_startup(
     app: Application, intake: IntakeService, customers: CustomerService, command_menu: CommandMenu
 ) -> Callable[[], Awaitable[None]]:
     async def on_startup() -> None:
-        polling = app.inbox is None
+        polling = app.settings.webhook_url is None
         orphaned = await intake.recover_after_restart(polling=polling)
         if orphaned:
             logger.warning("%d updates were cut short by the last stop; retrying them", orphaned)
@@ -379,6 +381,8 @@ def _on_startup(
             logger.warning("HUMAN SUPPORT IS OFFLINE: %s", app.desk.problem)
         app.notices.start()
         app.scheduler.start()
+        if polling and app.inbox is not None:
+            app.inbox.start(until_empty=True)
         if app.broadcasts is not None:
             app.broadcasts.start()
         tune_garbage_collector()
@@ -391,6 +395,8 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
         grace = app.settings.shutdown_grace_seconds
         if not await app.in_flight.drained(grace):
             logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
+        if app.inbox is not None and app.settings.webhook_url is None:
+            await app.inbox.stop(grace)
         await app.scheduler.stop()
         if app.broadcasts is not None:
             await app.broadcasts.stop()
@@ -454,7 +460,7 @@ async def run_bot(settings: Settings) -> None:
         await app.storage.close()
         await app.bot.session.close()
         raise
-    if app.inbox is not None:
+    if app.settings.webhook_url is not None and app.inbox is not None:
         await _run_webhook(app, app.inbox)
         return
     await app.dispatcher.start_polling(

@@ -82,6 +82,7 @@ class WebhookInbox:
         self._loop_task: asyncio.Task[None] | None = None
         self._renew_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._until_empty = False
         # Look for updates stored by other replicas (or left by a dead one) this often.
         self._poll_seconds = min(1.0, lease_seconds / 4)
 
@@ -112,8 +113,11 @@ class WebhookInbox:
 
     # --- the worker ---
 
-    def start(self) -> None:
+    def start(self, *, until_empty: bool = False) -> None:
+        """Handle inbox updates until stop(); with `until_empty` (polling mode, after the
+        bot left webhook mode), only until the inbox is empty."""
         self._stopping = False
+        self._until_empty = until_empty
         self._loop_task = asyncio.create_task(self._work(), name="webhook-inbox")
         self._renew_task = asyncio.create_task(self._renew_forever(), name="webhook-lease")
 
@@ -154,8 +158,18 @@ class WebhookInbox:
                 self._tasks.add(task)
             if claimed and len(claimed) == free:
                 continue  # there may be more; the loop waits once every slot is taken
+            if self._until_empty and not claimed and not self._tasks and await self._empty():
+                logger.info("the webhook inbox is empty: every stored update was handled")
+                if self._renew_task is not None:
+                    self._renew_task.cancel()
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+
+    async def _empty(self) -> bool:
+        async with self._storage.read() as uow:
+            depth = await uow.webhook_inbox.depth(utcnow() - self._lease)
+        return depth.pending == 0
 
     async def _claim(self, limit: int) -> list[InboxUpdate]:
         now = utcnow()

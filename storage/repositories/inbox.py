@@ -11,14 +11,20 @@ from storage.database import Session
 
 # A claim takes the oldest pending updates nobody holds (or whose holder stopped renewing).
 # On PostgreSQL the inner SELECT gets FOR UPDATE SKIP LOCKED so replicas never wait on each
-# other; SQLite serialises writers, which gives the same exclusivity.
-CLAIM_SQL = (
+# other nor take the same rows; SQLite serialises writers, which gives the same exclusivity.
+_CLAIM_SQL = (
     "UPDATE webhook_inbox SET claimed_by = ?, claimed_at = ?, attempts = attempts + 1 "
     "WHERE update_id IN (SELECT update_id FROM webhook_inbox "
     "WHERE state = 'pending' AND (claimed_by IS NULL OR claimed_at < ?) "
-    "ORDER BY update_id LIMIT ?) "
+    "ORDER BY update_id LIMIT ?{lock}) "
     "RETURNING update_id, payload, attempts"
 )
+
+
+def claim_sql(dialect: str) -> str:
+    return _CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else "")
+
+
 STORE_SQL = (
     "INSERT INTO webhook_inbox (update_id, payload, received_at) VALUES (?, ?, ?) "
     "ON CONFLICT (update_id) DO NOTHING"
@@ -55,8 +61,9 @@ class WebhookInboxRepository:
     async def claim(
         self, owner: str, now: datetime, stale_before: datetime, limit: int
     ) -> list[InboxUpdate]:
+        dialect = getattr(self._session, "dialect", "sqlite")
         rows = await self._session.fetch_all(
-            CLAIM_SQL, (owner, to_db(now), to_db(stale_before), limit)
+            claim_sql(dialect), (owner, to_db(now), to_db(stale_before), limit)
         )
         claimed = sorted(
             (InboxUpdate(row["update_id"], row["payload"], row["attempts"]) for row in rows),

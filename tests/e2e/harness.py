@@ -75,8 +75,7 @@ class BotProcess:
         # aiogram's own line announcing the polling loop; in webhook mode, once it set it.
         while not (
             any(call.method == "getUpdates" for call in self.emulator.calls[calls_before:])
-            or self.log().count("Run polling") > self._starts
-            or self.log().count("webhook set:") > self._starts
+            or self.log().count("Run polling") + self.log().count("webhook set:") > self._starts
         ):
             if self.process.returncode is not None:
                 raise RuntimeError(f"the bot exited at start-up:\n{self.log()}")

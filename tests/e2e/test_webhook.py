@@ -6,10 +6,12 @@ import asyncio
 import itertools
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from bot.emulator import BotAPIEmulator
@@ -17,6 +19,20 @@ from tests.e2e.harness import BotProcess, free_port, rejected_calls
 
 SECRET = "test-webhook-secret_0123456789"
 PATH = "/telegram/webhook"
+
+
+_STARTED: list[BotProcess] = []
+
+
+@pytest.fixture(autouse=True)
+async def _no_bot_left_behind() -> AsyncIterator[None]:
+    """A failed assertion must not leave a bot process running."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop().process
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 def webhook_bot(
@@ -27,7 +43,8 @@ def webhook_bot(
     database: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> BotProcess:
-    process = BotProcess(emulator, workdir, env=env)
+    process = BotProcess(emulator, workdir, env={"BROADCAST_POLL_SECONDS": "0.3", **(env or {})})
+    _STARTED.append(process)
     process.env["WEBHOOK_URL"] = url or f"{process.api_url}{PATH}"
     process.env["WEBHOOK_SECRET"] = SECRET
     process.env["WEBHOOK_LEASE_SECONDS"] = "3"
@@ -163,6 +180,33 @@ async def test_an_update_acknowledged_before_a_kill_9_is_handled_after_the_resta
     assert [item["direction"] for item in record["interactions"]].count("in") == 1
 
 
+async def test_back_to_polling_the_stale_webhook_goes_and_stored_updates_are_handled(
+    own_emulator, tmp_path
+):
+    bot = webhook_bot(own_emulator, tmp_path)
+    await bot.start()
+    dan = own_emulator.add_user(first_name="Dan", language_code="en")
+    own_emulator.set_latency(5.0)
+    dan.send_text("/help")
+    await own_emulator.wait_for(lambda: own_emulator.webhook.delivered == 1, timeout=10)
+    await asyncio.sleep(0.3)
+    await bot.kill()  # stored in the inbox, never answered
+    own_emulator.set_latency(0)
+
+    del bot.env["WEBHOOK_URL"]  # the operator goes back to polling
+    await bot.start()
+    assert own_emulator.calls_to("deleteWebhook", ok=True)
+    assert not own_emulator.webhook.active
+    reply = await dan.next_message(timeout=20)  # once the dead process's lease lapsed
+    assert "/points" in reply["text"]
+    dan.send_text("/help")  # and polling works
+    await own_emulator.wait_for(lambda: len(dan.messages) == 2, timeout=15)
+    assert own_emulator.calls_to("getUpdates", ok=True)
+    await own_emulator.wait_for(lambda: "the webhook inbox is empty" in bot.log(), timeout=10)
+    assert await bot.stop() == 0
+    assert query(bot.database, "SELECT state FROM webhook_inbox") == [("done",)]
+
+
 class RoundRobin:
     """A load balancer in front of the replicas: each request to the next one, in turn.
     Every `echo`-th request is also sent to the other replica, as a retrying Telegram
@@ -243,6 +287,7 @@ async def test_two_replicas_on_one_database_share_a_stream_without_loss_or_dupli
         await asyncio.sleep(1.5)
         assert [len(user.messages) for user in users] == [rounds] * len(users)
         assert min(balancer.sent) >= total // 2
+
         for replica in replicas:
             assert await replica.stop() == 0
     finally:
