@@ -13,7 +13,7 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder, StorageKey
-from aiogram.fsm.storage.memory import DisabledEventIsolation
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 
 from storage.clock import utcnow
 from storage.unit_of_work import Storage
@@ -57,12 +57,15 @@ class DatabaseStorage(BaseStorage):
 def create_fsm(storage: Storage, redis_url: str | None) -> tuple[BaseStorage, BaseEventIsolation]:
     """The FSM storage and event isolation for the Dispatcher.
 
-    With Redis, a lock per chat in Redis keeps two replicas from handling one customer's
-    updates at once; without it, none (as before: aiogram's default).
+    Event isolation: one customer's updates are handled one after another, each after the
+    previous one finished. A handler that answers first and sets the next step after
+    would otherwise race the customer's reply (the prompt arrives, the customer answers,
+    and the answer is handled before the step is written). With Redis, the lock is in
+    Redis, so it holds across replicas; without it, within the process.
     """
     if redis_url is not None:
         from aiogram.fsm.storage.redis import RedisStorage
 
         redis_storage = RedisStorage.from_url(redis_url, key_builder=_KEYS)
         return redis_storage, redis_storage.create_isolation()
-    return DatabaseStorage(storage), DisabledEventIsolation()
+    return DatabaseStorage(storage), SimpleEventIsolation()
