@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,16 @@ from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
 from bot.notices.reviews import RENDERERS as REVIEW_NOTICES
 from bot.notices.rewards import RENDERERS as REWARD_NOTICES
 from bot.notices.worker import NoticeWorker
+from bot.ops.fsm import create_fsm
+from bot.ops.health import Health
+from bot.ops.metrics import (
+    ErrorCounter,
+    Metrics,
+    UpdateMetricsMiddleware,
+    http_middleware,
+    metrics_route,
+)
+from bot.ops.webhook import WebhookInbox, register_webhook
 from bot.quiet_hours import QuietHours
 from bot.rates import Rate
 from bot.services.access import AuditLog, RoleService
@@ -87,6 +98,10 @@ class Application:
     scheduler: Scheduler
     desk: SupportDesk
     broadcasts: BroadcastWorker | None = None
+    metrics: Metrics | None = None
+    # The inbox the webhook route stores updates in (WEBHOOK_URL); in polling mode it only
+    # drains what an earlier webhook deployment left.
+    inbox: WebhookInbox | None = None
 
 
 async def create_application(settings: Settings) -> Application:
@@ -138,7 +153,10 @@ async def create_application(settings: Settings) -> Application:
     _schedule_periodic_work(scheduler, settings, faq, redemptions, reviews)
     broadcast_service, broadcasts = _broadcasts(settings, storage, i18n, flood_gate, bot, rules)
     support, desk = _support(settings, storage, bot, i18n, loyalty, scheduler)
+    fsm_storage, events_isolation = create_fsm(storage, settings.redis_url)
     dispatcher = Dispatcher(
+        storage=fsm_storage,
+        events_isolation=events_isolation,
         settings=settings,
         log=log,
         intake=intake,
@@ -163,6 +181,9 @@ async def create_application(settings: Settings) -> Application:
         snippets=Snippets.load(settings.support_snippets),
     )
     in_flight = InFlight()
+    metrics = Metrics()
+    logging.getLogger().addHandler(ErrorCounter(metrics))
+    dispatcher.update.outer_middleware(UpdateMetricsMiddleware(metrics))
     # Outer middlewares run in the order registered: claim and record the update first,
     # then pick the language and the sender's role that everything after relies on.
     dispatcher.update.outer_middleware(IntakeMiddleware(intake, in_flight))
@@ -174,19 +195,9 @@ async def create_application(settings: Settings) -> Application:
     dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
     dispatcher.include_routers(*feature_routers())
 
-    http = None
-    if settings.http_port:
-        api = create_api(
-            ApiContext(
-                storage=storage,
-                purchases=purchases,
-                loyalty=loyalty,
-                tokens=ApiTokenService(storage),
-                default_language=settings.default_language,
-                on_change=notices.wake,
-            )
-        )
-        http = HttpServer(api, settings.http_host, settings.http_port)
+    inbox, http = _http_server(
+        settings, storage, dispatcher, bot, in_flight, metrics, purchases, loyalty, notices
+    )
     application = Application(
         settings,
         storage,
@@ -199,10 +210,59 @@ async def create_application(settings: Settings) -> Application:
         scheduler,
         desk,
         broadcasts,
+        metrics,
+        inbox,
     )
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
     dispatcher.shutdown.register(_on_shutdown(application))
     return application
+
+
+def _http_server(
+    settings: Settings,
+    storage: Storage,
+    dispatcher: Dispatcher,
+    bot: Bot,
+    in_flight: InFlight,
+    metrics: Metrics,
+    purchases: PurchaseService,
+    loyalty: LoyaltyService,
+    notices: NoticeWorker,
+) -> tuple[WebhookInbox, HttpServer | None]:
+    """The HTTP server (integration API, /healthz, /metrics, the webhook) and, in webhook
+    mode, the inbox its webhook route stores updates in."""
+    http = None
+    # In polling mode too: updates a webhook deployment stored but did not handle are
+    # handled at start-up (see _on_startup), so switching back to polling loses none.
+    inbox = WebhookInbox(
+        storage,
+        dispatcher,
+        bot,
+        settings.webhook_secret_token(),
+        lease_seconds=settings.webhook_lease_seconds,
+        in_flight=settings.webhook_in_flight,
+        metrics=metrics,
+    )
+    if settings.http_port:
+        webhook = settings.webhook_url is not None
+        health = Health(storage, bot, in_flight, "webhook" if webhook else "polling")
+        api = create_api(
+            ApiContext(
+                storage=storage,
+                purchases=purchases,
+                loyalty=loyalty,
+                tokens=ApiTokenService(storage),
+                default_language=settings.default_language,
+                on_change=notices.wake,
+                health=health.report,
+            ),
+            outer_middlewares=(http_middleware(metrics),),
+        )
+        api.router.add_get("/metrics", metrics_route(metrics, storage))
+        if webhook:
+            api.router.add_post(settings.webhook_path, inbox.receive)
+        http = HttpServer(api, settings.http_host, settings.http_port)
+    return inbox, http
 
 
 def _schedule_periodic_work(
@@ -299,15 +359,19 @@ def _on_startup(
     app: Application, intake: IntakeService, customers: CustomerService, command_menu: CommandMenu
 ) -> Callable[[], Awaitable[None]]:
     async def on_startup() -> None:
-        orphaned = await intake.recover_after_restart()
+        polling = app.settings.webhook_url is None
+        orphaned = await intake.recover_after_restart(polling=polling)
         if orphaned:
             logger.warning("%d updates were cut short by the last stop; retrying them", orphaned)
         # Polling and a webhook exclude each other; a webhook left by an earlier
         # deployment would make every getUpdates fail with 409 Conflict.
-        try:
-            await app.bot.delete_webhook(drop_pending_updates=False)
-        except TelegramAPIError as error:
-            logger.warning("could not delete a webhook left by an earlier deployment: %s", error)
+        if polling:
+            try:
+                await app.bot.delete_webhook(drop_pending_updates=False)
+            except TelegramAPIError as error:
+                logger.warning(
+                    "could not delete a webhook left by an earlier deployment: %s", error
+                )
         try:
             admins = frozenset(app.settings.admin_ids)
             await command_menu.register(app.bot, await customers.known_telegram_ids(admins))
@@ -325,6 +389,8 @@ def _on_startup(
             logger.warning("HUMAN SUPPORT IS OFFLINE: %s", app.desk.problem)
         app.notices.start()
         app.scheduler.start()
+        if polling and app.inbox is not None:
+            app.inbox.start(until_empty=True)
         if app.broadcasts is not None:
             app.broadcasts.start()
         tune_garbage_collector()
@@ -337,6 +403,8 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
         grace = app.settings.shutdown_grace_seconds
         if not await app.in_flight.drained(grace):
             logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
+        if app.inbox is not None and app.settings.webhook_url is None:
+            await app.inbox.stop(grace)
         await app.scheduler.stop()
         if app.broadcasts is not None:
             await app.broadcasts.stop()
@@ -400,6 +468,41 @@ async def run_bot(settings: Settings) -> None:
         await app.storage.close()
         await app.bot.session.close()
         raise
+    if app.settings.webhook_url is not None and app.inbox is not None:
+        await _run_webhook(app, app.inbox)
+        return
     await app.dispatcher.start_polling(
         app.bot, allowed_updates=ALLOWED_UPDATES, polling_timeout=25, handle_signals=True
     )
+
+
+async def _run_webhook(app: Application, inbox: WebhookInbox) -> None:
+    """Webhook mode: the HTTP server (already listening) stores updates in the inbox and
+    the inbox worker handles them; runs until SIGTERM or SIGINT."""
+    dispatcher, bot = app.dispatcher, app.bot
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    workflow = {"dispatcher": dispatcher, "bots": [bot], **dispatcher.workflow_data}
+    await dispatcher.emit_startup(bot=bot, **workflow)
+    try:
+        inbox.start()
+        assert app.settings.webhook_url is not None
+        await register_webhook(
+            bot,
+            app.settings.webhook_url,
+            app.settings.webhook_secret_token(),
+            ALLOWED_UPDATES,
+            max_connections=min(100, app.settings.webhook_in_flight),
+        )
+        logger.info("handling webhook updates as %s", inbox.owner)
+        await stop.wait()
+        logger.info("stopping: no more webhook updates are taken")
+    finally:
+        # The webhook stays set: other replicas (or this one, restarted) take the updates.
+        await inbox.stop(app.settings.shutdown_grace_seconds)
+        try:
+            await dispatcher.emit_shutdown(bot=bot, **workflow)
+        finally:
+            await bot.session.close()

@@ -26,10 +26,17 @@ class PollingLoop:
         self._wakeup.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        task = self._task
+        if task is None:
+            return
+        # Cancelled until it is done: Python 3.11's wait_for swallows a cancellation that
+        # arrives as the wait it guards completes (a wake-up or the poll's timeout at that
+        # moment; CPython gh-86296), and one lost cancellation used to hang the shutdown.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def pass_once(self) -> bool:
         """Do what is due; True when there may be more to do at once."""

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.sandbox.cli import add_sandbox_command
 
     add_sandbox_command(commands)
+    from bot.cli_backup import add_backup_command
+
+    add_backup_command(commands)
     return parser
 
 
@@ -91,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         command = arguments.command or "run"
         if command == "run":
             return _run(settings)
@@ -122,6 +125,7 @@ _COMMAND_MODULES = {
     "broadcast": ("bot.cli_broadcasts", "run_broadcast_command"),
     "tag": ("bot.cli_broadcasts", "run_tag_command"),
     "sandbox": ("bot.sandbox.cli", "run_sandbox_command"),
+    "backup": ("bot.cli_backup", "run_backup_command"),
 }
 
 
@@ -141,8 +145,9 @@ def _command_handler(
     return handler
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "text") -> None:
     from bot import log_masking
+    from bot.ops import logs
 
     logging.basicConfig(
         level=level.upper(),
@@ -152,6 +157,7 @@ def configure_logging(level: str) -> None:
     # yoyo narrates every migration step at INFO; operators need to know only what applied.
     logging.getLogger("yoyo").setLevel(max(logging.WARNING, logging.getLogger().level))
     log_masking.install()
+    logs.install(log_format)
 
 
 def _run(settings: Settings) -> int:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
 SUPPORTED_LANGUAGES = ("en", "ru", "uk")
 
 _TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+# Telegram's rule for setWebhook's secret_token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _TIME_OF_DAY = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?")
 
 # What an operator should do when a setting is missing or malformed: printed instead of a
@@ -47,6 +52,12 @@ _HINTS: dict[str, str] = {
     "SUPPORT_DAYS": "give working days such as mon-fri or mon,tue,sat",
     "SUPPORT_HOLIDAYS": "give dates separated by commas, e.g. 2026-12-25,2027-01-01",
     "SUPPORT_SNIPPETS": "give the path of a YAML or JSON file of canned replies",
+    "WEBHOOK_URL": "give the public https URL Telegram posts updates to, or leave it empty to poll",
+    "WEBHOOK_SECRET": "use 1-256 characters A-Z, a-z, 0-9, _ and - (or leave it empty)",
+    "WEBHOOK_LEASE_SECONDS": "give the seconds after which a dead replica's updates are retaken",
+    "WEBHOOK_IN_FLIGHT": "give how many webhook updates one process handles at once, e.g. 32",
+    "REDIS_URL": "use redis://HOST:PORT/DB, or leave it empty to keep conversations in the DB",
+    "LOG_FORMAT": "use text or json",
 }
 
 
@@ -136,6 +147,21 @@ class Settings(BaseSettings):
     support_snippets: Path | None = None
     # Tiers (ids from the loyalty rules) whose tickets are marked as priority.
     support_priority_tiers: Annotated[tuple[str, ...], NoDecode] = ()
+    # Webhook mode: Telegram posts updates to this public URL (served on its path by the
+    # HTTP server); unset: the bot long-polls.
+    webhook_url: str | None = None
+    # Sent by Telegram with every webhook request; derived from BOT_TOKEN when unset, so
+    # every replica agrees on it without configuration.
+    webhook_secret: SecretStr | None = None
+    # An update claimed by a process that stopped renewing its claim this long ago (it died)
+    # is handled by another process (or by the same one after a restart).
+    webhook_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # Updates from the webhook inbox one process handles concurrently.
+    webhook_in_flight: int = Field(default=32, ge=1, le=1000)
+    # Redis for conversation state and event isolation across replicas; unset: the database.
+    redis_url: str | None = None
+    # "text" (human-readable lines) or "json" (one JSON object per line, with update ids).
+    log_format: str = "text"
 
     @field_validator("bot_token")
     @classmethod
@@ -161,6 +187,50 @@ class Settings(BaseSettings):
         if value.startswith("sqlite:///") and not value.removeprefix("sqlite:///"):
             raise ValueError("names no file")
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+            raise ValueError("is not an http(s) URL")
+        path = webhook_path(value)
+        if path.startswith("/api/") or path in {"/healthz", "/metrics"}:
+            raise ValueError("has a path the HTTP API uses already")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not _WEBHOOK_SECRET.fullmatch(value.get_secret_value().strip()):
+            raise ValueError("has characters Telegram does not allow or is too long")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.match(r"^(redis|rediss|unix)://\S+$", value.strip()):
+            raise ValueError("is not a redis:// URL")
+        return value.strip()
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.strip().lower() not in {"text", "json"}:
+            raise ValueError("must be text or json")
+        return value.strip().lower()
+
+    @model_validator(mode="after")
+    def _webhook_needs_http(self) -> Settings:
+        if self.webhook_url is not None and not self.http_port:
+            raise ValueError("WEBHOOK_URL needs the HTTP server: set HTTP_PORT to a port")
+        return self
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -318,10 +388,27 @@ class Settings(BaseSettings):
             return Path(self.database_url.removeprefix("sqlite:///"))
         return None
 
+    @property
+    def webhook_path(self) -> str:
+        """Where the HTTP server takes webhook requests: the path of WEBHOOK_URL."""
+        return webhook_path(self.webhook_url or "")
+
+    def webhook_secret_token(self) -> str:
+        """WEBHOOK_SECRET, or one derived from the bot token: the same in every replica,
+        unknown to anyone who does not hold the token."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        digest = hmac.new(self.require_token().encode(), b"telegram-webhook", hashlib.sha256)
+        return digest.hexdigest()
+
     def require_token(self) -> str:
         if self.bot_token is None:
             raise SettingsError(f"BOT_TOKEN is not set: {_HINTS['BOT_TOKEN']}\n{SANDBOX_HINT}")
         return self.bot_token.get_secret_value()
+
+
+def webhook_path(url: str) -> str:
+    return urlsplit(url).path or "/"
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -331,8 +418,11 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as error:
         lines = []
         for problem in error.errors():
-            name = str(problem["loc"][0]).upper() if problem["loc"] else "settings"
             reason = problem["msg"].removeprefix("Value error, ")
+            if not problem["loc"]:  # a rule across settings names them itself
+                lines.append(reason)
+                continue
+            name = str(problem["loc"][0]).upper()
             hint = _HINTS.get(name)
             lines.append(f"{name} {reason}" + (f": {hint}" if hint else ""))
         raise SettingsError("\n".join(lines)) from None

@@ -22,7 +22,10 @@ from storage.repositories.api_tokens import ApiTokenRepository
 from storage.repositories.broadcasts import BroadcastRepository
 from storage.repositories.campaigns import CampaignRepository
 from storage.repositories.faq import FaqRepository
+from storage.repositories.fsm import FsmStateRepository
+from storage.repositories.inbox import WebhookInboxRepository
 from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
+from storage.repositories.operations import OperationsRepository
 from storage.repositories.outbox import JobRunRepository, OutboxRepository
 from storage.repositories.personal_data import PersonalDataRepository
 from storage.repositories.redemptions import RedemptionRepository
@@ -54,6 +57,9 @@ class UnitOfWork:
         self.personal_data = PersonalDataRepository(session)
         self.support = SupportRepository(session)
         self.campaigns = CampaignRepository(session)
+        self.webhook_inbox = WebhookInboxRepository(session)
+        self.fsm = FsmStateRepository(session)
+        self.operations = OperationsRepository(session)
 
 
 class Storage:

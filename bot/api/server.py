@@ -60,11 +60,13 @@ class ApiContext:
     tokens: ApiTokenService
     default_language: str
     on_change: Callable[[], None]  # wakes the notice worker
+    # The full health report (status code, document); None: the database check only.
+    health: Callable[[], Awaitable[tuple[int, dict[str, Any]]]] | None = None
 
 
 CONTEXT = web.AppKey("context", ApiContext)
 TOKEN_NAME = "token_name"
-_PUBLIC = frozenset({"/healthz", "/api/v1/openapi.json"})
+_PUBLIC = frozenset({"/healthz", "/metrics", "/api/v1/openapi.json"})
 
 
 def _json(model: BaseModel, status: int = 200) -> web.Response:
@@ -139,6 +141,9 @@ async def _body(request: web.Request) -> Any:
 
 async def healthz(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
+    if context.health is not None:
+        status, document = await context.health()
+        return web.json_response(document, status=status)
     async with context.storage.read() as uow:
         await uow.session.fetch_value("SELECT 1")
     return web.json_response({"status": "ok"})
@@ -269,8 +274,10 @@ async def adjust_points(request: web.Request) -> web.Response:
     )
 
 
-def create_api(context: ApiContext) -> web.Application:
-    app = web.Application(middlewares=[_errors, _auth], client_max_size=MAX_BODY_BYTES)
+def create_api(context: ApiContext, outer_middlewares: tuple[Any, ...] = ()) -> web.Application:
+    app = web.Application(
+        middlewares=[*outer_middlewares, _errors, _auth], client_max_size=MAX_BODY_BYTES
+    )
     app[CONTEXT] = context
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/openapi.json", openapi)

@@ -133,12 +133,13 @@ class IntakeService:
         lands, the update is merely handled again when Telegram redelivers it."""
         self._storage.batcher.write_soon(Statement(FINISH_SQL, (to_db(utcnow()), update_id)))
 
-    async def recover_after_restart(self) -> int:
+    async def recover_after_restart(self, *, polling: bool = True) -> int:
         """Let redelivered updates whose handling a crash cut short be handled again.
 
         Only one process can long-poll a bot, so at start-up nobody else is handling them.
+        In webhook mode other replicas may be, so the webhook inbox's leases decide instead.
         """
         async with self._storage.write() as uow:
-            orphaned = await uow.updates.orphan_unfinished()
+            orphaned = await uow.updates.orphan_unfinished() if polling else 0
             await uow.updates.forget_older_than(utcnow() - timedelta(days=7))
             return orphaned

@@ -72,10 +72,10 @@ class BotProcess:
             )
         deadline = asyncio.get_running_loop().time() + timeout
         # Ready once it long-polls: a getUpdates answered, or (nothing to answer yet)
-        # aiogram's own line announcing the polling loop.
+        # aiogram's own line announcing the polling loop; in webhook mode, once it set it.
         while not (
             any(call.method == "getUpdates" for call in self.emulator.calls[calls_before:])
-            or self.log().count("Run polling") > self._starts
+            or self.log().count("Run polling") + self.log().count("webhook set:") > self._starts
         ):
             if self.process.returncode is not None:
                 raise RuntimeError(f"the bot exited at start-up:\n{self.log()}")

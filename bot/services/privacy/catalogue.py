@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bot.services.privacy.sections import (
     CONSENTS,
+    CONVERSATION_STATE,
     FAQ_QUESTIONS,
     INTERACTIONS,
     NOTICES,
@@ -37,4 +38,5 @@ DATA_SECTIONS: tuple[DataSection, ...] = (
     FAQ_QUESTIONS,
     INTERACTIONS,
     NOTICES,
+    CONVERSATION_STATE,
 )

@@ -8,6 +8,7 @@ and an erasure leaves nothing behind as the bot grows.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -172,6 +173,23 @@ async def _forget_tickets(uow: UnitOfWork, customer: Customer, at: datetime) -> 
     return await uow.personal_data.erase_tickets(customer.id)
 
 
+async def _export_conversation(uow: UnitOfWork, customer: Customer) -> list[dict[str, Any]]:
+    if customer.telegram_id is None:
+        return []
+    return [
+        {"step": row.state, "data": json.loads(row.data)}
+        for row in await uow.fsm.for_user(customer.telegram_id)
+    ]
+
+
+async def _forget_conversation(uow: UnitOfWork, customer: Customer, at: datetime) -> int:
+    # A conversation in progress (a review comment awaited, its draft) ends with the customer.
+    if customer.telegram_id is None:
+        return 0
+    return await uow.fsm.forget_user(customer.telegram_id)
+
+
+CONVERSATION_STATE = DataSection("conversation_state", _export_conversation, _forget_conversation)
 CONSENTS = DataSection("consents", _export_consents, _nothing_to_forget)
 SUPPORT_TICKETS = DataSection("support_tickets", _export_tickets, _forget_tickets)
 PROMOTIONS = DataSection("promotions", _export_promotions, _forget_promotions)

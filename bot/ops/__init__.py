@@ -1,0 +1,1 @@
+"""Running the bot beyond one process: webhook inbox, conversation state, metrics, logs."""

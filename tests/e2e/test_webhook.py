@@ -1,0 +1,306 @@
+"""Webhook mode: updates through the bot's HTTP server, stored before the 200, once each."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.emulator import BotAPIEmulator
+from tests.e2e.harness import BotProcess, free_port, rejected_calls
+
+SECRET = "test-webhook-secret_0123456789"
+PATH = "/telegram/webhook"
+
+
+_STARTED: list[BotProcess] = []
+
+
+@pytest.fixture(autouse=True)
+async def _no_bot_left_behind() -> AsyncIterator[None]:
+    """A failed assertion must not leave a bot process running."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop().process
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def webhook_bot(
+    emulator: BotAPIEmulator,
+    workdir: Path,
+    *,
+    url: str | None = None,
+    database: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> BotProcess:
+    process = BotProcess(emulator, workdir, env={"BROADCAST_POLL_SECONDS": "0.3", **(env or {})})
+    _STARTED.append(process)
+    process.env["WEBHOOK_URL"] = url or f"{process.api_url}{PATH}"
+    process.env["WEBHOOK_SECRET"] = SECRET
+    process.env["WEBHOOK_LEASE_SECONDS"] = "3"
+    if database is not None:
+        process.env["DATABASE_URL"] = f"sqlite:///{database}"
+        process.database = database
+    return process
+
+
+def message_update(update_id: int, user: Any, text: str, message_id: int) -> dict[str, Any]:
+    person = user.as_user()
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": message_id,
+            "from": person,
+            "chat": {"id": person["id"], "type": "private", "first_name": person["first_name"]},
+            "date": int(time.time()),
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
+        },
+    }
+
+
+def query(database: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(database) as connection:
+        return list(connection.execute(sql, params))
+
+
+async def test_webhook_mode_serves_updates_and_refuses_a_wrong_secret(own_emulator, tmp_path):
+    bot = webhook_bot(own_emulator, tmp_path)
+    await bot.start()
+    setup = own_emulator.calls_to("setWebhook")[-1]
+    assert setup.params["url"] == f"{bot.api_url}{PATH}"
+    assert setup.params["secret_token"] == SECRET
+    # Polling is over: Telegram refuses getUpdates while a webhook is set, and the bot
+    # neither polls nor deletes its own webhook.
+    assert own_emulator.calls_to("getUpdates") == []
+    assert own_emulator.calls_to("deleteWebhook") == []
+
+    ann = own_emulator.add_user(first_name="Ann", language_code="en")
+    ann.send_text("/start")
+    reply = await ann.next_message(timeout=10)
+    assert "Ann" in reply["text"] or reply["text"]
+    ann.send_text("/help")
+    help_text = await ann.next_message(timeout=10)
+    assert "/points" in help_text["text"]
+
+    forged = message_update(99_000_001, ann, "/help", 900)
+    async with aiohttp.ClientSession() as http:
+        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+            async with http.post(f"{bot.api_url}{PATH}", json=forged, headers=headers) as answer:
+                assert answer.status == 401
+        good = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with http.post(f"{bot.api_url}{PATH}", data=b"{not json", headers=good) as answer:
+            assert answer.status == 400
+        async with http.post(f"{bot.api_url}{PATH}", json={"x": 1}, headers=good) as answer:
+            assert answer.status == 400
+    await asyncio.sleep(0.5)
+    assert len(ann.messages) == 2  # nothing came of the refused requests
+    assert query(
+        bot.database, "SELECT COUNT(*) FROM webhook_inbox WHERE update_id = ?", (99_000_001,)
+    ) == [(0,)]
+
+    async with aiohttp.ClientSession() as http, http.get(f"{bot.api_url}/healthz") as answer:
+        health = await answer.json()
+        assert answer.status == 200
+    assert health["mode"] == "webhook"
+    assert health["database"]["ok"] is True
+    assert health["telegram"]["ok"] is True
+    assert health["queues"]["webhook_inbox"] == 0
+
+    assert await bot.stop() == 0
+    assert rejected_calls(own_emulator) == []
+    # Telegram still knows the webhook: other replicas (or this one, restarted) serve it.
+    assert own_emulator.webhook.active
+
+
+async def test_the_same_update_delivered_twice_is_handled_once(own_emulator, tmp_path):
+    bot = webhook_bot(own_emulator, tmp_path)
+    await bot.start()
+    ben = own_emulator.add_user(first_name="Ben", language_code="en", started=True)
+    update = message_update(77_000_001, ben, "/help", 1)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with aiohttp.ClientSession() as http:
+
+        async def deliver() -> int:
+            async with http.post(f"{bot.api_url}{PATH}", json=update, headers=headers) as answer:
+                return answer.status
+
+        # Twice at once, then again after it was handled: every delivery gets its 200.
+        assert list(await asyncio.gather(deliver(), deliver())) == [200, 200]
+        await own_emulator.wait_for(lambda: len(ben.messages) == 1, timeout=10)
+        assert await deliver() == 200
+    # Telegram's own redelivery of the same id, through the emulator's webhook.
+    own_emulator.inject_update(dict(update))
+    await own_emulator.wait_for(lambda: own_emulator.pending_updates == 0, timeout=10)
+    await asyncio.sleep(1.0)
+    assert len(ben.messages) == 1
+    assert await bot.stop() == 0
+    record = await bot.customer(ben.id)
+    assert [item["direction"] for item in record["interactions"]] == ["in", "out"]
+
+
+async def test_an_update_acknowledged_before_a_kill_9_is_handled_after_the_restart(
+    own_emulator, tmp_path
+):
+    bot = webhook_bot(own_emulator, tmp_path)
+    await bot.start()
+    cid = own_emulator.add_user(first_name="Cid", language_code="en")
+    # Telegram answers slowly: the handler is still waiting on its reply when the bot dies.
+    own_emulator.set_latency(5.0)
+    cid.send_text("/help")
+    await own_emulator.wait_for(lambda: own_emulator.webhook.delivered == 1, timeout=10)
+    await asyncio.sleep(0.3)
+    await bot.kill()
+    own_emulator.set_latency(0)
+    assert cid.messages == []
+    stored = query(bot.database, "SELECT state FROM webhook_inbox")
+    assert stored == [("pending",)]
+
+    await bot.start()
+    # The dead process's lease (3 s here) lapses, then the restarted bot takes the update.
+    reply = await cid.next_message(timeout=20)
+    assert "/points" in reply["text"]
+    await own_emulator.wait_for(
+        lambda: query(bot.database, "SELECT state, attempts FROM webhook_inbox") == [("done", 2)],
+        timeout=10,
+    )
+    assert "retaken (attempt 2)" in bot.log()
+    assert await bot.stop() == 0
+    record = await bot.customer(cid.id)
+    assert [item["direction"] for item in record["interactions"]].count("in") == 1
+
+
+async def test_back_to_polling_the_stale_webhook_goes_and_stored_updates_are_handled(
+    own_emulator, tmp_path
+):
+    bot = webhook_bot(own_emulator, tmp_path)
+    await bot.start()
+    dan = own_emulator.add_user(first_name="Dan", language_code="en")
+    own_emulator.set_latency(5.0)
+    dan.send_text("/help")
+    await own_emulator.wait_for(lambda: own_emulator.webhook.delivered == 1, timeout=10)
+    await asyncio.sleep(0.3)
+    await bot.kill()  # stored in the inbox, never answered
+    own_emulator.set_latency(0)
+
+    del bot.env["WEBHOOK_URL"]  # the operator goes back to polling
+    await bot.start()
+    assert own_emulator.calls_to("deleteWebhook", ok=True)
+    assert not own_emulator.webhook.active
+    reply = await dan.next_message(timeout=20)  # once the dead process's lease lapsed
+    assert "/points" in reply["text"]
+    dan.send_text("/help")  # and polling works
+    await own_emulator.wait_for(lambda: len(dan.messages) == 2, timeout=15)
+    assert own_emulator.calls_to("getUpdates", ok=True)
+    await own_emulator.wait_for(lambda: "the webhook inbox is empty" in bot.log(), timeout=10)
+    assert await bot.stop() == 0
+    assert query(bot.database, "SELECT state FROM webhook_inbox") == [("done",)]
+
+
+class RoundRobin:
+    """A load balancer in front of the replicas: each request to the next one, in turn.
+    Every `echo`-th request is also sent to the other replica, as a retrying Telegram
+    would after a lost answer."""
+
+    def __init__(self, targets: list[str], echo: int = 5) -> None:
+        self.targets = targets
+        self.echo = echo
+        self.sent = [0] * len(targets)
+        self._turn = itertools.count()
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        app = web.Application()
+        app.router.add_post(PATH, self._forward)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.url = f"http://127.0.0.1:{port}{PATH}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _post(self, index: int, body: bytes, headers: dict[str, str]) -> int:
+        assert self._session is not None
+        try:
+            async with self._session.post(self.targets[index], data=body, headers=headers) as r:
+                self.sent[index] += 1
+                return r.status
+        except aiohttp.ClientError:
+            return 502
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() in {"content-type", "x-telegram-bot-api-secret-token"}
+        }
+        turn = next(self._turn)
+        index = turn % len(self.targets)
+        status = await self._post(index, body, headers)
+        if turn % self.echo == 0:
+            await self._post((index + 1) % len(self.targets), body, headers)
+        return web.Response(status=status)
+
+
+async def test_two_replicas_on_one_database_share_a_stream_without_loss_or_duplicate(
+    own_emulator, tmp_path
+):
+    database = tmp_path / "shared.sqlite3"
+    replicas = [
+        webhook_bot(own_emulator, tmp_path / f"replica{n}", database=database) for n in (1, 2)
+    ]
+    balancer = RoundRobin([f"{replica.api_url}{PATH}" for replica in replicas])
+    await balancer.start()
+    try:
+        for replica in replicas:
+            replica.env["WEBHOOK_URL"] = balancer.url
+            await replica.start()
+        users = [own_emulator.add_user(first_name=f"User{n}", language_code="en") for n in range(8)]
+        rounds = 6
+        for _ in range(rounds):
+            for user in users:
+                user.send_text("/help")
+        total = rounds * len(users)
+        await own_emulator.wait_for(
+            lambda: all(len(user.messages) >= rounds for user in users), timeout=60
+        )
+        await own_emulator.wait_for(lambda: own_emulator.pending_updates == 0, timeout=10)
+        await asyncio.sleep(1.5)
+        assert [len(user.messages) for user in users] == [rounds] * len(users)
+        assert min(balancer.sent) >= total // 2
+
+        for replica in replicas:
+            assert await replica.stop() == 0
+    finally:
+        await balancer.stop()
+    assert query(database, "SELECT state, COUNT(*) FROM webhook_inbox GROUP BY state") == [
+        ("done", total)
+    ]
+    # Each update recorded once in the conversation log, whichever replica handled it.
+    assert query(
+        database,
+        "SELECT COUNT(*), COUNT(DISTINCT update_id) FROM interactions WHERE direction = 'in'",
+    ) == [(total, total)]
+    handled = [replica.log().count(" is handled") for replica in replicas]
+    assert sum(handled) == total
+    assert all(count > 0 for count in handled), handled
+    assert rejected_calls(own_emulator) == []
