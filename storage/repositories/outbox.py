@@ -163,7 +163,7 @@ class JobRunRepository:
         once only the first takes a run."""
         rows = await self._session.fetch_all(
             "SELECT run_key FROM job_runs WHERE job = ? AND finished_at IS NULL "
-            "AND started_at < ? AND (? IS NULL OR run_key = ?) ORDER BY run_key",
+            "AND started_at < ? AND (CAST(? AS TEXT) IS NULL OR run_key = ?) ORDER BY run_key",
             (job, to_db(started_before), run_key, run_key),
         )
         keys = [row["run_key"] for row in rows]
@@ -186,7 +186,7 @@ class JobRunRepository:
             SELECT job, run_key, started_at, finished_at, result FROM (
                 SELECT *, ROW_NUMBER() OVER (PARTITION BY job ORDER BY run_key DESC) AS n
                 FROM job_runs
-            ) WHERE n <= ? ORDER BY job, run_key DESC
+            ) AS ranked WHERE n <= ? ORDER BY job, run_key DESC
             """,
             (per_job,),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from storage.clock import to_db
@@ -84,7 +85,8 @@ class ReviewRepository:
         rows = await self._session.fetch_all(
             "SELECT r.*, c.first_name AS author FROM reviews r "
             "JOIN customers c ON c.id = r.customer_id "
-            "WHERE (? IS NULL OR r.stars = ?) ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
+            "WHERE (CAST(? AS BIGINT) IS NULL OR r.stars = ?) "
+            "ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
             (stars, stars, limit),
         )
         return [(Review.model_validate(dict(row)), row["author"]) for row in rows]
@@ -94,13 +96,16 @@ class ReviewRepository:
     ) -> int:
         """Queue one rating request per purchase recorded in [from, to) that has no review,
         for customers who accept surveys and can be reached (once: the outbox's dedupe key)."""
+        json_object = (
+            "json_build_object" if self._session.dialect == "postgresql" else "json_object"
+        )
         return await self._session.execute(
-            """
+            f"""
             INSERT INTO outbox (customer_id, kind, payload, dedupe_key, created_at, not_before)
             SELECT p.customer_id, 'rating_request',
-                   json_object('purchase_id', p.id, 'order_id', p.order_id,
-                               'amount_minor', p.amount_minor,
-                               'currency', p.currency),
+                   CAST({json_object}('purchase_id', p.id, 'order_id', p.order_id,
+                                      'amount_minor', p.amount_minor,
+                                      'currency', p.currency) AS TEXT),
                    'rate:' || p.order_id, :at, :at
             FROM purchases p JOIN customers c ON c.id = p.customer_id
             WHERE p.recorded_at >= :start AND p.recorded_at < :end
@@ -142,13 +147,16 @@ class NpsRepository:
         queued = await self._session.execute(
             """
             INSERT INTO outbox (customer_id, kind, payload, dedupe_key, created_at, not_before)
-            SELECT c.id, 'nps_request', json_object('survey_id', :survey),
-                   'nps:' || :survey || ':' || c.id, :at, :at
+            SELECT c.id, 'nps_request', :payload, :dedupe || c.id, :at, :at
             FROM customers c
             WHERE c.consent_surveys = 1 AND c.reachable = 1 AND c.telegram_id IS NOT NULL
             ON CONFLICT (dedupe_key) DO NOTHING
             """,
-            {"survey": survey_id, "at": to_db(at)},
+            {
+                "payload": json.dumps({"survey_id": survey_id}),
+                "dedupe": f"nps:{survey_id}:",
+                "at": to_db(at),
+            },
         )
         await self._session.execute(
             "UPDATE nps_surveys SET recipients = ? WHERE id = ?", (queued, survey_id)

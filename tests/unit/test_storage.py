@@ -4,11 +4,15 @@ import asyncio
 import sqlite3
 from datetime import timedelta
 
+import asyncpg
+import pytest
+
 from bot.services.intake import InboundEvent, IntakeService
 from bot.services.interactions import InteractionLog
 from storage.clock import utcnow
 from storage.migrations import MIGRATIONS_ROOT, apply_migrations
 from storage.repositories import ClaimResult, TelegramProfile
+from tests.databases import query
 
 
 def profile(telegram_id, first_name="Ann", language="en"):
@@ -44,6 +48,8 @@ def test_migrations_apply_once_and_are_recorded(tmp_path):
 
 
 async def test_sqlite_is_configured_for_concurrency(storage):
+    if storage.database.dialect != "sqlite":
+        pytest.skip("SQLite's settings")
     async with storage.read() as uow:
         assert await uow.session.fetch_value("PRAGMA journal_mode") == "wal"
         assert await uow.session.fetch_value("PRAGMA foreign_keys") == 1
@@ -117,7 +123,7 @@ async def test_a_failing_job_does_not_sink_its_batch(storage):
     bad = storage.batcher.write(Statement("INSERT INTO no_such_table VALUES (1)"))
     results = await asyncio.gather(good, bad, return_exceptions=True)
     assert results[0] is None
-    assert isinstance(results[1], sqlite3.OperationalError)
+    assert isinstance(results[1], sqlite3.OperationalError | asyncpg.UndefinedTableError)
     async with storage.read() as uow:
         assert await uow.session.fetch_value("SELECT COUNT(*) FROM processed_updates") == 1
 
@@ -130,11 +136,9 @@ async def test_stale_claim_is_taken_over(storage):
         assert await uow.updates.claim(5, utcnow(), timedelta(minutes=5)) is ClaimResult.RETRY
 
 
-async def test_concurrent_writers_never_hit_database_is_locked(storage, tmp_path):
+async def test_concurrent_writers_never_hit_database_is_locked(storage):
     intake = IntakeService(storage)
     log = InteractionLog(storage)
-    # A second process writing at the same time, like the operator CLI.
-    other = sqlite3.connect(tmp_path / "bot.sqlite3", timeout=15, check_same_thread=False)
 
     async def customer_session(telegram_id):
         for step in range(5):
@@ -144,8 +148,8 @@ async def test_concurrent_writers_never_hit_database_is_locked(storage, tmp_path
             intake.finish(update_id)
 
     def write_elsewhere():
-        other.execute("UPDATE customers SET consent_surveys = 1")
-        other.commit()
+        # A second process writing at the same time, like the operator CLI.
+        query(storage.database.url, "UPDATE customers SET consent_surveys = 1")
 
     async def foreign_writer():
         for _ in range(20):
@@ -154,7 +158,6 @@ async def test_concurrent_writers_never_hit_database_is_locked(storage, tmp_path
 
     await asyncio.gather(*(customer_session(i) for i in range(1, 101)), foreign_writer())
     await storage.batcher.barrier()
-    other.close()
     async with storage.read() as uow:
         assert await uow.session.fetch_value("SELECT COUNT(*) FROM customers") == 100
         assert await uow.session.fetch_value("SELECT COUNT(*) FROM interactions") == 1000
