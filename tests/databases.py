@@ -54,6 +54,24 @@ def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, An
         return list(cursor.fetchall()) if cursor.description else []
 
 
+def rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Like `query`, each row a tuple."""
+    return [tuple(row.values()) for row in query(url, sql, params)]
+
+
+def every_row_as_text(url: str) -> bytes:
+    """Every row of every table of a PostgreSQL database, as text: what a scan for leftover
+    personal data reads there (SQLite's tests read the file's bytes instead)."""
+    tables = query(
+        url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+    )
+    parts = []
+    for table in tables:
+        name = '"' + str(table["tablename"]).replace('"', '""') + '"'
+        parts += [str(row["r"]) for row in query(url, f"SELECT t::text AS r FROM {name} t")]
+    return "\n".join(parts).encode()
+
+
 def value(url: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
     rows = query(url, sql, params)
     return next(iter(rows[0].values())) if rows else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from storage.batching import Statement
@@ -79,6 +79,18 @@ class OutboxRepository:
             )
             for row in rows
         ]
+
+    async def claim_due(self, now: datetime, lease: timedelta, limit: int = 100) -> list[Notice]:
+        """The due notices, made not due for `lease` (their `not_before` moved on): inside a
+        write transaction, another process polling meanwhile does not get them too. Sent or
+        failed, a notice is settled; if its claimer dies first, it is due again after the
+        lease (sent at least once, as before)."""
+        notices = await self.due(now, limit)
+        await self._session.execute_many(
+            "UPDATE outbox SET not_before = ? WHERE id = ? AND state = 'pending'",
+            [(to_db(now + lease), notice.id) for notice in notices],
+        )
+        return notices
 
     @staticmethod
     def settle(notice_id: int, state: str, at: datetime, error: str | None) -> Statement:

@@ -63,7 +63,7 @@ class BotProcess:
         self.process: asyncio.subprocess.Process | None = None
         self._starts = 0
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float = 90.0) -> None:
         calls_before = len(self.emulator.calls)
         with self.log_path.open("ab") as log_file:  # the child keeps its own descriptor
             self.process = await asyncio.create_subprocess_exec(
