@@ -145,6 +145,13 @@ class Database:
             row = await cursor.fetchone()
         return row is not None and row[0] == 0
 
+    async def hold_role(self, name: str) -> bool:
+        """Whether this process holds the named role (e.g. the broadcast sender), which one
+        process at a time may hold among all that share the database. SQLite: one process
+        runs the bot, so it always does. Asked again on every pass: a holder keeps it until
+        it stops; others take it over once it is gone."""
+        return True
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
         """A write transaction: committed when the block ends, rolled back if it raises."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -169,6 +170,9 @@ class PostgresDatabase(Database):
         self.path = None
         self._pool = pool
         self._write_lock = asyncio.Lock()
+        # A connection of its own per role this process contends for: a session advisory
+        # lock lives as long as its connection, so a crashed holder frees the role at once.
+        self._roles: dict[str, tuple[asyncpg.Connection, bool]] = {}
 
     @classmethod
     async def connect(cls, url: str) -> PostgresDatabase:
@@ -182,8 +186,24 @@ class PostgresDatabase(Database):
         return cls(url, pool)
 
     async def close(self) -> None:
+        for connection, _held in self._roles.values():
+            await connection.close()
+        self._roles.clear()
         async with self._write_lock:
             await self._pool.close()
+
+    async def hold_role(self, name: str) -> bool:
+        entry = self._roles.get(name)
+        if entry is not None and entry[0].is_closed():
+            del self._roles[name]
+            entry = None
+        if entry is not None and entry[1]:
+            return True
+        connection = entry[0] if entry is not None else await asyncpg.connect(self.url)
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        held = bool(await connection.fetchval("SELECT pg_try_advisory_lock($1)", key))
+        self._roles[name] = (connection, held)
+        return held
 
     async def checkpoint(self) -> bool:
         # No WAL file of ours to fold: erased rows are gone from every query at commit, and

@@ -26,6 +26,24 @@ async def _balance(api: aiohttp.ClientSession, telegram_id: int) -> int:
         return int(document["balance"])
 
 
+def _received(user: Any, marker: str) -> list[Any]:
+    return [m for m in user.messages if marker in str(m.get("text") or "")]
+
+
+async def _broadcast(process: BotProcess, text: str, timeout: float = 60) -> None:
+    created = await process.cli("broadcast", "create", "--text", text)
+    assert created.returncode == 0, created.stderr
+    broadcast_id = created.stdout.strip().splitlines()[-1]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status = await process.cli("broadcast", "status", broadcast_id, "--json")
+        assert status.returncode == 0, status.stderr
+        if status.json()["state"] == "done":
+            return
+        assert asyncio.get_running_loop().time() < deadline, status.stdout
+        await asyncio.sleep(0.5)
+
+
 async def test_two_processes_share_one_database_without_double_counting(
     own_emulator, tmp_path, api_for
 ):
@@ -35,8 +53,11 @@ async def test_two_processes_share_one_database_without_double_counting(
     await first.start(timeout=120)  # the first start migrates and embeds the FAQ
     try:
         ann = own_emulator.add_user(first_name="Ann", language_code="en")
-        ann.send_text("/start")
-        await ann.next_message()
+        crowd = [own_emulator.add_user(first_name=f"C{i}", language_code="en") for i in range(20)]
+        for user in (ann, *crowd):
+            user.send_text("/start")
+        for user in (ann, *crowd):
+            await user.next_message(timeout=30)
         # Both replicas long-poll the same bot meanwhile (Telegram answers one of them at a
         # time); the work under test arrives through their HTTP APIs.
         await second.start(timeout=120)
@@ -99,7 +120,20 @@ async def test_two_processes_share_one_database_without_double_counting(
         check = await first.cli("points", "check")
         assert check.returncode == 0, check.stdout + check.stderr
         await elsewhere.close()
-    finally:
-        if second.process is not None:
-            assert await second.stop() == 0, second.log()
+        ann.skip_messages()
+
+        # A broadcast: both replicas run a broadcast worker; everybody gets it exactly once.
+        await _broadcast(first, "Replica news")
+        await asyncio.sleep(2)  # late duplicates, if any, would arrive now
+        for user in (ann, *crowd):
+            assert len(_received(user, "Replica news")) == 1, user.first_name
+
+        # The sender stops: the other replica takes the role over and sends the next one.
         assert await first.stop() == 0, first.log()
+        await _broadcast(second, "Second news")
+        for user in (ann, *crowd):
+            assert len(_received(user, "Second news")) == 1, user.first_name
+    finally:
+        for process in (second, first):
+            if process.process is not None and process.process.returncode is None:
+                assert await process.stop() == 0, process.log()
