@@ -11,8 +11,9 @@ from bot.services.intake import InboundEvent, IntakeService
 from bot.services.interactions import InteractionLog
 from storage.clock import utcnow
 from storage.migrations import MIGRATIONS_ROOT, apply_migrations
+from storage.postgres import translate
 from storage.repositories import ClaimResult, TelegramProfile
-from tests.databases import query
+from tests.databases import fresh_database_url, query
 
 
 def profile(telegram_id, first_name="Ann", language="en"):
@@ -228,3 +229,39 @@ async def test_a_burst_from_an_unchanged_customer_does_not_rewrite_the_row(stora
     history = await InteractionLog(storage).history(42)
     assert history.customer.first_name == "Annabel"
     assert len(history.interactions) == 3  # every update is still recorded
+
+
+def test_every_migration_exists_for_every_backend():
+    """A migration added for SQLite needs its PostgreSQL twin (storage/migrations/README.md)."""
+    folders = {
+        name: {path.name: path for path in (MIGRATIONS_ROOT / name).glob("*.sql")}
+        for name in ("sqlite", "postgresql")
+    }
+    assert sorted(folders["sqlite"]) == sorted(folders["postgresql"])
+    for name, path in folders["sqlite"].items():
+        first_line = path.read_text().splitlines()[0]
+        twin_first_line = folders["postgresql"][name].read_text().splitlines()[0]
+        if first_line.startswith("-- depends:"):
+            assert twin_first_line == first_line, name
+
+
+def test_sql_placeholders_become_numbered_parameters():
+    assert translate("SELECT * FROM t WHERE a = ? AND b = ?") == (
+        "SELECT * FROM t WHERE a = $1 AND b = $2",
+        None,
+    )
+    # A name used twice is one parameter; literals, quoted names, casts and comments stay.
+    sql = "SELECT ':x ?', \"a?\", CAST(:at AS TEXT)::text -- ?\nWHERE x >= :at AND y < :end"
+    assert translate(sql) == (
+        "SELECT ':x ?', \"a?\", CAST($1 AS TEXT)::text -- ?\nWHERE x >= $1 AND y < $2",
+        ("at", "end"),
+    )
+    with pytest.raises(ValueError, match="mixes"):
+        translate("SELECT ? WHERE a = :a")
+
+
+async def test_migrating_from_several_processes_at_once_applies_each_once(tmp_path):
+    url = fresh_database_url(tmp_path)
+    reports = await asyncio.gather(*(asyncio.to_thread(apply_migrations, url) for _ in range(4)))
+    applied = [migration for report in reports for migration in report.applied]
+    assert sorted(applied) == reports[0].current
