@@ -1,7 +1,9 @@
 """The storage mechanisms every feature leans on: migrations, the update inbox, concurrency."""
 
 import asyncio
+import json
 import sqlite3
+import sys
 from datetime import timedelta
 
 import asyncpg
@@ -262,6 +264,20 @@ def test_sql_placeholders_become_numbered_parameters():
 
 async def test_migrating_from_several_processes_at_once_applies_each_once(tmp_path):
     url = fresh_database_url(tmp_path)
-    reports = await asyncio.gather(*(asyncio.to_thread(apply_migrations, url) for _ in range(4)))
-    applied = [migration for report in reports for migration in report.applied]
-    assert sorted(applied) == reports[0].current
+    script = (
+        "import json, sys; from storage.migrations import apply_migrations; "
+        "print(json.dumps(apply_migrations(sys.argv[1]).applied))"
+    )
+
+    async def migrate() -> list[str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, url, stdout=asyncio.subprocess.PIPE
+        )
+        stdout, _ = await process.communicate()
+        assert process.returncode == 0
+        applied: list[str] = json.loads(stdout)
+        return applied
+
+    reports = await asyncio.gather(*(migrate() for _ in range(4)))
+    applied = sorted(migration for report in reports for migration in report)
+    assert applied == sorted(path.stem for path in (MIGRATIONS_ROOT / "sqlite").glob("*.sql"))
