@@ -281,3 +281,12 @@ async def test_migrating_from_several_processes_at_once_applies_each_once(tmp_pa
     reports = await asyncio.gather(*(migrate() for _ in range(4)))
     applied = sorted(migration for report in reports for migration in report)
     assert applied == sorted(path.stem for path in (MIGRATIONS_ROOT / "sqlite").glob("*.sql"))
+
+
+async def test_durations_in_sql_read_the_same_on_every_backend(storage):
+    async with storage.read() as uow:
+        minutes = await uow.session.fetch_value(
+            "SELECT ROUND((julianday(?) - julianday(?)) * 1440, 1)",
+            ("2026-11-23 15:00:00.000000", "2026-11-23 14:00:00.500000"),
+        )
+    assert minutes == 60.0

@@ -55,3 +55,14 @@ CREATE TABLE processed_updates (
 );
 
 CREATE INDEX processed_updates_by_state ON processed_updates (state, received_at);
+
+-- SQLite functions the repositories' SQL may use on timestamps, defined here with SQLite's
+-- results so one SQL text runs on both backends (see ../README.md).
+-- julianday(text): days since noon UTC, 24 November 4714 BC, as a fraction.
+CREATE FUNCTION julianday(moment TEXT) RETURNS DOUBLE PRECISION
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT EXTRACT(EPOCH FROM CAST(moment AS TIMESTAMP)) / 86400.0 + 2440587.5 $$;
+-- ROUND(x, digits) on a floating-point value (PostgreSQL has it for NUMERIC only).
+CREATE FUNCTION round(value DOUBLE PRECISION, digits INTEGER) RETURNS DOUBLE PRECISION
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT CAST(ROUND(CAST(value AS NUMERIC), digits) AS DOUBLE PRECISION) $$;
