@@ -174,7 +174,8 @@ async def main() -> None:
             recorded.extend(batch)
             return batch
 
-        print(f"{arguments.customers} customers, {arguments.orders} orders per round, SQLite")
+        backend = "SQLite" if database.startswith("sqlite:") else "PostgreSQL"
+        print(f"{arguments.customers} customers, {arguments.orders} orders per round, {backend}")
         rounds: list[tuple[str, list[dict[str, object]], int]] = [
             ("1 client, new orders", new_orders(arguments.orders // 3), 1),
             ("50 clients, new orders", new_orders(arguments.orders), 50),
