@@ -1,4 +1,5 @@
-"""Purchases per second through the HTTP API of the real bot process, on SQLite.
+"""Purchases per second through the HTTP API of the real bot process, on SQLite (or on
+PostgreSQL: --database-url postgresql://... naming an empty database).
 
 The bot runs as `python -m bot` against the Bot API emulator (every purchase also queues
 the customer's "points earned" message, which the bot sends while the load runs). Rounds:
@@ -7,6 +8,7 @@ the requests replay an order already recorded (a till retrying). Prints purchase
 p50/p99 latency per round, and checks that no order earned twice.
 
     .venv/bin/python -m benchmarks.purchases [--customers 1000] [--orders 3000]
+        [--database-url postgresql://user@host:port/empty_db]
 """
 
 from __future__ import annotations
@@ -120,10 +122,11 @@ async def main() -> None:
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--orders", type=int, default=3000, help="orders per round")
     parser.add_argument("--replay-share", type=float, default=0.3)
+    parser.add_argument("--database-url", help="default: a new SQLite file in a temp folder")
     arguments = parser.parse_args()
     random.seed(7)
     workdir = Path(tempfile.mkdtemp(prefix="bench-purchases-"))
-    database = f"sqlite:///{workdir / 'bot.sqlite3'}"
+    database = arguments.database_url or f"sqlite:///{workdir / 'bot.sqlite3'}"
     customers = await seed_customers(database, arguments.customers)
     port = free_port()
     async with BotAPIEmulator(token=TOKEN) as emulator:
@@ -171,7 +174,8 @@ async def main() -> None:
             recorded.extend(batch)
             return batch
 
-        print(f"{arguments.customers} customers, {arguments.orders} orders per round, SQLite")
+        backend = "SQLite" if database.startswith("sqlite:") else "PostgreSQL"
+        print(f"{arguments.customers} customers, {arguments.orders} orders per round, {backend}")
         rounds: list[tuple[str, list[dict[str, object]], int]] = [
             ("1 client, new orders", new_orders(arguments.orders // 3), 1),
             ("50 clients, new orders", new_orders(arguments.orders), 50),

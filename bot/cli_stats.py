@@ -43,15 +43,17 @@ EXPORTS = {
                (SELECT COALESCE(SUM(delta), 0) FROM points_entries e WHERE e.customer_id = c.id)
                    AS balance,
                (SELECT COUNT(*) FROM purchases p WHERE p.customer_id = c.id) AS purchases,
-               (SELECT COALESCE(SUM(amount_minor), 0) FROM purchases p
-                WHERE p.customer_id = c.id) / 100.0 AS spend
+               CAST((SELECT COALESCE(SUM(amount_minor), 0) FROM purchases p
+                     WHERE p.customer_id = c.id) AS DOUBLE PRECISION) / 100 AS spend
         FROM customers c ORDER BY c.id
     """,
     "purchases": """
-        SELECT p.order_id, c.telegram_id, p.amount_minor / 100.0 AS amount, p.currency,
+        SELECT p.order_id, c.telegram_id,
+               CAST(p.amount_minor AS DOUBLE PRECISION) / 100 AS amount, p.currency,
                p.purchased_at, p.recorded_at, p.points, p.tier, p.recorded_by,
-               COALESCE((SELECT SUM(r.amount_minor) FROM refunds r WHERE r.purchase_id = p.id),
-                        0) / 100.0 AS refunded
+               CAST(COALESCE((SELECT SUM(r.amount_minor) FROM refunds r
+                              WHERE r.purchase_id = p.id), 0) AS DOUBLE PRECISION) / 100
+                   AS refunded
         FROM purchases p JOIN customers c ON c.id = p.customer_id ORDER BY p.id
     """,
     "interactions": """
@@ -59,7 +61,8 @@ EXPORTS = {
         FROM interactions i JOIN customers c ON c.id = i.customer_id ORDER BY i.id
     """,
     "reviews": """
-        SELECT c.telegram_id, r.stars, r.text, r.photo IS NOT NULL AS photo, r.source,
+        SELECT c.telegram_id, r.stars, r.text,
+               CASE WHEN r.photo IS NOT NULL THEN 1 ELSE 0 END AS photo, r.source,
                p.order_id, r.created_at
         FROM reviews r JOIN customers c ON c.id = r.customer_id
         LEFT JOIN purchases p ON p.id = r.purchase_id ORDER BY r.id

@@ -31,7 +31,10 @@ _TIME_OF_DAY = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?")
 _HINTS: dict[str, str] = {
     "BOT_TOKEN": "create a bot with @BotFather and put its token in .env as BOT_TOKEN=123456:ABC…",
     "TELEGRAM_API_URL": "use a base URL such as https://api.telegram.org",
-    "DATABASE_URL": "use sqlite:///PATH (the default is sqlite:///data/bot.sqlite3)",
+    "DATABASE_URL": (
+        "use sqlite:///PATH (the default is sqlite:///data/bot.sqlite3) "
+        "or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+    ),
     "ADMIN_IDS": "give Telegram user ids separated by commas, e.g. ADMIN_IDS=12345,67890",
     "SUPPORT_CHAT_ID": "give the numeric id of the agents' forum supergroup, e.g. -1001234567890",
     "THROTTLE_RATE": 'use a rate such as "20 per 10 seconds"',

@@ -1,5 +1,7 @@
 """The database connection: SQLite through aiosqlite, safe under concurrent handlers.
 
+(``postgresql://`` URLs open storage.postgres instead: the same ``Session`` interface.)
+
 Every write goes through one connection guarded by an asyncio lock and opens with
 ``BEGIN IMMEDIATE``: inside the process writers queue on the lock instead of racing for
 SQLite's write lock (which is how "database is locked" happens), and another process (the
@@ -18,14 +20,32 @@ from typing import Any
 
 import aiosqlite
 
-Row = sqlite3.Row
+# sqlite3.Row or asyncpg.Record: both index by column name and by position, and dict(row)
+# works on both.
+Row = Any
 Params = Sequence[Any] | Mapping[str, Any]
+
+
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return (sqlite3.IntegrityError,)
+    return (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
+
+
+# What a violated UNIQUE/CHECK/foreign key raises, whichever the backend.
+IntegrityError = _integrity_errors()
 
 BUSY_TIMEOUT_MS = 15_000
 
 
 class Session:
     """A connection inside a transaction (or a read snapshot): the only thing repositories see."""
+
+    # Which SQL dialect runs the statements, for the rare construct with no portable
+    # spelling (e.g. building JSON in SQL).
+    dialect = "sqlite"
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._connection = connection
@@ -68,9 +88,27 @@ class Session:
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A statement that may fail (IntegrityError) without spoiling the transaction:
+        PostgreSQL aborts the whole transaction on an error unless it is inside one."""
+        await self._connection.execute("SAVEPOINT attempt")
+        try:
+            yield
+        except BaseException:
+            await self._connection.execute("ROLLBACK TO attempt")
+            await self._connection.execute("RELEASE attempt")
+            raise
+        await self._connection.execute("RELEASE attempt")
+
 
 class Database:
+    dialect = "sqlite"
+    # The file, for SQLite; None for a server database.
+    path: Path | None
+
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.url = f"sqlite:///{path}"
         self.path = path
         self._writer = writer
         self._reader = reader
@@ -79,6 +117,10 @@ class Database:
 
     @classmethod
     async def open(cls, url: str) -> Database:
+        if url.startswith(("postgresql://", "postgres://")):
+            from storage.postgres import PostgresDatabase
+
+            return await PostgresDatabase.connect(url)
         if not url.startswith("sqlite:///"):
             raise NotImplementedError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
         path = Path(url.removeprefix("sqlite:///"))
@@ -102,6 +144,13 @@ class Database:
             cursor = await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             row = await cursor.fetchone()
         return row is not None and row[0] == 0
+
+    async def hold_role(self, name: str) -> bool:
+        """Whether this process holds the named role (e.g. the broadcast sender), which one
+        process at a time may hold among all that share the database. SQLite: one process
+        runs the bot, so it always does. Asked again on every pass: a holder keeps it until
+        it stops; others take it over once it is gone."""
+        return True
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:

@@ -68,6 +68,8 @@ from storage.unit_of_work import Storage
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# The role (storage Database.hold_role) of the one process that sends broadcasts.
+SENDER_ROLE = "broadcast-sender"
 PROGRESS_SECONDS = 3.0
 # How soon a pause or cancel made elsewhere stops the sending.
 STATE_CHECK_SECONDS = 1.0
@@ -115,6 +117,7 @@ class BroadcastWorker(PollingLoop):
         burst = max(1.0, rate / 10)
         self._limiter = AsyncLimiter(burst, burst / rate)
         self._in_flight = in_flight
+        self._recovered = False
         self._gate = gate
         self._quiet = quiet_hours or QuietHours()
         self._last_sent: dict[int, float] = {}
@@ -125,10 +128,16 @@ class BroadcastWorker(PollingLoop):
         self._rules = rules
         super().__init__("broadcast worker", poll_seconds)
 
-    async def before_first_pass(self) -> None:
-        await self.recover()
-
     async def pass_once(self) -> bool:
+        # One sender among the processes sharing a database (PostgreSQL replicas): two
+        # would read the same queue and both send. The one that takes the role over first
+        # requeues what was in flight, as after a restart.
+        if not await self._storage.database.hold_role(SENDER_ROLE):
+            self._recovered = False
+            return False
+        if not self._recovered:
+            await self.recover()
+            self._recovered = True
         return await self.tick()
 
     async def close(self) -> None:

@@ -32,6 +32,9 @@ from storage.unit_of_work import Storage
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# How long a claimed notice is left to its claimer before another process may send it:
+# far longer than a pass takes, short enough that a crash delays a notice only a little.
+CLAIM_LEASE = timedelta(minutes=2)
 
 
 class NoticeWorker(PollingLoop):
@@ -58,7 +61,13 @@ class NoticeWorker(PollingLoop):
 
     async def deliver_due(self, limit: int = 50) -> int:
         async with self._storage.read() as uow:
-            notices = await uow.outbox.due(utcnow(), limit)
+            anything_due = bool(await uow.outbox.due(utcnow(), 1))
+        if not anything_due:  # the common case costs a read, not a write transaction
+            return 0
+        # Claimed in a write transaction, so of several bot processes sharing the database
+        # (PostgreSQL) only one sends each notice; see OutboxRepository.claim_due.
+        async with self._storage.write() as uow:
+            notices = await uow.outbox.claim_due(utcnow(), CLAIM_LEASE, limit)
         for notice in notices:
             await self._deliver(notice)
         # Outcomes go through the group-commit batcher; the next read must see them.

@@ -92,7 +92,7 @@ class AuditRepository:
         self, since: datetime | None = None, actor: int | None = None, limit: int = 1000
     ) -> list[AuditEntry]:
         rows = await self._session.fetch_all(
-            "SELECT * FROM audit WHERE at >= ? AND (? IS NULL OR actor = ?) "
+            "SELECT * FROM audit WHERE at >= ? AND (CAST(? AS BIGINT) IS NULL OR actor = ?) "
             "ORDER BY id DESC LIMIT ?",
             (to_db(since) if since else "", actor, actor, limit),
         )

@@ -92,10 +92,11 @@ class AnalyticsRepository:
             SELECT MIN(purchased_epoch) AS first_at,
                    MAX(purchased_epoch) AS last_at,
                    COUNT(*) AS purchases,
-                   SUM(purchased_epoch >= :period) AS in_period,
-                   SUM(purchased_epoch >= :previous AND purchased_epoch < :period)
-                       AS in_previous,
-                   SUM(purchased_epoch >= :frequency) AS in_frequency_window,
+                   SUM(CASE WHEN purchased_epoch >= :period THEN 1 ELSE 0 END) AS in_period,
+                   SUM(CASE WHEN purchased_epoch >= :previous AND purchased_epoch < :period
+                            THEN 1 ELSE 0 END) AS in_previous,
+                   SUM(CASE WHEN purchased_epoch >= :frequency THEN 1 ELSE 0 END)
+                       AS in_frequency_window,
                    SUM(CASE WHEN purchased_epoch >= :period THEN amount_minor ELSE 0 END)
                        AS revenue_in_period,
                    SUM(amount_minor) AS monetary,
@@ -117,7 +118,8 @@ class AnalyticsRepository:
     async def customers(self, end: datetime, active_since: datetime) -> tuple[int, int]:
         """(customers known at the end, customers seen in the bot since `active_since`)."""
         row = await self._session.fetch_one(
-            "SELECT COUNT(*), SUM(last_seen >= ?) FROM customers WHERE first_seen < ?",
+            "SELECT COUNT(*), SUM(CASE WHEN last_seen >= ? THEN 1 ELSE 0 END) "
+            "FROM customers WHERE first_seen < ?",
             (to_db(active_since), to_db(end)),
         )
         assert row is not None
@@ -151,12 +153,12 @@ class AnalyticsRepository:
     async def faq(self, start: datetime, end: datetime) -> FaqFlow:
         row = await self._session.fetch_one(
             """
-            SELECT COALESCE(SUM(outcome != 'browsed'), 0),
-                   COALESCE(SUM(outcome = 'answered'), 0),
-                   COALESCE(SUM(outcome IN ('suggested', 'picked')), 0),
-                   COALESCE(SUM(outcome = 'declined'), 0),
-                   COALESCE(SUM(feedback = 'helpful'), 0),
-                   COALESCE(SUM(feedback = 'unhelpful'), 0)
+            SELECT COALESCE(SUM(CASE WHEN outcome <> 'browsed' THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN outcome IN ('suggested', 'picked') THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN outcome = 'declined' THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN feedback = 'helpful' THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN feedback = 'unhelpful' THEN 1 ELSE 0 END), 0)
             FROM faq_queries WHERE at >= ? AND at < ?
             """,
             (to_db(start), to_db(end)),

@@ -194,11 +194,12 @@ class BroadcastRepository:
             return -1
         await self._session.execute(
             f"""
-            INSERT OR IGNORE INTO broadcast_recipients (broadcast_id, customer_id, state, at)
-            SELECT ?, c.id, CASE WHEN c.reachable THEN 'pending' ELSE 'blocked' END,
-                   CASE WHEN c.reachable THEN NULL ELSE ? END
+            INSERT INTO broadcast_recipients (broadcast_id, customer_id, state, at)
+            SELECT ?, c.id, CASE WHEN c.reachable = 1 THEN 'pending' ELSE 'blocked' END,
+                   CASE WHEN c.reachable = 1 THEN NULL ELSE ? END
             FROM customers c WHERE {ELIGIBLE} AND ({condition})
             ORDER BY c.id
+            ON CONFLICT DO NOTHING
             """,  # noqa: S608 - the condition is compiled from a parsed segment, values bound
             (broadcast_id, to_db(at), *params),
         )
@@ -222,7 +223,7 @@ class BroadcastRepository:
 
     async def segment_telegram_ids(self, condition: str, params: Sequence[Any]) -> list[int]:
         rows = await self._session.fetch_all(
-            f"SELECT c.telegram_id FROM customers c WHERE {ELIGIBLE} AND c.reachable "  # noqa: S608
+            f"SELECT c.telegram_id FROM customers c WHERE {ELIGIBLE} AND c.reachable = 1 "  # noqa: S608
             f"AND ({condition}) ORDER BY c.id",
             tuple(params),
         )
@@ -300,7 +301,7 @@ class BroadcastRepository:
 
     async def add_tag(self, customer_id: int, tag: str) -> bool:
         changed = await self._session.execute(
-            "INSERT OR IGNORE INTO customer_tags (customer_id, tag) VALUES (?, ?)",
+            "INSERT INTO customer_tags (customer_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (customer_id, tag),
         )
         return changed > 0

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from storage.batching import Statement
 from storage.clock import to_db
-from storage.database import Session
+from storage.database import IntegrityError, Session
 from storage.models import Customer
 
 
@@ -44,7 +43,8 @@ class CustomerRepository:
                 first_name = excluded.first_name,
                 last_name = excluded.last_name,
                 username = excluded.username,
-                telegram_language = COALESCE(excluded.telegram_language, telegram_language),
+                telegram_language = COALESCE(excluded.telegram_language,
+                                             customers.telegram_language),
                 last_seen = excluded.last_seen
             """,
             [
@@ -159,12 +159,13 @@ class CustomerRepository:
     ) -> bool:
         """Give the customer their card and referral codes once; False on a code collision."""
         try:
-            await self._session.execute(
-                "UPDATE customers SET card_code = COALESCE(card_code, ?), "
-                "referral_code = COALESCE(referral_code, ?) WHERE id = ?",
-                (card_code, referral_code, customer_id),
-            )
-        except sqlite3.IntegrityError:
+            async with self._session.savepoint():
+                await self._session.execute(
+                    "UPDATE customers SET card_code = COALESCE(card_code, ?), "
+                    "referral_code = COALESCE(referral_code, ?) WHERE id = ?",
+                    (card_code, referral_code, customer_id),
+                )
+        except IntegrityError:
             return False
         return True
 

@@ -144,9 +144,10 @@ class FaqRepository:
         rows = await self._session.fetch_all(
             """
             SELECT entry_id,
-                   SUM(outcome IN ('answered', 'picked', 'browsed')) AS views,
-                   SUM(feedback = 'helpful') AS helpful,
-                   SUM(feedback = 'unhelpful') AS unhelpful
+                   SUM(CASE WHEN outcome IN ('answered', 'picked', 'browsed') THEN 1 ELSE 0 END)
+                       AS views,
+                   SUM(CASE WHEN feedback = 'helpful' THEN 1 ELSE 0 END) AS helpful,
+                   SUM(CASE WHEN feedback = 'unhelpful' THEN 1 ELSE 0 END) AS unhelpful
             FROM faq_queries WHERE entry_id IS NOT NULL GROUP BY entry_id
             """
         )

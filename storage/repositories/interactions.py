@@ -79,7 +79,7 @@ class InteractionRepository:
             rows = await self._session.fetch_all(
                 """
                 SELECT * FROM (SELECT * FROM interactions WHERE customer_id = ?
-                               ORDER BY id DESC LIMIT ?) ORDER BY id
+                               ORDER BY id DESC LIMIT ?) AS recent ORDER BY id
                 """,
                 (customer_id, limit),
             )
@@ -89,7 +89,7 @@ class InteractionRepository:
         """How many inbound interactions the customer has, counting no further than `limit`."""
         value = await self._session.fetch_value(
             "SELECT COUNT(*) FROM (SELECT 1 FROM interactions "
-            "WHERE customer_id = ? AND direction = 'in' LIMIT ?)",
+            "WHERE customer_id = ? AND direction = 'in' LIMIT ?) AS counted",
             (customer_id, limit),
         )
         return int(value)

@@ -142,10 +142,12 @@ class LedgerRepository:
     async def open_lots(self, customer_id: int) -> list[Lot]:
         """Lots with points left, the first to burn first (never-expiring ones last)."""
         rows = await self._session.fetch_all(
-            _LOT_REMAINDER
+            "SELECT * FROM ("
+            + _LOT_REMAINDER
             + """
-            WHERE l.customer_id = ? AND l.is_lot = 1 AND remaining > 0
-            ORDER BY l.expires_at IS NULL, l.expires_at, l.id
+            WHERE l.customer_id = ? AND l.is_lot = 1) AS lots
+            WHERE remaining > 0
+            ORDER BY expires_at IS NULL, expires_at, id
             """,
             (customer_id,),
         )
@@ -154,10 +156,12 @@ class LedgerRepository:
     async def lots_expiring(self, start: datetime, end: datetime) -> list[Lot]:
         """Every customer's lots with points left that burn in [start, end)."""
         rows = await self._session.fetch_all(
-            _LOT_REMAINDER
+            "SELECT * FROM ("
+            + _LOT_REMAINDER
             + """
-            WHERE l.is_lot = 1 AND l.expires_at >= ? AND l.expires_at < ? AND remaining > 0
-            ORDER BY l.customer_id, l.expires_at
+            WHERE l.is_lot = 1 AND l.expires_at >= ? AND l.expires_at < ?) AS lots
+            WHERE remaining > 0
+            ORDER BY customer_id, expires_at
             """,
             (to_db(start), to_db(end)),
         )
@@ -182,7 +186,9 @@ class LedgerRepository:
             "SELECT COALESCE(SUM(delta), 0) FROM points_entries"
         )
         lots = await self._session.fetch_value(
-            "SELECT COALESCE(SUM(remaining), 0) FROM (" + _LOT_REMAINDER + " WHERE l.is_lot = 1)"
+            "SELECT COALESCE(SUM(remaining), 0) FROM ("
+            + _LOT_REMAINDER
+            + " WHERE l.is_lot = 1) AS lots"
         )
         return int(balance), int(lots)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from storage.batching import Statement
@@ -79,6 +79,18 @@ class OutboxRepository:
             )
             for row in rows
         ]
+
+    async def claim_due(self, now: datetime, lease: timedelta, limit: int = 100) -> list[Notice]:
+        """The due notices, made not due for `lease` (their `not_before` moved on): inside a
+        write transaction, another process polling meanwhile does not get them too. Sent or
+        failed, a notice is settled; if its claimer dies first, it is due again after the
+        lease (sent at least once, as before)."""
+        notices = await self.due(now, limit)
+        await self._session.execute_many(
+            "UPDATE outbox SET not_before = ? WHERE id = ? AND state = 'pending'",
+            [(to_db(now + lease), notice.id) for notice in notices],
+        )
+        return notices
 
     @staticmethod
     def settle(notice_id: int, state: str, at: datetime, error: str | None) -> Statement:
@@ -163,7 +175,7 @@ class JobRunRepository:
         once only the first takes a run."""
         rows = await self._session.fetch_all(
             "SELECT run_key FROM job_runs WHERE job = ? AND finished_at IS NULL "
-            "AND started_at < ? AND (? IS NULL OR run_key = ?) ORDER BY run_key",
+            "AND started_at < ? AND (CAST(? AS TEXT) IS NULL OR run_key = ?) ORDER BY run_key",
             (job, to_db(started_before), run_key, run_key),
         )
         keys = [row["run_key"] for row in rows]
@@ -186,7 +198,7 @@ class JobRunRepository:
             SELECT job, run_key, started_at, finished_at, result FROM (
                 SELECT *, ROW_NUMBER() OVER (PARTITION BY job ORDER BY run_key DESC) AS n
                 FROM job_runs
-            ) WHERE n <= ? ORDER BY job, run_key DESC
+            ) AS ranked WHERE n <= ? ORDER BY job, run_key DESC
             """,
             (per_job,),
         )

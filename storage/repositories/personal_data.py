@@ -152,12 +152,12 @@ class PersonalDataRepository:
                 in_json = json.dumps(name, ensure_ascii=False)[1:-1]
                 changed += await self._session.execute(
                     "UPDATE interactions SET text = replace(text, ?, ?) "
-                    "WHERE customer_id = ? AND direction = 'out' AND instr(text, ?) > 0",
+                    "WHERE customer_id = ? AND direction = 'out' AND replace(text, ?, '') <> text",
                     (name, ERASED, other, name),
                 )
                 changed += await self._session.execute(
                     "UPDATE outbox SET payload = replace(payload, ?, ?) "
-                    "WHERE customer_id = ? AND instr(payload, ?) > 0",
+                    "WHERE customer_id = ? AND replace(payload, ?, '') <> payload",
                     (in_json, ERASED, other, in_json),
                 )
         return changed

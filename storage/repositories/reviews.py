@@ -109,7 +109,8 @@ class ReviewRepository:
         rows = await self._session.fetch_all(
             "SELECT r.*, c.first_name AS author FROM reviews r "
             "JOIN customers c ON c.id = r.customer_id "
-            "WHERE (? IS NULL OR r.stars = ?) ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
+            "WHERE (CAST(? AS BIGINT) IS NULL OR r.stars = ?) "
+            "ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
             (stars, stars, limit),
         )
         return [(Review.model_validate(dict(row)), row["author"]) for row in rows]
@@ -119,13 +120,16 @@ class ReviewRepository:
     ) -> int:
         """Queue one rating request per purchase recorded in [from, to) that has no review,
         for customers who accept surveys and can be reached (once: the outbox's dedupe key)."""
+        json_object = (
+            "json_build_object" if self._session.dialect == "postgresql" else "json_object"
+        )
         return await self._session.execute(
-            """
+            f"""
             INSERT INTO outbox (customer_id, kind, payload, dedupe_key, created_at, not_before)
             SELECT p.customer_id, 'rating_request',
-                   json_object('purchase_id', p.id, 'order_id', p.order_id,
-                               'amount_minor', p.amount_minor,
-                               'currency', p.currency),
+                   CAST({json_object}('purchase_id', p.id, 'order_id', p.order_id,
+                                      'amount_minor', p.amount_minor,
+                                      'currency', p.currency) AS TEXT),
                    'rate:' || p.order_id, :at, :at
             FROM purchases p JOIN customers c ON c.id = p.customer_id
             WHERE p.recorded_at >= :start AND p.recorded_at < :end
@@ -162,7 +166,7 @@ class NpsRepository:
         at: datetime,
         *,
         segment: str = "all",
-        condition: str = "1",
+        condition: str = "1 = 1",
         params: tuple[Any, ...] = (),
         origin: str = "admin",
         not_before: datetime | None = None,
@@ -185,7 +189,7 @@ class NpsRepository:
             SELECT ?, c.id, ? FROM customers c
             WHERE c.consent_surveys = 1 AND c.reachable = 1 AND c.telegram_id IS NOT NULL
               AND ({condition})
-              AND (? IS NULL OR NOT EXISTS (
+              AND (CAST(? AS TEXT) IS NULL OR NOT EXISTS (
                   SELECT 1 FROM nps_invitations i
                   WHERE i.customer_id = c.id AND i.invited_at > ?))
             ON CONFLICT DO NOTHING
@@ -195,7 +199,7 @@ class NpsRepository:
         await self._session.execute(
             """
             INSERT INTO outbox (customer_id, kind, payload, dedupe_key, created_at, not_before)
-            SELECT i.customer_id, 'nps_request', json_object('survey_id', i.survey_id),
+            SELECT i.customer_id, 'nps_request', '{"survey_id": ' || i.survey_id || '}',
                    'nps:' || i.survey_id || ':' || i.customer_id, ?, ?
             FROM nps_invitations i WHERE i.survey_id = ?
             ON CONFLICT (dedupe_key) DO NOTHING

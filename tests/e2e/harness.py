@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.emulator import BotAPIEmulator
+from tests.databases import fresh_database_url
 
 TOKEN = "123456789:AAH-test-token-000000000000000000000"
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +41,11 @@ class BotProcess:
         self.emulator = emulator
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # The SQLite file (what tests on SQLite inspect); with TEST_DATABASE_URL set, the
+        # process gets a fresh PostgreSQL database instead: use `database_url` with
+        # tests.databases.query to look inside either.
         self.database = workdir / "bot.sqlite3"
+        self.database_url = (env or {}).get("DATABASE_URL") or fresh_database_url(workdir)
         self.log_path = workdir / "bot.log"
         self.http_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.http_port}"
@@ -48,7 +53,7 @@ class BotProcess:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "BOT_TOKEN": TOKEN,
             "TELEGRAM_API_URL": emulator.base_url,
-            "DATABASE_URL": f"sqlite:///{self.database}",
+            "DATABASE_URL": self.database_url,
             "ADMIN_IDS": ",".join(str(admin) for admin in admin_ids),
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
@@ -58,7 +63,7 @@ class BotProcess:
         self.process: asyncio.subprocess.Process | None = None
         self._starts = 0
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float = 90.0) -> None:
         calls_before = len(self.emulator.calls)
         with self.log_path.open("ab") as log_file:  # the child keeps its own descriptor
             self.process = await asyncio.create_subprocess_exec(

@@ -2,7 +2,8 @@
 
 import asyncio
 import json
-import sqlite3
+
+from tests import databases
 
 
 def buttons(message):
@@ -15,12 +16,12 @@ def button_data(message, text_part):
 
 
 def queries(bot, telegram_id):
-    with sqlite3.connect(bot.database) as database:
-        return database.execute(
-            "SELECT q.text, q.outcome, q.entry_id, q.feedback FROM faq_queries q "
-            "JOIN customers c ON c.id = q.customer_id WHERE c.telegram_id = ? ORDER BY q.id",
-            (telegram_id,),
-        ).fetchall()
+    return databases.rows(
+        bot.database_url,
+        "SELECT q.text, q.outcome, q.entry_id, q.feedback FROM faq_queries q "
+        "JOIN customers c ON c.id = q.customer_id WHERE c.telegram_id = ? ORDER BY q.id",
+        (telegram_id,),
+    )
 
 
 async def test_a_question_is_answered_in_the_customers_language_and_rated(bot, emulator):

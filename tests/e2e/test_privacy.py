@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from handlers.callbacks import ConfirmForget, SetConsent
+from tests.databases import every_row_as_text
 from tests.e2e.harness import TOKEN, BotProcess, buttons, free_port, press
 
 
@@ -24,6 +25,8 @@ def document_of(emulator, message):
 
 
 def database_bytes(bot):
+    if not bot.database_url.startswith("sqlite:///"):
+        return every_row_as_text(bot.database_url)
     return b"".join(
         path.read_bytes()
         for path in bot.workdir.iterdir()

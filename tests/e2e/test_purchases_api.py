@@ -1,10 +1,11 @@
 """The integration API over real HTTP against the running bot, with Telegram emulated."""
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+
+from tests import databases
 
 
 async def test_purchase_needs_a_token_and_valid_input(bot, emulator, api):
@@ -217,12 +218,12 @@ async def test_a_purchase_by_a_customer_who_blocked_the_bot_still_counts(bot, em
     await emulator.wait_for(refused, timeout=10)
     record = await bot.customer(customer.id)
     assert record["reachable"] is False
-    with sqlite3.connect(bot.database) as database:
-        states = database.execute(
-            "SELECT o.state, o.error FROM outbox o JOIN customers c ON c.id = o.customer_id "
-            "WHERE c.telegram_id = ?",
-            (customer.id,),
-        ).fetchall()
+    states = databases.rows(
+        bot.database_url,
+        "SELECT o.state, o.error FROM outbox o JOIN customers c ON c.id = o.customer_id "
+        "WHERE c.telegram_id = ?",
+        (customer.id,),
+    )
     assert states == [("failed", "blocked")]  # given up on, not retried forever
 
 

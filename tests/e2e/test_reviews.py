@@ -2,8 +2,8 @@
 the admins, and a rating request a while after a purchase recorded through the API."""
 
 import asyncio
-import sqlite3
 
+from tests.databases import query, rows
 from tests.e2e.harness import BotProcess, buy
 
 
@@ -41,13 +41,13 @@ async def test_a_review_is_stored_thanked_and_rewarded_once(bot, emulator, api):
     rita.send_text("/review")
     assert "recently" in (await rita.next_message())["text"]
     assert await balance(api, rita) == 120  # the bonus came once
-    with sqlite3.connect(bot.database) as database:
-        rows = database.execute(
-            "SELECT r.stars, r.text, r.purchase_id IS NOT NULL FROM reviews r "
-            "JOIN customers c ON c.id = r.customer_id WHERE c.telegram_id = ?",
-            (rita.id,),
-        ).fetchall()
-    assert rows == [(5, "Lovely coffee, quick service", 1)]
+    stored = rows(
+        bot.database_url,
+        "SELECT r.stars, r.text, r.purchase_id IS NOT NULL FROM reviews r "
+        "JOIN customers c ON c.id = r.customer_id WHERE c.telegram_id = ?",
+        (rita.id,),
+    )
+    assert stored == [(5, "Lovely coffee, quick service", 1)]
 
 
 async def test_a_low_rating_alerts_the_admins_and_they_list_reviews(bot, emulator, admin):
@@ -88,10 +88,11 @@ async def test_a_purchase_is_followed_by_one_rating_request(own_emulator, tmp_pa
         for customer in (ola, ivo):
             customer.send_text("/start")
             await customer.next_message()
-        with sqlite3.connect(process.database) as database:
-            database.execute(
-                "UPDATE customers SET consent_surveys = 0 WHERE telegram_id = ?", (ivo.id,)
-            )
+        query(
+            process.database_url,
+            "UPDATE customers SET consent_surveys = 0 WHERE telegram_id = ?",
+            (ivo.id,),
+        )
         await buy(api, "ASK-1", ola.id, "12.00")
         await buy(api, "ASK-2", ivo.id, "12.00")
         await ola.next_message()  # points earned
@@ -104,11 +105,11 @@ async def test_a_purchase_is_followed_by_one_rating_request(own_emulator, tmp_pa
         assert "Thank you for your rating: ⭐⭐⭐⭐" in ola.messages[-1]["text"]
         assert ola.skip_messages() == 0  # the request became the thanks; nothing more came
         assert ivo.skip_messages() == 0  # opted out of surveys: never asked
-        with sqlite3.connect(process.database) as database:
-            rated = database.execute(
-                "SELECT r.stars, r.source, p.order_id FROM reviews r "
-                "JOIN purchases p ON p.id = r.purchase_id"
-            ).fetchall()
+        rated = rows(
+            process.database_url,
+            "SELECT r.stars, r.source, p.order_id FROM reviews r "
+            "JOIN purchases p ON p.id = r.purchase_id",
+        )
         assert rated == [(4, "request", "ASK-1")]
     finally:
         assert await process.stop() == 0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from typing import Any
 
 import pytest
 
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
+from tests.databases import query
 from tests.e2e.harness import BotProcess
 
 JSON = dict[str, Any]
@@ -65,14 +65,13 @@ async def _open_ticket(
     return ticket, await _topic_of(emulator, chat, ticket)
 
 
-def _tickets(database: Any, customer_telegram_id: int) -> list[sqlite3.Row]:
-    with sqlite3.connect(database) as connection:
-        connection.row_factory = sqlite3.Row
-        return connection.execute(
-            "SELECT t.* FROM tickets t JOIN customers c ON c.id = t.customer_id "
-            "WHERE c.telegram_id = ? ORDER BY t.id",
-            (customer_telegram_id,),
-        ).fetchall()
+def _tickets(database_url: str, customer_telegram_id: int) -> list[dict[str, Any]]:
+    return query(
+        database_url,
+        "SELECT t.* FROM tickets t JOIN customers c ON c.id = t.customer_id "
+        "WHERE c.telegram_id = ? ORDER BY t.id",
+        (customer_telegram_id,),
+    )
 
 
 async def _settled(emulator: BotAPIEmulator) -> None:
@@ -163,7 +162,7 @@ async def test_a_conversation_both_ways_closed_and_rated(bot, emulator, support_
     await emulator.wait_for(
         lambda: any("4/5" in (m.get("text") or "") for m in _from_bot(support_chat, thread))
     )
-    [stored] = _tickets(bot.database, ann.id)
+    [stored] = _tickets(bot.database_url, ann.id)
     assert stored["status"] == "closed"
     assert stored["rating"] == 4
     assert stored["rating_comment"] == "Quick and kind, thanks"
@@ -173,7 +172,7 @@ async def test_a_conversation_both_ways_closed_and_rated(bot, emulator, support_
     # Pressing the rating again (a replay) changes nothing.
     replay = ann.press(rating, _button(rating, "1"), forge=True)
     await emulator.wait_for(lambda: emulator.callback_answer(replay) is not None)
-    assert _tickets(bot.database, ann.id)[0]["rating"] == 4
+    assert _tickets(bot.database_url, ann.id)[0]["rating"] == 4
 
     # Writing after the close opens a new ticket in the same topic.
     ann.send_text("One more thing: my card number?")
@@ -187,7 +186,7 @@ async def test_a_conversation_both_ways_closed_and_rated(bot, emulator, support_
             for m in _from_bot(support_chat, thread)
         )
     )
-    assert [row["status"] for row in _tickets(bot.database, ann.id)] == ["closed", "open"]
+    assert [row["status"] for row in _tickets(bot.database_url, ann.id)] == ["closed", "open"]
 
     # The customer's record holds the conversation both ways, and not the note.
     record = await bot.customer(ann.id)
@@ -225,7 +224,7 @@ async def test_two_agents_pressing_take_at_once_one_wins(bot, emulator, support_
     )
     assert "has taken this ticket already" in answers[0], answers
     assert answers[1] == "The ticket is yours.", answers
-    [stored] = _tickets(bot.database, cid.id)
+    [stored] = _tickets(bot.database_url, cid.id)
     assert stored["assignee_id"] in (kim.id, lee.id)
     await _settled(emulator)
     handling = [
@@ -240,7 +239,7 @@ async def test_two_agents_pressing_take_at_once_one_wins(bot, emulator, support_
     forged = outsider.press(card, _button(card, "✅ Close"), forge=True)
     await emulator.wait_for(lambda: emulator.callback_answer(forged) is not None)
     assert "Only support agents" in (emulator.callback_answer(forged) or {}).get("text", "")
-    assert _tickets(bot.database, cid.id)[0]["status"] == "open"
+    assert _tickets(bot.database_url, cid.id)[0]["status"] == "open"
 
     # Close by button; a second press finds it closed.
     closing = kim.press(card, _button(card, "✅ Close"))
@@ -253,8 +252,8 @@ async def test_two_agents_pressing_take_at_once_one_wins(bot, emulator, support_
     # A rating for somebody else's ticket is refused.
     forged_rating = outsider.press(rating, _button(rating, "5"), forge=True)
     await emulator.wait_for(lambda: emulator.callback_answer(forged_rating) is not None)
-    assert _tickets(bot.database, cid.id)[0]["rating"] is None
-    assert ticket == _tickets(bot.database, cid.id)[0]["id"]
+    assert _tickets(bot.database_url, cid.id)[0]["rating"] is None
+    assert ticket == _tickets(bot.database_url, cid.id)[0]["id"]
 
 
 async def _next_with(user: Any, fragment: str) -> JSON:
@@ -391,7 +390,7 @@ async def test_a_restart_in_the_middle_of_a_conversation_carries_on(own_emulator
             lambda: any(m.get("text") == "We're back" for m in hal.messages)
         )
         # Still the same ticket and topic; the FAQ did not take the customer's text.
-        assert [row["status"] for row in _tickets(bot.database, hal.id)] == ["open"]
+        assert [row["status"] for row in _tickets(bot.database_url, hal.id)] == ["open"]
         assert sum(1 for topic in chat.topics.values() if "@hal" in topic.name) == 1
         agent.send_text("/close", chat=chat, message_thread_id=thread)
         rating = await _next_with(hal, "closed")
@@ -544,4 +543,4 @@ async def test_a_low_rating_opens_a_ticket_for_an_agent(bot, emulator, support_c
             "Low rating: ⭐." in (m.get("text") or "") for m in _from_bot(support_chat, thread)
         )
     )
-    assert _tickets(bot.database, pia.id)[0]["source"] == "review"
+    assert _tickets(bot.database_url, pia.id)[0]["source"] == "review"

@@ -2,12 +2,14 @@ import pytest
 
 from storage.migrations import apply_migrations
 from storage.unit_of_work import open_storage
+from tests.databases import fresh_database_url
 
 
 @pytest.fixture
 async def storage(tmp_path):
-    """A migrated SQLite database of its own for each test."""
-    url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    """A migrated database of its own for each test (SQLite, or PostgreSQL when
+    TEST_DATABASE_URL names a server: see tests/databases.py)."""
+    url = fresh_database_url(tmp_path)
     apply_migrations(url)
     opened = await open_storage(url)
     yield opened

@@ -303,7 +303,7 @@ async def test_birthday_bonus_is_given_once_a_year_and_29_february_on_28_in_othe
 
 
 async def test_two_schedulers_on_one_database_run_a_day_once(storage):
-    other = await open_storage(f"sqlite:///{storage.database.path}")
+    other = await open_storage(storage.database.url)
     try:
         clock = Clock(kyiv(2026, 12, 1, 9, 0))
         ann = await new_customer(storage, 1)

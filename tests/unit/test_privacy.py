@@ -118,6 +118,10 @@ async def test_forgetting_leaves_no_trace_in_the_file_and_the_books_add_up(stora
     # The adjustment stays in the trail, naming the customer by number, not Telegram id.
     assert f"customer:#{customer.id}" in adjusted and "customer:501" not in adjusted
 
+    if storage.database.path is None:
+        # PostgreSQL: the files are the server's (dead row versions stay in its pages until
+        # vacuum reuses them); only SQLite's own file can be scanned here.
+        return
     raw = b"".join(
         path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith("bot.sqlite3")
     )

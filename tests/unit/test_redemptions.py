@@ -246,7 +246,7 @@ async def test_two_cashiers_confirming_at_once_one_succeeds(storage, services, t
     fay = await customer_with(storage, purchases, 6, 10000)
     codes = [(await redemptions.issue(fay, reward_id=r)).redemption.code for r in ("coffee",)]
     # A second process's connection to the same database (another replica of the bot).
-    other = await open_storage(f"sqlite:///{storage.database.path}")
+    other = await open_storage(storage.database.url)
     try:
         elsewhere, _purchases = build(other)
         results = await asyncio.gather(

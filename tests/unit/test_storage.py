@@ -1,14 +1,21 @@
 """The storage mechanisms every feature leans on: migrations, the update inbox, concurrency."""
 
 import asyncio
+import json
 import sqlite3
+import sys
 from datetime import timedelta
+
+import asyncpg
+import pytest
 
 from bot.services.intake import InboundEvent, IntakeService
 from bot.services.interactions import InteractionLog
 from storage.clock import utcnow
 from storage.migrations import MIGRATIONS_ROOT, apply_migrations
+from storage.postgres import translate
 from storage.repositories import ClaimResult, TelegramProfile
+from tests.databases import fresh_database_url, query
 
 
 def profile(telegram_id, first_name="Ann", language="en"):
@@ -44,6 +51,8 @@ def test_migrations_apply_once_and_are_recorded(tmp_path):
 
 
 async def test_sqlite_is_configured_for_concurrency(storage):
+    if storage.database.dialect != "sqlite":
+        pytest.skip("SQLite's settings")
     async with storage.read() as uow:
         assert await uow.session.fetch_value("PRAGMA journal_mode") == "wal"
         assert await uow.session.fetch_value("PRAGMA foreign_keys") == 1
@@ -117,7 +126,7 @@ async def test_a_failing_job_does_not_sink_its_batch(storage):
     bad = storage.batcher.write(Statement("INSERT INTO no_such_table VALUES (1)"))
     results = await asyncio.gather(good, bad, return_exceptions=True)
     assert results[0] is None
-    assert isinstance(results[1], sqlite3.OperationalError)
+    assert isinstance(results[1], sqlite3.OperationalError | asyncpg.UndefinedTableError)
     async with storage.read() as uow:
         assert await uow.session.fetch_value("SELECT COUNT(*) FROM processed_updates") == 1
 
@@ -130,11 +139,9 @@ async def test_stale_claim_is_taken_over(storage):
         assert await uow.updates.claim(5, utcnow(), timedelta(minutes=5)) is ClaimResult.RETRY
 
 
-async def test_concurrent_writers_never_hit_database_is_locked(storage, tmp_path):
+async def test_concurrent_writers_never_hit_database_is_locked(storage):
     intake = IntakeService(storage)
     log = InteractionLog(storage)
-    # A second process writing at the same time, like the operator CLI.
-    other = sqlite3.connect(tmp_path / "bot.sqlite3", timeout=15, check_same_thread=False)
 
     async def customer_session(telegram_id):
         for step in range(5):
@@ -144,8 +151,8 @@ async def test_concurrent_writers_never_hit_database_is_locked(storage, tmp_path
             intake.finish(update_id)
 
     def write_elsewhere():
-        other.execute("UPDATE customers SET consent_surveys = 1")
-        other.commit()
+        # A second process writing at the same time, like the operator CLI.
+        query(storage.database.url, "UPDATE customers SET consent_surveys = 1")
 
     async def foreign_writer():
         for _ in range(20):
@@ -154,7 +161,6 @@ async def test_concurrent_writers_never_hit_database_is_locked(storage, tmp_path
 
     await asyncio.gather(*(customer_session(i) for i in range(1, 101)), foreign_writer())
     await storage.batcher.barrier()
-    other.close()
     async with storage.read() as uow:
         assert await uow.session.fetch_value("SELECT COUNT(*) FROM customers") == 100
         assert await uow.session.fetch_value("SELECT COUNT(*) FROM interactions") == 1000
@@ -225,3 +231,62 @@ async def test_a_burst_from_an_unchanged_customer_does_not_rewrite_the_row(stora
     history = await InteractionLog(storage).history(42)
     assert history.customer.first_name == "Annabel"
     assert len(history.interactions) == 3  # every update is still recorded
+
+
+def test_every_migration_exists_for_every_backend():
+    """A migration added for SQLite needs its PostgreSQL twin (storage/migrations/README.md)."""
+    folders = {
+        name: {path.name: path for path in (MIGRATIONS_ROOT / name).glob("*.sql")}
+        for name in ("sqlite", "postgresql")
+    }
+    assert sorted(folders["sqlite"]) == sorted(folders["postgresql"])
+    for name, path in folders["sqlite"].items():
+        first_line = path.read_text().splitlines()[0]
+        twin_first_line = folders["postgresql"][name].read_text().splitlines()[0]
+        if first_line.startswith("-- depends:"):
+            assert twin_first_line == first_line, name
+
+
+def test_sql_placeholders_become_numbered_parameters():
+    assert translate("SELECT * FROM t WHERE a = ? AND b = ?") == (
+        "SELECT * FROM t WHERE a = $1 AND b = $2",
+        None,
+    )
+    # A name used twice is one parameter; literals, quoted names, casts and comments stay.
+    sql = "SELECT ':x ?', \"a?\", CAST(:at AS TEXT)::text -- ?\nWHERE x >= :at AND y < :end"
+    assert translate(sql) == (
+        "SELECT ':x ?', \"a?\", CAST($1 AS TEXT)::text -- ?\nWHERE x >= $1 AND y < $2",
+        ("at", "end"),
+    )
+    with pytest.raises(ValueError, match="mixes"):
+        translate("SELECT ? WHERE a = :a")
+
+
+async def test_migrating_from_several_processes_at_once_applies_each_once(tmp_path):
+    url = fresh_database_url(tmp_path)
+    script = (
+        "import json, sys; from storage.migrations import apply_migrations; "
+        "print(json.dumps(apply_migrations(sys.argv[1]).applied))"
+    )
+
+    async def migrate() -> list[str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, url, stdout=asyncio.subprocess.PIPE
+        )
+        stdout, _ = await process.communicate()
+        assert process.returncode == 0
+        applied: list[str] = json.loads(stdout)
+        return applied
+
+    reports = await asyncio.gather(*(migrate() for _ in range(4)))
+    applied = sorted(migration for report in reports for migration in report)
+    assert applied == sorted(path.stem for path in (MIGRATIONS_ROOT / "sqlite").glob("*.sql"))
+
+
+async def test_durations_in_sql_read_the_same_on_every_backend(storage):
+    async with storage.read() as uow:
+        minutes = await uow.session.fetch_value(
+            "SELECT ROUND((julianday(?) - julianday(?)) * 1440, 1)",
+            ("2026-11-23 15:00:00.000000", "2026-11-23 14:00:00.500000"),
+        )
+    assert minutes == 60.0

@@ -54,6 +54,7 @@ _COMPARISON = re.compile(r"([a-z_]+)\s*(>=|<=|=|>|<)\s*(\S+)", re.IGNORECASE)
 _DAYS = re.compile(r"(\d{1,5})d?", re.IGNORECASE)
 _NAME = re.compile(r"[\w.-]{1,64}")
 _OPERATORS = {">=": ">=", "<=": "<=", "=": "=", ">": ">", "<": "<"}
+_MIRRORED = {">=": "<=", "<=": ">=", "=": "=", ">": "<", "<": ">"}
 
 ANALYTICS_GROUPS = ("new", "returning", "frequent", "medium", "rare", "lost")
 RFM = ("recency", "frequency", "monetary")
@@ -159,17 +160,20 @@ class _Parser:
         return self._atom(self._take())
 
     def _atom(self, token: str) -> str:
-        # Every atom is made true or false, never NULL, so that "not" means "not".
+        # Every atom is made true or false, never NULL, so that "not" means "not". (A CASE
+        # rather than COALESCE(condition, 0): PostgreSQL's conditions are booleans, not 0/1.)
         comparison = _COMPARISON.fullmatch(token)
         if comparison is None:
-            return f"COALESCE({self._flag(token.lower())}, 0)"
-        name, operator, value = comparison.groups()
-        return f"COALESCE({self._compare(name.lower(), _OPERATORS[operator], value)}, 0)"
+            condition = self._flag(token.lower())
+        else:
+            name, operator, value = comparison.groups()
+            condition = self._compare(name.lower(), _OPERATORS[operator], value)
+        return f"(CASE WHEN {condition} THEN 1 ELSE 0 END = 1)"
 
     def _flag(self, name: str) -> str:
         now = self._context.now
         if name == "all":
-            return "1"
+            return "1 = 1"
         if name in ANALYTICS_GROUPS:
             return self._among(name)
         if name == "referred":
@@ -248,11 +252,13 @@ class _Parser:
     def _days(self, name: str, operator: str, days: int) -> str:
         now = self._context.now
         if name == "inactive":
-            # Days since the last purchase, or since joining for those who never bought.
-            self._params.extend([to_db(now), days])
+            # Days since the last purchase, or since joining for those who never bought:
+            # "now - last OP days" is "last OP' now - days" (OP mirrored), which compares
+            # the stored text directly, the same on every backend.
+            self._params.append(to_db(now - timedelta(days=days)))
             return (
-                "(julianday(?) - julianday(COALESCE((SELECT MAX(p.purchased_at) FROM purchases p "
-                f"WHERE p.customer_id = c.id), c.first_seen))) {operator} ?"
+                "COALESCE((SELECT MAX(p.purchased_at) FROM purchases p "
+                f"WHERE p.customer_id = c.id), c.first_seen) {_MIRRORED[operator]} ?"
             )
         # Points that burn within N days: a lot with points left expiring in (now, now + N].
         if operator not in {"<=", "<"}:

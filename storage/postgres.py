@@ -1,0 +1,247 @@
+"""The PostgreSQL backend (``DATABASE_URL=postgresql://...``) through asyncpg.
+
+It offers repositories the very ``Session`` interface the SQLite backend does, so the SQL in
+storage/repositories is written once: ``?`` and ``:name`` placeholders are rewritten to
+PostgreSQL's ``$n`` (once per SQL text, cached), ``insert()`` appends ``RETURNING id``, and
+rows (``asyncpg.Record``) index by name and by position like ``sqlite3.Row``.
+
+Concurrency, and why it matches SQLite's guarantees across processes: every write
+transaction first takes one transaction-scoped advisory lock (``pg_advisory_xact_lock``),
+so write transactions run one at a time across every bot process sharing the database,
+exactly as SQLite's ``BEGIN IMMEDIATE`` serialises them across processes on one file. The
+services' check-then-write logic (idempotent purchases, never-negative balances, one claim
+of a daily job, a broadcast recipient sent once, outbox claims) was written and tested for
+that model, so it holds unchanged. Reads run in REPEATABLE READ snapshots on a pool of
+connections and never wait for writers (MVCC), like SQLite's WAL readers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from storage.database import Database, Params, Row, Session
+
+# The one advisory lock every write transaction takes (an arbitrary 64-bit constant that
+# spells "loyalty" so it is recognisable in pg_locks).
+WRITE_LOCK_KEY = 0x6C6F79616C7479
+# The lock `apply_migrations` holds while it migrates (see storage.migrations).
+MIGRATION_LOCK_KEY = WRITE_LOCK_KEY + 1
+
+POOL_SIZE = 10
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+_TOKEN = re.compile(
+    r"""
+      '(?:[^']|'')*'          # a string literal
+    | "(?:[^"]|"")*"          # a quoted identifier
+    | --[^\n]*                # a comment
+    | ::                      # a cast, not a parameter
+    | \?                      # a positional parameter
+    | (?<![\w:]):([A-Za-z_]\w*)  # a named parameter
+    """,
+    re.VERBOSE,
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def translate(sql: str) -> tuple[str, tuple[str, ...] | None]:
+    """SQL with ``?`` or ``:name`` placeholders -> (SQL with ``$n``, the names in order, or
+    None for positional parameters). A name used twice is one parameter."""
+    names: dict[str, int] = {}
+    positional = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal positional
+        token = match.group(0)
+        if token == "?":
+            positional += 1
+            return f"${positional}"
+        name = match.group(1)
+        if name is not None:
+            if name not in names:
+                names[name] = len(names) + 1
+            return f"${names[name]}"
+        return token
+
+    translated = _TOKEN.sub(replace, sql)
+    if names and positional:
+        raise ValueError("SQL mixes ? and :name parameters")
+    return translated, (tuple(names) if names else None)
+
+
+def _arguments(names: tuple[str, ...] | None, params: Params) -> list[Any]:
+    if names is None:
+        if isinstance(params, Mapping):
+            raise TypeError("named parameters given to SQL with ? placeholders")
+        return list(params)
+    if not isinstance(params, Mapping):
+        raise TypeError("positional parameters given to SQL with :name placeholders")
+    return [params[name] for name in names]
+
+
+def _rowcount(status: str) -> int:
+    # "INSERT 0 3", "UPDATE 2", "DELETE 0", "SELECT 1"
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+def _number(text: str) -> int | float:
+    """NUMERIC (what SUM and AVG over integers return) as SQLite gives it: whole numbers as
+    int, others as float, never Decimal (which json and the code's arithmetic reject)."""
+    value = Decimal(text)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+async def _setup(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec(
+        "numeric", encoder=str, decoder=_number, schema="pg_catalog", format="text"
+    )
+
+
+class PostgresSession(Session):
+    dialect = "postgresql"
+
+    def __init__(self, connection: Connection) -> None:  # noqa: D107
+        self._pg = connection
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        query, names = translate(sql)
+        return _rowcount(await self._pg.execute(query, *_arguments(names, params)))
+
+    async def insert(self, sql: str, params: Params = ()) -> int | None:
+        query, names = translate(sql.rstrip().rstrip(";") + " RETURNING id")
+        value = await self._pg.fetchval(query, *_arguments(names, params))
+        return None if value is None else int(value)
+
+    async def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
+        query, names = translate(sql)
+        arguments = [_arguments(names, row) for row in rows]
+        if arguments:
+            await self._pg.executemany(query, arguments)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        query, names = translate(sql)
+        return list(await self._pg.fetch(query, *_arguments(names, params)))
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        query, names = translate(sql)
+        row: Row | None = await self._pg.fetchrow(query, *_arguments(names, params))
+        return row
+
+    async def stream(
+        self, sql: str, params: Params = (), size: int = 2000
+    ) -> AsyncIterator[list[Row]]:
+        query, names = translate(sql)
+        cursor = await self._pg.cursor(query, *_arguments(names, params))
+        while rows := list(await cursor.fetch(size)):
+            yield rows
+
+    async def fetch_value(self, sql: str, params: Params = ()) -> Any:
+        query, names = translate(sql)
+        return await self._pg.fetchval(query, *_arguments(names, params))
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        await self._pg.execute("SAVEPOINT attempt")
+        try:
+            yield
+        except BaseException:
+            await self._pg.execute("ROLLBACK TO SAVEPOINT attempt; RELEASE SAVEPOINT attempt")
+            raise
+        await self._pg.execute("RELEASE SAVEPOINT attempt")
+
+
+class PostgresDatabase(Database):
+    dialect = "postgresql"
+
+    def __init__(self, url: str, pool: asyncpg.Pool) -> None:  # noqa: D107
+        self.url = url
+        self.path = None
+        self._pool = pool
+        self._write_lock = asyncio.Lock()
+        # A connection of its own per role this process contends for: a session advisory
+        # lock lives as long as its connection, so a crashed holder frees the role at once.
+        self._roles: dict[str, tuple[asyncpg.Connection, bool]] = {}
+
+    @classmethod
+    async def connect(cls, url: str) -> PostgresDatabase:
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=1,
+            max_size=POOL_SIZE,
+            init=_setup,
+            statement_cache_size=1024,
+        )
+        return cls(url, pool)
+
+    async def close(self) -> None:
+        for connection, _held in self._roles.values():
+            await connection.close()
+        self._roles.clear()
+        async with self._write_lock:
+            await self._pool.close()
+
+    async def hold_role(self, name: str) -> bool:
+        entry = self._roles.get(name)
+        if entry is not None and entry[0].is_closed():
+            del self._roles[name]
+            entry = None
+        if entry is not None and entry[1]:
+            return True
+        connection = entry[0] if entry is not None else await asyncpg.connect(self.url)
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        held = bool(await connection.fetchval("SELECT pg_try_advisory_lock($1)", key))
+        self._roles[name] = (connection, held)
+        return held
+
+    async def checkpoint(self) -> bool:
+        # No WAL file of ours to fold: erased rows are gone from every query at commit, and
+        # autovacuum reclaims their space (see the README's data-rights notes).
+        return True
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Session]:
+        # The in-process lock keeps waiting writers from each holding a pooled connection;
+        # the advisory lock serialises writers across processes (see the module docstring).
+        async with self._write_lock, self._pool.acquire() as connection:
+            await connection.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+            try:
+                yield PostgresSession(connection)
+            except BaseException:
+                await _rollback(connection)
+                raise
+            await connection.execute("COMMIT")
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Session]:
+        async with self._pool.acquire() as connection:
+            await connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield PostgresSession(connection)
+            finally:
+                await _rollback(connection)
+
+
+async def _rollback(connection: Connection) -> None:
+    if not connection.is_closed():
+        await connection.execute("ROLLBACK")
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def sync_url(url: str) -> str:
+    """The URL yoyo-migrations opens with psycopg 3 (it needs a synchronous driver)."""
+    return "postgresql+psycopg://" + url.split("://", 1)[1]

@@ -1,0 +1,77 @@
+"""Which database the tests run on, and a backend-neutral way for tests to look inside it.
+
+Unset ``TEST_DATABASE_URL``: every test and every bot process gets an SQLite file of its own.
+``TEST_DATABASE_URL=postgresql://user@host:port/postgres``: each gets a fresh database
+created on that server instead (CREATE DATABASE), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+ON_POSTGRES = TEST_DATABASE_URL.startswith(("postgresql://", "postgres://"))
+
+
+def fresh_database_url(directory: Path, filename: str = "bot.sqlite3") -> str:
+    """A new, empty database: an SQLite file in `directory`, or a PostgreSQL database."""
+    if not ON_POSTGRES:
+        return f"sqlite:///{directory / filename}"
+    import psycopg
+
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return with_database(TEST_DATABASE_URL, name)
+
+
+def with_database(url: str, name: str) -> str:
+    """The server URL pointing at database `name` (query string kept)."""
+    head, _, query = url.partition("?")
+    scheme, _, rest = head.partition("://")
+    authority = rest.split("/", 1)[0]
+    return f"{scheme}://{authority}/{name}" + (f"?{query}" if query else "")
+
+
+def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """Run one statement (``?`` placeholders) on either backend, committed; its rows as dicts."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=15) as connection:
+            connection.row_factory = sqlite3.Row
+            return [dict(row) for row in connection.execute(sql, params).fetchall()]
+    import psycopg
+    from psycopg.rows import dict_row
+
+    # psycopg's placeholder is %s (and a literal % is %%); literals in these queries hold no ?.
+    translated = re.sub(r"\?", "%s", sql.replace("%", "%%"))
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as connection:
+        cursor = connection.execute(translated.encode(), params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+
+def rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Like `query`, each row a tuple."""
+    return [tuple(row.values()) for row in query(url, sql, params)]
+
+
+def every_row_as_text(url: str) -> bytes:
+    """Every row of every table of a PostgreSQL database, as text: what a scan for leftover
+    personal data reads there (SQLite's tests read the file's bytes instead)."""
+    tables = query(
+        url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+    )
+    parts = []
+    for table in tables:
+        name = '"' + str(table["tablename"]).replace('"', '""') + '"'
+        parts += [str(row["r"]) for row in query(url, f"SELECT t::text AS r FROM {name} t")]
+    return "\n".join(parts).encode()
+
+
+def value(url: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    rows = query(url, sql, params)
+    return next(iter(rows[0].values())) if rows else None
