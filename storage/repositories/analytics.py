@@ -211,7 +211,7 @@ class AnalyticsRepository:
         """Support ratings given in the period, per agent (the ticket's assignee)."""
         rows = await self._session.fetch_all(
             """
-            SELECT assignee_id, MAX(assignee_name), COUNT(*), SUM(rating >= 4)
+            SELECT assignee_id, MAX(assignee_name), COUNT(*), SUM(CASE WHEN rating >= 4 THEN 1 ELSE 0 END)
             FROM tickets WHERE rated_at >= ? AND rated_at < ? AND rating IS NOT NULL
             GROUP BY assignee_id ORDER BY COUNT(*) DESC, assignee_id
             """,
@@ -228,9 +228,9 @@ class AnalyticsRepository:
         row = await self._session.fetch_one(
             """
             SELECT COUNT(DISTINCT b.id),
-                   COALESCE(SUM(r.state = 'sent'), 0),
-                   COALESCE(SUM(r.state = 'blocked'), 0),
-                   COALESCE(SUM(r.state = 'failed'), 0)
+                   COALESCE(SUM(CASE WHEN r.state = 'sent' THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN r.state = 'blocked' THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN r.state = 'failed' THEN 1 ELSE 0 END), 0)
             FROM broadcasts b LEFT JOIN broadcast_recipients r ON r.broadcast_id = b.id
             WHERE b.started_at >= ? AND b.started_at < ?
             """,

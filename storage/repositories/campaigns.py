@@ -65,8 +65,9 @@ class CampaignRepository:
             if eligible is None:
                 continue
             claimed = await self._session.execute(
-                "INSERT OR IGNORE INTO campaign_deliveries "
-                "(campaign, customer_id, period, broadcast_id, queued_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO campaign_deliveries "
+                "(campaign, customer_id, period, broadcast_id, queued_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (campaign, item.customer_id, item.period, broadcast_id, to_db(at)),
             )
             if not claimed:

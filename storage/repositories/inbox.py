@@ -61,7 +61,7 @@ class WebhookInboxRepository:
     async def claim(
         self, owner: str, now: datetime, stale_before: datetime, limit: int
     ) -> list[InboxUpdate]:
-        dialect = getattr(self._session, "dialect", "sqlite")
+        dialect = self._session.dialect
         rows = await self._session.fetch_all(
             claim_sql(dialect), (owner, to_db(now), to_db(stale_before), limit)
         )
