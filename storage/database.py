@@ -12,6 +12,8 @@ they never block the writer nor wait for it.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -114,6 +116,7 @@ class Database:
         self._reader = reader
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
+        self._role_locks: dict[str, int] = {}
 
     @classmethod
     async def open(cls, url: str) -> Database:
@@ -136,6 +139,9 @@ class Database:
             await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             await self._writer.close()
         await self._reader.close()
+        for descriptor in self._role_locks.values():
+            os.close(descriptor)
+        self._role_locks.clear()
 
     async def checkpoint(self) -> bool:
         """Fold the WAL back into the main file and empty it; False when a reader kept part
@@ -147,9 +153,20 @@ class Database:
 
     async def hold_role(self, name: str) -> bool:
         """Whether this process holds the named role (e.g. the broadcast sender), which one
-        process at a time may hold among all that share the database. SQLite: one process
-        runs the bot, so it always does. Asked again on every pass: a holder keeps it until
-        it stops; others take it over once it is gone."""
+        process at a time may hold among all that share the database. SQLite: an exclusive
+        lock on a file beside the database, which the OS frees when the holder exits (even
+        on kill -9). Asked again on every pass: a holder keeps it until it stops; others
+        take it over once it is gone."""
+        if name in self._role_locks or self.path is None:
+            return True
+        lock_path = self.path.with_name(f"{self.path.name}.{name}.lock")
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return False
+        self._role_locks[name] = descriptor
         return True
 
     @asynccontextmanager

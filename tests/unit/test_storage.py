@@ -15,6 +15,7 @@ from storage.clock import utcnow
 from storage.migrations import MIGRATIONS_ROOT, apply_migrations
 from storage.postgres import translate
 from storage.repositories import ClaimResult, TelegramProfile
+from storage.unit_of_work import open_storage
 from tests.databases import fresh_database_url, query
 
 
@@ -290,3 +291,20 @@ async def test_durations_in_sql_read_the_same_on_every_backend(storage):
             ("2026-11-23 15:00:00.000000", "2026-11-23 14:00:00.500000"),
         )
     assert minutes == 60.0
+
+
+async def test_a_role_is_held_by_one_process_at_a_time_and_freed_when_it_closes(tmp_path):
+    # Two opened storages stand for two processes: each holds its own lock (a file lock on
+    # SQLite, a session advisory lock on PostgreSQL), so they exclude each other here too.
+    url = fresh_database_url(tmp_path)
+    apply_migrations(url)
+    first, second = await open_storage(url), await open_storage(url)
+    try:
+        assert await first.database.hold_role("broadcast-sender")
+        assert await first.database.hold_role("broadcast-sender")  # asked again: still held
+        assert not await second.database.hold_role("broadcast-sender")
+        assert await second.database.hold_role("another-role")
+        await first.close()
+        assert await second.database.hold_role("broadcast-sender")
+    finally:
+        await second.close()

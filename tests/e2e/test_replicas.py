@@ -1,17 +1,13 @@
-"""Two bot processes on one PostgreSQL database (replicas behind a load balancer): every
-guarantee that SQLite gets from being one file written by one process at a time must hold
-across processes too. Runs when TEST_DATABASE_URL names a PostgreSQL server."""
+"""Two bot processes on one database (replicas behind a load balancer): every guarantee must
+hold across processes, on PostgreSQL (TEST_DATABASE_URL) and on one SQLite file alike."""
 
 import asyncio
 from typing import Any
 
 import aiohttp
-import pytest
 
-from tests.databases import ON_POSTGRES, fresh_database_url, rows
+from tests.databases import fresh_database_url, rows
 from tests.e2e.harness import BotProcess
-
-pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="needs TEST_DATABASE_URL=postgresql://")
 
 
 async def _post(api: aiohttp.ClientSession, path: str, body: dict[str, Any]) -> tuple[int, Any]:
