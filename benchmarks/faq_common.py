@@ -17,11 +17,15 @@ from storage.unit_of_work import Storage, open_storage
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
-async def faq_from(path: Path, embedder: Embedder | None) -> tuple[FaqService, Storage, float]:
+async def faq_from(
+    path: Path, embedder: Embedder | None, background_from: int | None = None
+) -> tuple[FaqService, Storage, float]:
+    """The FAQ imported from `path` on a scratch database, and the import's seconds (until
+    it returned: with background_from, the model may still be joining the index)."""
     url = f"sqlite:///{tempfile.mkdtemp(prefix='faq-bench-')}/faq.sqlite3"
     apply_migrations(url)
     storage = await open_storage(url)
-    service = FaqService(storage, embedder)
+    service = FaqService(storage, embedder, background_from=background_from)
     started = time.perf_counter()
     await service.import_entries(parse_entries(json.loads(path.read_text())), merge=False)
     return service, storage, time.perf_counter() - started
