@@ -19,7 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.faq_common import SHARED, ask_all, faq_from, fresh_embedder, percentile
+from benchmarks.faq_common import (
+    SHARED,
+    ask_all,
+    faq_from,
+    fresh_embedder,
+    load_average,
+    percentile,
+)
 from bot.services.faq.service import BACKGROUND_EMBEDDING_FROM
 
 
@@ -57,13 +64,15 @@ async def main() -> None:
     await service.wait_for_model()
     ready_seconds = time.perf_counter() - started
     test = json.loads((arguments.data / "test.json").read_text(encoding="utf-8"))
-    _answers, latencies = await ask_all(service, [text for text, _ in test["in_scope"][:300]])
+    cpu: list[float] = []
+    _answers, latencies = await ask_all(service, [text for text, _ in test["in_scope"][:300]], cpu)
     print(
         f"{service.backend}: {len(entries)} entries, {phrasings} phrasings; import returned"
         f" in {import_seconds:.1f} s ({pending} phrasings left to the background), model in"
         f" the index after {ready_seconds:.1f} s;"
         f" question p50 {percentile(latencies, 0.5) * 1000:.1f} ms,"
-        f" p99 {percentile(latencies, 0.99) * 1000:.1f} ms"
+        f" p99 {percentile(latencies, 0.99) * 1000:.1f} ms; CPU per question p50"
+        f" {percentile(cpu, 0.5) * 1000:.1f} ms; load average {load_average()}"
         f" (total {time.perf_counter() - started:.0f} s)"
     )
     await storage.close()
