@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Iterable
@@ -17,25 +18,41 @@ from storage.unit_of_work import Storage, open_storage
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
-async def faq_from(path: Path, embedder: Embedder | None) -> tuple[FaqService, Storage, float]:
+async def faq_from(
+    path: Path, embedder: Embedder | None, background_from: int | None = None
+) -> tuple[FaqService, Storage, float]:
+    """The FAQ imported from `path` on a scratch database, and the import's seconds (until
+    it returned: with background_from, the model may still be joining the index)."""
     url = f"sqlite:///{tempfile.mkdtemp(prefix='faq-bench-')}/faq.sqlite3"
     apply_migrations(url)
     storage = await open_storage(url)
-    service = FaqService(storage, embedder)
+    service = FaqService(storage, embedder, background_from=background_from)
     started = time.perf_counter()
     await service.import_entries(parse_entries(json.loads(path.read_text())), merge=False)
     return service, storage, time.perf_counter() - started
 
 
 async def ask_all(
-    service: FaqService, questions: Iterable[str]
+    service: FaqService, questions: Iterable[str], cpu: list[float] | None = None
 ) -> tuple[list[Answer], list[float]]:
+    """Answers and wall-clock seconds per question; `cpu` (if given) gets the process's CPU
+    seconds per question: on a machine shared with other work, the wall clock measures the
+    queue for a core as much as the matcher."""
     answers, latencies = [], []
     for question in questions:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         answers.append(await service.ask(question, record=False))
         latencies.append(time.perf_counter() - started)
+        if cpu is not None:
+            cpu.append(time.process_time() - cpu_started)
     return answers, latencies
+
+
+def load_average() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"
 
 
 def percentile(values: list[float], share: float) -> float:

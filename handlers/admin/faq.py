@@ -57,6 +57,15 @@ async def reload_file(message: Message, faq: FaqService, settings: Settings) -> 
         ).format(
             added=report.added, updated=report.updated, removed=report.removed, total=report.total
         )
+        + (
+            "\n"
+            + _(
+                "The language model is still reading {count} new phrasings: until it has,"
+                " answers come from word matching alone."
+            ).format(count=report.pending)
+            if report.pending
+            else ""
+        )
     )
 
 

@@ -211,7 +211,8 @@ class AnalyticsRepository:
         """Support ratings given in the period, per agent (the ticket's assignee)."""
         rows = await self._session.fetch_all(
             """
-            SELECT assignee_id, MAX(assignee_name), COUNT(*), SUM(CASE WHEN rating >= 4 THEN 1 ELSE 0 END)
+            SELECT assignee_id, MAX(assignee_name), COUNT(*),
+                   SUM(CASE WHEN rating >= 4 THEN 1 ELSE 0 END)
             FROM tickets WHERE rated_at >= ? AND rated_at < ? AND rating IS NOT NULL
             GROUP BY assignee_id ORDER BY COUNT(*) DESC, assignee_id
             """,

@@ -205,7 +205,8 @@ class PersonalDataRepository:
 
     async def reviews(self, customer_id: int) -> list[dict[str, Any]]:
         return await self._rows(
-            "SELECT r.stars, r.text, CASE WHEN r.photo IS NOT NULL THEN 1 ELSE 0 END AS photo, r.source, p.order_id, "
+            "SELECT r.stars, r.text, CASE WHEN r.photo IS NOT NULL THEN 1 ELSE 0 END AS photo, "
+            "r.source, p.order_id, "
             "r.created_at, r.published_at FROM reviews r "
             "LEFT JOIN purchases p ON p.id = r.purchase_id "
             "WHERE r.customer_id = ? ORDER BY r.id",

