@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from bot.emulator import BotAPIEmulator
+from tests.databases import fresh_database_url, rows
 from tests.e2e.harness import BotProcess, free_port, rejected_calls
 
 SECRET = "test-webhook-secret_0123456789"
@@ -40,17 +40,17 @@ def webhook_bot(
     workdir: Path,
     *,
     url: str | None = None,
-    database: Path | None = None,
+    database_url: str | None = None,
     env: dict[str, str] | None = None,
 ) -> BotProcess:
-    process = BotProcess(emulator, workdir, env={"BROADCAST_POLL_SECONDS": "0.3", **(env or {})})
+    shared = {"DATABASE_URL": database_url} if database_url else {}
+    process = BotProcess(
+        emulator, workdir, env={"BROADCAST_POLL_SECONDS": "0.3", **shared, **(env or {})}
+    )
     _STARTED.append(process)
     process.env["WEBHOOK_URL"] = url or f"{process.api_url}{PATH}"
     process.env["WEBHOOK_SECRET"] = SECRET
     process.env["WEBHOOK_LEASE_SECONDS"] = "3"
-    if database is not None:
-        process.env["DATABASE_URL"] = f"sqlite:///{database}"
-        process.database = database
     return process
 
 
@@ -69,9 +69,8 @@ def message_update(update_id: int, user: Any, text: str, message_id: int) -> dic
     }
 
 
-def query(database: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(database) as connection:
-        return list(connection.execute(sql, params))
+def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    return rows(url, sql, params)
 
 
 async def test_webhook_mode_serves_updates_and_refuses_a_wrong_secret(own_emulator, tmp_path):
@@ -106,7 +105,7 @@ async def test_webhook_mode_serves_updates_and_refuses_a_wrong_secret(own_emulat
     await asyncio.sleep(0.5)
     assert len(ann.messages) == 2  # nothing came of the refused requests
     assert query(
-        bot.database, "SELECT COUNT(*) FROM webhook_inbox WHERE update_id = ?", (99_000_001,)
+        bot.database_url, "SELECT COUNT(*) FROM webhook_inbox WHERE update_id = ?", (99_000_001,)
     ) == [(0,)]
 
     async with aiohttp.ClientSession() as http, http.get(f"{bot.api_url}/healthz") as answer:
@@ -163,7 +162,7 @@ async def test_an_update_acknowledged_before_a_kill_9_is_handled_after_the_resta
     await bot.kill()
     own_emulator.set_latency(0)
     assert cid.messages == []
-    stored = query(bot.database, "SELECT state FROM webhook_inbox")
+    stored = query(bot.database_url, "SELECT state FROM webhook_inbox")
     assert stored == [("pending",)]
 
     await bot.start()
@@ -171,7 +170,9 @@ async def test_an_update_acknowledged_before_a_kill_9_is_handled_after_the_resta
     reply = await cid.next_message(timeout=20)
     assert "/points" in reply["text"]
     await own_emulator.wait_for(
-        lambda: query(bot.database, "SELECT state, attempts FROM webhook_inbox") == [("done", 2)],
+        lambda: (
+            query(bot.database_url, "SELECT state, attempts FROM webhook_inbox") == [("done", 2)]
+        ),
         timeout=10,
     )
     assert "retaken (attempt 2)" in bot.log()
@@ -204,7 +205,7 @@ async def test_back_to_polling_the_stale_webhook_goes_and_stored_updates_are_han
     assert own_emulator.calls_to("getUpdates", ok=True)
     await own_emulator.wait_for(lambda: "the webhook inbox is empty" in bot.log(), timeout=10)
     assert await bot.stop() == 0
-    assert query(bot.database, "SELECT state FROM webhook_inbox") == [("done",)]
+    assert query(bot.database_url, "SELECT state FROM webhook_inbox") == [("done",)]
 
 
 class RoundRobin:
@@ -264,9 +265,9 @@ class RoundRobin:
 async def test_two_replicas_on_one_database_share_a_stream_without_loss_or_duplicate(
     own_emulator, tmp_path
 ):
-    database = tmp_path / "shared.sqlite3"
+    database = fresh_database_url(tmp_path)
     replicas = [
-        webhook_bot(own_emulator, tmp_path / f"replica{n}", database=database) for n in (1, 2)
+        webhook_bot(own_emulator, tmp_path / f"replica{n}", database_url=database) for n in (1, 2)
     ]
     balancer = RoundRobin([f"{replica.api_url}{PATH}" for replica in replicas])
     await balancer.start()
@@ -288,6 +289,17 @@ async def test_two_replicas_on_one_database_share_a_stream_without_loss_or_dupli
         assert [len(user.messages) for user in users] == [rounds] * len(users)
         assert min(balancer.sent) >= total // 2
 
+        # A broadcast while both replicas run: one sends it, each customer gets it once.
+        created = await replicas[1].cli("broadcast", "create", "--text", "Replica sale")
+        assert created.returncode == 0, created.stderr
+        await own_emulator.wait_for(
+            lambda: all(len(user.messages) > rounds for user in users), timeout=60
+        )
+        await asyncio.sleep(2)  # a duplicate, if any, would arrive now
+        for user in users:
+            got = [m for m in user.messages if "Replica sale" in str(m.get("text") or "")]
+            assert len(got) == 1, user.first_name
+
         for replica in replicas:
             assert await replica.stop() == 0
     finally:
@@ -298,7 +310,8 @@ async def test_two_replicas_on_one_database_share_a_stream_without_loss_or_dupli
     # Each update recorded once in the conversation log, whichever replica handled it.
     assert query(
         database,
-        "SELECT COUNT(*), COUNT(DISTINCT update_id) FROM interactions WHERE direction = 'in'",
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT update_id) AS d FROM interactions "
+        "WHERE direction = 'in'",
     ) == [(total, total)]
     handled = [replica.log().count(" is handled") for replica in replicas]
     assert sum(handled) == total
