@@ -21,3 +21,12 @@ CREATE TABLE campaign_deliveries (
     PRIMARY KEY (campaign, customer_id, period)
 );
 CREATE INDEX campaign_deliveries_by_customer ON campaign_deliveries (customer_id);
+
+-- Broadcast segments by analytics group bind a JSON array of customer ids and read it with
+-- `SELECT value FROM json_each(?)`, SQLite's table-valued function. PostgreSQL's own
+-- json_each takes a JSON object (its argument typed json); this overload for text reads an
+-- array of ids the same way, so the segment SQL stays one text for both backends.
+CREATE FUNCTION json_each(ids TEXT) RETURNS TABLE (value BIGINT)
+    LANGUAGE sql IMMUTABLE AS $$
+        SELECT CAST(e AS BIGINT) FROM json_array_elements_text(CAST(ids AS json)) AS e
+    $$;
