@@ -258,8 +258,9 @@ class AnalyticsRepository:
                 FROM purchases WHERE purchased_epoch >= ? AND purchased_epoch < ?
             )
             SELECT a.week, COUNT(*),
-                   SUM((SELECT MIN(p.purchased_epoch) FROM purchases p
-                        WHERE p.customer_id = a.customer_id) < ? + a.week * 604800)
+                   SUM(CASE WHEN (SELECT MIN(p.purchased_epoch) FROM purchases p
+                        WHERE p.customer_id = a.customer_id) < ? + a.week * 604800
+                       THEN 1 ELSE 0 END)
             FROM active a GROUP BY a.week ORDER BY a.week
             """,
             (origin, origin, finish, origin),

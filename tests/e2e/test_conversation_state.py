@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sqlite3
 import subprocess
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 import redis.asyncio
 
+from tests.databases import rows
 from tests.e2e.harness import BotProcess, buy, free_port
 
 
@@ -82,13 +82,13 @@ async def _review_across_a_restart(
     rosa.send_text("Good, but the queue was long")
     assert "added it to your review" in (await rosa.next_message(timeout=15))["text"]
     assert await bot.stop() == 0
-    with sqlite3.connect(bot.database) as database:
-        rows = database.execute(
-            "SELECT r.stars, r.text FROM reviews r JOIN customers c ON c.id = r.customer_id "
-            "WHERE c.telegram_id = ?",
-            (rosa.id,),
-        ).fetchall()
-    assert rows == [(4, "Good, but the queue was long")]
+    found = rows(
+        bot.database_url,
+        "SELECT r.stars, r.text FROM reviews r JOIN customers c ON c.id = r.customer_id "
+        "WHERE c.telegram_id = ?",
+        (rosa.id,),
+    )
+    assert found == [(4, "Good, but the queue was long")]
 
 
 async def test_a_review_continues_after_a_restart_with_state_in_the_database(
@@ -97,14 +97,12 @@ async def test_a_review_continues_after_a_restart_with_state_in_the_database(
     bot = BotProcess(own_emulator, tmp_path)
 
     async def state_in_database() -> str | None:
-        with sqlite3.connect(bot.database) as database:
-            rows = database.execute("SELECT state FROM fsm_states").fetchall()
-        return rows[0][0] if len(rows) == 1 else None
+        states = rows(bot.database_url, "SELECT state FROM fsm_states")
+        return str(states[0][0]) if len(states) == 1 else None
 
     await _review_across_a_restart(own_emulator, bot, api_for, state_in_database)
-    with sqlite3.connect(bot.database) as database:
-        # The conversation ended: no state is left behind.
-        assert database.execute("SELECT COUNT(*) FROM fsm_states").fetchone() == (0,)
+    # The conversation ended: no state is left behind.
+    assert rows(bot.database_url, "SELECT COUNT(*) FROM fsm_states") == [(0,)]
 
 
 async def test_a_review_continues_after_a_restart_with_state_in_redis(
@@ -119,11 +117,9 @@ async def test_a_review_continues_after_a_restart_with_state_in_redis(
             value = await client.get(keys[0]) if len(keys) == 1 else None
         finally:
             await client.aclose()
-        with sqlite3.connect(bot.database) as database:
-            # Nothing of it in the database: Redis holds the conversation.
-            assert database.execute("SELECT COUNT(*) FROM fsm_states").fetchone() == (0,)
+        # Nothing of it in the database: Redis holds the conversation.
+        assert rows(bot.database_url, "SELECT COUNT(*) FROM fsm_states") == [(0,)]
         return None if value is None else str(value)
 
     await _review_across_a_restart(own_emulator, bot, api_for, state_in_redis)
-    with sqlite3.connect(bot.database) as database:
-        assert database.execute("SELECT COUNT(*) FROM fsm_states").fetchone() == (0,)
+    assert rows(bot.database_url, "SELECT COUNT(*) FROM fsm_states") == [(0,)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
+from tests.databases import query, rows
 from tests.e2e.harness import buttons
 
 JSON = dict[str, Any]
@@ -40,14 +40,13 @@ def _texts(chat: EmulatedChat, thread: int) -> list[str]:
     ]
 
 
-def _tickets(database: Any, telegram_id: int) -> list[sqlite3.Row]:
-    with sqlite3.connect(database) as connection:
-        connection.row_factory = sqlite3.Row
-        return connection.execute(
-            "SELECT t.* FROM tickets t JOIN customers c ON c.id = t.customer_id "
-            "WHERE c.telegram_id = ? ORDER BY t.id",
-            (telegram_id,),
-        ).fetchall()
+def _tickets(database_url: str, telegram_id: int) -> list[dict[str, Any]]:
+    return query(
+        database_url,
+        "SELECT t.* FROM tickets t JOIN customers c ON c.id = t.customer_id "
+        "WHERE c.telegram_id = ? ORDER BY t.id",
+        (telegram_id,),
+    )
 
 
 async def _closed_ticket(
@@ -93,7 +92,7 @@ async def test_a_low_support_rating_opens_a_recovery_ticket(bot, emulator, suppo
             for text in _texts(support_chat, thread)
         )
     )
-    rows = _tickets(bot.database, eve.id)
+    rows = _tickets(bot.database_url, eve.id)
     assert [(row["status"], row["source"]) for row in rows] == [
         ("closed", "command"),
         ("open", "support_rating"),
@@ -104,7 +103,7 @@ async def test_a_low_support_rating_opens_a_recovery_ticket(bot, emulator, suppo
     replay = eve.press(rating, buttons(rating)["1 ⭐"], forge=True)
     await emulator.wait_for(lambda: emulator.callback_answer(replay) is not None)
     await asyncio.sleep(0.5)
-    assert len(_tickets(bot.database, eve.id)) == 2
+    assert len(_tickets(bot.database_url, eve.id)) == 2
 
 
 async def test_a_good_support_rating_opens_nothing(bot, emulator, support_chat):
@@ -118,7 +117,7 @@ async def test_a_good_support_rating_opens_nothing(bot, emulator, support_chat):
         lambda: any("rated ticket" in text for text in _texts(support_chat, thread))
     )
     await asyncio.sleep(0.5)
-    assert [row["status"] for row in _tickets(bot.database, ada.id)] == ["closed"]
+    assert [row["status"] for row in _tickets(bot.database_url, ada.id)] == ["closed"]
     assert not any("Low support rating" in text for text in _texts(support_chat, thread))
 
 
@@ -149,7 +148,7 @@ async def test_nps_to_a_segment_and_a_detractor_reaches_an_agent(
     dan.press(survey, buttons(survey)["3"])
     await emulator.wait_for(lambda: "3 of 10" in dan.messages[-1]["text"])
     assert "NPS 3/10 from Dan @dan_nps" in (await admin.next_message())["text"]
-    [recovery] = _tickets(bot.database, dan.id)
+    [recovery] = _tickets(bot.database_url, dan.id)
     assert (recovery["source"], recovery["status"]) == ("nps", "open")
     thread = await _topic_of(emulator, support_chat, recovery["id"])
     await emulator.wait_for(
@@ -196,10 +195,11 @@ async def test_scheduled_nps_asks_each_customer_once_per_period(own_emulator, tm
             customer.send_text("/start")
             await customer.next_message()
         assert (await process.cli("tag", "add", str(sol.id), "staff")).returncode == 0
-        with sqlite3.connect(process.database) as database:
-            database.execute(
-                "UPDATE customers SET consent_surveys = 0 WHERE telegram_id = ?", (ben.id,)
-            )
+        query(
+            process.database_url,
+            "UPDATE customers SET consent_surveys = 0 WHERE telegram_id = ?",
+            (ben.id,),
+        )
         # Run the job for two days it has not run for yet (it asks as of now whatever the day).
         first_day, second_day = (today - timedelta(days=n) for n in (2, 1))
         first = await process.cli("jobs", "run", "nps-survey", "--date", first_day.isoformat())
@@ -273,11 +273,11 @@ async def test_an_approved_five_star_review_is_published_once(own_emulator, tmp_
         await own_emulator.wait_for(lambda: own_emulator.callback_answer(again) is not None)
         assert "Already published" in own_emulator.callback_answer(again)["text"]
         assert len([m for m in channel.messages_in(None) if m.get("from", {}).get("is_bot")]) == 1
-        with sqlite3.connect(process.database) as database:
-            published = database.execute(
-                "SELECT stars, published_message_id IS NOT NULL FROM reviews "
-                "WHERE published_at IS NOT NULL"
-            ).fetchall()
+        published = rows(
+            process.database_url,
+            "SELECT stars, CASE WHEN published_message_id IS NOT NULL THEN 1 ELSE 0 END "
+            "FROM reviews WHERE published_at IS NOT NULL",
+        )
         assert published == [(5, 1)]
     finally:
         assert await process.stop() == 0

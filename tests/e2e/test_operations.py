@@ -108,7 +108,9 @@ async def test_healthz_reports_telegram_unreachable_as_degraded(own_emulator, tm
 
 
 async def test_backup_while_the_bot_runs_is_a_consistent_copy(own_emulator, tmp_path):
-    bot = BotProcess(own_emulator, tmp_path / "bot")
+    # `backup` is SQLite's (PostgreSQL has pg_dump): on SQLite whichever backend the suite runs.
+    sqlite_url = f"sqlite:///{tmp_path / 'bot' / 'bot.sqlite3'}"
+    bot = BotProcess(own_emulator, tmp_path / "bot", env={"DATABASE_URL": sqlite_url})
     await bot.start()
     users = [own_emulator.add_user(first_name=f"B{n}", language_code="en") for n in range(20)]
     for user in users[:10]:
