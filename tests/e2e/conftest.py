@@ -88,3 +88,17 @@ async def api_for():
     yield open_for
     for session in sessions:
         await session.close()
+
+
+@pytest.fixture(autouse=True)
+async def _no_bot_left_behind():
+    """A failed assertion must not leave a bot process of its test running (the session's
+    shared bot was created before and is left alone)."""
+    before = len(BotProcess.created)
+    yield
+    for created in BotProcess.created[before:]:
+        process = created.process
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+    del BotProcess.created[before:]

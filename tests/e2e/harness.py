@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.emulator import BotAPIEmulator
+from bot.emulator.state import EmulatedChat
 from tests.databases import fresh_database_url
 
 TOKEN = "123456789:AAH-test-token-000000000000000000000"
@@ -30,6 +32,10 @@ class CliResult:
 
 
 class BotProcess:
+    # Every process a test creates, so that tests/e2e/conftest.py can kill what a failed
+    # assertion left running.
+    created: list[BotProcess] = []
+
     def __init__(
         self,
         emulator: BotAPIEmulator,
@@ -41,6 +47,7 @@ class BotProcess:
         self.emulator = emulator
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
+        BotProcess.created.append(self)
         # The SQLite file (what tests on SQLite inspect); with TEST_DATABASE_URL set, the
         # process gets a fresh PostgreSQL database instead: use `database_url` with
         # tests.databases.query to look inside either.
@@ -171,3 +178,22 @@ async def press(
     await emulator.wait_for(lambda: emulator.callback_answer(query) is not None)
     stored = user.chat.get(message["message_id"])
     return emulator.callback_answer(query), stored.payload if stored else None
+
+
+def ticket_number(text: str) -> int:
+    """The ticket number a support message names ("#12")."""
+    match = re.search(r"#(\d+)", text)
+    assert match, text
+    return int(match.group(1))
+
+
+async def topic_of(emulator: BotAPIEmulator, chat: EmulatedChat, ticket: int) -> int:
+    """The forum topic of a ticket, once the bot has opened it."""
+
+    def found() -> bool:
+        return any(topic.name.endswith(f"#{ticket}") for topic in chat.topics.values())
+
+    await emulator.wait_for(found)
+    return next(
+        thread for thread, topic in chat.topics.items() if topic.name.endswith(f"#{ticket}")
+    )

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import RecordedCall
@@ -21,20 +18,6 @@ from bot.emulator.users import EmulatedUser
 from tests.e2e.harness import BotProcess, rejected_calls
 
 RATE = 20.0
-
-
-_STARTED: list[BotProcess] = []
-
-
-@pytest.fixture(autouse=True)
-async def _no_bot_left_behind() -> AsyncIterator[None]:
-    """A failed assertion must not leave a bot process running."""
-    yield
-    while _STARTED:
-        process = _STARTED.pop().process
-        if process is not None and process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 async def _bot(
@@ -46,7 +29,6 @@ async def _bot(
         admin_ids=admin_ids,
         env={"BROADCAST_RATE": str(RATE), "BROADCAST_POLL_SECONDS": "0.3", **env},
     )
-    _STARTED.append(process)
     await process.start()
     return process
 

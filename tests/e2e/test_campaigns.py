@@ -8,13 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from bot.emulator import BotAPIEmulator
 from bot.emulator.users import EmulatedUser
@@ -22,17 +19,6 @@ from tests.e2e.harness import BotProcess, buttons, buy, press, rejected_calls
 from tests.e2e.test_jobs import api_session, midday_zone
 
 YEAR = timedelta(days=365)  # expiry.days in the bundled rules
-_STARTED: list[BotProcess] = []
-
-
-@pytest.fixture(autouse=True)
-async def _no_bot_left_behind() -> AsyncIterator[None]:
-    yield
-    while _STARTED:
-        process = _STARTED.pop().process
-        if process is not None and process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 async def _bot(emulator: BotAPIEmulator, workdir: Any, **env: str) -> BotProcess:
@@ -48,7 +34,6 @@ async def _bot(emulator: BotAPIEmulator, workdir: Any, **env: str) -> BotProcess
             **env,
         },
     )
-    _STARTED.append(process)
     await process.start()
     return process
 

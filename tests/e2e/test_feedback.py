@@ -4,32 +4,15 @@ service-recovery ticket in the customer's topic; NPS to a segment and on a sched
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
 from tests.databases import query, rows
-from tests.e2e.harness import buttons
+from tests.e2e.harness import buttons, ticket_number, topic_of
 
 JSON = dict[str, Any]
-
-
-def _ticket_number(text: str) -> int:
-    match = re.search(r"#(\d+)", text)
-    assert match, text
-    return int(match.group(1))
-
-
-async def _topic_of(emulator: BotAPIEmulator, chat: EmulatedChat, ticket: int) -> int:
-    def found() -> bool:
-        return any(topic.name.endswith(f"#{ticket}") for topic in chat.topics.values())
-
-    await emulator.wait_for(found)
-    return next(
-        thread for thread, topic in chat.topics.items() if topic.name.endswith(f"#{ticket}")
-    )
 
 
 def _texts(chat: EmulatedChat, thread: int) -> list[str]:
@@ -54,8 +37,8 @@ async def _closed_ticket(
 ) -> tuple[int, int, JSON]:
     """A ticket opened, answered by `agent` and closed: (ticket, thread, rating request)."""
     customer.send_text("/support")
-    ticket = _ticket_number((await customer.next_message())["text"])
-    thread = await _topic_of(emulator, chat, ticket)
+    ticket = ticket_number((await customer.next_message())["text"])
+    thread = await topic_of(emulator, chat, ticket)
     customer.send_text("The app shows no points")
     await emulator.wait_for(lambda: "The app shows no points" in _texts(chat, thread))
     agent.send_text("Looking into it", chat=chat, message_thread_id=thread)
@@ -74,7 +57,7 @@ async def test_a_low_support_rating_opens_a_recovery_ticket(bot, emulator, suppo
     eve.press(rating, buttons(rating)["2 ⭐"])
     sorry = await eve.next_message()
     assert "sorry" in sorry["text"] and "ticket #" in sorry["text"]
-    recovery = _ticket_number(sorry["text"].split("ticket")[-1])
+    recovery = ticket_number(sorry["text"].split("ticket")[-1])
     assert recovery > ticket
     # The same topic, renamed to the new ticket, with the rating and then the comment.
     await emulator.wait_for(lambda: support_chat.topics[thread].name.endswith(f"#{recovery}"))
@@ -150,7 +133,7 @@ async def test_nps_to_a_segment_and_a_detractor_reaches_an_agent(
     assert "NPS 3/10 from Dan @dan_nps" in (await admin.next_message())["text"]
     [recovery] = _tickets(bot.database_url, dan.id)
     assert (recovery["source"], recovery["status"]) == ("nps", "open")
-    thread = await _topic_of(emulator, support_chat, recovery["id"])
+    thread = await topic_of(emulator, support_chat, recovery["id"])
     await emulator.wait_for(
         lambda: any("NPS 3/10" in text for text in _texts(support_chat, thread))
     )

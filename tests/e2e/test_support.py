@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
 from tests.databases import query
-from tests.e2e.harness import BotProcess
+from tests.e2e.harness import BotProcess, ticket_number, topic_of
 
 JSON = dict[str, Any]
 
@@ -27,22 +26,6 @@ def _button(message: JSON, starts_with: str) -> str:
             data: str = button["callback_data"]
             return data
     raise AssertionError(f"no button {starts_with!r} in {_buttons(message)!r}")
-
-
-def _ticket_number(text: str) -> int:
-    match = re.search(r"#(\d+)", text)
-    assert match, text
-    return int(match.group(1))
-
-
-async def _topic_of(emulator: BotAPIEmulator, chat: EmulatedChat, ticket: int) -> int:
-    def found() -> bool:
-        return any(topic.name.endswith(f"#{ticket}") for topic in chat.topics.values())
-
-    await emulator.wait_for(found)
-    return next(
-        thread for thread, topic in chat.topics.items() if topic.name.endswith(f"#{ticket}")
-    )
 
 
 def _from_bot(chat: EmulatedChat, thread: int) -> list[JSON]:
@@ -61,8 +44,8 @@ async def _open_ticket(
     customer.send_text("/support")
     opened = await customer.next_message()
     assert "Ticket #" in opened["text"], opened
-    ticket = _ticket_number(opened["text"])
-    return ticket, await _topic_of(emulator, chat, ticket)
+    ticket = ticket_number(opened["text"])
+    return ticket, await topic_of(emulator, chat, ticket)
 
 
 def _tickets(database_url: str, customer_telegram_id: int) -> list[dict[str, Any]]:
@@ -177,7 +160,7 @@ async def test_a_conversation_both_ways_closed_and_rated(bot, emulator, support_
     # Writing after the close opens a new ticket in the same topic.
     ann.send_text("One more thing: my card number?")
     reopened = await ann.next_message()
-    second = _ticket_number(reopened["text"])
+    second = ticket_number(reopened["text"])
     assert second > ticket
     await emulator.wait_for(lambda: support_chat.topics[thread].name.endswith(f"#{second}"))
     await emulator.wait_for(
@@ -406,8 +389,8 @@ async def test_the_faq_and_the_menu_lead_to_a_person(bot, emulator, support_chat
     assert "rather not guess" in declined["text"]
     kai.press(declined, _button(declined, "🙋 Talk to a person"))
     opened = await kai.next_message()
-    ticket = _ticket_number(opened["text"])
-    thread = await _topic_of(emulator, support_chat, ticket)
+    ticket = ticket_number(opened["text"])
+    thread = await topic_of(emulator, support_chat, ticket)
     # The agents see what the customer already tried.
     card = _from_bot(support_chat, thread)[0]
     assert "what is the meaning of life" in card["text"] and "declined" in card["text"]
@@ -509,8 +492,8 @@ async def test_snippets_hours_and_first_response_reminders(own_emulator, tmp_pat
         opened = await mia.next_message()
         # Out of hours (today is not a working day): the customer is told when agents are back.
         assert "№" in opened["text"] and "09:00" in opened["text"]
-        ticket = _ticket_number(opened["text"].replace("№", "#"))
-        thread = await _topic_of(own_emulator, chat, ticket)
+        ticket = ticket_number(opened["text"].replace("№", "#"))
+        thread = await topic_of(own_emulator, chat, ticket)
         # Nobody answered in time: a reminder in the topic and to the admin, once.
         await own_emulator.wait_for(
             lambda: any("waited over" in (m.get("text") or "") for m in _from_bot(chat, thread))
@@ -536,8 +519,8 @@ async def test_a_low_rating_opens_a_ticket_for_an_agent(bot, emulator, support_c
     question = await pia.next_message()
     pia.press(question, _buttons(question)[0]["callback_data"])  # one star
     await emulator.wait_for(lambda: "ticket #" in (pia.messages[-1].get("text") or ""))
-    ticket = _ticket_number(pia.messages[-1]["text"].split("ticket")[-1])
-    thread = await _topic_of(emulator, support_chat, ticket)
+    ticket = ticket_number(pia.messages[-1]["text"].split("ticket")[-1])
+    thread = await topic_of(emulator, support_chat, ticket)
     await emulator.wait_for(
         lambda: any(
             "Low rating: ⭐." in (m.get("text") or "") for m in _from_bot(support_chat, thread)

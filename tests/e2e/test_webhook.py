@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 
 from bot.emulator import BotAPIEmulator
@@ -19,20 +17,6 @@ from tests.e2e.harness import BotProcess, free_port, rejected_calls
 
 SECRET = "test-webhook-secret_0123456789"
 PATH = "/telegram/webhook"
-
-
-_STARTED: list[BotProcess] = []
-
-
-@pytest.fixture(autouse=True)
-async def _no_bot_left_behind() -> AsyncIterator[None]:
-    """A failed assertion must not leave a bot process running."""
-    yield
-    while _STARTED:
-        process = _STARTED.pop().process
-        if process is not None and process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 def webhook_bot(
@@ -47,7 +31,6 @@ def webhook_bot(
     process = BotProcess(
         emulator, workdir, env={"BROADCAST_POLL_SECONDS": "0.3", **shared, **(env or {})}
     )
-    _STARTED.append(process)
     process.env["WEBHOOK_URL"] = url or f"{process.api_url}{PATH}"
     process.env["WEBHOOK_SECRET"] = SECRET
     process.env["WEBHOOK_LEASE_SECONDS"] = "3"
