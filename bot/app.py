@@ -403,19 +403,34 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
         grace = app.settings.shutdown_grace_seconds
         if not await app.in_flight.drained(grace):
             logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if app.inbox is not None and app.settings.webhook_url is None:
-            await app.inbox.stop(grace)
-        await app.scheduler.stop()
+            inbox = app.inbox
+            steps.append(("the webhook inbox", lambda: inbox.stop(grace)))
+        steps.append(("the scheduler", app.scheduler.stop))
         if app.broadcasts is not None:
-            await app.broadcasts.stop()
-            await app.broadcasts.close()
-        await app.notices.stop()
+            steps += [("the broadcast worker", app.broadcasts.stop)]
+            steps += [("the broadcast session", app.broadcasts.close)]
+        steps.append(("the notice worker", app.notices.stop))
         if app.http is not None:
-            await app.http.stop()
-        await app.storage.close()
+            steps.append(("the HTTP server", app.http.stop))
+        steps.append(("the storage", app.storage.close))
+        for name, stop in steps:
+            await _within(name, stop(), grace)
         logger.info("storage closed")
 
     return on_shutdown
+
+
+async def _within(name: str, step: Awaitable[None], seconds: float) -> None:
+    """One shutdown step, given at most `seconds`: a step that never ends must not keep the
+    process from exiting (the supervisor's SIGKILL would cost every later step)."""
+    try:
+        await asyncio.wait_for(step, max(seconds, 1.0))
+    except TimeoutError:
+        logger.error("shutdown: %s did not stop within %.0f s; going on", name, seconds)
+    except Exception:
+        logger.exception("shutdown: %s failed to stop; going on", name)
 
 
 # How often the bot looks for an FAQ imported by another process (the operator CLI).

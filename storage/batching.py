@@ -117,13 +117,16 @@ class WriteBatcher:
 
     async def _flush_forever(self) -> None:
         while True:
+            # Closed with nothing left: stop. Checked before every wait, because close()'s
+            # wake-up may have been spent on a batch already queued (waiting for another
+            # would hang the shutdown forever).
+            if self._closed and not self._queue:
+                return
             await self._wakeup.wait()
             self._wakeup.clear()
             if self._queue:
                 batch, self._queue = self._queue, []
                 await self._flush(batch)
-            elif self._closed:
-                return
 
     async def _flush(self, batch: list[_Job[Any, Any]]) -> None:
         try:

@@ -274,10 +274,16 @@ async def test_flood_control_warns_once_and_still_records_everything(bot, emulat
         max_.send_text(f"message {index}")
     await emulator.wait_for(lambda: emulator.pending_updates == 0)
     await asyncio.sleep(1.0)
-    texts = [call.params["text"] for call in emulator.calls_to("sendMessage", chat_id=max_.id)]
+    calls = emulator.calls_to("sendMessage", chat_id=max_.id)
+    texts = [call.params["text"] for call in calls]
     warnings = [text for text in texts if "very fast" in text]
     assert len(warnings) == 1
-    assert len(texts) == 21  # 20 answered within the rate, one warning, then silence
+    # 20 answered within the rate (20 per 10 s), one warning, then silence, unless handling
+    # the burst took longer than the window on a loaded machine: an answer after the
+    # warning is only allowed once the window has moved on.
+    assert "very fast" in texts[20]
+    for late in calls[21:]:
+        assert late.at - calls[0].at >= 9.0, texts  # less the first answer's own delay
     record = await bot.customer(max_.id)
     assert sum(1 for item in record["interactions"] if item["direction"] == "in") == 26
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot.services.intake import InboundEvent, IntakeService
 from bot.services.interactions import InteractionLog
+from storage.batching import Statement
 from storage.clock import utcnow
 from storage.migrations import MIGRATIONS_ROOT, apply_migrations
 from storage.postgres import translate
@@ -308,3 +309,16 @@ async def test_a_role_is_held_by_one_process_at_a_time_and_freed_when_it_closes(
         assert await second.database.hold_role("broadcast-sender")
     finally:
         await second.close()
+
+
+async def test_closing_while_a_batch_is_written_flushes_the_rest_and_returns(storage):
+    # SIGTERM during a burst: close() arrives while one batch is being written and another
+    # is queued. Both must be written and close() must return (it used to wait forever for
+    # a wake-up that had already been spent).
+    statement = Statement("UPDATE customers SET language = language WHERE id = ?", (-1,))
+    first = asyncio.create_task(storage.batcher.write(statement))
+    await asyncio.sleep(0)  # the flusher takes the first batch and starts writing it
+    second = asyncio.create_task(storage.batcher.write(statement))
+    await asyncio.sleep(0)
+    await asyncio.wait_for(storage.batcher.close(), 5)
+    await asyncio.wait_for(asyncio.gather(first, second), 5)
