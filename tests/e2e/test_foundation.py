@@ -275,15 +275,15 @@ async def test_flood_control_warns_once_and_still_records_everything(bot, emulat
     await emulator.wait_for(lambda: emulator.pending_updates == 0)
     await asyncio.sleep(1.0)
     calls = emulator.calls_to("sendMessage", chat_id=max_.id)
-    texts = [call.params["text"] for call in calls]
-    warnings = [text for text in texts if "very fast" in text]
+    warnings = [call for call in calls if "very fast" in call.params["text"]]
+    answers = [call for call in calls if "very fast" not in call.params["text"]]
     assert len(warnings) == 1
-    # 20 answered within the rate (20 per 10 s), one warning, then silence, unless handling
-    # the burst took longer than the window on a loaded machine: an answer after the
-    # warning is only allowed once the window has moved on.
-    assert "very fast" in texts[20]
-    for late in calls[21:]:
-        assert late.at - calls[0].at >= 9.0, texts  # less the first answer's own delay
+    # 20 answered within the rate (20 per 10 s), one warning, then silence; unless handling
+    # the burst took longer than the window on a loaded machine: an answer beyond the 20th
+    # is only allowed once the window has moved on (less the first answer's own delay).
+    assert len(answers) >= 20
+    for late in answers[20:]:
+        assert late.at - answers[0].at >= 9.0, [call.params["text"] for call in calls]
     record = await bot.customer(max_.id)
     assert sum(1 for item in record["interactions"] if item["direction"] == "in") == 26
 
