@@ -1,6 +1,7 @@
 """The foundation, as customers and an admin meet it: `python -m bot` against the emulator."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -270,6 +271,7 @@ async def test_blocking_the_bot_marks_the_customer_unreachable(bot, emulator):
 
 async def test_flood_control_warns_once_and_still_records_everything(bot, emulator):
     max_ = emulator.add_user(first_name="Max", language_code="en")
+    started = time.monotonic()
     for index in range(26):
         max_.send_text(f"message {index}")
     await emulator.wait_for(lambda: emulator.pending_updates == 0)
@@ -278,12 +280,11 @@ async def test_flood_control_warns_once_and_still_records_everything(bot, emulat
     warnings = [call for call in calls if "very fast" in call.params["text"]]
     answers = [call for call in calls if "very fast" not in call.params["text"]]
     assert len(warnings) == 1
-    # 20 answered within the rate (20 per 10 s), one warning, then silence; unless handling
-    # the burst took longer than the window on a loaded machine: an answer beyond the 20th
-    # is only allowed once the window has moved on (less the first answer's own delay).
-    assert len(answers) >= 20
-    for late in answers[20:]:
-        assert late.at - answers[0].at >= 9.0, [call.params["text"] for call in calls]
+    # THROTTLE_RATE 20/10s is a leaky bucket: 20 at once, then it drains one place every
+    # 0.5 s. Handling a burst takes longer on a loaded machine, so a few more may be let in,
+    # but never more than the bucket drained while the burst was being handled.
+    elapsed = answers[-1].at - started
+    assert 20 <= len(answers) <= 20 + int(elapsed * 20 / 10) + 1, (len(answers), elapsed)
     record = await bot.customer(max_.id)
     assert sum(1 for item in record["interactions"] if item["direction"] == "in") == 26
 
