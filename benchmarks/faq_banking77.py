@@ -5,7 +5,7 @@ Imports faq_1shot/5shot/10shot.json, asks all 3,080 test questions through FaqSe
 confidently, p50/p99 latency per question and the import time. Data: ../shared/banking77
 (PolyAI, CC BY 4.0) unless --data says otherwise.
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.faq_banking77 [--lexical-only]
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.faq_banking77 [--engine E]
 """
 
 from __future__ import annotations
@@ -15,21 +15,28 @@ import asyncio
 import csv
 from pathlib import Path
 
-from benchmarks.faq_common import SHARED, ask_all, faq_from, fresh_embedder, percentile
+from benchmarks.faq_common import (
+    SHARED,
+    add_engine_options,
+    ask_all,
+    faq_from,
+    fresh_embedder,
+    percentile,
+)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=SHARED / "banking77")
     parser.add_argument("--shots", default="1,5,10")
-    parser.add_argument("--lexical-only", action="store_true", help="the model-free matcher")
+    add_engine_options(parser)
     arguments = parser.parse_args()
     with (arguments.data / "test.csv").open(encoding="utf-8") as source:
         rows = list(csv.DictReader(source))
     questions = [row["text"] for row in rows]
     for shots in arguments.shots.split(","):
         service, storage, import_seconds = await faq_from(
-            arguments.data / f"faq_{shots}shot.json", fresh_embedder(arguments.lexical_only)
+            arguments.data / f"faq_{shots}shot.json", fresh_embedder(arguments.engine)
         )
         answers, latencies = await ask_all(service, questions)
         hits = sum(

@@ -5,7 +5,7 @@ questions, and uses the matcher's own `confident` flag as shipped. In-scope accu
 an answer only when it is confident and correct; out-of-scope recall is the share declined.
 Data: ../shared/clinc150 (Larson et al. 2019, CC BY 3.0) unless --data says otherwise.
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.faq_clinc150 [--lexical-only]
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.faq_clinc150 [--engine E]
 """
 
 from __future__ import annotations
@@ -15,19 +15,26 @@ import asyncio
 import json
 from pathlib import Path
 
-from benchmarks.faq_common import SHARED, ask_all, faq_from, fresh_embedder, percentile
+from benchmarks.faq_common import (
+    SHARED,
+    add_engine_options,
+    ask_all,
+    faq_from,
+    fresh_embedder,
+    percentile,
+)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=SHARED / "clinc150")
-    parser.add_argument("--lexical-only", action="store_true", help="the model-free matcher")
+    add_engine_options(parser)
     arguments = parser.parse_args()
     test = json.loads((arguments.data / "test.json").read_text(encoding="utf-8"))
     in_scope = [(text, intent) for text, intent in test["in_scope"]]
     out_of_scope = list(test["out_of_scope"])
     service, storage, import_seconds = await faq_from(
-        arguments.data / "faq_10shot.json", fresh_embedder(arguments.lexical_only)
+        arguments.data / "faq_10shot.json", fresh_embedder(arguments.engine)
     )
     answers, latencies = await ask_all(service, [text for text, _ in in_scope])
     right = sum(

