@@ -37,6 +37,18 @@ async def test_a_question_is_answered_in_the_customers_language_and_rated(bot, e
     assert queries(bot, olena.id) == [("коли ви працюєте?", "answered", "opening_hours", "helpful")]
 
 
+async def test_russian_typed_in_latin_letters_is_answered_in_russian(bot, emulator):
+    # A phone without a Cyrillic keyboard: the question is read as Russian, the answer comes
+    # in the customer's language, and the record keeps what they actually typed.
+    ivan = emulator.add_user(first_name="Ivan", language_code="ru")
+    ivan.send_text("do skolki vy segodnya rabotaete?")
+    answer = await ivan.next_message()
+    assert "каждый день с 8:00 до 22:00" in answer["text"]
+    assert queries(bot, ivan.id) == [
+        ("do skolki vy segodnya rabotaete?", "answered", "opening_hours", None)
+    ]
+
+
 async def test_a_close_call_offers_a_choice_and_the_pick_is_answered(bot, emulator):
     ann = emulator.add_user(first_name="Ann", language_code="en")
     ann.send_text("points")

@@ -36,6 +36,8 @@ from typing import Any, Protocol
 import numpy as np
 import simplemma
 
+from bot.services.faq.translit import to_cyrillic
+
 logger = logging.getLogger(__name__)
 
 SEMANTIC_MAX_WEIGHT = 0.3
@@ -335,6 +337,7 @@ class HybridMatcher:
         self._with_lead = CONFIDENT_WITH_MODEL_AND_LEAD
 
     def scores(self, text: str) -> np.ndarray:
+        text = to_cyrillic(text) or text
         lexical = np.maximum.reduceat(self._lexical.similarities(text), self._starts)
         scores = self._lexical_weight * lexical
         if self._embedder is not None:
