@@ -14,9 +14,13 @@ from bot.services.faq.translit import cyrillic_word, to_cyrillic
         ("skolko stoit dostavka", "сколько стоит доставка"),
         ("moj zakaz ne prishel, where is it??", "мой заказ не пришел, where is it??"),
         ("Vnesti nalichnye na schet", "внести наличные на счет"),
+        ("de moye zamovlennya?", "де моє замовлення?"),
+        ("yak povernuty hroshi za zamovlennya", "як повернути гроші за замовлення"),
+        ("skilky koshtuye dostavka", "скільки коштує доставка"),
+        ("vkraly kartku, shcho robyty", "вкрали картку, що робити"),
     ],
 )
-def test_transliterated_russian_comes_back_in_cyrillic(typed, meant):
+def test_transliterated_russian_and_ukrainian_come_back_in_cyrillic(typed, meant):
     assert to_cyrillic(typed) == meant
 
 
@@ -41,3 +45,4 @@ def test_other_text_is_left_as_it_is(text):
 def test_a_word_the_lexicon_does_not_know_stays_unread():
     assert cyrillic_word("qwrtzp") is None
     assert cyrillic_word("zhena") == "жена"
+    assert cyrillic_word("hroshi", "uk") == "гроші"

@@ -1,4 +1,5 @@
-"""Russian typed in Latin letters ("kak pomenyat nomer telefona"), back into Cyrillic.
+"""Russian or Ukrainian typed in Latin letters ("kak pomenyat nomer telefona", "de moye
+zamovlennya"), back into Cyrillic.
 
 Customers on a phone without a Cyrillic keyboard write Russian this way; neither the model
 nor the lemmatiser understands it, so such questions matched worse than any other kind on
@@ -7,12 +8,14 @@ the team's stand-in sets. There is no single standard to invert (ы is "y", "i" 
 the Russian lexicon knows (simplemma's) wins. The libraries for this (transliterate,
 cyrtranslit) invert one formal scheme each and got half of our examples wrong ("наличних",
 "сныат"). A question is converted only when more of its words read as Russian than as
-English, and then only the words that do.
+English, and then only the words that do; the language whose lexicon reads more of the
+words wins.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
 
@@ -69,6 +72,22 @@ _READINGS: dict[str, tuple[str, ...]] = {
     "y": ("ы", "й", "и"),
     "'": ("ь", "ъ"),
 }
+# Ukrainian: и is "y", і is "i", ї "yi"/"i", є "ye", г "h", ґ "g".
+_UKRAINIAN_READINGS: dict[str, tuple[str, ...]] = {
+    **_READINGS,
+    "ye": ("є", "е"),
+    "je": ("є",),
+    "ie": ("є",),
+    "yi": ("ї", "иї", "ий"),
+    "ji": ("ї",),
+    "iy": ("ій", "ий"),
+    "e": ("е", "є"),
+    "i": ("і", "ї", "й", "и"),
+    "y": ("и", "й", "і"),
+    "h": ("г", "х"),
+    "g": ("г", "ґ"),
+    "'": ("ь", "'"),
+}
 _LONGEST = max(len(key) for key in _READINGS)
 # Spellings tried per word before settling for the first (the most usual readings first).
 _MAX_SPELLINGS = 512
@@ -82,18 +101,34 @@ _COMMON_RUSSIAN_LINE = (
     "не на за как в с к у и я ты мы вы он она они по до от из но да нет а о что где мне это"
     " мой моя мои все уже еще бы ли же вот так"
 )
-_COMMON_RUSSIAN = frozenset(_COMMON_RUSSIAN_LINE.split())
+_COMMON_UKRAINIAN_LINE = (
+    "не на за як в у з і й я ти ми ви він вона вони по до від із але так ні а о що де мені це"
+    " мій моя мої вже чи би же от"
+)
 
 
-def _spellings(word: str, start: int = 0) -> list[str]:
+@dataclass(frozen=True, eq=False)  # hashed by identity: a cache key
+class _Language:
+    code: str
+    readings: dict[str, tuple[str, ...]]
+    common: frozenset[str]
+
+
+_LANGUAGES = (
+    _Language("ru", _READINGS, frozenset(_COMMON_RUSSIAN_LINE.split())),
+    _Language("uk", _UKRAINIAN_READINGS, frozenset(_COMMON_UKRAINIAN_LINE.split())),
+)
+
+
+def _spellings(word: str, language: _Language, start: int = 0) -> list[str]:
     if start == len(word):
         return [""]
     results: list[str] = []
     for size in range(min(_LONGEST, len(word) - start), 0, -1):
-        readings = _READINGS.get(word[start : start + size])
+        readings = language.readings.get(word[start : start + size])
         if readings is None:
             continue
-        rests = _spellings(word, start + size)
+        rests = _spellings(word, language, start + size)
         for reading in readings:
             results.extend(reading + rest for rest in rests)
             if len(results) >= _MAX_SPELLINGS:
@@ -101,17 +136,23 @@ def _spellings(word: str, start: int = 0) -> list[str]:
     return results
 
 
+def cyrillic_word(word: str, language: str = "ru") -> str | None:
+    """The word in this language that this Latin spelling stands for, if its lexicon knows
+    one."""
+    (chosen,) = (known for known in _LANGUAGES if known.code == language)
+    return _cyrillic_word(word.lower(), chosen)
+
+
 @lru_cache(maxsize=50_000)
-def cyrillic_word(word: str) -> str | None:
-    """The Russian word this Latin spelling stands for, if the lexicon knows one."""
-    candidates = _spellings(word.lower())
-    found = next((spelling for spelling in candidates if _known(spelling)), None)
+def _cyrillic_word(word: str, language: _Language) -> str | None:
+    candidates = _spellings(word, language)
+    found = next((spelling for spelling in candidates if _known(spelling, language)), None)
     if found is not None:
         return found
     # The soft sign is usually left out ("dengi", "pomenyat"): try it where it can stand.
     for spelling in islice(candidates, _SOFTENED_FROM):
         for softened in islice(_softened(spelling), _MAX_SPELLINGS):
-            if _known(softened):
+            if _known(softened, language):
                 return softened
     return None
 
@@ -132,8 +173,8 @@ def _softened(spelling: str) -> list[str]:
     return variants
 
 
-def _known(spelling: str) -> bool:
-    return spelling in _COMMON_RUSSIAN or simplemma.is_known(spelling, lang="ru")
+def _known(spelling: str, language: _Language) -> bool:
+    return spelling in language.common or simplemma.is_known(spelling, lang=language.code)
 
 
 def _english(word: str) -> bool:
@@ -141,33 +182,42 @@ def _english(word: str) -> bool:
 
 
 def to_cyrillic(text: str) -> str | None:
-    """The text with its transliterated Russian words in Cyrillic, or None when it does not
-    read as transliterated Russian (Cyrillic already, English, too short to tell)."""
+    """The text with its transliterated Russian or Ukrainian words in Cyrillic, or None when
+    it does not read as either (Cyrillic already, English, too short to tell)."""
     if _CYRILLIC.search(text):
         return None
-    lowered = text.lower()
-    words = list(_LATIN_WORD.finditer(lowered))
+    words = list(_LATIN_WORD.finditer(text.lower()))
     if not words:
         return None
-    russian: dict[tuple[int, int], str] = {}
+    readings = [_read(words, language) for language in _LANGUAGES]
+    best = max(readings, key=len)  # ties: Russian, listed first
+    return _replaced(text, best) if best else None
+
+
+def _read(words: list[re.Match[str]], language: _Language) -> dict[tuple[int, int], str]:
+    """Which words read as this language, and how; empty unless they outnumber English."""
+    found: dict[tuple[int, int], str] = {}
     prepositions: dict[tuple[int, int], str] = {}
     english = 0
     for match in words:
         word = match.group()
-        spelling = cyrillic_word(word)
+        spelling = _cyrillic_word(word, language)
         if len(word) == 1:  # "v", "s", "k", "u": prepositions, decided by their neighbours
-            if spelling in _COMMON_RUSSIAN and word not in {"a", "i"}:
+            if spelling in language.common and word not in {"a", "i"}:
                 prepositions[match.span()] = spelling
-        elif spelling is not None and (spelling in _COMMON_RUSSIAN or not _english(word)):
-            russian[match.span()] = spelling
+        elif spelling is not None and (spelling in language.common or not _english(word)):
+            found[match.span()] = spelling
         elif _english(word):
             english += 1
-    if len(russian) < 2 or len(russian) <= english:
-        return None
-    russian.update(prepositions)
+    if len(found) < 2 or len(found) <= english:
+        return {}
+    return found | prepositions
+
+
+def _replaced(text: str, spellings: dict[tuple[int, int], str]) -> str:
     pieces: list[str] = []
     position = 0
-    for (start, end), spelling in sorted(russian.items()):
+    for (start, end), spelling in sorted(spellings.items()):
         pieces.append(text[position:start])
         pieces.append(spelling)
         position = end
