@@ -6,9 +6,14 @@ import argparse
 import json
 import sys
 
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
 from bot.services.access import CLI
 from bot.services.privacy import AlreadyForgotten, PrivacyService
 from bot.services.privacy.catalogue import DATA_SECTIONS
+from bot.services.review_posts import PublishedPost, published_posts, withdraw
 from bot.settings import Settings
 from storage.migrations import apply_migrations
 from storage.unit_of_work import open_storage
@@ -52,6 +57,7 @@ async def run_privacy_command(settings: Settings, arguments: argparse.Namespace)
                 file=sys.stderr,
             )
             return EXIT_FAILED
+        posts = await published_posts(storage, customer.id)
         try:
             counts = await privacy.forget(CLI, customer)
         except AlreadyForgotten:
@@ -59,6 +65,28 @@ async def run_privacy_command(settings: Settings, arguments: argparse.Namespace)
             return EXIT_FAILED
         changed = ", ".join(f"{name}: {count}" for name, count in counts.items() if count)
         print(f"forgotten; rows changed: {changed or 'none'}")
+        if posts and settings.reviews_channel_id is not None:
+            if settings.bot_token is None:
+                print(
+                    f"BOT_TOKEN is not set: {len(posts)} published review(s) stay on the "
+                    "channel; a channel admin must remove them",
+                    file=sys.stderr,
+                )
+            else:
+                channel = settings.reviews_channel_id
+                withdrawn = await _withdraw_from_channel(settings, channel, posts)
+                print(f"reviews withdrawn from the channel: {withdrawn} of {len(posts)}")
         return EXIT_OK
     finally:
         await storage.close()
+
+
+async def _withdraw_from_channel(
+    settings: Settings, channel: int, posts: list[PublishedPost]
+) -> int:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    bot = Bot(settings.require_token(), session=session)
+    try:
+        return await withdraw(bot, channel, posts)
+    finally:
+        await bot.session.close()

@@ -19,6 +19,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.privacy import THE_CUSTOMER, AlreadyForgotten, PrivacyService
+from bot.services.review_posts import withdraw
+from bot.services.reviews import ReviewService
+from bot.settings import Settings
 from handlers.callbacks import ConfirmForget, KeepData, ProfileAction
 from handlers.screens import replace_screen
 from storage.clock import utcnow
@@ -101,6 +104,8 @@ async def confirm_forget(
     callback_data: ConfirmForget,
     customer: Customer,
     privacy: PrivacyService,
+    reviews: ReviewService,
+    settings: Settings,
     bot: Bot,
     callback_answer: CallbackAnswer,
 ) -> None:
@@ -113,11 +118,14 @@ async def confirm_forget(
     if time.time() - callback_data.at > CONFIRMATION_SECONDS:
         callback_answer.text = _("This confirmation has expired: send /forget again.")
         return
+    posts = await reviews.published_posts(customer.id)
     try:
         await privacy.forget(THE_CUSTOMER, customer)
     except AlreadyForgotten:
         callback_answer.text = _("This button is no longer active.")
         return
+    if posts and settings.reviews_channel_id is not None:
+        await withdraw(bot, settings.reviews_channel_id, posts)
     await replace_screen(query, _("🗑 Your data has been erased."), bot)
     await bot.send_message(
         query.from_user.id,

@@ -15,6 +15,7 @@ from bot.services.access import Actor, audit
 from bot.services.broadcasts.segments import Compiled, normalise
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
+from bot.services.review_posts import PublishedPost, published_posts
 from storage.clock import utcnow
 from storage.models import Customer
 from storage.repositories.reviews import Review
@@ -62,6 +63,10 @@ class ReviewService:
         self._request_delay = request_delay
         self._quiet_hours = quiet_hours
         self._zone = zone
+
+    async def published_posts(self, customer_id: int) -> list[PublishedPost]:
+        """The customer's reviews on the channel; read before an erasure (review_posts.py)."""
+        return await published_posts(self._storage, customer_id)
 
     async def can_review(self, customer: Customer) -> Refusal | None:
         """Whether /review may go on: a purchase to rate, or no review in the last 30 days."""

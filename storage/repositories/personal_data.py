@@ -214,10 +214,13 @@ class PersonalDataRepository:
         )
 
     async def erase_reviews(self, customer_id: int) -> int:
-        """Comments and photos go; the stars stay, anonymous, for the averages."""
+        """Comments and photos go, and the ids of their channel posts (withdrawn by the
+        caller, see bot/services/review_posts.py); the stars stay, anonymous, for the
+        averages."""
         return await self._session.execute(
-            "UPDATE reviews SET text = NULL, photo = NULL WHERE customer_id = ? "
-            "AND (text IS NOT NULL OR photo IS NOT NULL)",
+            "UPDATE reviews SET text = NULL, photo = NULL, published_message_id = NULL "
+            "WHERE customer_id = ? "
+            "AND (text IS NOT NULL OR photo IS NOT NULL OR published_message_id IS NOT NULL)",
             (customer_id,),
         )
 

@@ -97,6 +97,16 @@ class ReviewRepository:
             "UPDATE reviews SET published_message_id = ? WHERE id = ?", (message_id, review_id)
         )
 
+    async def published_posts(self, customer_id: int) -> list[tuple[int, bool]]:
+        """(channel message id, whether it carries a photo) of the customer's posted reviews."""
+        rows = await self._session.fetch_all(
+            "SELECT published_message_id, CASE WHEN photo IS NULL THEN 0 ELSE 1 END AS photo "
+            "FROM reviews WHERE customer_id = ? AND published_message_id IS NOT NULL "
+            "ORDER BY id",
+            (customer_id,),
+        )
+        return [(int(row["published_message_id"]), bool(row["photo"])) for row in rows]
+
     async def release_publication(self, review_id: int) -> None:
         """The channel refused the post: the review may be approved again."""
         await self._session.execute(

@@ -205,7 +205,9 @@ async def test_scheduled_nps_asks_each_customer_once_per_period(own_emulator, tm
         assert await process.stop() == 0
 
 
-async def test_an_approved_five_star_review_is_published_once(own_emulator, tmp_path):
+async def test_a_five_star_review_is_published_once_and_withdrawn_when_forgotten(
+    own_emulator, tmp_path
+):
     from tests.e2e.harness import BotProcess
 
     admin_id = 900_000_088
@@ -262,5 +264,36 @@ async def test_an_approved_five_star_review_is_published_once(own_emulator, tmp_
             "FROM reviews WHERE published_at IS NOT NULL",
         )
         assert published == [(5, 1)]
+
+        # Zoe asks to be forgotten: her post comes off the channel with her data.
+        zoe.send_text("/forget")
+        question = await zoe.next_message()
+        zoe.press(question, buttons(question)["🗑 Yes, erase my data"])
+        await own_emulator.wait_for(lambda: "new customer" in zoe.messages[-1]["text"])
+        await own_emulator.wait_for(
+            lambda: own_emulator.calls_to("deleteMessage", chat_id=channel.id, ok=True) != []
+        )
+        assert [m for m in channel.messages_in(None) if m.get("from", {}).get("is_bot")] == []
+        assert rows(
+            process.database_url, "SELECT text, published_message_id FROM reviews WHERE stars = 5"
+        ) == [(None, None)]
+
+        # An older post (Telegram lets bots delete for 48 hours only) is blanked instead,
+        # here by an operator's erasure from the command line.
+        ada = own_emulator.add_user(first_name="Ada", language_code="en")
+        await review(ada, 5, "Lovely croissants")
+        offer = await admin.next_message()
+        admin.press(offer, buttons(offer)["📣 Publish"])
+        await own_emulator.wait_for(
+            lambda: any("Lovely croissants" in m.get("text", "") for m in channel.messages_in(None))
+        )
+        own_emulator.fail_next(
+            "deleteMessage", error_code=400, description="Bad Request: message can't be deleted"
+        )
+        done = await process.cli("customer", "forget", str(ada.id), "--yes")
+        assert done.returncode == 0, done.stderr
+        assert "reviews withdrawn from the channel: 1 of 1" in done.stdout
+        posts = [m for m in channel.messages_in(None) if m.get("from", {}).get("is_bot")]
+        assert [post["text"] for post in posts] == ["🗑"]
     finally:
         assert await process.stop() == 0
