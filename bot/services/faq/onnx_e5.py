@@ -374,11 +374,18 @@ class OnnxE5Embedder:
         # and an import runs one call per core instead.
         self._options.intra_op_num_threads = 1
         self._options.inter_op_num_threads = 1
+        self._session = self._smoothed_session()
+        self._workers = max(1, min(2, os.cpu_count() or 1))
+        self._questions = QuestionCache()
+
+    def _smoothed_session(self) -> Any:
+        """Build once to measure each matrix's input channels on CALIBRATION, then again
+        with the smoothing those measurements call for (see SMOOTHING_ALPHA)."""
         measuring = _GraphBuilder(self._file)
-        self._session = self._session_for(measuring.build())
+        session = self._session_for(measuring.build())
         largest: dict[str, np.ndarray] = {}
         for text in CALIBRATION:
-            _hidden, *inputs = self._session.run(None, {"embeddings": self._embeddings(text)})
+            _hidden, *inputs = session.run(None, {"embeddings": self._embeddings(text)})
             for (name, _output), values in zip(measuring.observed, inputs, strict=True):
                 channels = np.abs(values).reshape(-1, values.shape[-1]).max(axis=0)
                 largest[name] = np.maximum(largest.get(name, channels), channels)
@@ -386,9 +393,7 @@ class OnnxE5Embedder:
             name: _smoothing_factors(channels, self._file.q4_rows(f"{name}.w", len(channels)))
             for name, channels in largest.items()
         }
-        self._session = self._session_for(_GraphBuilder(self._file, smoothing).build())
-        self._workers = max(1, min(2, os.cpu_count() or 1))
-        self._questions = QuestionCache()
+        return self._session_for(_GraphBuilder(self._file, smoothing).build())
 
     def token_ids(self, text: str) -> list[int]:
         ids = self._tokenizer.ids(_QUERY_PREFIX + text)
