@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
@@ -73,6 +71,7 @@ from bot.settings import Settings, SettingsError
 from bot.telegram.commands import CommandMenu
 from bot.telegram.outbound import OutboundLogMiddleware
 from bot.telegram.retry import RetryMiddleware
+from bot.telegram.session import telegram_session
 from bot.telegram.support_desk import SupportDesk
 from handlers import feature_routers
 from storage.migrations import apply_migrations
@@ -117,7 +116,7 @@ async def create_application(settings: Settings) -> Application:
     intake = IntakeService(storage, customer_cache)
     command_menu = CommandMenu(i18n, settings.default_language, admin_ids)
 
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = telegram_session(settings)
     # The first registered wraps the rest: a call retried after a 429 is logged once.
     session.middleware(OutboundLogMiddleware(log))
     flood_gate = FloodGate()
@@ -301,7 +300,7 @@ def _broadcasts(
     # the recipients table, not the interaction log, records each delivery.
     broadcast_bot = Bot(
         bot.token,
-        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)),
+        session=telegram_session(settings),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
     service = BroadcastService(storage, settings.zone, settings.default_language)

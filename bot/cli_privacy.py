@@ -7,14 +7,13 @@ import json
 import sys
 
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 
 from bot.services.access import CLI
 from bot.services.privacy import AlreadyForgotten, PrivacyService
 from bot.services.privacy.catalogue import DATA_SECTIONS
 from bot.services.review_posts import PublishedPost, published_posts, withdraw
 from bot.settings import Settings
+from bot.telegram.session import telegram_session
 from storage.migrations import apply_migrations
 from storage.unit_of_work import open_storage
 
@@ -84,7 +83,7 @@ async def run_privacy_command(settings: Settings, arguments: argparse.Namespace)
 async def _withdraw_from_channel(
     settings: Settings, channel: int, posts: list[PublishedPost]
 ) -> int:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = telegram_session(settings)
     bot = Bot(settings.require_token(), session=session)
     try:
         return await withdraw(bot, channel, posts)

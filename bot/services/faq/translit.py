@@ -120,6 +120,7 @@ _LANGUAGES = (
 )
 
 
+@lru_cache(maxsize=8192)  # suffixes recur along different prefixes; never mutated
 def _spellings(word: str, language: _Language, start: int = 0) -> list[str]:
     if start == len(word):
         return [""]
@@ -177,6 +178,7 @@ def _known(spelling: str, language: _Language) -> bool:
     return spelling in language.common or simplemma.is_known(spelling, lang=language.code)
 
 
+@lru_cache(maxsize=50_000)
 def _english(word: str) -> bool:
     return simplemma.is_known(word, lang="en")
 
