@@ -90,11 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    """Run a command. `settings` given: the caller owns them and the logging (in-process use,
+    e.g. the tests); otherwise they come from the environment and logging is set up here."""
     arguments = build_parser().parse_args(argv)
     try:
-        settings = load_settings()
-        configure_logging(settings.log_level, settings.log_format)
+        if settings is None:
+            settings = load_settings()
+            configure_logging(settings.log_level, settings.log_format)
         command = arguments.command or "run"
         if command == "run":
             return _run(settings)

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
+import tempfile
 import uuid
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+from storage.migrations import apply_migrations
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 ON_POSTGRES = TEST_DATABASE_URL.startswith(("postgresql://", "postgres://"))
@@ -28,6 +33,36 @@ def fresh_database_url(directory: Path, filename: str = "bot.sqlite3") -> str:
     with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     return with_database(TEST_DATABASE_URL, name)
+
+
+def migrated_database_url(directory: Path, filename: str = "bot.sqlite3") -> str:
+    """A new database with every migration applied: a copy of one migrated once per test
+    session (a file copy on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL), so a test
+    pays for the copy, not for running every migration again."""
+    template = _migrated_template()
+    if not ON_POSTGRES:
+        target = directory / filename
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, target)
+        return f"sqlite:///{target}"
+    import psycopg
+
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return with_database(TEST_DATABASE_URL, name)
+
+
+@cache
+def _migrated_template() -> str:
+    """The SQLite file, or the PostgreSQL database's name, that migrated copies come from."""
+    if not ON_POSTGRES:
+        path = Path(tempfile.mkdtemp(prefix="migrated-template-")) / "template.sqlite3"
+        apply_migrations(f"sqlite:///{path}")
+        return str(path)
+    url = fresh_database_url(Path())
+    apply_migrations(url)
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
 
 
 def with_database(url: str, name: str) -> str:

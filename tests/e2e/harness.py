@@ -9,12 +9,19 @@ import re
 import signal
 import socket
 import sys
+import threading
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
+from bot.cli import EXIT_CONFIGURATION
+from bot.cli import main as cli_main
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
+from bot.settings import Settings, SettingsError, load_settings
 from tests.databases import fresh_database_url
 
 TOKEN = "123456789:AAH-test-token-000000000000000000000"
@@ -109,6 +116,12 @@ class BotProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     async def cli(self, *arguments: str, stdin: str = "") -> CliResult:
+        """`python -m bot ARGUMENTS` with this bot's settings, run in the test's own process
+        (an operator's command as its `main(argv)` sees it, without paying a process start
+        and aiogram's import for each call); `cli_process` runs it as a real process."""
+        return await asyncio.to_thread(run_cli_in_process, arguments, self.env, stdin)
+
+    async def cli_process(self, *arguments: str, stdin: str = "") -> CliResult:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -129,6 +142,36 @@ class BotProcess:
         assert result.returncode == 0, result.stderr
         document: dict[str, Any] = result.json()
         return document
+
+
+# Commands redirect the process's stdout and stderr while they run: one at a time.
+_IN_PROCESS_CLI = threading.Lock()
+_SETTING_NAMES = {name.upper() for name in Settings.model_fields}
+
+
+def run_cli_in_process(arguments: tuple[str, ...], env: dict[str, str], stdin: str) -> CliResult:
+    """The CLI's `main(argv)` in this process, with settings read from `env` alone (as a
+    process started with that environment would read them; no `.env` file)."""
+    stdout, stderr = StringIO(), StringIO()
+    with _IN_PROCESS_CLI, redirect_stdout(stdout), redirect_stderr(stderr):
+        saved_stdin, sys.stdin = sys.stdin, StringIO(stdin)
+        try:
+            settings = load_settings(
+                _env_file=None,
+                **{name.lower(): value for name, value in env.items() if name in _SETTING_NAMES},
+            )
+            returncode = cli_main(list(arguments), settings)
+        except SettingsError as error:
+            print(error, file=sys.stderr)
+            returncode = EXIT_CONFIGURATION
+        except SystemExit as exit_:  # argparse's usage errors
+            returncode = exit_.code if isinstance(exit_.code, int) else 1
+        except Exception:
+            traceback.print_exc()
+            returncode = 1
+        finally:
+            sys.stdin = saved_stdin
+    return CliResult(returncode, stdout.getvalue(), stderr.getvalue())
 
 
 def free_port() -> int:

@@ -64,6 +64,22 @@ async def test_menu_button_works_and_the_record_holds_both_directions(bot, emula
     assert record["interactions"][1]["message_id"] == ann.messages[0]["message_id"]
 
 
+async def test_the_cli_as_a_process_prints_what_its_main_prints_in_process(bot, emulator):
+    """The suite calls the CLI's main(argv) in-process; this is the smoke test that the real
+    `python -m bot customer show` process reads its settings and prints the same record."""
+    sue = emulator.add_user(first_name="Sue", language_code="en")
+    sue.send_text("/start")
+    await sue.next_message()
+    in_process = await bot.cli("customer", "show", str(sue.id), "--json")
+    as_process = await bot.cli_process("customer", "show", str(sue.id), "--json")
+    assert as_process.returncode == in_process.returncode == 0, as_process.stderr
+    assert as_process.json() == in_process.json()
+    assert in_process.json()["first_name"] == "Sue"
+    missing = await bot.cli_process("customer", "show", "1")
+    assert missing.returncode == 1
+    assert "no customer with Telegram id 1" in missing.stderr
+
+
 async def test_every_inbound_and_outbound_interaction_is_recorded(bot, emulator):
     bob = emulator.add_user(first_name="Bob", language_code="en")
     bob.send_text("/start")
