@@ -37,14 +37,18 @@ class NpsReason(StatesGroup):
     waiting = State()
 
 
+def survey_closed_text() -> str:
+    """The answer to any rating button that records nothing: a survey the presser was never
+    sent, someone else's, or one answered already (NPS, purchase stars, support rating)."""
+    return _("This survey is closed.")
+
+
 def _refusal_text(refusal: Refusal) -> str:
     if refusal is Refusal.RECENTLY_REVIEWED:
         return _(
             "Thank you, you've left a review recently. You can rate again after your next purchase."
         )
-    if refusal is Refusal.ALREADY_RATED:
-        return _("You've rated this purchase already. Thank you!")
-    return _("This button is no longer active.")
+    return survey_closed_text()
 
 
 def _skip_keyboard() -> InlineKeyboardMarkup:
@@ -76,7 +80,7 @@ async def rate(
     desk: SupportDesk,
 ) -> None:
     if not 1 <= callback_data.stars <= 5:
-        callback_answer.text = _("This button is no longer active.")
+        callback_answer.text = survey_closed_text()
         return
     outcome = await reviews.rate(customer, callback_data.stars, callback_data.purchase or None)
     message = query.message
@@ -209,7 +213,7 @@ async def nps_score(
     desk: SupportDesk,
 ) -> None:
     if not await nps.answer(customer, callback_data.survey, callback_data.score):
-        callback_answer.text = _("You've answered this survey already. Thank you!")
+        callback_answer.text = survey_closed_text()
         return
     score, survey = callback_data.score, callback_data.survey
     recovery = None
