@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 router = Router(name=__name__)
 
 
+# Of a comment quoted in the recovery topic: the whole note stays within Telegram's 4096.
+RECOVERY_COMMENT_LIMIT = 3000
+
+
 class ReviewComment(StatesGroup):
     waiting = State()
 
@@ -37,14 +41,18 @@ class NpsReason(StatesGroup):
     waiting = State()
 
 
+def survey_closed_text() -> str:
+    """The answer to any rating button that records nothing: a survey the presser was never
+    sent, someone else's, or one answered already (NPS, purchase stars, support rating)."""
+    return _("This survey is closed.")
+
+
 def _refusal_text(refusal: Refusal) -> str:
     if refusal is Refusal.RECENTLY_REVIEWED:
         return _(
             "Thank you, you've left a review recently. You can rate again after your next purchase."
         )
-    if refusal is Refusal.ALREADY_RATED:
-        return _("You've rated this purchase already. Thank you!")
-    return _("This button is no longer active.")
+    return survey_closed_text()
 
 
 def _skip_keyboard() -> InlineKeyboardMarkup:
@@ -76,7 +84,7 @@ async def rate(
     desk: SupportDesk,
 ) -> None:
     if not 1 <= callback_data.stars <= 5:
-        callback_answer.text = _("This button is no longer active.")
+        callback_answer.text = survey_closed_text()
         return
     outcome = await reviews.rate(customer, callback_data.stars, callback_data.purchase or None)
     message = query.message
@@ -84,6 +92,7 @@ async def rate(
         callback_answer.text = _refusal_text(outcome)
         return
     lines = [_("Thank you for your rating: {stars}").format(stars="⭐" * outcome.review.stars)]
+    recovery: int | None = None
     if outcome.bonus:
         lines.append(_("+{points} points for your review.").format(points=outcome.bonus))
     if outcome.needs_recovery:
@@ -104,9 +113,12 @@ async def rate(
                     ticket=ticket.id
                 )
             )
+            recovery = ticket.id
     lines.append(_("Would you like to add a comment or a photo? Send it now, or tap Skip."))
     await state.set_state(ReviewComment.waiting)
-    await state.set_data({"review_id": outcome.review.id})
+    # The comment that follows goes to the recovery ticket too: the agent calls back knowing
+    # what went wrong.
+    await state.set_data({"review_id": outcome.review.id, "recovery": recovery})
     if isinstance(message, Message):
         await message.edit_text("\n".join(lines), reply_markup=_skip_keyboard())
     else:
@@ -149,8 +161,11 @@ async def comment(
     state: FSMContext,
     settings: Settings,
     bot: Bot,
+    support: SupportService,
+    desk: SupportDesk,
 ) -> None:
-    review_id = (await state.get_data()).get("review_id")
+    data = await state.get_data()
+    review_id, recovery = data.get("review_id"), data.get("recovery")
     await state.clear()
     text = message.text or message.caption
     photo = message.photo[-1].file_id if message.photo else None
@@ -163,8 +178,38 @@ async def comment(
         await message.answer(_("That rating is closed now; thank you all the same!"))
         return
     await message.answer(_("Thank you, we've added it to your review. 🙏"))
+    if isinstance(recovery, int):
+        await _add_to_recovery(customer, review, recovery, message, support, desk)
     if settings.reviews_channel_id is not None and reviews.publishable(review):
         await _offer_publication(bot, settings, customer, review)
+
+
+async def _add_to_recovery(
+    customer: Customer,
+    review: Review,
+    recovery: int,
+    message: Message,
+    support: SupportService,
+    desk: SupportDesk,
+) -> None:
+    """The low rating's comment or photo joins its recovery ticket's topic."""
+    ticket = await support.ticket(recovery)
+    if ticket is None or not desk.online:
+        return
+    stars = "⭐" * review.stars
+    comment = message.text or message.caption
+    with desk.desk_language():
+        note = (
+            _("💬 The customer's comment on their {stars} review: {comment}").format(
+                stars=stars, comment=html.quote(comment[:RECOVERY_COMMENT_LIMIT])
+            )
+            if comment
+            else _("📷 The customer added a photo to their {stars} review:").format(stars=stars)
+        )
+    try:
+        await desk.add_to_recovery(customer, ticket, note, message)
+    except TelegramAPIError as error:
+        logger.warning("could not add a review comment to ticket %s: %s", ticket.id, error)
 
 
 async def _offer_publication(
@@ -209,7 +254,7 @@ async def nps_score(
     desk: SupportDesk,
 ) -> None:
     if not await nps.answer(customer, callback_data.survey, callback_data.score):
-        callback_answer.text = _("You've answered this survey already. Thank you!")
+        callback_answer.text = survey_closed_text()
         return
     score, survey = callback_data.score, callback_data.survey
     recovery = None

@@ -36,7 +36,9 @@ PUBLISHED_STARS = 5
 class Refusal(enum.Enum):
     RECENTLY_REVIEWED = "recently_reviewed"
     ALREADY_RATED = "already_rated"
-    NOT_YOURS = "not_yours"
+    # A purchase rating nobody asked this customer for: someone else's purchase, or one of
+    # theirs the rating request never went out for (a forged button).
+    NOT_ASKED = "not_asked"
 
 
 @dataclass(frozen=True)
@@ -82,16 +84,17 @@ class ReviewService:
     async def rate(
         self, customer: Customer, stars: int, purchase_id: int | None = None
     ) -> Rated | Refusal:
-        """Store a rating (of a given purchase, else of the latest unrated one within 30
-        days, else a general one) and credit the review bonus once."""
+        """Store a rating (of a given purchase, by its rating request only, else of the
+        latest unrated one within 30 days, else a general one) and credit the review bonus
+        once."""
         if not 1 <= stars <= 5:
             raise ValueError("stars go from 1 to 5")
         now = utcnow()
         async with self._storage.write() as uow:
             source = "request" if purchase_id is not None else "command"
             if purchase_id is not None:
-                if await uow.reviews.purchase_of(purchase_id, customer.id) is None:
-                    return Refusal.NOT_YOURS
+                if not await uow.reviews.rating_requested(purchase_id, customer.id):
+                    return Refusal.NOT_ASKED
                 if await uow.reviews.for_purchase(purchase_id) is not None:
                     return Refusal.ALREADY_RATED
             else:
@@ -271,6 +274,7 @@ class NpsService:
         return {"survey": survey_id, "recipients": recipients, "day": day.isoformat()}
 
     async def answer(self, customer: Customer, survey_id: int, score: int) -> bool:
+        """Record the score once, only from a customer the survey was sent to."""
         if not 0 <= score <= 10:
             return False
         async with self._storage.write() as uow:

@@ -255,6 +255,16 @@ class SupportDesk:
             return None
         return opened.ticket
 
+    async def add_to_recovery(
+        self, customer: Customer, ticket: Ticket, note: str, message: Message
+    ) -> None:
+        """What the customer adds after a low score joins the recovery ticket's topic:
+        `note` (in the desk's language) says what it is; a photo (or any message that is
+        not plain text) is then copied as sent, so the agent sees the photo itself."""
+        await self.post(customer, ticket, note)
+        if message.text is None:
+            await self.from_customer(customer, ticket, message)
+
     async def rename(self, customer: Customer, ticket: Ticket | None) -> None:
         """Show the status in the topic's name; a failure only costs the cosmetic change."""
         topic = await self._support.topic_of(customer.id)

@@ -21,6 +21,7 @@ from bot.telegram.support_desk import SupportDesk
 from handlers.callbacks import RateTicket, SkipComment, TalkToHuman
 from handlers.filters import PRIVATE_CHAT, Check, MenuButton
 from handlers.menu import SUPPORT
+from handlers.reviews import survey_closed_text
 from storage.clock import utcnow
 from storage.models import Customer
 from storage.repositories.support import Ticket
@@ -176,10 +177,11 @@ async def rate(
     state: FSMContext,
     callback_answer: CallbackAnswer,
 ) -> None:
-    # Re-checked in the service: this customer's ticket, closed, not rated yet, 1..5.
+    # Re-checked in the service: this customer's ticket, closed (the rating request goes out
+    # with the close: an open ticket was never asked about), not rated yet, 1..5.
     ticket = await support.rate(callback_data.ticket, customer.id, callback_data.stars)
     if ticket is None:
-        callback_answer.text = _("This button is no longer active.")
+        callback_answer.text = survey_closed_text()
         return
     callback_answer.text = _("Thank you!")
     if desk.online:

@@ -150,12 +150,20 @@ class ReviewRepository:
             {"at": to_db(at), "start": to_db(recorded_from), "end": to_db(recorded_to)},
         )
 
-    async def purchase_of(self, purchase_id: int, customer_id: int) -> int | None:
-        """The purchase id if it is this customer's (a button's data is never trusted)."""
+    async def rating_requested(self, purchase_id: int, customer_id: int) -> bool:
+        """Whether the bot asked this customer to rate this purchase of theirs: the rating
+        request queued by `queue_rating_requests` (its dedupe key names the order). A
+        button's data is never trusted: a forged purchase id finds no request."""
         value = await self._session.fetch_value(
-            "SELECT id FROM purchases WHERE id = ? AND customer_id = ?", (purchase_id, customer_id)
+            """
+            SELECT 1 FROM purchases p
+            JOIN outbox o ON o.dedupe_key = 'rate:' || p.order_id
+            WHERE p.id = ? AND p.customer_id = ?
+              AND o.customer_id = p.customer_id AND o.kind = 'rating_request'
+            """,
+            (purchase_id, customer_id),
         )
-        return None if value is None else int(value)
+        return value is not None
 
     async def average(self, start: datetime, end: datetime) -> tuple[int, float | None]:
         row = await self._session.fetch_one(
@@ -228,12 +236,14 @@ class NpsRepository:
         return int(value or 0)
 
     async def answer(self, survey_id: int, customer_id: int, score: int, at: datetime) -> bool:
-        """False when the survey is unknown or the customer answered it already."""
+        """False when the customer was not invited to the survey (a forged button: someone
+        else's survey, or one that does not exist) or answered it already."""
         inserted = await self._session.execute(
             "INSERT INTO nps_responses (survey_id, customer_id, score, answered_at) "
-            "SELECT id, ?, ?, ? FROM nps_surveys WHERE id = ? "
+            "SELECT survey_id, customer_id, ?, ? FROM nps_invitations "
+            "WHERE survey_id = ? AND customer_id = ? "
             "ON CONFLICT (survey_id, customer_id) DO NOTHING",
-            (customer_id, score, to_db(at), survey_id),
+            (score, to_db(at), survey_id, customer_id),
         )
         return inserted > 0
 

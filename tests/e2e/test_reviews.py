@@ -4,7 +4,7 @@ the admins, and a rating request a while after a purchase recorded through the A
 import asyncio
 
 from tests.databases import query, rows
-from tests.e2e.harness import BotProcess, buy
+from tests.e2e.harness import BotProcess, buy, ticket_number, topic_of
 
 
 def buttons(message):
@@ -70,6 +70,51 @@ async def test_a_low_rating_alerts_the_admins_and_they_list_reviews(bot, emulato
     assert "Sam" in listing["text"] and "cold soup" in listing["text"] and "📷" in listing["text"]
 
 
+async def test_a_low_ratings_comment_and_photo_reach_the_recovery_topic(
+    bot, emulator, support_chat, admin
+):
+    """Service recovery: what the customer adds after a 1-2 star rating is what the agent
+    needs to call back with; it joins the recovery ticket's topic (a photo as a photo)."""
+    if admin.chat is None:
+        admin.start_chat()  # the admins hear of low ratings too
+
+    def from_bot(thread):
+        return [m for m in support_chat.messages_in(thread) if m.get("from", {}).get("is_bot")]
+
+    async def low_rating(customer):
+        customer.send_text("/review")
+        question = await customer.next_message()
+        customer.press(question, buttons(question)[1]["callback_data"])  # two stars
+        await emulator.wait_for(lambda: "ticket #" in customer.messages[-1]["text"])
+        recovery = ticket_number(customer.messages[-1]["text"].split("ticket")[-1])
+        thread = await topic_of(emulator, support_chat, recovery)
+        await emulator.wait_for(
+            lambda: any("Low rating: ⭐⭐" in m.get("text", "") for m in from_bot(thread))
+        )
+        return thread
+
+    una = emulator.add_user(first_name="Una", language_code="en")
+    thread = await low_rating(una)
+    una.send_text("The soup was <cold> & the waiter rude")
+    assert "added it" in (await una.next_message())["text"]
+    await emulator.wait_for(
+        lambda: any(
+            "The soup was <cold> & the waiter rude" in m.get("text", "") for m in from_bot(thread)
+        )
+    )
+
+    vic = emulator.add_user(first_name="Vic", language_code="en")
+    thread = await low_rating(vic)
+    vic.send_photo(caption="look at this plate")
+    assert "added it" in (await vic.next_message())["text"]
+    await emulator.wait_for(lambda: any("photo" in m for m in from_bot(thread)))
+    [photo] = [m for m in from_bot(thread) if "photo" in m]
+    assert photo.get("caption") == "look at this plate"
+    alerts = [m["text"] for m in admin.chat.bot_messages[-2:]]
+    assert [alert.split(" from ")[0] for alert in alerts] == ["⚠️ ⭐⭐", "⚠️ ⭐⭐"]
+    admin.skip_messages()
+
+
 async def test_a_purchase_is_followed_by_one_rating_request(own_emulator, tmp_path, api_for):
     process = BotProcess(
         own_emulator,
@@ -104,6 +149,9 @@ async def test_a_purchase_is_followed_by_one_rating_request(own_emulator, tmp_pa
         await asyncio.sleep(3)  # more scheduler ticks: nobody is asked again
         assert "Thank you for your rating: ⭐⭐⭐⭐" in ola.messages[-1]["text"]
         assert ola.skip_messages() == 0  # the request became the thanks; nothing more came
+        replay = ola.press(request, buttons(request)[0]["callback_data"], forge=True)
+        await own_emulator.wait_for(lambda: own_emulator.callback_answer(replay) is not None)
+        assert own_emulator.callback_answer(replay).get("text") == "This survey is closed."
         assert ivo.skip_messages() == 0  # opted out of surveys: never asked
         rated = rows(
             process.database_url,
@@ -138,7 +186,7 @@ async def test_an_nps_survey_is_answered_once_with_a_reason(bot, emulator, admin
     assert "Дякуємо" in (await nia.next_message())["text"]
     again = nia.press(survey, scores[0]["callback_data"], forge=True)
     await emulator.wait_for(lambda: emulator.callback_answer(again) is not None)
-    assert "вже відповіли" in emulator.callback_answer(again)["text"]
+    assert emulator.callback_answer(again)["text"] == "Це опитування закрито."
     stats = await bot.cli("stats", "--period", "7d", "--json")
     figures = stats.json()
     assert figures["nps_answers"] >= 1 and figures["nps"] is not None
