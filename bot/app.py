@@ -17,7 +17,8 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18n
 
-from bot.api.server import ApiContext, HttpServer, create_api
+from bot.api.schemas import ApiLimits
+from bot.api.server import MAX_BODY_BYTES, ApiContext, HttpServer, create_api
 from bot.broadcasts.flood import FloodGate
 from bot.broadcasts.worker import BroadcastWorker
 from bot.i18n import create_i18n
@@ -43,7 +44,7 @@ from bot.ops.metrics import (
     http_middleware,
     metrics_route,
 )
-from bot.ops.webhook import WebhookInbox, register_webhook
+from bot.ops.webhook import MAX_UPDATE_BYTES, WebhookInbox, register_webhook
 from bot.quiet_hours import QuietHours
 from bot.rates import Rate
 from bot.services.access import AuditLog, RoleService
@@ -255,8 +256,15 @@ def _http_server(
                 default_language=settings.default_language,
                 on_change=notices.wake,
                 health=health.report,
+                limits=ApiLimits(
+                    max_purchase_amount=settings.max_purchase_amount,
+                    purchase_backdate_days=settings.purchase_backdate_days,
+                    max_adjust_points=settings.max_adjust_points,
+                ),
             ),
             outer_middlewares=(http_middleware(metrics),),
+            # Telegram's updates may be larger than an API request; the API keeps its limit.
+            client_max_size=MAX_UPDATE_BYTES if webhook else MAX_BODY_BYTES,
         )
         api.router.add_get("/metrics", metrics_route(metrics, storage))
         if webhook:

@@ -7,7 +7,13 @@ import json
 import sys
 
 from bot.services.access import CLI
-from bot.services.api_tokens import ApiTokenService, TokenNameTaken
+from bot.services.api_tokens import (
+    DEFAULT_SCOPES,
+    SCOPES,
+    ApiTokenService,
+    TokenNameTaken,
+    UnknownScope,
+)
 from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService
@@ -24,6 +30,13 @@ def add_loyalty_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     token_commands = tokens.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="create a token (printed once)")
     create.add_argument("name")
+    create.add_argument(
+        "--scope",
+        action="append",
+        dest="scopes",
+        metavar="SCOPE",
+        help=f"allow this (repeatable): {', '.join(SCOPES)}; default: {' '.join(DEFAULT_SCOPES)}",
+    )
     token_commands.add_parser("list", help="list tokens (never their secret)")
     revoke = token_commands.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name")
@@ -47,12 +60,20 @@ async def run_token_command(settings: Settings, arguments: argparse.Namespace) -
     try:
         tokens = ApiTokenService(storage)
         if arguments.token_command == "create":
+            scopes = tuple(arguments.scopes) if arguments.scopes else DEFAULT_SCOPES
             try:
-                token = await tokens.create(CLI, arguments.name)
+                token = await tokens.create(CLI, arguments.name, scopes)
             except TokenNameTaken as error:
                 print(f"{error}; revoke it first or pick another name", file=sys.stderr)
                 return EXIT_FAILED
-            print(f"Token {arguments.name!r} created; it is shown only now:", file=sys.stderr)
+            except UnknownScope as error:
+                print(f"refused: {error}", file=sys.stderr)
+                return EXIT_FAILED
+            print(
+                f"Token {arguments.name!r} created with scopes {' '.join(scopes)}; "
+                "it is shown only now:",
+                file=sys.stderr,
+            )
             print(token)
             return EXIT_OK
         if arguments.token_command == "revoke":
@@ -70,7 +91,8 @@ async def run_token_command(settings: Settings, arguments: argparse.Namespace) -
             )
             print(
                 f"{token_info.name:<24} {token_info.prefix}…  created "
-                f"{token_info.created_at:%Y-%m-%d}  {state:<18} last used {used}"
+                f"{token_info.created_at:%Y-%m-%d}  {state:<18} last used {used:<16}  "
+                f"scopes {' '.join(token_info.scopes)}"
             )
         return EXIT_OK
     finally:

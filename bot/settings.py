@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 from datetime import time
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
@@ -61,6 +62,9 @@ _HINTS: dict[str, str] = {
     "WEBHOOK_IN_FLIGHT": "give how many webhook updates one process handles at once, e.g. 32",
     "REDIS_URL": "use redis://HOST:PORT/DB, or leave it empty to keep conversations in the DB",
     "LOG_FORMAT": "use text or json",
+    "MAX_PURCHASE_AMOUNT": "give the largest purchase amount the API accepts, e.g. 100000",
+    "PURCHASE_BACKDATE_DAYS": "give how many days back a purchase may be dated, e.g. 90",
+    "MAX_ADJUST_POINTS": "give the most points one API adjustment may move, e.g. 100000",
 }
 
 
@@ -107,6 +111,13 @@ class Settings(BaseSettings):
     loyalty_rules: Path | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # Bounds on one API request (422 past them): a purchase's amount; how far back a
+    # till may date a purchase (purchased_at); the points one adjustment moves either way.
+    max_purchase_amount: Decimal = Field(
+        default=Decimal(100_000), gt=0, max_digits=12, decimal_places=2
+    )
+    purchase_backdate_days: int = Field(default=90, ge=0, le=3660)
+    max_adjust_points: int = Field(default=100_000, ge=1, le=10**9)
     # The business's time zone: daily jobs run and "today" is decided by its calendar.
     timezone: str = "UTC"
     # When the daily jobs (points expiry, expiry reminders, birthday bonus) run, in TIMEZONE.

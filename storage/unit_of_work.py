@@ -23,6 +23,7 @@ from storage.repositories.broadcasts import BroadcastRepository
 from storage.repositories.campaigns import CampaignRepository
 from storage.repositories.faq import FaqRepository
 from storage.repositories.fsm import FsmStateRepository
+from storage.repositories.idempotency import RequestFingerprintRepository
 from storage.repositories.inbox import WebhookInboxRepository
 from storage.repositories.loyalty import LedgerRepository, PurchaseRepository
 from storage.repositories.operations import OperationsRepository
@@ -60,6 +61,7 @@ class UnitOfWork:
         self.webhook_inbox = WebhookInboxRepository(session)
         self.fsm = FsmStateRepository(session)
         self.operations = OperationsRepository(session)
+        self.requests = RequestFingerprintRepository(session)
 
 
 class Storage:

@@ -8,8 +8,10 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from bot.api.schemas import (
+    INT64_MAX,
     AdjustIn,
     AdjustOut,
+    ApiLimits,
     CustomerOut,
     ErrorOut,
     PurchaseIn,
@@ -19,6 +21,7 @@ from bot.api.schemas import (
 )
 
 _REF = "#/components/schemas/{model}"
+DEFAULT_LIMITS = ApiLimits()
 
 
 def _body(model: str) -> dict[str, Any]:
@@ -37,12 +40,46 @@ def _response(description: str, model: str) -> dict[str, Any]:
 
 _ERRORS = {
     "401": _response("No valid bearer token", "ErrorOut"),
-    "422": _response("Invalid input; `errors` names each field", "ErrorOut"),
+    "413": _response("The body is larger than 64 KiB", "ErrorOut"),
+    "422": _response(
+        "Invalid input (including past the limits MAX_PURCHASE_AMOUNT, "
+        "PURCHASE_BACKDATE_DAYS, MAX_ADJUST_POINTS); `errors` names each field",
+        "ErrorOut",
+    ),
 }
 
 
+def _scoped(scope: str, responses: dict[str, Any]) -> dict[str, Any]:
+    """What an operation says about the token scope it needs (api-token create --scope)."""
+    return {
+        "x-required-scope": scope,
+        "responses": {
+            **responses,
+            "403": _response(f"The token lacks the scope {scope}", "ErrorOut"),
+            **_ERRORS,
+        },
+    }
+
+
+def _conflict(key: str) -> dict[str, Any]:
+    return _response(
+        f"{key} was used before for another request; `errors` names the fields that differ",
+        "ErrorOut",
+    )
+
+
+def _apply_limits(schemas: dict[str, Any], limits: ApiLimits) -> None:
+    """The configured limits, as JSON Schema bounds where a bound can say them."""
+    amount = schemas["PurchaseIn"]["properties"]["amount"]
+    for variant in amount.get("anyOf", [amount]):
+        if variant.get("type") == "number":
+            variant["maximum"] = float(limits.max_purchase_amount)
+    delta = schemas["AdjustIn"]["properties"]["delta"]
+    delta["minimum"], delta["maximum"] = -limits.max_adjust_points, limits.max_adjust_points
+
+
 @cache
-def openapi_document() -> dict[str, Any]:
+def openapi_document(limits: ApiLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     _, schemas = models_json_schema(
         [
             (model, "validation" if model.__name__.endswith("In") else "serialization")
@@ -59,11 +96,13 @@ def openapi_document() -> dict[str, Any]:
         ],
         ref_template=_REF,
     )
+    definitions = schemas.get("$defs", {})
+    _apply_limits(definitions, limits)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Loyalty & Support Bot API", "version": "1"},
         "components": {
-            "schemas": schemas.get("$defs", {}),
+            "schemas": definitions,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
@@ -72,26 +111,34 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Record a purchase and award points (idempotent by order_id)",
                     "requestBody": _body("PurchaseIn"),
-                    "responses": {
-                        "201": _response("Recorded", "PurchaseOut"),
-                        "200": _response("Recorded before: the first result", "PurchaseOut"),
-                        "409": _response(
-                            "order_id used with another customer or amount", "ErrorOut"
-                        ),
-                        **_ERRORS,
-                    },
+                    **_scoped(
+                        "purchases",
+                        {
+                            "201": _response("Recorded", "PurchaseOut"),
+                            "200": _response(
+                                "The same request was recorded before: the first result",
+                                "PurchaseOut",
+                            ),
+                            "409": _conflict("order_id"),
+                        },
+                    ),
                 }
             },
             "/api/v1/refunds": {
                 "post": {
                     "summary": "Refund (part of) an order and take its points back proportionally",
                     "requestBody": _body("RefundIn"),
-                    "responses": {
-                        "201": _response("Refunded", "RefundOut"),
-                        "200": _response("Refunded before: the first result", "RefundOut"),
-                        "404": _response("Unknown order", "ErrorOut"),
-                        **_ERRORS,
-                    },
+                    **_scoped(
+                        "refunds",
+                        {
+                            "201": _response("Refunded", "RefundOut"),
+                            "200": _response(
+                                "The same refund was made before: the first result", "RefundOut"
+                            ),
+                            "404": _response("Unknown order", "ErrorOut"),
+                            "409": _conflict("refund_id"),
+                        },
+                    ),
                 }
             },
             "/api/v1/customers/{telegram_id}": {
@@ -102,21 +149,36 @@ def openapi_document() -> dict[str, Any]:
                             "name": "telegram_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "integer"},
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": INT64_MAX,
+                            },
                         }
                     ],
-                    "responses": {
-                        "200": _response("The customer", "CustomerOut"),
-                        "404": _response("Unknown customer", "ErrorOut"),
-                        **_ERRORS,
-                    },
+                    **_scoped(
+                        "customers:read",
+                        {
+                            "200": _response("The customer", "CustomerOut"),
+                            "404": _response("Unknown customer", "ErrorOut"),
+                        },
+                    ),
                 }
             },
             "/api/v1/points/adjust": {
                 "post": {
                     "summary": "Correct a balance by hand, with a reason (audited)",
                     "requestBody": _body("AdjustIn"),
-                    "responses": {"200": _response("Adjusted", "AdjustOut"), **_ERRORS},
+                    **_scoped(
+                        "points:adjust",
+                        {
+                            "200": _response(
+                                "Adjusted, or (replayed) adjusted before with this key",
+                                "AdjustOut",
+                            ),
+                            "409": _conflict("idempotency_key"),
+                        },
+                    ),
                 }
             },
             "/healthz": {

@@ -1,13 +1,15 @@
 """The HTTP server: the integration API for tills and shops, and /healthz.
 
 Runs in the bot's process on HTTP_HOST:HTTP_PORT. Every /api/v1 route but the OpenAPI
-description needs `Authorization: Bearer <token>` (tokens from `python -m bot api-token`).
+description needs `Authorization: Bearer <token>` (tokens from `python -m bot api-token`),
+and the token needs the route's scope (ROUTE_SCOPES).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,8 +20,10 @@ from pydantic import BaseModel, ValidationError
 
 from bot.api.openapi import openapi_document
 from bot.api.schemas import (
+    INT64_MAX,
     AdjustIn,
     AdjustOut,
+    ApiLimits,
     CustomerOut,
     ErrorOut,
     ExpiringOut,
@@ -32,10 +36,10 @@ from bot.api.schemas import (
 )
 from bot.services.access import Actor
 from bot.services.api_tokens import ApiTokenService
+from bot.services.loyalty.idempotency import RequestConflict
 from bot.services.loyalty.ledger import InsufficientPoints
 from bot.services.loyalty.purchases import (
     CustomerRef,
-    OrderConflict,
     PurchaseError,
     PurchaseRequest,
     PurchaseService,
@@ -50,6 +54,14 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY_BYTES = 64 * 1024
+# The scope a token needs for each route (bot.services.api_tokens.SCOPES).
+ROUTE_SCOPES = {
+    "/api/v1/purchases": "purchases",
+    "/api/v1/refunds": "refunds",
+    "/api/v1/customers/{telegram_id}": "customers:read",
+    "/api/v1/points/adjust": "points:adjust",
+}
+_ASCII_ID = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class ApiContext:
     tokens: ApiTokenService
     default_language: str
     on_change: Callable[[], None]  # wakes the notice worker
+    limits: ApiLimits = ApiLimits()
     # The full health report (status code, document); None: the database check only.
     health: Callable[[], Awaitable[tuple[int, dict[str, Any]]]] | None = None
 
@@ -95,8 +108,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except ValidationError as error:
         return _error(422, "invalid request", _field_errors(error))
-    except OrderConflict as error:
-        return _error(409, str(error), [FieldError(field=error.field, message=str(error))])
+    except RequestConflict as error:
+        return _error(
+            409, str(error), [FieldError(field=field, message=str(error)) for field in error.fields]
+        )
     except UnknownOrder as error:
         return _error(404, str(error), [FieldError(field=error.field, message=str(error))])
     except PurchaseError as error:
@@ -114,25 +129,47 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    name = None
+    verified = None
     if scheme.lower() == "bearer" and token.strip():
-        name = await request.app[CONTEXT].tokens.verify(token.strip())
-    if name is None:
+        verified = await request.app[CONTEXT].tokens.verify(token.strip())
+    if verified is None:
         response = _error(401, "a valid bearer token is required")
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
-    request[TOKEN_NAME] = name
+    resource = request.match_info.route.resource  # None: no such route (a 404 follows)
+    scope = ROUTE_SCOPES.get(resource.canonical) if resource is not None else None
+    if scope is not None and scope not in verified.scopes:
+        return _error(
+            403,
+            f"this token lacks the scope {scope}",
+            [FieldError(field="scope", message=f"{scope} is required")],
+        )
+    request[TOKEN_NAME] = verified.name
     return await handler(request)
 
 
+def _not_a_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 async def _body(request: web.Request) -> Any:
+    """The JSON body, at most MAX_BODY_BYTES even without a Content-Length (the app's own
+    limit is higher for the webhook's sake)."""
+    too_large = web.HTTPRequestEntityTooLarge(
+        max_size=MAX_BODY_BYTES, actual_size=request.content_length or MAX_BODY_BYTES + 1
+    )
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise web.HTTPRequestEntityTooLarge(
-            max_size=MAX_BODY_BYTES, actual_size=request.content_length
-        )
+        raise too_large
+    raw = bytearray()
+    while chunk := await request.content.read(MAX_BODY_BYTES + 1 - len(raw)):
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise too_large
     try:
-        return json.loads(await request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return json.loads(bytes(raw), parse_constant=_not_a_json_constant)
+    except RecursionError:
+        raise PurchaseError("body", "is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError, and ints of 4300+ digits
         raise web.HTTPBadRequest(
             text=ErrorOut(error="the body is not JSON").model_dump_json(),
             content_type="application/json",
@@ -150,12 +187,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+    return web.json_response(openapi_document(request.app[CONTEXT].limits))
 
 
 async def record_purchase(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    body = PurchaseIn.model_validate(await _body(request))
+    body = PurchaseIn.model_validate(await _body(request), context=context.limits)
     currency = context.loyalty.rules.currency
     if body.currency is not None and body.currency != currency:
         raise PurchaseError("currency", f"this programme counts purchases in {currency}")
@@ -188,7 +225,7 @@ async def record_purchase(request: web.Request) -> web.Response:
 
 async def record_refund(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    body = RefundIn.model_validate(await _body(request))
+    body = RefundIn.model_validate(await _body(request), context=context.limits)
     result = await context.purchases.refund(
         body.order_id, None if body.amount is None else to_minor(body.amount), body.refund_id
     )
@@ -208,9 +245,12 @@ async def record_refund(request: web.Request) -> web.Response:
 async def show_customer(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     raw_id = request.match_info["telegram_id"]
-    if not raw_id.isdigit():
+    # str.isdigit() and int() take "²" and other Unicode digits; ids are ASCII and 64-bit.
+    if not _ASCII_ID.fullmatch(raw_id) or int(raw_id) > INT64_MAX:
         return _error(
-            422, "invalid request", [FieldError(field="telegram_id", message="not a number")]
+            422,
+            "invalid request",
+            [FieldError(field="telegram_id", message="not a Telegram id (digits 0-9, 64-bit)")],
         )
     async with context.storage.read() as uow:
         customer = await uow.customers.by_telegram_id(int(raw_id))
@@ -247,7 +287,7 @@ async def show_customer(request: web.Request) -> web.Response:
 
 async def adjust_points(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    body = AdjustIn.model_validate(await _body(request))
+    body = AdjustIn.model_validate(await _body(request), context=context.limits)
     async with context.storage.read() as uow:
         customer = await uow.customers.by_telegram_id(body.telegram_id)
     if customer is None:
@@ -264,19 +304,27 @@ async def adjust_points(request: web.Request) -> web.Response:
         raise PurchaseError(
             "delta", f"the balance is {error.available}; it cannot go below 0"
         ) from None
-    context.on_change()
+    if not adjustment.replayed:
+        context.on_change()
     return _json(
         AdjustOut(
             telegram_id=body.telegram_id,
             balance_before=adjustment.balance_before,
             balance_after=adjustment.balance_after,
+            replayed=adjustment.replayed,
         )
     )
 
 
-def create_api(context: ApiContext, outer_middlewares: tuple[Any, ...] = ()) -> web.Application:
+def create_api(
+    context: ApiContext,
+    outer_middlewares: tuple[Any, ...] = (),
+    client_max_size: int = MAX_BODY_BYTES,
+) -> web.Application:
+    """The app; `client_max_size` is for routes added later (the webhook takes Telegram's
+    larger updates), the API's own routes keep MAX_BODY_BYTES."""
     app = web.Application(
-        middlewares=[*outer_middlewares, _errors, _auth], client_max_size=MAX_BODY_BYTES
+        middlewares=[*outer_middlewares, _errors, _auth], client_max_size=client_max_size
     )
     app[CONTEXT] = context
     app.router.add_get("/healthz", healthz)

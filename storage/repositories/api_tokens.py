@@ -17,26 +17,37 @@ class ApiToken:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ActiveToken:
+    name: str
+    scopes: frozenset[str]
 
 
 class ApiTokenRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    async def add(self, name: str, token_hash: str, prefix: str, at: datetime) -> int | None:
+    async def add(
+        self, name: str, token_hash: str, prefix: str, at: datetime, scopes: tuple[str, ...]
+    ) -> int | None:
         """None when an active token already has this name."""
         return await self._session.insert(
-            "INSERT INTO api_tokens (name, token_hash, prefix, created_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (name, token_hash, prefix, to_db(at)),
+            "INSERT INTO api_tokens (name, token_hash, prefix, created_at, scopes) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (name, token_hash, prefix, to_db(at), " ".join(scopes)),
         )
 
-    async def active_name(self, token_hash: str) -> str | None:
-        value = await self._session.fetch_value(
-            "SELECT name FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+    async def active(self, token_hash: str) -> ActiveToken | None:
+        row = await self._session.fetch_one(
+            "SELECT name, scopes FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
             (token_hash,),
         )
-        return None if value is None else str(value)
+        if row is None:
+            return None
+        return ActiveToken(str(row["name"]), frozenset(str(row["scopes"]).split()))
 
     async def all(self) -> list[ApiToken]:
         rows = await self._session.fetch_all("SELECT * FROM api_tokens ORDER BY id")
@@ -48,6 +59,7 @@ class ApiTokenRepository:
                 created_at=from_db(row["created_at"]),
                 revoked_at=from_db(row["revoked_at"]) if row["revoked_at"] else None,
                 last_used_at=from_db(row["last_used_at"]) if row["last_used_at"] else None,
+                scopes=tuple(str(row["scopes"]).split()),
             )
             for row in rows
         ]

@@ -72,6 +72,9 @@ class BotProcess:
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
             "HTTP_PORT": str(self.http_port),
+            # Scenarios replay a year of history through the API (expiry, tiers, campaigns);
+            # the default 90 days is tested on its own.
+            "PURCHASE_BACKDATE_DAYS": "400",
             **(env or {}),
         }
         self.process: asyncio.subprocess.Process | None = None

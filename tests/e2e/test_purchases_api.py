@@ -164,6 +164,7 @@ async def test_adjustments_are_audited_and_never_overdraw(bot, emulator, api):
             "telegram_id": customer.id,
             "balance_before": 50,
             "balance_after": 75,
+            "replayed": False,
         }
     notice = await customer.next_message()
     assert "goodwill for a late order" in notice["text"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,43 @@ async def test_the_same_update_delivered_twice_is_handled_once(own_emulator, tmp
     assert await bot.stop() == 0
     record = await bot.customer(ben.id)
     assert [item["direction"] for item in record["interactions"]] == ["in", "out"]
+
+
+async def test_a_large_update_is_taken_while_the_api_keeps_its_limit(
+    own_emulator, tmp_path, api_for
+):
+    bot = webhook_bot(own_emulator, tmp_path)
+    await bot.start()
+    cleo = own_emulator.add_user(first_name="Cleo", language_code="en", started=True)
+    # A command replying to a long, richly formatted message: Telegram sends the quoted
+    # message whole, entities and all, so an update outgrows the API's 64 KiB.
+    quoted_text = "word " * 819
+    update = message_update(78_000_001, cleo, "/help", 2)
+    update["message"]["reply_to_message"] = {
+        "message_id": 1,
+        "from": cleo.as_user(),
+        "chat": update["message"]["chat"],
+        "date": update["message"]["date"],
+        "text": quoted_text,
+        "entities": [
+            {"type": "bold", "offset": offset, "length": 4}
+            for offset in range(0, len(quoted_text) - 4, 5)
+        ]
+        * 5,
+    }
+    payload = json.dumps(update).encode()
+    assert 150 * 1024 < len(payload) < 1024 * 1024
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{bot.api_url}{PATH}", data=payload, headers=headers) as answer:
+            assert answer.status == 200, await answer.text()
+        await own_emulator.wait_for(lambda: len(cleo.messages) == 1, timeout=10)
+        assert "/points" in cleo.messages[-1]["text"]
+        api = await api_for(bot)
+        body = {"order_id": "BIG-1", "telegram_id": cleo.id, "amount": "1.00"}
+        async with api.post("/api/v1/purchases", json={**body, "x": "y" * 100 * 1024}) as answer:
+            assert answer.status == 413
+    assert await bot.stop() == 0
 
 
 async def test_an_update_acknowledged_before_a_kill_9_is_handled_after_the_restart(

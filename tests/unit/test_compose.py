@@ -92,3 +92,13 @@ def test_the_image_is_slim_and_runs_unprivileged() -> None:
     assert "HEALTHCHECK" in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".env", "tests"} <= set(ignored)
+
+
+def test_the_http_api_is_published_on_the_loopback_interface_only() -> None:
+    published = compose()["services"]["bot"]["ports"]
+    assert published == ["127.0.0.1:${HTTP_PUBLISH_PORT:-8080}:8080"]
+    assert all(
+        service.get("ports") is None
+        for name, service in compose()["services"].items()
+        if name != "bot"
+    )

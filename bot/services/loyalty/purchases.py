@@ -2,6 +2,8 @@
 
 Each operation is one write transaction keyed by the order (or refund) id, so a replay from
 a till that never saw our answer finds the first result instead of awarding points twice.
+A key belongs to the request it first came with (bot.services.loyalty.idempotency): the
+same key with another customer, amount or order is a conflict, not a replay.
 """
 
 from __future__ import annotations
@@ -10,6 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from bot.services.loyalty.idempotency import (
+    Fingerprint,
+    RequestConflict,
+    bind_key,
+    fingerprint,
+    same_request,
+)
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
 from storage.clock import utcnow
@@ -36,8 +45,8 @@ class UnknownOrder(PurchaseError):
     pass
 
 
-class OrderConflict(PurchaseError):
-    """The order id was used before for a different customer or amount."""
+# The order id (or refund id) was used before for a different request.
+OrderConflict = RequestConflict
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,23 @@ class PurchaseRequest:
     currency: str
     purchased_at: datetime | None
     recorded_by: str
+
+    def fingerprint(self) -> Fingerprint:
+        # Who recorded it is not part of the request: a second till replaying the same sale
+        # is a replay.
+        return fingerprint(
+            "purchase",
+            self.order_id,
+            {
+                "telegram_id": self.customer.telegram_id,
+                "card": self.customer.card,
+                "amount": self.amount_minor,
+                "currency": self.currency,
+                "purchased_at": (
+                    None if self.purchased_at is None else self.purchased_at.astimezone(UTC)
+                ),
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -104,10 +130,17 @@ class PurchaseService:
 
     async def record_in(self, uow: UnitOfWork, request: PurchaseRequest) -> PurchaseResult:
         """`record` inside the caller's transaction (a cashier's sale is audited with it)."""
-        existing = await uow.purchases.by_order(request.order_id)
-        if existing is not None:
-            return await self._replay(uow, request, existing)
+        fields = request.fingerprint()
+        stored = await uow.requests.get("purchase", request.order_id)
+        if stored is not None:
+            same_request(stored, "order_id", fields)
+            return await self._replay(uow, request)
+        if await uow.purchases.by_order(request.order_id) is not None:
+            # Recorded before fingerprints were kept: its customer and amount still tell.
+            return await self._replay(uow, request, legacy=True)
         customer = await resolve_customer(uow, request.customer)
+        if await bind_key(uow, "purchase", "order_id", request.order_id, fields, utcnow()):
+            return await self._replay(uow, request)  # a concurrent identical request won
         return await self._record_new(uow, request, customer)
 
     async def preview_points(self, customer: Customer, amount_minor: int) -> int:
@@ -117,17 +150,24 @@ class PurchaseService:
         return self._rules.points_for(amount_minor, self._rules.tier_for(spend))
 
     async def _replay(
-        self, uow: UnitOfWork, request: PurchaseRequest, existing: Purchase
+        self, uow: UnitOfWork, request: PurchaseRequest, *, legacy: bool = False
     ) -> PurchaseResult:
+        existing = await uow.purchases.by_order(request.order_id)
+        assert existing is not None
         customer = await uow.customers.by_id(existing.customer_id)
-        same_customer = customer is not None and (
-            request.customer.telegram_id in (None, customer.telegram_id)
-            and request.customer.card in (None, customer.card_code)
-        )
-        if not same_customer or existing.amount_minor != request.amount_minor:
-            raise OrderConflict(
-                "order_id", "this order_id was recorded before with another customer or amount"
-            )
+        if legacy:
+            differing = []
+            if customer is None or request.customer.telegram_id not in (
+                None,
+                customer.telegram_id,
+            ):
+                differing.append("telegram_id")
+            if customer is None or request.customer.card not in (None, customer.card_code):
+                differing.append("card")
+            if existing.amount_minor != request.amount_minor:
+                differing.append("amount")
+            if differing:
+                raise RequestConflict("order_id", differing)
         return PurchaseResult(False, existing, customer.telegram_id if customer else None)
 
     async def _record_new(
@@ -248,14 +288,31 @@ class PurchaseService:
     async def refund(
         self, order_id: str, amount_minor: int | None, refund_id: str | None
     ) -> RefundResult:
+        key = refund_id or f"{order_id}:{'rest' if amount_minor is None else amount_minor}"
+        fields = fingerprint("refund", key, {"order_id": order_id, "amount": amount_minor})
         async with self._storage.write() as uow:
+            stored = await uow.requests.get("refund", key)
+            if stored is not None:
+                same_request(stored, "refund_id", fields)
             purchase = await uow.purchases.by_order(order_id)
             if purchase is None:
                 raise UnknownOrder("order_id", "no purchase with this order_id")
             customer = await uow.customers.by_id(purchase.customer_id)
             telegram_id = customer.telegram_id if customer else None
-            key = refund_id or f"{order_id}:{'rest' if amount_minor is None else amount_minor}"
             existing = await uow.purchases.refund_by_key(key)
+            if existing is not None and stored is None:
+                # Refunded before fingerprints were kept: its order and amount still tell.
+                differing = []
+                if existing.purchase_id != purchase.id:
+                    differing.append("order_id")
+                if amount_minor not in (None, existing.amount_minor):
+                    differing.append("amount")
+                if differing:
+                    raise RequestConflict("refund_id", differing)
+            if existing is None and await bind_key(
+                uow, "refund", "refund_id", key, fields, utcnow()
+            ):
+                existing = await uow.purchases.refund_by_key(key)  # a concurrent twin won
             if existing is not None:
                 return RefundResult(
                     False,

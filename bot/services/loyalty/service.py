@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bot.services.access import Actor, audit
+from bot.services.loyalty.idempotency import RequestConflict, bind_key, fingerprint
 from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
 from bot.services.loyalty.purchases import TIER_WINDOW
 from bot.services.loyalty.rules import LoyaltyRules, Tier
@@ -65,6 +66,7 @@ def _minor(amount: Decimal) -> int:
 class Adjustment:
     balance_before: int
     balance_after: int
+    replayed: bool = False  # the key was used before for this very adjustment
 
 
 EXPIRING_SOON = timedelta(days=30)
@@ -166,11 +168,17 @@ class LoyaltyService:
         self, actor: Actor, customer: Customer, delta: int, reason: str, key: str | None = None
     ) -> Adjustment:
         """A manual correction, audited with the balance before and after. A negative delta
-        larger than the balance raises InsufficientPoints: the balance never goes below 0."""
+        larger than the balance raises InsufficientPoints: the balance never goes below 0.
+        With a `key`, the same adjustment again answers its first result (replayed) and the
+        key with another customer, delta or reason raises RequestConflict."""
         if delta == 0:
             raise ValueError("an adjustment of 0 points changes nothing")
         now = utcnow()
         async with self._storage.write() as uow:
+            if key is not None:
+                replay = await self._replay_of(uow, customer, delta, reason, key, now)
+                if replay is not None:
+                    return replay
             before = await uow.ledger.balance(customer.id)
             source = f"{actor.via}:{actor.telegram_id or ''}".rstrip(":")
             if delta > 0:
@@ -197,7 +205,41 @@ class LoyaltyService:
                     {"delta": delta, "balance": after, "reason": reason},
                     now,
                 )
+            if key is not None:
+                await uow.requests.set_result(
+                    "adjust", key, {"balance_before": before, "balance_after": after}
+                )
         return Adjustment(before, after)
+
+    @staticmethod
+    async def _replay_of(
+        uow: UnitOfWork, customer: Customer, delta: int, reason: str, key: str, now: datetime
+    ) -> Adjustment | None:
+        """The first result of this keyed adjustment, or None when the key is new (it is
+        bound to this request then)."""
+        fields = fingerprint(
+            "adjust", key, {"telegram_id": customer.telegram_id, "delta": delta, "reason": reason}
+        )
+        legacy = await uow.ledger.by_key(key)
+        if legacy is not None and await uow.requests.get("adjust", key) is None:
+            # Applied before fingerprints were kept: the ledger entry still tells customer
+            # and delta (its balances were not kept: the current one is answered).
+            differing = []
+            if legacy.customer_id != customer.id:
+                differing.append("telegram_id")
+            if legacy.delta != delta:
+                differing.append("delta")
+            if differing:
+                raise RequestConflict("idempotency_key", differing)
+            balance = await uow.ledger.balance(customer.id)
+            return Adjustment(balance, balance, replayed=True)
+        stored = await bind_key(uow, "adjust", "idempotency_key", key, fields, now)
+        if stored is None:
+            return None
+        result = stored.result or {}
+        return Adjustment(
+            int(result.get("balance_before", 0)), int(result.get("balance_after", 0)), True
+        )
 
     async def attribute_referral(self, referee: Customer, payload: str) -> Customer | None:
         """Credit the inviter of a first-ever /start with payload `r-<code>`. Returns the
