@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
+from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger, Restored
 from bot.services.loyalty.purchases import (
     CustomerRef,
     OrderConflict,
@@ -136,7 +136,7 @@ async def test_spending_takes_the_lots_that_burn_first(storage, services):
     async with storage.write() as uow:
         restored = await ledger.restore(uow, debit.entry_id, customer.id, "redeem_return", at=now)
         lots = await uow.ledger.open_lots(customer.id)
-    assert restored == 120
+    assert restored == Restored(returned=120, expired=0)
     assert sorted(lot.remaining for lot in lots) == [100, 100]
     assert await consistent(storage)
 
