@@ -3,6 +3,7 @@
 -- is refunded below REFERRAL_MIN_PURCHASE is reversed, both rewards taken back, and stays
 -- closed; and a customer who was forgotten gets no second welcome or referral bonus.
 
+-- Ledger reasons added: referral_reversed
 ALTER TABLE referrals ADD COLUMN reversed_at TEXT;
 
 -- Random values made once per installation, on first need (never leave the database).
