@@ -58,7 +58,7 @@ from bot.services.faq.service import FaqService, background_threshold
 from bot.services.intake import IntakeService
 from bot.services.interactions import InteractionLog
 from bot.services.loyalty.ledger import PointsLedger
-from bot.services.loyalty.purchases import PurchaseService
+from bot.services.loyalty.purchases import PurchaseService, to_minor
 from bot.services.loyalty.redemptions import RedemptionService
 from bot.services.loyalty.rules import LoyaltyRules, load_rules
 from bot.services.loyalty.service import LoyaltyService
@@ -127,7 +127,9 @@ async def create_application(settings: Settings) -> Application:
     roles = RoleService(storage, admin_ids)
     ledger = PointsLedger(rules)
     loyalty = LoyaltyService(storage, rules, ledger)
-    purchases = PurchaseService(storage, rules, ledger)
+    purchases = PurchaseService(
+        storage, rules, ledger, referral_min_minor=to_minor(settings.referral_min_purchase)
+    )
     redemptions = RedemptionService(storage, rules, ledger, purchases, roles)
     renderers: dict[str, Renderer] = {
         **LOYALTY_NOTICES,

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     faq_file: Path | None = None
     # The loyalty programme's rules (YAML); the bundled defaults when unset.
     loyalty_rules: Path | None = None
+    # A referral converts (both sides rewarded) on the friend's first purchase of at least
+    # this much, in the programme's currency; a refund taking that purchase below it takes
+    # both rewards back.
+    referral_min_purchase: Decimal = Field(default=Decimal("10.00"), ge=0, le=100_000)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     # Bounds on one API request (422 past them): a purchase's amount; how far back a

@@ -33,6 +33,7 @@ REASONS: dict[str, str] = {
     "review": N_("Bonus for a review"),
     "birthday": N_("Birthday bonus"),
     "referral": N_("Bonus for an invitation"),
+    "referral_reversed": N_("Invitation bonus taken back (purchase refunded)"),
     "adjust": N_("Correction"),
     "redeem": N_("Paid with points"),
     "redeem_return": N_("Returned from a cancelled redemption"),

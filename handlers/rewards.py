@@ -307,11 +307,20 @@ async def cancel_code(
     callback_answer.text = _("Code cancelled.")
     if isinstance(query.message, Message):
         await query.message.edit_caption(
-            caption=_(
-                "✖️ Code {code} is cancelled: {points} points are back. Balance: {balance} points."
+            caption=(
+                _(
+                    "✖️ Code {code} is cancelled: {points} points are back, and {expired} burnt, "
+                    "as their time ran out while the code held them. Balance: {balance} points."
+                )
+                if cancelled.points_expired
+                else _(
+                    "✖️ Code {code} is cancelled: {points} points are back. "
+                    "Balance: {balance} points."
+                )
             ).format(
                 code=spaced_code(cancelled.redemption.code),
                 points=points(cancelled.points_returned, language),
+                expired=points(cancelled.points_expired, language),
                 balance=points(cancelled.balance, language),
             ),
             reply_markup=None,

@@ -21,6 +21,7 @@ from storage.repositories.analytics import AnalyticsRepository
 from storage.repositories.api_tokens import ApiTokenRepository
 from storage.repositories.broadcasts import BroadcastRepository
 from storage.repositories.campaigns import CampaignRepository
+from storage.repositories.erased_ids import ErasedIdRepository
 from storage.repositories.faq import FaqRepository
 from storage.repositories.fsm import FsmStateRepository
 from storage.repositories.idempotency import RequestFingerprintRepository
@@ -47,6 +48,7 @@ class UnitOfWork:
         self.ledger = LedgerRepository(session)
         self.purchases = PurchaseRepository(session)
         self.referrals = ReferralRepository(session)
+        self.erased_ids = ErasedIdRepository(session)
         self.outbox = OutboxRepository(session)
         self.jobs = JobRunRepository(session)
         self.api_tokens = ApiTokenRepository(session)

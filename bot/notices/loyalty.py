@@ -91,6 +91,26 @@ def _referral_converted(payload: dict[str, Any], context: RenderContext) -> Rend
     )
 
 
+def _referral_reversed(payload: dict[str, Any], context: RenderContext) -> RenderedNotice:
+    text = (
+        _(
+            "↩️ {points} points of your invitation bonus were taken back: the purchase it was "
+            "for was refunded.\nBalance: {balance} points."
+        )
+        if payload["side"] == "referee"
+        else _(
+            "↩️ {points} points for inviting a friend were taken back: the friend's purchase "
+            "was refunded.\nBalance: {balance} points."
+        )
+    )
+    return RenderedNotice(
+        text.format(
+            points=points(payload["points"], context.language),
+            balance=points(payload["balance"], context.language),
+        )
+    )
+
+
 RENDERERS: dict[str, Renderer] = {
     "points_earned": _earned,
     "points_refunded": _refunded,
@@ -98,4 +118,5 @@ RENDERERS: dict[str, Renderer] = {
     "tier_up": _tier_up,
     "referral_welcome": _referral_welcome,
     "referral_converted": _referral_converted,
+    "referral_reversed": _referral_reversed,
 }

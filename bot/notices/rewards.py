@@ -48,13 +48,25 @@ def _confirmed(payload: dict[str, Any], context: RenderContext) -> RenderedNotic
 
 def _expired(payload: dict[str, Any], context: RenderContext) -> RenderedNotice:
     language = context.language
-    return RenderedNotice(
+    # Notices queued before "expired" was recorded have none: nothing burnt then.
+    expired = payload.get("expired", 0)
+    text = (
         _(
+            "⌛ Your code {code} expired unused: {points} of its points are back, and "
+            "{expired} burnt, as their time ran out while the code held them.\n"
+            "Balance: {balance} points. Get a new code any time: /rewards"
+        )
+        if expired
+        else _(
             "⌛ Your code {code} expired unused, so its {points} points are back.\n"
             "Balance: {balance} points. Get a new code any time: /rewards"
-        ).format(
+        )
+    )
+    return RenderedNotice(
+        text.format(
             code=spaced_code(payload["code"]),
             points=points(payload["points"], language),
+            expired=points(expired, language),
             balance=points(payload["balance"], language),
         )
     )

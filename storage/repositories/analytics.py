@@ -141,7 +141,8 @@ class AnalyticsRepository:
               COALESCE(SUM(CASE WHEN at >= :start AND reason IN ('redeem', 'redeem_return')
                                 THEN -delta END), 0),
               COALESCE(SUM(CASE WHEN at >= :start AND reason = 'expire' THEN -delta END), 0),
-              COALESCE(SUM(CASE WHEN at >= :start AND reason = 'refund' THEN -delta END), 0),
+              COALESCE(SUM(CASE WHEN at >= :start AND reason IN ('refund', 'referral_reversed')
+                                THEN -delta END), 0),
               COALESCE(SUM(delta), 0)
             FROM points_entries WHERE at < :end
             """,

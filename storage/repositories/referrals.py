@@ -18,6 +18,7 @@ class Referral(Record):
     order_id: str | None
     referrer_points: int
     referee_points: int
+    reversed_at: Moment | None = None
 
 
 @dataclass(frozen=True)
@@ -60,20 +61,33 @@ class ReferralRepository:
         )
         return changed > 0
 
+    async def reverse(self, referee_id: int, at: datetime) -> bool:
+        """Close a converted referral for good (its qualifying purchase was refunded); False
+        when it was not converted, or was reversed before."""
+        changed = await self._session.execute(
+            "UPDATE referrals SET reversed_at = ? "
+            "WHERE referee_id = ? AND converted_at IS NOT NULL AND reversed_at IS NULL",
+            (to_db(at), referee_id),
+        )
+        return changed > 0
+
     async def rewarded_since(self, referrer_id: int, since: datetime) -> int:
         """Conversions since `since` that earned the referrer points (the monthly cap)."""
         return int(
             await self._session.fetch_value(
                 "SELECT COUNT(*) FROM referrals WHERE referrer_id = ? AND converted_at >= ? "
-                "AND referrer_points > 0",
+                "AND referrer_points > 0 AND reversed_at IS NULL",
                 (referrer_id, to_db(since)),
             )
         )
 
     async def stats(self, referrer_id: int) -> ReferralStats:
         row = await self._session.fetch_one(
-            "SELECT COUNT(*) AS invited, COUNT(converted_at) AS converted, "
-            "COALESCE(SUM(referrer_points), 0) AS points FROM referrals WHERE referrer_id = ?",
+            "SELECT COUNT(*) AS invited, "
+            "COALESCE(SUM(CASE WHEN converted_at IS NOT NULL AND reversed_at IS NULL "
+            "THEN 1 ELSE 0 END), 0) AS converted, "
+            "COALESCE(SUM(CASE WHEN reversed_at IS NULL THEN referrer_points ELSE 0 END), 0) "
+            "AS points FROM referrals WHERE referrer_id = ?",
             (referrer_id,),
         )
         assert row is not None

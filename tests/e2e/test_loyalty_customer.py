@@ -224,6 +224,50 @@ async def test_referral_from_invite_to_reward(bot, emulator, api):
     assert invite_figures((await ask(anna, "/invite"))["text"]) == (1, 1, 100)
 
 
+async def test_a_referral_needs_a_purchase_of_the_minimum_and_its_refund_takes_it_back(
+    bot, emulator, api
+):
+    """The attack: invite a second account of one's own, buy for €0.01 (or buy, collect the
+    bonuses and refund). REFERRAL_MIN_PURCHASE is 10.00 by default."""
+    ines = await started(emulator, "Ines")
+    payload = re.search(r"start=(r-[a-z0-9]+)", (await ask(ines, "/invite"))["text"]).group(1)
+    fay = emulator.add_user(first_name="Fay", language_code="en")
+    fay.send_text(f"/start {payload}")
+    assert "invited by Ines" in (await fay.next_message())["text"]
+
+    await buy(api, "LC-MIN-1", "0.01", telegram_id=fay.id)
+    assert "+0 points" in (await fay.next_message())["text"]
+    assert invite_figures((await ask(ines, "/invite"))["text"]) == (1, 0, 0)
+    assert (await profile(api, ines.id))["balance"] == 50
+
+    # Still pending: the first purchase of the minimum converts it.
+    await buy(api, "LC-MIN-2", "10.00", telegram_id=fay.id)
+    fay_notices = [(await fay.next_message())["text"] for _ in range(2)]
+    assert any("friend's invitation" in notice for notice in fay_notices)
+    assert "Fay made their first purchase" in (await ines.next_message())["text"]
+    assert invite_figures((await ask(ines, "/invite"))["text"]) == (1, 1, 100)
+    assert (await profile(api, ines.id))["balance"] == 150
+    assert (await profile(api, fay.id))["balance"] == 50 + 50 + 50
+
+    async with api.post("/api/v1/refunds", json={"order_id": "LC-MIN-2"}) as response:
+        assert response.status == 201, await response.text()
+    taken = (await ines.next_message())["text"]
+    assert taken == (
+        "↩️ 100 points for inviting a friend were taken back: the friend's purchase was "
+        "refunded.\nBalance: 50 points."
+    )
+    fay_notices = [(await fay.next_message())["text"] for _ in range(2)]
+    assert "50 points of your invitation bonus were taken back" in fay_notices[0]
+    assert "50 points were taken back for the refund of order LC-MIN-2" in fay_notices[1]
+    assert (await profile(api, ines.id))["balance"] == 50
+    assert (await profile(api, fay.id))["balance"] == 50
+    points = (await ask(ines, "/points"))["text"]
+    assert "−100 · Invitation bonus taken back (purchase refunded) · " in points
+    assert invite_figures((await ask(ines, "/invite"))["text"]) == (1, 0, 0)
+    check = await bot.cli("points", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 async def test_buttons_open_card_and_invite_and_forged_ones_do_nothing(bot, emulator):
     eva = await started(emulator, "Eva")
     screen = await ask(eva, "/points")

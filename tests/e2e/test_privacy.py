@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 import time
 
 import aiohttp
@@ -93,11 +94,43 @@ async def test_mydata_sends_everything_and_forget_leaves_no_trace(bot, emulator,
     answer, _ = await press(emulator, user, question, confirm, forge=True)
     assert answer["text"] == "This button is no longer active."
     user.send_text("/start")
-    assert "Hi, Xanthippe" in (await user.next_message())["text"]
+    greeting = (await user.next_message())["text"]
+    assert "Hi, Xanthippe" in greeting
+    assert "welcome points" not in greeting  # paid once per person, erased or not
     record = await bot.customer(user.id)
     assert record["id"] != old_id and record["phone"] is None
     points = await bot.cli("points", "show", str(user.id), "--json")
-    assert [m["reason"] for m in points.json()["movements"]] == ["welcome"]
+    assert points.json()["movements"] == []
+
+
+async def test_forget_then_start_through_a_friend_s_link_pays_no_bonus_again(bot, emulator, api):
+    """The attack: take the welcome bonus, /forget, come back through a friend's link for a
+    second welcome bonus and a referral bonus for both."""
+    ines = await started(emulator, "Ines")
+    ines.send_text("/invite")
+    payload = re.search(r"start=(r-[a-z0-9]+)", (await ines.next_message())["text"]).group(1)
+    fred = emulator.add_user(first_name="Fred", language_code="en")
+    fred.send_text("/start")
+    assert "50 welcome points" in (await fred.next_message())["text"]
+    fred.send_text("/forget")
+    question = await fred.next_message()
+    await press(emulator, fred, question, buttons(question)["🗑 Yes, erase my data"])
+    assert "new customer" in (await fred.next_message())["text"]
+
+    fred.send_text(f"/start {payload}")
+    greeting = (await fred.next_message())["text"]
+    assert "Hi, Fred" in greeting
+    assert "welcome points" not in greeting and "invited" not in greeting
+    order = {"order_id": "PRIV-FARM-1", "telegram_id": fred.id, "amount": "20.00"}
+    async with api.post("/api/v1/purchases", json=order) as response:
+        assert response.status == 201, await response.text()
+    # A referral notice to Ines would have been queued before Fred's own one.
+    assert "+100 points" in (await fred.next_message())["text"]
+    assert len(ines.messages) == 2  # the greeting and /invite, nothing since
+    points = await bot.cli("points", "show", str(fred.id), "--json")
+    assert [m["reason"] for m in points.json()["movements"]] == ["purchase"]
+    inviter = await bot.cli("points", "show", str(ines.id), "--json")
+    assert [m["reason"] for m in inviter.json()["movements"]] == ["welcome"]
 
 
 async def test_a_forged_or_stale_confirmation_erases_nothing(bot, emulator):

@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from bot.telegram.qr import qr_png, start_link
 from handlers.callbacks import (
@@ -248,6 +249,43 @@ async def test_a_customer_cancels_a_code_and_gets_the_points_back(bot, emulator,
     zoe = await cashier(emulator, admin, "Zoe")
     zoe.send_text(f"/redeem {code}")
     assert "was cancelled by the customer at" in (await zoe.next_message())["text"]
+
+
+async def test_points_held_by_a_code_while_their_lot_burnt_come_back_expired(bot, emulator, api):
+    """The attack: hold points about to burn in a code, let their date pass, cancel the code.
+    They must burn as they would have, not return as a fresh lot of a year."""
+    vera = emulator.add_user(first_name="Vera", language_code="en")
+    vera.send_text("/start")
+    await vera.next_message()  # 50 welcome points, for a year
+    # A till syncing late: a sale whose 150 points burn (a year after it) in a few seconds.
+    burns_at = datetime.now(UTC) + timedelta(seconds=4)
+    order = {
+        "order_id": f"late-{uuid.uuid4().hex}",
+        "telegram_id": vera.id,
+        "amount": "30.00",
+        "purchased_at": (burns_at - timedelta(days=365)).isoformat(),
+    }
+    async with api.post("/api/v1/purchases", json=order) as response:
+        assert response.status == 201, await response.text()
+    assert "+150 points" in (await vera.next_message())["text"]
+    code, photo = await open_code(emulator, vera)  # the 150 that burn first
+    assert (await profile(api, vera))["balance"] == 50
+    while datetime.now(UTC) <= burns_at:  # the lot's date passes while the code holds it
+        await asyncio.sleep(0.1)
+
+    answer, photo = await press(emulator, vera, photo, buttons(photo)["✖️ Cancel code"])
+    assert answer["text"] == "Code cancelled."
+    assert photo["caption"] == (
+        f"✖️ Code {code[:4]} {code[4:]} is cancelled: 0 points are back, and 150 burnt, as "
+        "their time ran out while the code held them. Balance: 50 points."
+    )
+    assert (await profile(api, vera))["balance"] == 50  # no new lot of a year
+    vera.send_text("/points")
+    movements = (await vera.next_message())["text"]
+    assert "−150 · Expired · " in movements
+    assert "+150 · Returned from a cancelled redemption · " in movements
+    check = await bot.cli("points", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 async def test_non_cashiers_are_refused_and_forged_buttons_change_nothing(

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
+from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger, Restored
 from bot.services.loyalty.purchases import (
     CustomerRef,
     OrderConflict,
@@ -136,7 +136,7 @@ async def test_spending_takes_the_lots_that_burn_first(storage, services):
     async with storage.write() as uow:
         restored = await ledger.restore(uow, debit.entry_id, customer.id, "redeem_return", at=now)
         lots = await uow.ledger.open_lots(customer.id)
-    assert restored == 120
+    assert restored == Restored(returned=120, expired=0)
     assert sorted(lot.remaining for lot in lots) == [100, 100]
     assert await consistent(storage)
 
@@ -197,3 +197,68 @@ def test_points_round_down_and_follow_the_multiplier():
     assert RULES.points_for(1000, gold) == 75
     assert RULES.tier_for(29999) is bronze
     assert RULES.tier_for(30000) is silver
+
+
+async def test_a_referral_converts_only_on_a_purchase_of_at_least_the_minimum(storage, services):
+    """The attack: invite yourself a second account and buy a sweet for €0.01."""
+    loyalty, purchases, _ledger = services
+    referrer = await loyalty.ensure_codes(await new_customer(storage, 8, "Rita"))
+    friend = await new_customer(storage, 200, "Farmer")
+    assert await loyalty.attribute_referral(friend, f"r-{referrer.referral_code}")
+    await purchases.record(purchase("H-1", friend.telegram_id, 1))
+    await purchases.record(purchase("H-2", friend.telegram_id, 999))
+    stats = await loyalty.referral_stats(referrer)
+    assert (stats.invited, stats.converted, stats.points) == (1, 0, 0)
+    assert await loyalty.balance(referrer.id) == 0
+    assert await notices(storage, "referral_converted") == []
+
+    # Still pending: the first purchase of the minimum converts it, once.
+    await purchases.record(purchase("H-3", friend.telegram_id, 1000))
+    await purchases.record(purchase("H-4", friend.telegram_id, 5000))
+    stats = await loyalty.referral_stats(referrer)
+    assert (stats.invited, stats.converted, stats.points) == (1, 1, 100)
+    assert await loyalty.balance(referrer.id) == 100
+    async with storage.read() as uow:
+        assert (await uow.referrals.of_referee(friend.id)).order_id == "H-3"
+
+
+async def test_refunding_the_qualifying_purchase_claws_back_both_rewards(storage, services):
+    """The attack: buy, collect both referral bonuses, spend them, refund the purchase."""
+    loyalty, purchases, ledger = services
+    referrer = await loyalty.ensure_codes(await new_customer(storage, 9, "Rita"))
+    friend = await new_customer(storage, 300, "Farmer")
+    assert await loyalty.attribute_referral(friend, f"r-{referrer.referral_code}")
+    await purchases.record(purchase("J-1", friend.telegram_id, 2000))  # 100 + 50 referral
+    assert await loyalty.balance(referrer.id) == 100
+    async with storage.write() as uow:  # the referrer has spent 60 of the 100 meanwhile
+        await ledger.debit(uow, referrer.id, 60, "redeem", at=utcnow())
+
+    # Half back: 10.00 is still the minimum, nothing of the referral moves.
+    await purchases.refund("J-1", 1000, None)
+    assert await loyalty.balance(referrer.id) == 40
+    assert await loyalty.balance(friend.id) == 50 + 50
+    # One cent more, and the purchase no longer qualifies.
+    await purchases.refund("J-1", 1, None)
+    await purchases.refund("J-1", 1, None)  # a replay changes nothing
+    assert await loyalty.balance(referrer.id) == 0  # what was left, never below 0
+    assert await loyalty.balance(friend.id) == 50
+    async with storage.read() as uow:
+        referrer_movements = await uow.ledger.history(referrer.id, 10)
+        friend_movements = await uow.ledger.history(friend.id, 10)
+    assert [(e.reason, e.delta, e.note) for e in referrer_movements[:1]] == [
+        ("referral_reversed", -40, "referral reversed: the friend's order J-1 was refunded")
+    ]
+    assert [(e.reason, e.delta, e.note) for e in friend_movements[:1]] == [
+        ("referral_reversed", -50, "referral reversed: order J-1 refunded")
+    ]
+    told = await notices(storage, "referral_reversed")
+    assert sorted((n.customer_id, n.payload["points"], n.payload["balance"]) for n in told) == [
+        (referrer.id, 40, 0),
+        (friend.id, 50, 50),
+    ]
+    stats = await loyalty.referral_stats(referrer)
+    assert (stats.invited, stats.converted, stats.points) == (1, 0, 0)
+    # A reversed referral stays closed: buying again converts nothing.
+    await purchases.record(purchase("J-2", friend.telegram_id, 5000))
+    assert await loyalty.balance(referrer.id) == 0
+    assert await consistent(storage)

@@ -120,6 +120,10 @@ def test_every_ledger_reason_has_a_label():
     with schema.open(encoding="utf-8") as source:
         listed = next(line for line in source if "purchase, refund, welcome" in line)
     reasons = {word.strip() for word in listed.split("--", 1)[1].split(",")}
+    for later in sorted(schema.parent.glob("*.sql")):
+        for line in later.read_text(encoding="utf-8").splitlines():
+            if line.startswith("-- Ledger reasons added:"):
+                reasons |= {word.strip() for word in line.split(":", 1)[1].split(",")}
     assert reasons == set(texts.REASONS)
 
 

@@ -1,6 +1,7 @@
 """A customer's data: the export holds every section, and forgetting leaves no trace in the
 database file while the books still add up."""
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -250,3 +251,32 @@ async def test_a_forgotten_friend_s_name_leaves_the_inviter_s_record(storage):
     async with storage.write() as uow:
         await uow.customers.set_phone(bart.id, "+1555000111")
         assert (await uow.customers.by_id(bart.id)).phone is None
+
+
+async def test_forget_then_start_again_pays_no_welcome_or_referral_bonus_twice(storage):
+    """The attack: /forget, /start again through a friend's link, collect the bonuses anew."""
+    ledger = PointsLedger(RULES)
+    loyalty = LoyaltyService(storage, RULES, ledger)
+    inviter = await loyalty.ensure_codes(await customer_with_history(storage, 601, "Inviter"))
+    farmer = await customer_with_history(storage, 602, "Farmer")
+    assert await loyalty.grant_welcome_bonus(farmer) == RULES.welcome_bonus
+    await PrivacyService(storage, DATA_SECTIONS).forget(THE_CUSTOMER, farmer)
+
+    async with storage.write() as uow:
+        again = await uow.customers.touch(
+            TelegramProfile(602, "Farmer", None, None, "en"), utcnow()
+        )
+    assert again.id != farmer.id  # a fresh start otherwise, as before
+    assert await loyalty.grant_welcome_bonus(again) == 0
+    assert await loyalty.attribute_referral(again, f"r-{inviter.referral_code}") is None
+    async with storage.read() as uow:
+        assert await uow.ledger.balance(again.id) == 0
+        stored = await uow.session.fetch_all("SELECT * FROM erased_telegram_ids")
+    # A keyed hash: neither the id nor its plain SHA-256 is in the table.
+    assert len(stored) == 1
+    assert "602" not in str(list(stored[0]))
+    assert hashlib.sha256(b"602").hexdigest() not in str(list(stored[0]))
+
+    # Somebody else is still welcome.
+    newcomer = await customer_with_history(storage, 603, "Newcomer")
+    assert await loyalty.grant_welcome_bonus(newcomer) == RULES.welcome_bonus

@@ -2,11 +2,13 @@
 tests move by passing `now`."""
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.services.access import AccessDenied, Actor, Role, RoleService
+from bot.services.loyalty.expiry import PointsExpiry
 from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
 from bot.services.loyalty.purchases import (
     CustomerRef,
@@ -175,6 +177,83 @@ async def test_expiry_returns_the_points_once_and_tells_the_customer_once(storag
     with pytest.raises(CodeExpired):
         await redemptions.confirm(CASHIER, issued.redemption.code, now=later)
     assert await balance(storage, cleo) == 500
+    assert await consistent(storage)
+
+
+async def test_reserved_points_whose_lot_burnt_meanwhile_come_back_expired(storage, services):
+    """The attack: reserve points from a lot about to burn, let the daily expiry run (it
+    finds nothing left in the lot), then let the code lapse. The points must not come back
+    as a fresh lot of a year."""
+    redemptions, purchases = services
+    now = utcnow()
+    gus = await customer_with(storage, purchases, 5, 0, name="Gus")
+    await purchases.record(
+        PurchaseRequest(
+            order_id="burns-soon",
+            customer=CustomerRef(telegram_id=5),
+            amount_minor=6000,  # 300 points in one lot, burning in an hour
+            currency="EUR",
+            purchased_at=now - timedelta(days=RULES.expiry.days) + timedelta(hours=1),
+            recorded_by="test",
+        )
+    )
+    issued = await redemptions.issue(gus, reward_id="coffee", now=now)  # 150 held
+    two_hours_on = now + timedelta(hours=2)
+    expiry = PointsExpiry(
+        storage, RULES, PointsLedger(RULES), ZoneInfo("UTC"), clock=lambda: two_hours_on
+    )
+    burnt = await expiry.expire(two_hours_on.astimezone(UTC).date())
+    assert burnt == {"customers": 1, "points": 150}  # the part not held
+    assert await balance(storage, gus) == 0
+
+    assert await redemptions.expire_due(two_hours_on) == 1
+    assert await balance(storage, gus) == 0
+    async with storage.read() as uow:
+        movements = [(e.reason, e.delta) for e in reversed(await uow.ledger.history(gus.id, 50))]
+        open_lots = await uow.ledger.open_lots(gus.id)
+    assert movements == [
+        ("purchase", 300),
+        ("redeem", -150),
+        ("expire", -150),
+        ("redeem_return", 150),
+        ("expire", -150),
+    ]
+    assert open_lots == []
+    notices = await queued(storage, "redemption_expired")
+    assert [(n.payload["points"], n.payload["expired"], n.payload["balance"]) for n in notices] == [
+        (0, 150, 0)
+    ]
+    # The next daily run finds nothing more to burn, and the books still balance.
+    assert await expiry.expire(two_hours_on.date()) == {"customers": 0, "points": 0}
+    assert await consistent(storage)
+    with pytest.raises(CodeExpired):
+        await redemptions.cancel(gus, issued.redemption.id, now=two_hours_on)
+
+
+async def test_a_cancelled_code_gives_back_live_points_and_burns_those_past_their_date(
+    storage, services
+):
+    redemptions, purchases = services
+    now = utcnow()
+    hal = await customer_with(storage, purchases, 6, 2000, name="Hal")  # 100, for a year
+    await purchases.record(
+        PurchaseRequest(
+            order_id="burns-in-a-minute",
+            customer=CustomerRef(telegram_id=6),
+            amount_minor=2000,  # 100 more, burning in a minute: these are spent first
+            currency="EUR",
+            purchased_at=now - timedelta(days=RULES.expiry.days) + timedelta(minutes=1),
+            recorded_by="test",
+        )
+    )
+    issued = await redemptions.issue(hal, reward_id="coffee", now=now)  # 100 + 50
+    cancelled = await redemptions.cancel(hal, issued.redemption.id, now=now + timedelta(minutes=5))
+    assert (cancelled.points_returned, cancelled.points_expired) == (50, 100)
+    assert cancelled.balance == 100 == await balance(storage, hal)
+    async with storage.read() as uow:
+        lots = await uow.ledger.open_lots(hal.id)
+    assert [lot.remaining for lot in lots] == [100]
+    assert lots[0].expires_at > now + timedelta(days=300)
     assert await consistent(storage)
 
 

@@ -24,6 +24,12 @@ class InsufficientPoints(Exception):
 
 
 @dataclass(frozen=True)
+class Restored:
+    returned: int  # back on the balance
+    expired: int  # given back to lots that had burnt meanwhile, and burnt with them
+
+
+@dataclass(frozen=True)
 class Debit:
     entry_id: int | None  # None: nothing was taken (a zero debit, or a replayed key)
     taken: int
@@ -122,42 +128,41 @@ class PointsLedger:
         at: datetime,
         source: str | None = None,
         key: str | None = None,
-    ) -> int:
-        """Give back what a debit took, into the same lots so they keep their dates; the
-        part whose lots have burnt since comes back as a fresh lot. Returns the points."""
+    ) -> Restored:
+        """Give back what a debit took, into the same lots so they keep their dates. Points
+        whose lot has burnt since are expired, not revived: they go back to that lot and burn
+        at once (an "expire" debit of exactly them), as they would have had they never been
+        held. The daily expiry may have burnt the rest of such a lot under `expire:<lot>`,
+        so this burn has a key of its own."""
         usage = await uow.ledger.usage_of(debit_entry_id)
         total = sum(points for _lot, points in usage)
         if total <= 0:
-            return 0
-        alive = []
-        burnt = 0
+            return Restored(0, 0)
+        entry_id = await uow.ledger.add(
+            customer_id=customer_id,
+            delta=total,
+            reason=reason,
+            at=at,
+            source=source,
+            idempotency_key=key,
+        )
+        if entry_id is None:
+            return Restored(0, 0)
+        await uow.ledger.use_lots(entry_id, [(lot_id, -points) for lot_id, points in usage])
+        expired = 0
         for lot_id, points in usage:
             lot = await uow.ledger.entry(lot_id)
-            if lot is not None and (lot.expires_at is None or lot.expires_at > at):
-                alive.append((lot_id, -points))
-            else:
-                burnt += points
-        restored = total - burnt
-        if restored:
-            entry_id = await uow.ledger.add(
+            if lot is None or lot.expires_at is None or lot.expires_at > at:
+                continue
+            burn_id = await uow.ledger.add(
                 customer_id=customer_id,
-                delta=restored,
-                reason=reason,
+                delta=-points,
+                reason="expire",
                 at=at,
-                source=source,
-                idempotency_key=key,
+                source=f"lot:{lot_id}",
+                idempotency_key=f"{key}:expire:{lot_id}" if key else None,
             )
-            if entry_id is None:
-                return 0
-            await uow.ledger.use_lots(entry_id, alive)
-        if burnt:
-            await self.credit(
-                uow,
-                customer_id,
-                burnt,
-                reason,
-                at=at,
-                source=source,
-                key=f"{key}:fresh" if key else None,
-            )
-        return total
+            if burn_id is not None:
+                await uow.ledger.use_lots(burn_id, [(lot_id, points)])
+                expired += points
+        return Restored(total - expired, expired)

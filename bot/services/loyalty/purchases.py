@@ -4,6 +4,11 @@ Each operation is one write transaction keyed by the order (or refund) id, so a 
 a till that never saw our answer finds the first result instead of awarding points twice.
 A key belongs to the request it first came with (bot.services.loyalty.idempotency): the
 same key with another customer, amount or order is a conflict, not a replay.
+
+A referral converts on the friend's first purchase of at least the minimum
+(REFERRAL_MIN_PURCHASE); smaller ones leave it pending. A refund that takes that purchase
+below the minimum reverses it: both rewards are taken back (as far as they are unspent, like
+a refund's points) and the referral stays closed, so buy-and-refund cannot farm it.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
 from storage.clock import utcnow
 from storage.models import Customer
-from storage.repositories.loyalty import Purchase
+from storage.repositories.loyalty import Purchase, Refund
 from storage.unit_of_work import Storage, UnitOfWork
 
 TIER_WINDOW = timedelta(days=365)
+DEFAULT_REFERRAL_MIN_MINOR = 1000  # REFERRAL_MIN_PURCHASE's default, 10.00
 
 
 class PurchaseError(Exception):
@@ -119,10 +125,18 @@ async def resolve_customer(uow: UnitOfWork, ref: CustomerRef) -> Customer:
 
 
 class PurchaseService:
-    def __init__(self, storage: Storage, rules: LoyaltyRules, ledger: PointsLedger) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        rules: LoyaltyRules,
+        ledger: PointsLedger,
+        *,
+        referral_min_minor: int = DEFAULT_REFERRAL_MIN_MINOR,
+    ) -> None:
         self._storage = storage
         self._rules = rules
         self._ledger = ledger
+        self._referral_min_minor = referral_min_minor
 
     async def record(self, request: PurchaseRequest) -> PurchaseResult:
         async with self._storage.write() as uow:
@@ -190,7 +204,7 @@ class PurchaseService:
             key=f"purchase:{request.order_id}",
         )
         balance = buyer.balance + points
-        if not buyer.has_purchases:
+        if request.amount_minor >= self._referral_min_minor:
             balance += await self._convert_referral(uow, customer, request.order_id, now)
         in_window = purchased_at >= window_start
         new_tier = self._rules.tier_for(
@@ -239,8 +253,8 @@ class PurchaseService:
     async def _convert_referral(
         self, uow: UnitOfWork, referee: Customer, order_id: str, now: datetime
     ) -> int:
-        """Rewards both sides of a referral on the referee's first purchase; returns the
-        points the referee got."""
+        """Rewards both sides of a pending referral on the referee's first purchase of the
+        minimum; returns the points the referee got."""
         referral = await uow.referrals.of_referee(referee.id)
         if referral is None or referral.converted_at is not None:
             return 0
@@ -285,6 +299,52 @@ class PurchaseService:
         )
         return rules.referee_points
 
+    async def _reverse_referral(self, uow: UnitOfWork, purchase: Purchase, now: datetime) -> None:
+        """Take back both rewards of the referral this purchase converted, if it did."""
+        referral = await uow.referrals.of_referee(purchase.customer_id)
+        if referral is None or referral.order_id != purchase.order_id:
+            return
+        if not await uow.referrals.reverse(purchase.customer_id, now):
+            return
+        sides = (
+            (
+                purchase.customer_id,
+                referral.referee_points,
+                "referee",
+                f"order {purchase.order_id}",
+            ),
+            (
+                referral.referrer_id,
+                referral.referrer_points,
+                "referrer",
+                f"the friend's order {purchase.order_id} was",
+            ),
+        )
+        for customer_id, points, side, what in sides:
+            # Like a refund's points: what was spent already is not taken (never below 0).
+            debit = await self._ledger.debit(
+                uow,
+                customer_id,
+                points,
+                "referral_reversed",
+                at=now,
+                source=f"referral:{purchase.customer_id}",
+                key=f"referral_reversed:{side}:{purchase.customer_id}",
+                note=f"referral reversed: {what} refunded",
+                partial=True,
+            )
+            if debit.taken:
+                await uow.outbox.add(
+                    customer_id,
+                    "referral_reversed",
+                    {
+                        "side": side,
+                        "points": debit.taken,
+                        "balance": await uow.ledger.balance(customer_id),
+                    },
+                    now,
+                )
+
     async def refund(
         self, order_id: str, amount_minor: int | None, refund_id: str | None
     ) -> RefundResult:
@@ -301,14 +361,7 @@ class PurchaseService:
             telegram_id = customer.telegram_id if customer else None
             existing = await uow.purchases.refund_by_key(key)
             if existing is not None and stored is None:
-                # Refunded before fingerprints were kept: its order and amount still tell.
-                differing = []
-                if existing.purchase_id != purchase.id:
-                    differing.append("order_id")
-                if amount_minor not in (None, existing.amount_minor):
-                    differing.append("amount")
-                if differing:
-                    raise RequestConflict("refund_id", differing)
+                _same_legacy_refund(existing, purchase.id, amount_minor)
             if existing is None and await bind_key(
                 uow, "refund", "refund_id", key, fields, utcnow()
             ):
@@ -344,6 +397,8 @@ class PurchaseService:
                 key=f"refund:{key}",
                 partial=True,
             )
+            if purchase.amount_minor - refunded - amount < self._referral_min_minor:
+                await self._reverse_referral(uow, purchase, now)
             balance = await uow.ledger.balance(purchase.customer_id)
             await uow.purchases.add_refund(
                 refund_key=key,
@@ -370,3 +425,15 @@ class PurchaseService:
             return RefundResult(
                 True, order_id, amount, debit.taken, due - debit.taken, balance, telegram_id
             )
+
+
+def _same_legacy_refund(existing: Refund, purchase_id: int, amount_minor: int | None) -> None:
+    """A refund recorded before fingerprints were kept: its order and amount still tell
+    whether a request under its key is the same one."""
+    differing = []
+    if existing.purchase_id != purchase_id:
+        differing.append("order_id")
+    if amount_minor not in (None, existing.amount_minor):
+        differing.append("amount")
+    if differing:
+        raise RequestConflict("refund_id", differing)

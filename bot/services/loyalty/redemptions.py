@@ -9,7 +9,9 @@ write transaction that also moves the points:
 - confirmed by a cashier: the points stay spent;
 - expired (past `code_valid_minutes`: by the periodic `expire_due`, or at the moment a
   cashier tries it) or cancelled by the customer: the points come back into the lots they
-  came from ("redeem_return", keyed by the code, so never twice).
+  came from ("redeem_return", keyed by the code, so never twice); those whose lot burnt
+  while they were held burn there at once ("expire"), so holding points never extends
+  their life.
 
 A customer holds at most one open code per catalogue reward and one open "use N points"
 code: asking for the same thing again shows the open code again (a double tap never
@@ -27,7 +29,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import TypeVar
 
 from bot.services.access import AccessDenied, Actor, Role, RoleService, audit
-from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
+from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger, Restored
 from bot.services.loyalty.purchases import (
     CustomerRef,
     PurchaseError,
@@ -122,7 +124,8 @@ class Issued:
 @dataclass(frozen=True)
 class Cancelled:
     redemption: Redemption
-    points_returned: int
+    points_returned: int  # back on the balance
+    points_expired: int  # their lot burnt while the code held them
     balance: int
 
 
@@ -447,14 +450,14 @@ class RedemptionService:
 
     async def _give_back(
         self, uow: UnitOfWork, redemption: Redemption, state: str, now: datetime
-    ) -> int | None:
+    ) -> Restored | None:
         """Close an issued code as expired or cancelled and return its points; None when it
         was not open any more."""
         if not await uow.redemptions.close(redemption.id, state, now):
             return None
         debit = await uow.ledger.by_key(_debit_key(redemption.code))
         if debit is None:
-            return 0
+            return Restored(0, 0)
         return await self._ledger.restore(
             uow,
             debit.id,
@@ -465,7 +468,9 @@ class RedemptionService:
             key=f"redeem_return:{redemption.code}",
         )
 
-    async def _expire(self, uow: UnitOfWork, redemption: Redemption, now: datetime) -> int | None:
+    async def _expire(
+        self, uow: UnitOfWork, redemption: Redemption, now: datetime
+    ) -> Restored | None:
         returned = await self._give_back(uow, redemption, "expired", now)
         if returned is not None:
             await uow.outbox.add(
@@ -474,7 +479,8 @@ class RedemptionService:
                 {
                     "code": redemption.code,
                     "reward_id": redemption.reward_id,
-                    "points": returned,
+                    "points": returned.returned,
+                    "expired": returned.expired,
                     "balance": await uow.ledger.balance(redemption.customer_id),
                 },
                 now,
@@ -511,7 +517,9 @@ class RedemptionService:
             return CodeClosed(redemption)
         closed = await uow.redemptions.by_id(redemption_id)
         assert closed is not None
-        return Cancelled(closed, returned, await uow.ledger.balance(customer.id))
+        return Cancelled(
+            closed, returned.returned, returned.expired, await uow.ledger.balance(customer.id)
+        )
 
     def _sale_refusal(
         self, redemption: Redemption, sale_amount_minor: int | None

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bot.services.access import Actor, audit
+from bot.services.erased_ids import was_erased
 from bot.services.loyalty.idempotency import RequestConflict, bind_key, fingerprint
 from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
 from bot.services.loyalty.purchases import TIER_WINDOW
@@ -153,12 +154,15 @@ class LoyaltyService:
             return await uow.ledger.balance(customer_id)
 
     async def grant_welcome_bonus(self, customer: Customer) -> int:
-        """Once per customer, however many times they press /start; returns points given."""
+        """Once per person, however many times they press /start, and not again after they
+        were forgotten and came back; returns points given."""
         points = self.rules.welcome_bonus
         if not points:
             return 0
         now = utcnow()
         async with self._storage.write() as uow:
+            if await was_erased(uow, customer.telegram_id, now):
+                return 0
             added = await self.ledger.credit(
                 uow, customer.id, points, "welcome", at=now, key=f"welcome:{customer.id}"
             )
@@ -244,7 +248,8 @@ class LoyaltyService:
     async def attribute_referral(self, referee: Customer, payload: str) -> Customer | None:
         """Credit the inviter of a first-ever /start with payload `r-<code>`. Returns the
         referrer when attributed. Refused silently for an existing customer, oneself, or a
-        cycle: a deep link is not an instruction the customer chose to give."""
+        cycle, nor for someone forgotten who came back (their first contact was long ago):
+        a deep link is not an instruction the customer chose to give."""
         if not payload.startswith(REFERRAL_PREFIX):
             return None
         code = payload.removeprefix(REFERRAL_PREFIX)
@@ -252,7 +257,9 @@ class LoyaltyService:
             referrer = await uow.customers.by_referral_code(code)
             if referrer is None or referrer.id == referee.id:
                 return None
-            if not await self._is_first_contact(uow, referee):
+            if not await self._is_first_contact(uow, referee) or await was_erased(
+                uow, referee.telegram_id, utcnow()
+            ):
                 return None
             if await uow.referrals.chain_contains(referrer.id, referee.id):
                 return None

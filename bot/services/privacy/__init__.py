@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.services.access import Actor, audit
 from bot.services.customer_cache import CustomerCache
+from bot.services.erased_ids import remember_erased
 from bot.services.privacy.sections import DataSection, audit_subject
 from storage.clock import utcnow
 from storage.models import Customer
@@ -68,6 +69,9 @@ class PrivacyService:
             current = await uow.customers.by_id(customer.id)
             if current is None or current.forgotten_at is not None:
                 raise AlreadyForgotten(customer.id)
+            if current.telegram_id is not None:
+                # So that coming back does not pay the one-off bonuses again.
+                await remember_erased(uow, current.telegram_id, now)
             counts = {
                 section.name: await section.forget(uow, current, now)
                 for section in reversed(self._sections)
