@@ -21,6 +21,8 @@ from bot.api.schemas import ApiLimits
 from bot.api.server import MAX_BODY_BYTES, ApiContext, HttpServer, create_api
 from bot.broadcasts.flood import FloodGate
 from bot.broadcasts.worker import BroadcastWorker
+from bot.domain.quiet_hours import QuietHours
+from bot.domain.rates import Rate
 from bot.i18n import create_i18n
 from bot.jobs.catalogue import register_jobs
 from bot.jobs.scheduler import Scheduler
@@ -45,8 +47,6 @@ from bot.ops.metrics import (
     metrics_route,
 )
 from bot.ops.webhook import MAX_UPDATE_BYTES, WebhookInbox, register_webhook
-from bot.quiet_hours import QuietHours
-from bot.rates import Rate
 from bot.services.access import AuditLog, RoleService
 from bot.services.analytics import AnalyticsService
 from bot.services.api_tokens import ApiTokenService

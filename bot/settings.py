@@ -16,8 +16,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from bot.quiet_hours import QuietHours
-    from bot.services.business_hours import BusinessHours
+    from bot.domain.business_hours import BusinessHours
+    from bot.domain.quiet_hours import QuietHours
     from bot.services.campaigns import CampaignSettings
 
 SUPPORTED_LANGUAGES = ("en", "ru", "uk")
@@ -272,7 +272,7 @@ class Settings(BaseSettings):
     def _hours_shape(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        from bot.services.business_hours import BusinessHours
+        from bot.domain.business_hours import BusinessHours
 
         BusinessHours.parse(value, "mon-sun", "", ZoneInfo("UTC"))
         return value
@@ -280,7 +280,7 @@ class Settings(BaseSettings):
     @field_validator("support_days")
     @classmethod
     def _days_shape(cls, value: str) -> str:
-        from bot.services.business_hours import BusinessHours
+        from bot.domain.business_hours import BusinessHours
 
         BusinessHours.parse("00:00-24:00", value, "", ZoneInfo("UTC"))
         return value
@@ -288,7 +288,7 @@ class Settings(BaseSettings):
     @field_validator("support_holidays")
     @classmethod
     def _holidays_shape(cls, value: str) -> str:
-        from bot.services.business_hours import BusinessHours
+        from bot.domain.business_hours import BusinessHours
 
         BusinessHours.parse("00:00-24:00", "mon-sun", value, ZoneInfo("UTC"))
         return value
@@ -303,7 +303,7 @@ class Settings(BaseSettings):
     @field_validator("throttle_rate")
     @classmethod
     def _rate_shape(cls, value: str) -> str:
-        from bot.rates import Rate
+        from bot.domain.rates import Rate
 
         try:
             Rate.parse(value)
@@ -314,7 +314,7 @@ class Settings(BaseSettings):
     @field_validator("quiet_hours")
     @classmethod
     def _hours_range(cls, value: str) -> str:
-        from bot.quiet_hours import QuietHours
+        from bot.domain.quiet_hours import QuietHours
 
         QuietHours.parse(value)
         return value
@@ -362,7 +362,7 @@ class Settings(BaseSettings):
     @field_validator("promotion_quiet_hours")
     @classmethod
     def _quiet_hours_shape(cls, value: str) -> str:
-        from bot.quiet_hours import QuietHours
+        from bot.domain.quiet_hours import QuietHours
 
         QuietHours.parse(value)
         return value.strip()
@@ -386,7 +386,7 @@ class Settings(BaseSettings):
     @property
     def business_hours(self) -> BusinessHours | None:
         """Agents' hours; None: always at work."""
-        from bot.services.business_hours import BusinessHours
+        from bot.domain.business_hours import BusinessHours
 
         if self.support_hours is None:
             return None
@@ -396,7 +396,7 @@ class Settings(BaseSettings):
 
     @property
     def quiet(self) -> QuietHours:
-        from bot.quiet_hours import QuietHours
+        from bot.domain.quiet_hours import QuietHours
 
         return QuietHours.parse(self.quiet_hours)
 

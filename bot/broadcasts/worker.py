@@ -53,8 +53,8 @@ from aiolimiter import AsyncLimiter
 from bot.background import PollingLoop
 from bot.broadcasts.flood import FloodGate
 from bot.broadcasts.render import progress_text, promotion_keyboard
+from bot.domain.quiet_hours import QuietHours
 from bot.notices import RenderContext, Renderer
-from bot.quiet_hours import QuietHours
 from bot.services.broadcasts.service import BroadcastService
 from bot.services.languages import effective_language
 from bot.services.loyalty.rules import LoyaltyRules

@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 from aiolimiter import AsyncLimiter
 
-from bot.rates import Rate
+from bot.domain.rates import Rate
 
 
 class ThrottlingMiddleware(BaseMiddleware):

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.quiet_hours import QuietHours
+from bot.domain.quiet_hours import QuietHours
 from bot.services.access import Actor, audit
 from bot.services.broadcasts.segments import Compiled, normalise
 from bot.services.loyalty.ledger import PointsLedger

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.quiet_hours import QuietHours
+from bot.domain.quiet_hours import QuietHours
 from bot.services.access import CLI
 from bot.services.broadcasts.segments import SegmentContext, SegmentError, compile_segment
 from bot.services.broadcasts.service import BroadcastError, BroadcastService

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.services.business_hours import BusinessHours
+from bot.domain.business_hours import BusinessHours
 
 KYIV = ZoneInfo("Europe/Kyiv")
 

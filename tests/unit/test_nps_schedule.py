@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.quiet_hours import QuietHours
+from bot.domain.quiet_hours import QuietHours
 from bot.services.broadcasts.service import BroadcastService
 from bot.services.reviews import NpsSchedule, NpsService
 from storage.repositories import TelegramProfile

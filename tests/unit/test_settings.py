@@ -77,7 +77,7 @@ def test_malformed_settings_stop_start_up(tmp_path):
     [("20 per 10 seconds", 20, 10), ("30/minute", 30, 60), ("5 per second", 5, 1)],
 )
 def test_throttle_rate_notation(text, count, seconds):
-    from bot.rates import Rate
+    from bot.domain.rates import Rate
 
     assert Rate.parse(text) == Rate(count, seconds)
 
