@@ -33,9 +33,7 @@ async def subscribe(message: Message, customer: Customer, customers: CustomerSer
     if await customers.set_promotions(customer, True):
         await message.answer(_("🔔 You're subscribed to promotions again; /stop turns them off."))
     else:
-        await message.answer(
-            _("🔔 You're already subscribed to promotions; /stop turns them off.")
-        )
+        await message.answer(_("🔔 You're already subscribed to promotions; /stop turns them off."))
 
 
 @router.callback_query(Unsubscribe.filter())
