@@ -268,6 +268,27 @@ class SupportDesk:
             if "TOPIC_NOT_MODIFIED" not in error.message and not topic_gone(error):
                 logger.warning("could not rename support topic %s: %s", topic.thread_id, error)
 
+    async def customer_forgot(self, customer_id: int, ticket_id: int) -> None:
+        """The customer erased their data while `ticket_id` was open (the erasure closed it):
+        say so in their topic, and rename it to the erased record (no name left)."""
+        topic = await self._support.topic_of(customer_id)
+        if topic is None or self.chat_id is None or topic.chat_id != self.chat_id:
+            return
+        erased = await self._support.customer(customer_id)
+        ticket = await self._support.ticket(ticket_id)
+        if erased is None or ticket is None:
+            return
+        with self.desk_language():
+            text = _("🗑 The customer erased their data; ticket #{ticket} is closed.").format(
+                ticket=ticket.id
+            )
+        try:
+            await self._bot.send_message(self.chat_id, text, message_thread_id=topic.thread_id)
+        except TelegramAPIError as error:
+            # The erasure is done either way; only the agents' notice is lost.
+            logger.warning("could not tell topic %s of an erasure: %s", topic.thread_id, error)
+        await self.rename(erased, ticket)
+
     async def _post_card(
         self, customer: Customer, ticket: Ticket, thread_id: int, *, recreated: bool
     ) -> bool:

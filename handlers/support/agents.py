@@ -76,6 +76,21 @@ router.message.filter(InSupportTopic())
 router.edited_message.filter(InSupportTopic())
 
 
+class ClientForgotten(Filter):
+    """The topic's customer has erased their data: there is no one to write to any more."""
+
+    async def __call__(self, message: Message, client: Customer) -> bool:
+        return client.forgotten_at is not None or client.telegram_id is None
+
+
+@router.message(ClientForgotten())
+async def client_forgotten(message: Message) -> None:
+    # Registered first, so no handler below ever meets a customer without a Telegram id.
+    await message.reply(
+        _("🗑 This customer has erased their data: messages can no longer reach them.")
+    )
+
+
 def _agent(user: User) -> tuple[int, str]:
     return user.id, agent_name(user.first_name, user.username)
 

@@ -527,3 +527,37 @@ async def test_a_low_rating_opens_a_ticket_for_an_agent(bot, emulator, support_c
         )
     )
     assert _tickets(bot.database_url, pia.id)[0]["source"] == "review"
+
+
+async def test_forget_closes_the_open_ticket_and_the_topic_is_told(bot, emulator, support_chat):
+    olga = emulator.add_user(first_name="Olga", username="olga_forgets", language_code="en")
+    sam = emulator.add_user(first_name="Sam", username="sam_agent_forget", language_code="en")
+    ticket, thread = await _open_ticket(olga, emulator, support_chat)
+    olga.send_text("please help")
+    await emulator.wait_for(
+        lambda: any(m.get("text") == "please help" for m in _from_bot(support_chat, thread))
+    )
+
+    olga.send_text("/forget")
+    question = await _next_with(olga, "Erase your data?")
+    olga.press(question, _button(question, "🗑"))
+    await _next_with(olga, "Goodbye")
+
+    def told() -> list[JSON]:
+        return [m for m in _from_bot(support_chat, thread) if "erased" in (m.get("text") or "")]
+
+    await emulator.wait_for(lambda: bool(told()))
+    assert f"#{ticket}" in told()[0]["text"] and "closed" in told()[0]["text"]
+    assert [
+        t["status"]
+        for t in query(bot.database_url, "SELECT status FROM tickets WHERE id = ?", (ticket,))
+    ] == ["closed"]
+    await emulator.wait_for(lambda: support_chat.topics[thread].name.startswith("⚪"))
+    assert "Olga" not in support_chat.topics[thread].name
+
+    # An agent who answers afterwards learns why nothing goes out.
+    sam.send_text("Hi Olga, still there?", chat=support_chat, message_thread_id=thread)
+    await emulator.wait_for(lambda: len(told()) >= 2)
+    assert "can no longer" in told()[-1]["text"]
+    assert "Hi Olga" not in str([m.get("text") for m in olga.messages])
+    assert "AssertionError" not in bot.log() and "Traceback" not in bot.log()
