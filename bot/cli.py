@@ -148,6 +148,9 @@ def _command_handler(
     return handler
 
 
+PAYLOAD_LOGGERS = ("aiosqlite", "asyncpg", "psycopg", "aiohttp.client", "aiogram.session")
+
+
 def configure_logging(level: str, log_format: str = "text") -> None:
     from bot import log_masking
     from bot.ops import logs
@@ -159,6 +162,10 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     )
     # yoyo narrates every migration step at INFO; operators need to know only what applied.
     logging.getLogger("yoyo").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # At DEBUG these print every statement with its parameters (customers' messages, phone
+    # numbers, names) or whole request payloads: LOG_LEVEL=DEBUG is for our own code.
+    for talkative in PAYLOAD_LOGGERS:
+        logging.getLogger(talkative).setLevel(max(logging.INFO, logging.getLogger().level))
     log_masking.install()
     logs.install(log_format)
 

@@ -16,11 +16,14 @@ import re
 _BOT_TOKEN = re.compile(r"(?<!\d)(\d{5,}):[A-Za-z0-9_-]{30,}")
 # Our HTTP API's bearer tokens (bot/services/api_tokens.py).
 _API_TOKEN = re.compile(r"\blsb_[A-Za-z0-9_-]{8,}")
-# "+44 7700 900123", "+380(67)123-45-67"; or 11 to 15 bare digits, which is how Telegram
-# sends a contact's number. Shorter runs (Telegram ids, update ids) and ids of groups
-# (-100...) are left alone.
+# "+44 7700 900123", "+380 67 123 45 67", "+380(67)123-45-67"; national numbers with the
+# area code in brackets, "(067) 123-45-67", "8 (999) 123-45-67"; or 11 to 15 bare digits,
+# which is how Telegram sends a contact's number. Shorter runs (Telegram ids, update ids),
+# ids of groups (-100...) and timestamps are left alone.
 _PHONE = re.compile(
-    r"\+\d[\d\s().-]{7,18}\d(?!\d)|(?<![\w.:/+-])\d{11,15}(?![\w.:/])",
+    r"\+\d[\d\s().-]{7,18}\d(?!\d)"
+    r"|(?<![\w.:/+-])(?:\d{1,3}[\s.-]?)?\(\d{2,5}\)[\s.-]?\d{2,4}(?:[\s.-]?\d{2,4}){1,3}(?!\d)"
+    r"|(?<![\w.:/+-])\d{11,15}(?![\w.:/])",
 )
 
 PHONE_MASK = "[phone]"

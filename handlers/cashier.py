@@ -43,6 +43,7 @@ from bot.services.loyalty.redemptions import (
 from bot.services.loyalty.service import LoyaltyService, is_valid_card_code
 from bot.settings import Settings
 from bot.telegram.qr import CARD_PAYLOAD, REDEEM_PAYLOAD
+from bot.telegram.text import shown_name
 from handlers.callbacks import ConfirmCode, ConfirmSale, DropSale, KeepCode
 from handlers.filters import Check, HasRole
 from handlers.screens import replace_screen
@@ -152,7 +153,7 @@ async def _take_card(
     await state.set_data({"card": card})
     await message.answer(
         _("🧾 Sale to <b>{name}</b>. Type the amount, e.g. 12.50:").format(
-            name=html.quote(customer.full_name)
+            name=html.quote(shown_name(customer.full_name))
         )
     )
 
@@ -198,7 +199,7 @@ async def _offer_sale(
         _(
             "🧾 Sale to <b>{name}</b> (card {card})\nAmount: {amount}\nPoints to earn: {points}"
         ).format(
-            name=html.quote(preview.customer.full_name),
+            name=html.quote(shown_name(preview.customer.full_name)),
             card=card,
             amount=_money(amount, redemptions),
             points=points(preview.points, _language()),
@@ -256,7 +257,7 @@ async def confirm_sale(
         )
     ).format(
         amount=_money(purchase.amount_minor, redemptions),
-        name=html.quote(sale.customer.full_name),
+        name=html.quote(shown_name(sale.customer.full_name)),
         points=points(purchase.points, _language()),
         balance=points(purchase.balance_after, _language()),
     )
@@ -399,7 +400,7 @@ def _describe(
     redemption = view.redemption
     lines = [
         _("🎟 Code <b>{code}</b>").format(code=spaced_code(redemption.code)),
-        _("Customer: <b>{name}</b>").format(name=html.quote(view.customer.full_name)),
+        _("Customer: <b>{name}</b>").format(name=html.quote(shown_name(view.customer.full_name))),
         _("For: {what}").format(
             what=code_purpose(
                 redemption.reward_id, redemption.points, redemptions.rules, _language()
@@ -478,7 +479,7 @@ async def confirm_code(
         return
     notices.wake()
     redemption = confirmed.redemption
-    name = html.quote(confirmed.customer.full_name)
+    name = html.quote(shown_name(confirmed.customer.full_name))
     if confirmed.reward is not None:
         text = _("✅ Confirmed: give <b>{name}</b> {reward}.").format(
             name=name, reward=html.quote(confirmed.reward.title(_language()))

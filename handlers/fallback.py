@@ -11,6 +11,7 @@ from bot.i18n import N_
 from bot.services.access import Actor, RoleService
 from bot.settings import Settings
 from bot.telegram.commands import ADMIN_COMMANDS, CASHIER_COMMANDS
+from bot.telegram.text import cut
 from handlers.filters import Check
 
 router = Router(name=__name__)
@@ -33,7 +34,7 @@ async def unknown_command(message: Message, role_service: RoleService) -> None:
         return
     await message.answer(
         _("I don't know the command /{command}. Send /help to see what I can do.").format(
-            command=html.quote(name[:32])
+            command=html.quote(cut(name, 32))
         )
     )
 

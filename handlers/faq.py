@@ -18,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.faq.content import FaqEntry
 from bot.services.faq.service import Answer, FaqService
 from bot.settings import Settings
+from bot.telegram.text import CAPTION_LIMIT, cut, visible_len
 from handlers.callbacks import FaqFeedback, FaqNav, FaqPick, TalkToHuman
 from handlers.filters import MenuButton
 from handlers.menu import FAQ
@@ -47,7 +48,7 @@ def _language() -> str:
 def _title(entry: FaqEntry, language: str) -> str:
     phrasings = entry.questions.get(language) or entry.questions.get("en")
     title = (phrasings or next(iter(entry.questions.values())))[0]
-    return title if len(title) <= TITLE_LENGTH else title[: TITLE_LENGTH - 1] + "…"
+    return cut(title, TITLE_LENGTH)
 
 
 def _pager(
@@ -170,7 +171,7 @@ async def _send_answer(
     keyboard = _answer_keyboard(entry, query_id, back)
     if entry.photo:
         # A photo can't replace a text message in place; it comes as a new one.
-        if len(text) <= 1024:
+        if visible_len(text) <= CAPTION_LIMIT:
             await message.answer_photo(entry.photo, caption=text, reply_markup=keyboard)
         else:
             await message.answer_photo(entry.photo)

@@ -20,6 +20,7 @@ from bot.i18n import N_
 from bot.notices.formatting import day, money, points
 from bot.services.loyalty.rules import LoyaltyRules, ReferralRules
 from bot.services.loyalty.service import PointsSummary
+from bot.telegram.text import cut
 from handlers.callbacks import ShowCard, ShowInvite, ShowRewards
 from handlers.menu import CARD
 from storage.repositories.loyalty import PointsEntry
@@ -66,7 +67,7 @@ def reason_label(entry: PointsEntry) -> str:
         order = source.removeprefix(_ORDER_SOURCE)
         text = _("{what}, order {order}").format(what=text, order=html.quote(order))
     elif entry.reason == "adjust" and entry.note:
-        note = entry.note if len(entry.note) <= _NOTE_LIMIT else entry.note[: _NOTE_LIMIT - 1] + "…"
+        note = cut(entry.note, _NOTE_LIMIT)
         text = f"{text}: {html.quote(note)}"
     return text
 

@@ -21,7 +21,9 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.privacy import THE_CUSTOMER, AlreadyForgotten, PrivacyService
 from bot.services.review_posts import withdraw
 from bot.services.reviews import ReviewService
+from bot.services.support import SupportService
 from bot.settings import Settings
+from bot.telegram.support_desk import SupportDesk
 from handlers.callbacks import ConfirmForget, KeepData, ProfileAction
 from handlers.screens import replace_screen
 from storage.clock import utcnow
@@ -105,6 +107,8 @@ async def confirm_forget(
     customer: Customer,
     privacy: PrivacyService,
     reviews: ReviewService,
+    support: SupportService,
+    desk: SupportDesk,
     settings: Settings,
     bot: Bot,
     callback_answer: CallbackAnswer,
@@ -119,11 +123,14 @@ async def confirm_forget(
         callback_answer.text = _("This confirmation has expired: send /forget again.")
         return
     posts = await reviews.published_posts(customer.id)
+    open_ticket = await support.open_ticket_of(customer.id)
     try:
         await privacy.forget(THE_CUSTOMER, customer)
     except AlreadyForgotten:
         callback_answer.text = _("This button is no longer active.")
         return
+    if open_ticket is not None:
+        await desk.customer_forgot(customer.id, open_ticket.id)
     if posts and settings.reviews_channel_id is not None:
         await withdraw(bot, settings.reviews_channel_id, posts)
     await replace_screen(query, _("🗑 Your data has been erased."), bot)

@@ -1,6 +1,7 @@
-"""Opting out of promotions: /stop and the Unsubscribe button under every broadcast.
+"""Promotions consent: /stop and the Unsubscribe button under every broadcast opt out;
+/subscribe (or the toggle in /profile) opts back in.
 
-/start opts back in (handlers/start.py)."""
+/start deliberately never opts in: a customer who said stop must say so themselves."""
 
 from __future__ import annotations
 
@@ -18,13 +19,21 @@ router = Router(name=__name__)
 
 
 def _stopped_text() -> str:
-    return _("🔕 You won't receive promotions any more. Send /start to subscribe again.")
+    return _("🔕 You won't receive promotions any more. Send /subscribe to get them again.")
 
 
 @router.message(Command("stop"))
 async def stop(message: Message, customer: Customer, customers: CustomerService) -> None:
     await customers.set_promotions(customer, False)
     await message.answer(_stopped_text())
+
+
+@router.message(Command("subscribe"))
+async def subscribe(message: Message, customer: Customer, customers: CustomerService) -> None:
+    if await customers.set_promotions(customer, True):
+        await message.answer(_("🔔 You're subscribed to promotions again; /stop turns them off."))
+    else:
+        await message.answer(_("🔔 You're already subscribed to promotions; /stop turns them off."))
 
 
 @router.callback_query(Unsubscribe.filter())

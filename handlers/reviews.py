@@ -19,6 +19,7 @@ from bot.services.reviews import NpsService, Rated, Refusal, ReviewService
 from bot.services.support import SupportService
 from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk
+from bot.telegram.text import cut, shown_name
 from handlers.callbacks import NpsScore, ReviewPublish, ReviewSkip, ReviewStars
 from handlers.filters import Check, MenuButton
 from handlers.menu import REVIEW
@@ -27,6 +28,9 @@ from storage.repositories.reviews import Review
 
 logger = logging.getLogger(__name__)
 router = Router(name=__name__)
+
+# How much of a 5-star review the admins see when asked whether to publish it.
+REVIEW_SHOWN = 1000
 
 
 # Of a comment quoted in the recovery topic: the whole note stays within Telegram's 4096.
@@ -135,7 +139,7 @@ async def _tell_admins(bot: Bot, settings: Settings, customer: Customer, score: 
     username = f" @{customer.username}" if customer.username else ""
     text = _("⚠️ {stars} from {name}{username} (id {id}). /customer {id}").format(
         stars=score,
-        name=html.quote(customer.full_name),
+        name=html.quote(shown_name(customer.full_name)),
         username=html.quote(username),
         id=customer.telegram_id,
     )
@@ -219,7 +223,10 @@ async def _offer_publication(
     assert review.text is not None
     text = _(
         "📣 A 5-star review from {name}:\n“{text}”\nPublish it in the reviews channel?"
-    ).format(name=html.quote(customer.full_name), text=html.quote(review.text[:1000]))
+    ).format(
+        name=html.quote(shown_name(customer.full_name)),
+        text=html.quote(cut(review.text, REVIEW_SHOWN)),
+    )
     markup = InlineKeyboardMarkup(
         inline_keyboard=[
             [

@@ -43,8 +43,6 @@ async def start(
             name=name
         )
     ]
-    if await customers.set_promotions(customer, True):
-        lines.append(_("🔔 You're subscribed to promotions again; /stop turns them off."))
     welcome_points = await loyalty.grant_welcome_bonus(customer)
     if welcome_points:
         lines.append(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import bad_request, conflict
+from .formatting import utf16_len
 from .media import MAX_DOWNLOAD_BYTES
 from .messaging import Handler, MessagingMethods, not_found_message
 from .schema import Call
@@ -293,7 +294,7 @@ class BotMethods(MessagingMethods):
             )
         assert record is not None
         text = params.get("text")
-        if text is not None and len(text) > CALLBACK_ANSWER_MAX_TEXT:
+        if text is not None and utf16_len(text) > CALLBACK_ANSWER_MAX_TEXT:
             raise bad_request("MESSAGE_TOO_LONG")
         record.answer = dict(params)
         self.world.notify()
@@ -611,7 +612,7 @@ class BotMethods(MessagingMethods):
         if not chat.bot_has_right("can_manage_topics"):
             raise bad_request("not enough rights to create a topic")
         name = params["name"]
-        if not 1 <= len(name) <= 128:
+        if not 1 <= utf16_len(name) <= 128:  # Telegram counts UTF-16 code units
             raise bad_request("TOPIC_NAME_INVALID")
         icon_color = params.get("icon_color", DEFAULT_TOPIC_COLOR)
         if icon_color not in TOPIC_COLORS:
@@ -639,7 +640,7 @@ class BotMethods(MessagingMethods):
         edited: JSON = {}
         name = params.get("name")
         if name is not None:
-            if not 1 <= len(name) <= 128:
+            if not 1 <= utf16_len(name) <= 128:  # Telegram counts UTF-16 code units
                 raise bad_request("TOPIC_NAME_INVALID")
             if name != topic.name:
                 edited["name"] = name

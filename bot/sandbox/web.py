@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,35 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
         if error.status < 400:
             raise
         return _problem(error.text or error.reason, error.status)
+
+
+# Names the page answers to: a browser on it sends one of these (with the port) as Host.
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+# What the page's own script posts: JSON, or a file as multipart. Anything else may be a
+# cross-site form (text/plain and form-encoded bodies need no CORS preflight).
+_ACCEPTED_BODIES = {"/api/upload": "multipart/form-data"}
+_JSON = "application/json"
+
+
+def same_origin_refusal(
+    method: str, path: str, headers: Mapping[str, str], content_type: str, port: int
+) -> tuple[int, str] | None:
+    """Why a request to the sandbox on `port` is refused, or None: a Host other than its own
+    (DNS rebinding), a foreign Origin or fetch site, or a body that is not what the page
+    sends (a CSRF "simple request")."""
+    own_hosts = {f"{name}:{port}" for name in _LOOPBACK_NAMES}
+    if headers.get("Host", "").lower() not in own_hosts:
+        return 421, "this page answers on 127.0.0.1 or localhost only"
+    origin = headers.get("Origin")
+    if origin is not None and origin.lower() not in {f"http://{host}" for host in own_hosts}:
+        return 403, "requests from other origins are refused"
+    if headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return 403, "requests from other sites are refused"
+    if method not in ("GET", "HEAD", "OPTIONS") and content_type != _ACCEPTED_BODIES.get(
+        path, _JSON
+    ):
+        return 415, f"expected {_ACCEPTED_BODIES.get(path, _JSON)}"
+    return None
 
 
 def message_view(stored: StoredMessage, viewer_id: int) -> JSON:
@@ -121,7 +150,9 @@ class SandboxPage:
     # --- lifecycle ---
 
     def build_app(self) -> web.Application:
-        app = web.Application(client_max_size=12 * 1024 * 1024, middlewares=[_json_errors])
+        app = web.Application(
+            client_max_size=12 * 1024 * 1024, middlewares=[_json_errors, self._same_origin]
+        )
         app.router.add_get("/", self.index)
         app.router.add_static("/static/", STATIC, append_version=True)
         app.router.add_get("/api/config", self.config)
@@ -148,6 +179,20 @@ class SandboxPage:
         self._runner = runner
         bound_port = runner.addresses[0][1]
         self.url = f"http://{host}:{bound_port}/"
+
+    @web.middleware
+    async def _same_origin(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        # The sandbox drives personas, the till and the bot's world without a login: only
+        # its own page, in a browser on this machine, may use it.
+        assert request.transport is not None
+        port = request.transport.get_extra_info("sockname")[1]
+        refusal = same_origin_refusal(
+            request.method, request.path, request.headers, request.content_type, port
+        )
+        if refusal is not None:
+            status, reason = refusal
+            return _problem(reason, status)
+        return await handler(request)
 
     async def stop(self) -> None:
         for stream in list(self._streams):

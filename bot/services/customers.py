@@ -37,7 +37,7 @@ class CustomerService:
             return frozenset(await uow.customers.by_telegram_ids(sorted(telegram_ids)))
 
     async def set_promotions(self, customer: Customer, consent: bool) -> bool:
-        """Opt in to or out of promotions (/stop, Unsubscribe, /start); True if it changed."""
+        """Opt in to or out of promotions (/stop, Unsubscribe, /subscribe); True if it changed."""
         if customer.consent_promotions == consent:
             return False
         async with self._storage.write() as uow:

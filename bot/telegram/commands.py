@@ -27,6 +27,7 @@ CUSTOMER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("invite", N_("Invite friends and earn points")),
     ("review", N_("Rate us and leave a review")),
     ("stop", N_("Stop receiving promotions")),
+    ("subscribe", N_("Receive promotions again")),
     ("profile", N_("My phone, birthday and consents")),
     ("mydata", N_("Get everything you hold about me")),
     ("forget", N_("Erase my data")),

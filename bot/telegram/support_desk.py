@@ -31,6 +31,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.access import Role
 from bot.services.languages import effective_language
 from bot.services.support import CustomerCard, SupportService
+from bot.telegram.text import TOPIC_NAME_LIMIT, cut, fit_lines, shown_name, utf16_len
 from handlers.callbacks import TicketAction
 from storage.models import Customer
 from storage.repositories.support import Relay, Ticket
@@ -43,7 +44,8 @@ T = TypeVar("T")
 # thread not found" for copies and sends, TOPIC_DELETED / TOPIC_ID_INVALID for topic methods.
 _TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
 
-TOPIC_NAME_LIMIT = 128
+# How much of each question the customer asked the FAQ the card shows.
+QUESTION_SHOWN = 200
 
 _MEMBER_STATUSES = frozenset(
     {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
@@ -56,7 +58,8 @@ def topic_gone(error: TelegramBadRequest) -> bool:
 
 
 def agent_name(first_name: str, username: str | None) -> str:
-    return f"{first_name} (@{username})" if username else first_name
+    name = shown_name(first_name)
+    return f"{name} (@{username})" if username else name
 
 
 class SupportDesk:
@@ -166,16 +169,14 @@ class SupportDesk:
             status = "🟢"
         else:
             status = "🟡"
-        who = customer.full_name
+        who = shown_name(customer.full_name)
         if customer.username:
             who += f" (@{customer.username})"
         if customer.tier is not None and customer.tier in self._priority_tiers:
             status += "⭐"
         suffix = f" #{ticket.id}" if ticket is not None else ""
-        room = TOPIC_NAME_LIMIT - len(status) - 1 - len(suffix)
-        if len(who) > room:
-            who = who[: room - 1] + "…"
-        return f"{status} {who}{suffix}"
+        room = TOPIC_NAME_LIMIT - utf16_len(status) - 1 - utf16_len(suffix)
+        return f"{status} {cut(who, room)}{suffix}"
 
     def _lock(self, customer_id: int) -> asyncio.Lock:
         lock = self._locks.get(customer_id)
@@ -277,6 +278,27 @@ class SupportDesk:
         except TelegramBadRequest as error:
             if "TOPIC_NOT_MODIFIED" not in error.message and not topic_gone(error):
                 logger.warning("could not rename support topic %s: %s", topic.thread_id, error)
+
+    async def customer_forgot(self, customer_id: int, ticket_id: int) -> None:
+        """The customer erased their data while `ticket_id` was open (the erasure closed it):
+        say so in their topic, and rename it to the erased record (no name left)."""
+        topic = await self._support.topic_of(customer_id)
+        if topic is None or self.chat_id is None or topic.chat_id != self.chat_id:
+            return
+        erased = await self._support.customer(customer_id)
+        ticket = await self._support.ticket(ticket_id)
+        if erased is None or ticket is None:
+            return
+        with self.desk_language():
+            text = _("🗑 The customer erased their data; ticket #{ticket} is closed.").format(
+                ticket=ticket.id
+            )
+        try:
+            await self._bot.send_message(self.chat_id, text, message_thread_id=topic.thread_id)
+        except TelegramAPIError as error:
+            # The erasure is done either way; only the agents' notice is lost.
+            logger.warning("could not tell topic %s of an erasure: %s", topic.thread_id, error)
+        await self.rename(erased, ticket)
 
     async def _post_card(
         self, customer: Customer, ticket: Ticket, thread_id: int, *, recreated: bool
@@ -464,7 +486,7 @@ def render_card(card: CustomerCard) -> str:
     lines = [
         _("🎫 <b>Ticket #{ticket}</b>").format(ticket=ticket.id),
         _("👤 {name} · {username} · id <code>{telegram_id}</code> · language {language}").format(
-            name=html.quote(customer.full_name),
+            name=html.quote(shown_name(customer.full_name)),
             username=f"@{html.quote(customer.username)}" if customer.username else "—",
             telegram_id=customer.telegram_id,
             language=html.quote(language),
@@ -491,7 +513,7 @@ def render_card(card: CustomerCard) -> str:
     if card.questions:
         lines.append(_("❓ Asked the FAQ before:"))
         lines.extend(
-            f"  · {question.at:%m-%d %H:%M} “{html.quote(question.text[:200])}” "
+            f"  · {question.at:%m-%d %H:%M} “{html.quote(cut(question.text, QUESTION_SHOWN))}” "
             f"({html.quote(question.outcome)}"
             + (f", {html.quote(question.feedback)}" if question.feedback else "")
             + ")"
@@ -502,4 +524,4 @@ def render_card(card: CustomerCard) -> str:
         if ticket.assignee_name
         else _("👷 Nobody has taken it yet: press Take or reply.")
     )
-    return "\n".join(lines)
+    return fit_lines(lines)

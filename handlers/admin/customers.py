@@ -8,10 +8,12 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.interactions import InteractionLog
+from bot.telegram.text import cut, fit_lines, shown_name
 
 router = Router(name=__name__)
 
 RECENT = 10
+INTERACTION_SHOWN = 80
 
 
 @router.message(Command("customer"))
@@ -27,7 +29,7 @@ async def show_customer(message: Message, command: CommandObject, log: Interacti
     customer = history.customer
     lines = [
         _("<b>{name}</b> {username} · id {id}").format(
-            name=html.quote(customer.full_name),
+            name=html.quote(shown_name(customer.full_name)),
             username=html.quote(f"@{customer.username}") if customer.username else "",
             id=customer.telegram_id,
         ),
@@ -45,8 +47,6 @@ async def show_customer(message: Message, command: CommandObject, log: Interacti
     ]
     for item in history.interactions:
         arrow = "→" if item.direction == "in" else "←"
-        text = (item.text or "").replace("\n", " ")
-        if len(text) > 80:
-            text = text[:79] + "…"
+        text = cut((item.text or "").replace("\n", " "), INTERACTION_SHOWN)
         lines.append(f"{item.at:%m-%d %H:%M} {arrow} {item.kind}: {html.quote(text)}")
-    await message.answer("\n".join(lines))
+    await message.answer(fit_lines(lines))

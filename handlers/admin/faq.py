@@ -11,10 +11,12 @@ from bot.services.access import Actor
 from bot.services.faq.content import FaqFileError
 from bot.services.faq.service import FaqService
 from bot.settings import Settings
+from bot.telegram.text import cut, fit_lines
 
 router = Router(name=__name__)
 
 SHOWN = 10
+EXAMPLE_SHOWN = 200
 
 
 @router.message(Command("faq_gaps"))
@@ -27,8 +29,8 @@ async def gaps(message: Message, faq: FaqService) -> None:
     for gap in found:
         others = len(gap.questions) - 1
         suffix = _(" (+{count} similar)").format(count=others) if others else ""
-        lines.append(f"• {gap.count}× {html.quote(gap.example[:200])}{suffix}")
-    await message.answer("\n".join(lines))
+        lines.append(f"• {gap.count}× {html.quote(cut(gap.example, EXAMPLE_SHOWN))}{suffix}")
+    await message.answer(fit_lines(lines))
 
 
 @router.message(Command("faq_reload"))

@@ -14,6 +14,7 @@ from bot.services.access import Actor
 from bot.services.broadcasts.segments import SegmentError
 from bot.services.reviews import NpsService, ReviewService
 from bot.settings import Settings
+from bot.telegram.text import cut, fit_lines, shown_name
 from handlers.callbacks import ReviewPublish
 from handlers.filters import IsAdmin
 
@@ -22,6 +23,9 @@ router = Router(name=__name__)
 router.callback_query.filter(IsAdmin())
 
 SHOWN = 10
+COMMENT_SHOWN = 300
+# A published review goes out as a photo's caption too, within its 1024 units.
+POST_SHOWN = 900
 
 
 @router.message(Command("reviews"))
@@ -34,13 +38,13 @@ async def latest_reviews(message: Message, command: CommandObject, reviews: Revi
         return
     lines = [_("Latest reviews:")]
     for review, author in found:
-        comment = f" — {html.quote(review.text[:300])}" if review.text else ""
+        comment = f" — {html.quote(cut(review.text, COMMENT_SHOWN))}" if review.text else ""
         photo = " 📷" if review.photo else ""
         lines.append(
-            f"{'⭐' * review.stars} {html.quote(author or '—')}, "
+            f"{'⭐' * review.stars} {html.quote(shown_name(author))}, "
             f"{review.created_at:%Y-%m-%d}{photo}{comment}"
         )
-    await message.answer("\n".join(lines))
+    await message.answer(fit_lines(lines))
 
 
 @router.message(Command("nps"))
@@ -95,7 +99,7 @@ async def publish(
         return
     review, author = claimed
     assert review.text is not None
-    post = f"{'⭐' * review.stars}\n“{html.quote(review.text[:900])}”" + (
+    post = f"{'⭐' * review.stars}\n“{html.quote(cut(review.text, POST_SHOWN))}”" + (
         f"\n— {html.quote(author)}" if author else ""
     )
     try:

@@ -22,6 +22,7 @@ from bot.services.snippets import Snippets
 from bot.services.support import OverLimit, SupportService, TakeOutcome
 from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk, agent_name
+from bot.telegram.text import cut, fit_lines
 from handlers.callbacks import TicketAction
 from handlers.support.customers import rating_request
 from storage.models import Customer
@@ -74,6 +75,21 @@ class InSupportTopic(Filter):
 
 router.message.filter(InSupportTopic())
 router.edited_message.filter(InSupportTopic())
+
+
+class ClientForgotten(Filter):
+    """The topic's customer has erased their data: there is no one to write to any more."""
+
+    async def __call__(self, message: Message, client: Customer) -> bool:
+        return client.forgotten_at is not None or client.telegram_id is None
+
+
+@router.message(ClientForgotten())
+async def client_forgotten(message: Message) -> None:
+    # Registered first, so no handler below ever meets a customer without a Telegram id.
+    await message.reply(
+        _("🗑 This customer has erased their data: messages can no longer reach them.")
+    )
 
 
 def _agent(user: User) -> tuple[int, str]:
@@ -175,12 +191,10 @@ async def history(message: Message, client: Customer, log: InteractionLog) -> No
     lines = [_("🕘 Last interactions (← from the customer, → to the customer):")]
     for item in found.interactions:
         arrow = "←" if item.direction == "in" else "→"
-        text = item.text or f"[{item.kind}]"
-        if len(text) > HISTORY_TEXT:
-            text = text[: HISTORY_TEXT - 1] + "…"
+        text = cut(item.text or f"[{item.kind}]", HISTORY_TEXT)
         failed = " ⚠️" if item.status == "failed" else ""
         lines.append(f"{item.at:%m-%d %H:%M} {arrow} {html.quote(text)}{failed}")
-    await message.reply("\n".join(lines))
+    await message.reply(fit_lines(lines))
 
 
 @router.message(Command("points"))

@@ -18,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.support import SupportService, needs_recovery
 from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk
+from bot.telegram.text import cut
 from handlers.callbacks import RateTicket, SkipComment, TalkToHuman
 from handlers.filters import PRIVATE_CHAT, Check, MenuButton
 from handlers.menu import SUPPORT
@@ -268,7 +269,7 @@ async def comment(
     if ticket is not None and desk.online:
         with desk.desk_language():
             text = _("💬 The customer's comment on ticket #{ticket}: {comment}").format(
-                ticket=ticket_id, comment=html.quote(message.text[:COMMENT_LIMIT])
+                ticket=ticket_id, comment=html.quote(cut(message.text, COMMENT_LIMIT))
             )
         await desk.post(customer, ticket, text)
 

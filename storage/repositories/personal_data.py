@@ -274,9 +274,15 @@ class PersonalDataRepository:
             (customer_id,),
         )
 
-    async def erase_tickets(self, customer_id: int) -> int:
+    async def erase_tickets(self, customer_id: int, at: datetime) -> int:
         """Rating comments go, and the map of relayed messages (only needed to mirror
-        edits); tickets stay with their times and stars for the support figures."""
+        edits); tickets stay with their times and stars for the support figures. An open
+        ticket is closed: nobody is left to answer."""
+        await self._session.execute(
+            "UPDATE tickets SET status = 'closed', closed_at = ? "
+            "WHERE customer_id = ? AND status = 'open'",
+            (to_db(at), customer_id),
+        )
         comments = await self._session.execute(
             "UPDATE tickets SET rating_comment = NULL WHERE customer_id = ? "
             "AND rating_comment IS NOT NULL",

@@ -218,7 +218,7 @@ async def test_unsubscribe_stop_and_start_decide_who_gets_promotions(own_emulato
     ann.press(promo, "unsub")
     await emulator.wait_for(lambda: any("won't receive" in m["text"] for m in ann.messages), 10)
     bob.send_text("/stop")  # bob speaks Russian
-    await emulator.wait_for(lambda: any("/start" in m["text"] for m in bob.messages[2:]), 10)
+    await emulator.wait_for(lambda: any("/subscribe" in m["text"] for m in bob.messages[2:]), 10)
     assert (await bot.customer(ann.id))["consent_promotions"] is False
 
     second = await _create(bot, "--text", "Promo two")
@@ -227,12 +227,23 @@ async def test_unsubscribe_stop_and_start_decide_who_gets_promotions(own_emulato
     assert _received(cid, "Promo two") and not _received(ann, "Promo two")
     assert not _received(bob, "Promo two")
 
+    # /start, plain or through a deep link, greets but leaves an opt-out in place.
     ann.send_text("/start")
-    await emulator.wait_for(lambda: any("subscribed" in m["text"] for m in ann.messages), 10)
-    third = await _create(bot, "--text", "Promo three", "--segment", "lang=en or lang=ru")
+    bob.send_text("/start ref_nobody")
+    await emulator.wait_for(lambda: any("Hi, U0" in m["text"] for m in ann.messages[1:]), 10)
+    await emulator.wait_for(lambda: len(bob.messages) >= 4, 10)
+    assert not any("subscribed" in m["text"] for m in ann.messages[-1:])
+    third = await _create(bot, "--text", "Promo three")
     status = await _wait_done(bot, third)
+    assert status["total"] == 1 and _received(cid, "Promo three")
+    assert not _received(ann, "Promo three") and not _received(bob, "Promo three")
+
+    ann.send_text("/subscribe")
+    await emulator.wait_for(lambda: any("subscribed" in m["text"] for m in ann.messages), 10)
+    fourth = await _create(bot, "--text", "Promo four", "--segment", "lang=en or lang=ru")
+    status = await _wait_done(bot, fourth)
     # ann (en) again, cid (uk) not in the segment, bob still opted out.
-    assert _received(ann, "Promo three") and not _received(cid, "Promo three")
+    assert _received(ann, "Promo four") and not _received(cid, "Promo four")
     assert status["sent"] == 1
 
     bad = await bot.cli("broadcast", "create", "--text", "x", "--segment", "tier>gold")
@@ -240,7 +251,7 @@ async def test_unsubscribe_stop_and_start_decide_who_gets_promotions(own_emulato
     missing = await bot.cli("broadcast", "status", "999", "--json")
     assert missing.returncode == 1
     audit = await bot.cli("audit", "--json")
-    assert audit.stdout.count('"broadcast.create"') == 3
+    assert audit.stdout.count('"broadcast.create"') == 4
     assert await bot.stop() == 0
     assert rejected_calls(emulator) == []
 

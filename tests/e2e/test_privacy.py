@@ -300,3 +300,25 @@ async def bot_logged(bot, text, timeout=20.0):
     while text not in bot.log():
         assert asyncio.get_running_loop().time() < deadline, bot.log()
         await asyncio.sleep(0.1)
+
+
+async def test_debug_logs_hold_neither_message_texts_nor_sql_parameters(own_emulator, tmp_path):
+    bot = BotProcess(own_emulator, tmp_path, env={"LOG_LEVEL": "DEBUG"})
+    await bot.start()
+    secret = "purple-walrus-sings-at-midnight"
+    try:
+        user = own_emulator.add_user(first_name="Debby", language_code="en")
+        user.send_text("/start")
+        await user.next_message()
+        for phone in ("+380 67 123 45 67", "(067) 765-43-21", "8 (999) 555-44-33"):
+            user.send_text(f"{secret} call me at {phone}")
+        user.share_own_contact("447700900123")
+        await own_emulator.wait_for(lambda: len(user.messages) >= 5, timeout=30)
+        await bot_logged(bot, "is handled")  # aiogram's DEBUG lines are there
+    finally:
+        assert await bot.stop() == 0
+    log = bot.log()
+    assert "DEBUG" in log
+    assert secret not in log
+    for digits in ("123 45 67", "765-43-21", "555-44-33", "447700900123", "7700900123"):
+        assert digits not in log, digits

@@ -192,3 +192,23 @@ async def test_an_nps_survey_is_answered_once_with_a_reason(bot, emulator, admin
     assert figures["nps_answers"] >= 1 and figures["nps"] is not None
     audit = await bot.cli("audit", "--json")
     assert '"nps.send"' in audit.stdout
+
+
+async def test_reviews_of_emoji_heavy_comments_fit_telegram(bot, emulator, admin):
+    for index in range(10):
+        fan = emulator.add_user(first_name=f"Fan{index} 🎉", language_code="en")
+        fan.send_text("/review")
+        question = await fan.next_message()
+        stars = fan.press(question, buttons(question)[3]["callback_data"])  # four stars
+        await emulator.wait_for(lambda stars=stars: emulator.callback_answer(stars) is not None)
+        # 300 characters, 600 UTF-16 units: ten of them overflow a message.
+        fan.send_text("🎉👍🏽" * 150)
+        assert "added it" in (await fan.next_message())["text"]
+    admin.send_text("/start")
+    await admin.next_message()
+    admin.skip_messages()
+    admin.send_text("/reviews 4")
+    listing = await admin.next_message()
+    assert "Latest reviews" in listing["text"] and "🎉" in listing["text"]
+    assert len(listing["text"].encode("utf-16-le")) // 2 <= 4096
+    assert not [call for call in emulator.calls if not call.ok and call.error_code == 400]

@@ -216,3 +216,49 @@ async def test_update_ids_continue_after_an_earlier_run() -> None:
         emulator.users[ANNA.user_id].send_text("hello")
         update = emulator.world.updates.first()
         assert update is not None and update["update_id"] == 5_000
+
+
+async def test_only_same_origin_json_is_accepted(page):
+    _emulator, session = page
+    port = session._base_url.port  # the page's own address, as a browser on it would send
+    own = f"http://127.0.0.1:{port}"
+    body = '{"persona": "anna", "text": "/start"}'
+
+    # A cross-site form can send text/plain or form-encoded bodies without a preflight.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        async with session.post(
+            "/api/send", data=body, headers={"Content-Type": content_type}
+        ) as response:
+            assert response.status == 415, content_type
+    async with session.post(
+        "/api/upload", data=body, headers={"Content-Type": "text/plain"}
+    ) as response:
+        assert response.status == 415
+    # DNS rebinding: the attacker's name resolving to 127.0.0.1 arrives as a foreign Host.
+    async with session.get(
+        "/api/view", params={"persona": "anna"}, headers={"Host": f"evil.example:{port}"}
+    ) as response:
+        assert response.status in (403, 421)
+    async with session.post(
+        "/api/send", json={"persona": "anna", "text": "/start"}, headers={"Host": "evil.example"}
+    ) as response:
+        assert response.status in (403, 421)
+    # A page of another origin posting JSON (it would need CORS, but refuse it anyway).
+    for origin in ("http://evil.example", f"http://127.0.0.1:{port + 1}", "null"):
+        async with session.post(
+            "/api/send", json={"persona": "anna", "text": "/start"}, headers={"Origin": origin}
+        ) as response:
+            assert response.status == 403, origin
+    assert (await view(session, "anna"))["started"] is False
+
+    # The page itself, from its own origin or as localhost, works.
+    async with session.post(
+        "/api/send", json={"persona": "anna", "text": "/start"}, headers={"Origin": own}
+    ) as response:
+        assert response.status == 200, await response.text()
+    async with session.get(
+        "/api/view", params={"persona": "anna"}, headers={"Host": f"localhost:{port}"}
+    ) as response:
+        assert response.status == 200
+    async with session.get("/", headers={"Host": f"localhost:{port}"}) as response:
+        assert response.status == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -527,3 +528,87 @@ async def test_a_low_rating_opens_a_ticket_for_an_agent(bot, emulator, support_c
         )
     )
     assert _tickets(bot.database_url, pia.id)[0]["source"] == "review"
+
+
+async def test_forget_closes_the_open_ticket_and_the_topic_is_told(bot, emulator, support_chat):
+    olga = emulator.add_user(first_name="Olga", username="olga_forgets", language_code="en")
+    sam = emulator.add_user(first_name="Sam", username="sam_agent_forget", language_code="en")
+    ticket, thread = await _open_ticket(olga, emulator, support_chat)
+    olga.send_text("please help")
+    await emulator.wait_for(
+        lambda: any(m.get("text") == "please help" for m in _from_bot(support_chat, thread))
+    )
+
+    olga.send_text("/forget")
+    question = await _next_with(olga, "Erase your data?")
+    olga.press(question, _button(question, "🗑"))
+    await _next_with(olga, "Goodbye")
+
+    def told() -> list[JSON]:
+        return [m for m in _from_bot(support_chat, thread) if "erased" in (m.get("text") or "")]
+
+    await emulator.wait_for(lambda: bool(told()))
+    assert f"#{ticket}" in told()[0]["text"] and "closed" in told()[0]["text"]
+    assert [
+        t["status"]
+        for t in query(bot.database_url, "SELECT status FROM tickets WHERE id = ?", (ticket,))
+    ] == ["closed"]
+    await emulator.wait_for(lambda: support_chat.topics[thread].name.startswith("⚪"))
+    assert "Olga" not in support_chat.topics[thread].name
+
+    # An agent who answers afterwards learns why nothing goes out.
+    sam.send_text("Hi Olga, still there?", chat=support_chat, message_thread_id=thread)
+    await emulator.wait_for(lambda: len(told()) >= 2)
+    assert "can no longer" in told()[-1]["text"]
+    assert "Hi Olga" not in str([m.get("text") for m in olga.messages])
+    assert "AssertionError" not in bot.log() and "Traceback" not in bot.log()
+
+
+_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2060-\u2064\ufeff\u061c]")
+
+
+async def test_history_of_emoji_heavy_messages_fits_telegram(bot, emulator, support_chat):
+    emma = emulator.add_user(first_name="Emma", username="emma_emoji", language_code="en")
+    sam = emulator.add_user(first_name="Sam", username="sam_agent_emoji", language_code="en")
+    _ticket, thread = await _open_ticket(emma, emulator, support_chat)
+    # 150 characters of emoji are 300 UTF-16 units: fifteen of them overflow 4096.
+    for index in range(16):
+        emma.send_text(f"{index} " + "🎉👍🏽" * 50)
+    await emulator.wait_for(
+        lambda: any(
+            (m.get("text") or "").startswith("15 ") for m in _from_bot(support_chat, thread)
+        ),
+        timeout=30,
+    )
+    sam.send_text("/history", chat=support_chat, message_thread_id=thread)
+
+    def history() -> list[JSON]:
+        return [
+            m
+            for m in _from_bot(support_chat, thread)
+            if "Last interactions" in (m.get("text") or "")
+        ]
+
+    await emulator.wait_for(lambda: bool(history()), timeout=15)
+    text = history()[0]["text"]
+    assert "🎉" in text and len(text.encode("utf-16-le")) // 2 <= 4096
+    assert not [c for c in emulator.calls if not c.ok and c.error_code == 400]
+
+
+async def test_names_shown_to_staff_carry_no_bidi_or_zero_width_controls(
+    bot, emulator, support_chat, admin
+):
+    eve = emulator.add_user(
+        first_name="\u202eevil\u202c", last_name="\u200bX\u2066", language_code="en"
+    )
+    ticket, thread = await _open_ticket(eve, emulator, support_chat)
+    name = support_chat.topics[thread].name
+    assert not _CONTROLS.search(name) and "evil X" in name
+    card = _from_bot(support_chat, thread)[0]
+    assert f"Ticket #{ticket}" in card["text"]
+    assert not _CONTROLS.search(card["text"]) and "evil X" in card["text"]
+
+    admin.skip_messages()
+    admin.send_text(f"/customer {eve.id}")
+    record = await _next_with(admin, str(eve.id))
+    assert not _CONTROLS.search(record["text"]) and "evil X" in record["text"]

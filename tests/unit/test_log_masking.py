@@ -42,3 +42,18 @@ def test_the_filter_masks_arguments_and_tracebacks():
     output = stream.getvalue()
     assert "AAH-test-token" not in output and "123 45 67" not in output
     assert "update 42 failed" in output and "ValueError: customer typed [phone]" in output
+
+
+def test_national_and_spaced_phone_formats_are_masked():
+    for phone in (
+        "+380 67 123 45 67",
+        "(067) 123-45-67",
+        "8 (999) 123-45-67",
+        "+44 7700 900123",
+        "+380(67)123-45-67",
+        "380671234567",
+    ):
+        masked = mask_secrets(f"customer wrote: call {phone} today")
+        assert masked == "customer wrote: call [phone] today", (phone, masked)
+    for kept in ("order 12345 at 2026-11-23", "ids 5123456789 and -1001234567890", "(10) items"):
+        assert mask_secrets(kept) == kept

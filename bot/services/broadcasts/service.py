@@ -23,12 +23,10 @@ from bot.services.broadcasts.segments import (
     compile_segment,
     normalise,
 )
+from bot.telegram.text import CAPTION_LIMIT, MESSAGE_LIMIT, visible_len
 from storage.clock import utcnow
 from storage.repositories.broadcasts import Broadcast, UrlButton
 from storage.unit_of_work import Storage
-
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
 
 
 class BroadcastError(Exception):
@@ -132,10 +130,10 @@ class BroadcastService:
         """A broadcast to send at ``send_at`` (now if None), or a draft to confirm later."""
         segment = normalise(segment)
         self.compile(segment)  # refuse a malformed segment now, not when sending starts
-        limit = MAX_CAPTION if photo else MAX_TEXT
+        limit = CAPTION_LIMIT if photo else MESSAGE_LIMIT
         if not text.strip() and not photo:
             raise BroadcastError("the message is empty")
-        if len(text) > limit:
+        if visible_len(text) > limit:
             raise BroadcastError(f"the text is longer than Telegram allows ({limit} characters)")
         now = utcnow()
         async with self._storage.write() as uow:

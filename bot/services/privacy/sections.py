@@ -170,7 +170,7 @@ async def _export_tickets(uow: UnitOfWork, customer: Customer) -> list[dict[str,
 
 
 async def _forget_tickets(uow: UnitOfWork, customer: Customer, at: datetime) -> int:
-    return await uow.personal_data.erase_tickets(customer.id)
+    return await uow.personal_data.erase_tickets(customer.id, at)
 
 
 async def _export_conversation(uow: UnitOfWork, customer: Customer) -> list[dict[str, Any]]:
