@@ -21,6 +21,7 @@ from bot.api.schemas import ApiLimits
 from bot.api.server import MAX_BODY_BYTES, ApiContext, HttpServer, create_api
 from bot.broadcasts.flood import FloodGate
 from bot.broadcasts.worker import BroadcastWorker
+from bot.config import Settings, SettingsError
 from bot.domain.quiet_hours import QuietHours
 from bot.domain.rates import Rate
 from bot.i18n import create_i18n
@@ -68,7 +69,6 @@ from bot.services.profile import ProfileService
 from bot.services.reviews import NpsService, ReviewService
 from bot.services.snippets import Snippets
 from bot.services.support import SupportService
-from bot.settings import Settings, SettingsError
 from bot.telegram.commands import CommandMenu
 from bot.telegram.outbound import OutboundLogMiddleware
 from bot.telegram.retry import RetryMiddleware
@@ -106,16 +106,16 @@ class Application:
 
 async def create_application(settings: Settings) -> Application:
     token = settings.require_token()
-    rules = load_rules(settings.loyalty_rules)
-    await asyncio.to_thread(apply_migrations, settings.database_url)
-    storage = await open_storage(settings.database_url)
-    i18n = create_i18n(settings.default_language)
-    admin_ids = frozenset(settings.admin_ids)
+    rules = load_rules(settings.loyalty.rules_file)
+    await asyncio.to_thread(apply_migrations, settings.database.url)
+    storage = await open_storage(settings.database.url)
+    i18n = create_i18n(settings.telegram.default_language)
+    admin_ids = frozenset(settings.telegram.admin_ids)
 
     customer_cache = CustomerCache()
     log = InteractionLog(storage, customer_cache)
     intake = IntakeService(storage, customer_cache)
-    command_menu = CommandMenu(i18n, settings.default_language, admin_ids)
+    command_menu = CommandMenu(i18n, settings.telegram.default_language, admin_ids)
 
     session = telegram_session(settings)
     # The first registered wraps the rest: a call retried after a 429 is logged once.
@@ -128,7 +128,7 @@ async def create_application(settings: Settings) -> Application:
     ledger = PointsLedger(rules)
     loyalty = LoyaltyService(storage, rules, ledger)
     purchases = PurchaseService(
-        storage, rules, ledger, referral_min_minor=to_minor(settings.referral_min_purchase)
+        storage, rules, ledger, referral_min_minor=to_minor(settings.loyalty.referral_min_purchase)
     )
     redemptions = RedemptionService(storage, rules, ledger, purchases, roles)
     renderers: dict[str, Renderer] = {
@@ -137,26 +137,26 @@ async def create_application(settings: Settings) -> Application:
         **REWARD_NOTICES,
         **REVIEW_NOTICES,
     }
-    notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.default_language)
+    notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.telegram.default_language)
     embedder = default_embedder()
     faq = FaqService(storage, embedder, background_from=background_threshold(embedder))
     scheduler = Scheduler(
-        storage, settings.zone, tick_seconds=settings.jobs_tick_seconds, on_change=notices.wake
+        storage, settings.zone, tick_seconds=settings.jobs.tick_seconds, on_change=notices.wake
     )
-    delay = settings.review_request_delay_minutes
+    delay = settings.surveys.review_request_delay_minutes
     reviews = ReviewService(
         storage,
         rules,
         ledger,
         timedelta(minutes=delay) if delay else None,
-        settings.quiet,
+        settings.surveys.quiet,
         settings.zone,
     )
     register_jobs(scheduler, storage, settings, rules, ledger)
     _schedule_periodic_work(scheduler, settings, faq, redemptions, reviews)
     broadcast_service, broadcasts = _broadcasts(settings, storage, i18n, flood_gate, bot, rules)
     support, desk = _support(settings, storage, bot, i18n, loyalty, scheduler)
-    fsm_storage, events_isolation = create_fsm(storage, settings.redis_url)
+    fsm_storage, events_isolation = create_fsm(storage, settings.telegram.redis_url)
     dispatcher = Dispatcher(
         storage=fsm_storage,
         events_isolation=events_isolation,
@@ -172,7 +172,7 @@ async def create_application(settings: Settings) -> Application:
         notices=notices,
         faq=faq,
         redemptions=redemptions,
-        analytics=AnalyticsService(storage, rules, settings.support_first_response_minutes),
+        analytics=AnalyticsService(storage, rules, settings.support.first_response_minutes),
         reviews=reviews,
         nps=NpsService(storage, broadcast_service),
         broadcasts=broadcast_service,
@@ -181,7 +181,7 @@ async def create_application(settings: Settings) -> Application:
         profile=ProfileService(storage, customer_cache),
         support=support,
         desk=desk,
-        snippets=Snippets.load(settings.support_snippets),
+        snippets=Snippets.load(settings.support.snippets),
     )
     in_flight = InFlight()
     metrics = Metrics()
@@ -190,9 +190,9 @@ async def create_application(settings: Settings) -> Application:
     # Outer middlewares run in the order registered: claim and record the update first,
     # then pick the language and the sender's role that everything after relies on.
     dispatcher.update.outer_middleware(IntakeMiddleware(intake, in_flight))
-    CustomerLocaleMiddleware(i18n, settings.default_language).setup(dispatcher)
+    CustomerLocaleMiddleware(i18n, settings.telegram.default_language).setup(dispatcher)
     dispatcher.update.outer_middleware(RolesMiddleware(roles))
-    throttling = ThrottlingMiddleware(Rate.parse(settings.throttle_rate))
+    throttling = ThrottlingMiddleware(Rate.parse(settings.telegram.throttle_rate))
     dispatcher.message.outer_middleware(throttling)
     dispatcher.callback_query.outer_middleware(throttling)
     dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
@@ -242,12 +242,12 @@ def _http_server(
         dispatcher,
         bot,
         settings.webhook_secret_token(),
-        lease_seconds=settings.webhook_lease_seconds,
-        in_flight=settings.webhook_in_flight,
+        lease_seconds=settings.telegram.webhook_lease_seconds,
+        in_flight=settings.telegram.webhook_in_flight,
         metrics=metrics,
     )
-    if settings.http_port:
-        webhook = settings.webhook_url is not None
+    if settings.http.port:
+        webhook = settings.telegram.webhook_url is not None
         health = Health(storage, bot, in_flight, "webhook" if webhook else "polling")
         api = create_api(
             ApiContext(
@@ -255,13 +255,13 @@ def _http_server(
                 purchases=purchases,
                 loyalty=loyalty,
                 tokens=ApiTokenService(storage),
-                default_language=settings.default_language,
+                default_language=settings.telegram.default_language,
                 on_change=notices.wake,
                 health=health.report,
                 limits=ApiLimits(
-                    max_purchase_amount=settings.max_purchase_amount,
-                    purchase_backdate_days=settings.purchase_backdate_days,
-                    max_adjust_points=settings.max_adjust_points,
+                    max_purchase_amount=settings.http.max_purchase_amount,
+                    purchase_backdate_days=settings.http.purchase_backdate_days,
+                    max_adjust_points=settings.http.max_adjust_points,
                 ),
             ),
             outer_middlewares=(http_middleware(metrics),),
@@ -271,7 +271,7 @@ def _http_server(
         api.router.add_get("/metrics", metrics_route(metrics, storage))
         if webhook:
             api.router.add_post(settings.webhook_path, inbox.receive)
-        http = HttpServer(api, settings.http_host, settings.http_port)
+        http = HttpServer(api, settings.http.host, settings.http.port)
     return inbox, http
 
 
@@ -294,7 +294,7 @@ def _schedule_periodic_work(
 
     scheduler.every("faq-refresh", FAQ_REFRESH_SECONDS, refresh_faq)
     scheduler.every("redemption-expiry", REDEMPTION_SWEEP_SECONDS, expire_codes)
-    scheduler.every("rating-requests", settings.jobs_tick_seconds, ask_for_ratings)
+    scheduler.every("rating-requests", settings.jobs.tick_seconds, ask_for_ratings)
 
 
 def _broadcasts(
@@ -313,19 +313,19 @@ def _broadcasts(
         session=telegram_session(settings),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
-    service = BroadcastService(storage, settings.zone, settings.default_language)
+    service = BroadcastService(storage, settings.zone, settings.telegram.default_language)
     worker = BroadcastWorker(
         storage,
         broadcast_bot,
         service,
         i18n,
-        settings.default_language,
+        settings.telegram.default_language,
         settings.zone,
-        rate=settings.broadcast_rate,
-        in_flight=settings.broadcast_in_flight,
+        rate=settings.broadcasts.rate,
+        in_flight=settings.broadcasts.in_flight,
         gate=flood_gate,
-        quiet_hours=QuietHours.parse(settings.promotion_quiet_hours),
-        poll_seconds=settings.broadcast_poll_seconds,
+        quiet_hours=QuietHours.parse(settings.broadcasts.promotion_quiet_hours),
+        poll_seconds=settings.broadcasts.poll_seconds,
         notify=bot,
         campaign_texts=CAMPAIGN_TEXTS,
         rules=rules,
@@ -342,18 +342,18 @@ def _support(
     scheduler: Scheduler,
 ) -> tuple[SupportService, SupportDesk]:
     """Human support: tickets, the agents' forum, and the first-response reminders."""
-    support = SupportService(storage, loyalty, timedelta(minutes=settings.support_reopen_minutes))
+    support = SupportService(storage, loyalty, timedelta(minutes=settings.support.reopen_minutes))
     desk = SupportDesk(
         bot,
         support,
         i18n,
-        settings.support_chat_id,
-        settings.default_language,
-        settings.support_priority_tiers,
+        settings.support.chat_id,
+        settings.telegram.default_language,
+        settings.support.priority_tiers,
     )
-    if settings.support_first_response_minutes > 0:
-        first_response = timedelta(minutes=settings.support_first_response_minutes)
-        admin_ids = frozenset(settings.admin_ids)
+    if settings.support.first_response_minutes > 0:
+        first_response = timedelta(minutes=settings.support.first_response_minutes)
+        admin_ids = frozenset(settings.telegram.admin_ids)
 
         async def remind_waiting(_now: datetime) -> None:
             await desk.remind_waiting(first_response, admin_ids)
@@ -369,7 +369,7 @@ def _on_startup(
     app: Application, intake: IntakeService, customers: CustomerService, command_menu: CommandMenu
 ) -> Callable[[], Awaitable[None]]:
     async def on_startup() -> None:
-        polling = app.settings.webhook_url is None
+        polling = app.settings.telegram.webhook_url is None
         orphaned = await intake.recover_after_restart(polling=polling)
         if orphaned:
             logger.warning("%d updates were cut short by the last stop; retrying them", orphaned)
@@ -383,7 +383,7 @@ def _on_startup(
                     "could not delete a webhook left by an earlier deployment: %s", error
                 )
         try:
-            admins = frozenset(app.settings.admin_ids)
+            admins = frozenset(app.settings.telegram.admin_ids)
             await command_menu.register(app.bot, await customers.known_telegram_ids(admins))
         except TelegramAPIError as error:
             logger.warning("could not register the command menu: %s", error)
@@ -410,11 +410,11 @@ def _on_startup(
 
 def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
     async def on_shutdown() -> None:
-        grace = app.settings.shutdown_grace_seconds
+        grace = app.settings.telegram.shutdown_grace_seconds
         if not await app.in_flight.drained(grace):
             logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
         steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
-        if app.inbox is not None and app.settings.webhook_url is None:
+        if app.inbox is not None and app.settings.telegram.webhook_url is None:
             inbox = app.inbox
             steps.append(("the webhook inbox", lambda: inbox.stop(grace)))
         steps.append(("the scheduler", app.scheduler.stop))
@@ -493,7 +493,7 @@ async def run_bot(settings: Settings) -> None:
         await app.storage.close()
         await app.bot.session.close()
         raise
-    if app.settings.webhook_url is not None and app.inbox is not None:
+    if app.settings.telegram.webhook_url is not None and app.inbox is not None:
         await _run_webhook(app, app.inbox)
         return
     await app.dispatcher.start_polling(
@@ -513,20 +513,20 @@ async def _run_webhook(app: Application, inbox: WebhookInbox) -> None:
     await dispatcher.emit_startup(bot=bot, **workflow)
     try:
         inbox.start()
-        assert app.settings.webhook_url is not None
+        assert app.settings.telegram.webhook_url is not None
         await register_webhook(
             bot,
-            app.settings.webhook_url,
+            app.settings.telegram.webhook_url,
             app.settings.webhook_secret_token(),
             ALLOWED_UPDATES,
-            max_connections=min(100, app.settings.webhook_in_flight),
+            max_connections=min(100, app.settings.telegram.webhook_in_flight),
         )
         logger.info("handling webhook updates as %s", inbox.owner)
         await stop.wait()
         logger.info("stopping: no more webhook updates are taken")
     finally:
         # The webhook stays set: other replicas (or this one, restarted) take the updates.
-        await inbox.stop(app.settings.shutdown_grace_seconds)
+        await inbox.stop(app.settings.telegram.shutdown_grace_seconds)
         try:
             await dispatcher.emit_shutdown(bot=bot, **workflow)
         finally:

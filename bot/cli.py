@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.config import Settings, SettingsError, load_settings
 from bot.services.access import AuditLog
 from bot.services.interactions import CustomerHistory, InteractionLog
-from bot.settings import Settings, SettingsError, load_settings
 from storage.migrations import apply_migrations
 from storage.unit_of_work import open_storage
 
@@ -97,12 +97,12 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     try:
         if settings is None:
             settings = load_settings()
-            configure_logging(settings.log_level, settings.log_format)
+            configure_logging(settings.logging.level, settings.logging.format)
         command = arguments.command or "run"
         if command == "run":
             return _run(settings)
         if command == "migrate":
-            report = apply_migrations(settings.database_url)
+            report = apply_migrations(settings.database.url)
             applied = ", ".join(report.applied) or "nothing to apply"
             print(f"migrations: {applied}; schema at {report.current[-1]}")
             return EXIT_OK
@@ -183,13 +183,13 @@ async def _show_customer(settings: Settings, arguments: argparse.Namespace) -> i
         from bot.cli_privacy import run_privacy_command
 
         return await run_privacy_command(settings, arguments)
-    path = settings.sqlite_path
+    path = settings.database.sqlite_path
     if path is not None and not path.exists():
         print(
             f"no database at {path}: start the bot or run `python -m bot migrate`", file=sys.stderr
         )
         return EXIT_NOT_FOUND
-    storage = await open_storage(settings.database_url)
+    storage = await open_storage(settings.database.url)
     try:
         limit = arguments.limit if arguments.limit is not None or arguments.json else 20
         history = await InteractionLog(storage).history(arguments.telegram_id, limit)
@@ -220,8 +220,8 @@ def parse_since(text: str | None) -> datetime | None:
 
 
 async def _show_audit(settings: Settings, arguments: argparse.Namespace) -> int:
-    apply_migrations(settings.database_url)
-    storage = await open_storage(settings.database_url)
+    apply_migrations(settings.database.url)
+    storage = await open_storage(settings.database.url)
     try:
         entries = await AuditLog(storage).find(parse_since(arguments.since), arguments.actor)
     finally:

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.config import Settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -53,7 +53,7 @@ def backup_database(source: Path, target: Path, pages_per_step: int = PAGES_PER_
 
 
 async def run_backup_command(settings: Settings, arguments: argparse.Namespace) -> int:
-    source = settings.sqlite_path
+    source = settings.database.sqlite_path
     if source is None:
         print(
             "DATABASE_URL is not SQLite: back PostgreSQL up with pg_dump instead",

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.config import Settings, SettingsError
 from bot.services.access import CLI
 from bot.services.broadcasts.segments import SegmentError
 from bot.services.broadcasts.service import (
@@ -24,7 +25,6 @@ from bot.services.broadcasts.service import (
     Status,
     parse_when,
 )
-from bot.settings import Settings, SettingsError
 from storage.migrations import apply_migrations
 from storage.repositories.broadcasts import UrlButton
 from storage.unit_of_work import open_storage
@@ -87,10 +87,10 @@ def _buttons(specs: list[str]) -> list[list[UrlButton]]:
 
 
 async def run_tag_command(settings: Settings, arguments: argparse.Namespace) -> int:
-    apply_migrations(settings.database_url)
-    storage = await open_storage(settings.database_url)
+    apply_migrations(settings.database.url)
+    storage = await open_storage(settings.database.url)
     try:
-        service = BroadcastService(storage, settings.zone, settings.default_language)
+        service = BroadcastService(storage, settings.zone, settings.telegram.default_language)
         remove = arguments.action == "remove"
         changed = await service.tag(CLI, arguments.telegram_id, arguments.tag, remove=remove)
     except BroadcastError as error:
@@ -105,9 +105,9 @@ async def run_tag_command(settings: Settings, arguments: argparse.Namespace) -> 
 async def run_broadcast_command(settings: Settings, arguments: argparse.Namespace) -> int:
     command = arguments.broadcast_command
     send_at = parse_at(arguments.at, settings.zone) if command == "create" else None
-    apply_migrations(settings.database_url)
-    storage = await open_storage(settings.database_url)
-    service = BroadcastService(storage, settings.zone, settings.default_language)
+    apply_migrations(settings.database.url)
+    storage = await open_storage(settings.database.url)
+    service = BroadcastService(storage, settings.zone, settings.telegram.default_language)
     try:
         if command == "create":
             photo = arguments.photo

@@ -7,11 +7,11 @@ import json
 import sys
 from typing import Any
 
+from bot.config import Settings
 from bot.services.access import CLI
 from bot.services.faq.content import FaqFileError, dump_entries
 from bot.services.faq.matcher import default_embedder
 from bot.services.faq.service import Answer, FaqService
-from bot.settings import Settings
 from storage.migrations import apply_migrations
 from storage.unit_of_work import open_storage
 
@@ -20,8 +20,8 @@ EXIT_INVALID = 1
 
 
 async def run_faq_command(settings: Settings, arguments: argparse.Namespace) -> int:
-    apply_migrations(settings.database_url)
-    storage = await open_storage(settings.database_url)
+    apply_migrations(settings.database.url)
+    storage = await open_storage(settings.database.url)
     try:
         faq = FaqService(storage, default_embedder())
         command = arguments.faq_command

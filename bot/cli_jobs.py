@@ -13,11 +13,11 @@ import sys
 from datetime import date
 from typing import Any
 
+from bot.config import Settings, SettingsError
 from bot.jobs.catalogue import register_jobs
 from bot.jobs.scheduler import Outcome, Scheduler, UnknownJob
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import load_rules
-from bot.settings import Settings, SettingsError
 from storage.migrations import apply_migrations
 from storage.repositories.outbox import JobRun
 from storage.unit_of_work import Storage, open_storage
@@ -43,7 +43,7 @@ def add_jobs_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def build_scheduler(settings: Settings, storage: Storage) -> Scheduler:
-    rules = load_rules(settings.loyalty_rules)
+    rules = load_rules(settings.loyalty.rules_file)
     scheduler = Scheduler(storage, settings.zone)
     register_jobs(scheduler, storage, settings, rules, PointsLedger(rules))
     return scheduler
@@ -51,8 +51,8 @@ def build_scheduler(settings: Settings, storage: Storage) -> Scheduler:
 
 async def run_jobs_command(settings: Settings, arguments: argparse.Namespace) -> int:
     day = _parse_day(arguments.date) if arguments.jobs_command == "run" else None
-    apply_migrations(settings.database_url)
-    storage = await open_storage(settings.database_url)
+    apply_migrations(settings.database.url)
+    storage = await open_storage(settings.database.url)
     try:
         scheduler = build_scheduler(settings, storage)
         if arguments.jobs_command == "run":

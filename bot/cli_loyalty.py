@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from bot.config import Settings
 from bot.services.access import CLI
 from bot.services.api_tokens import (
     DEFAULT_SCOPES,
@@ -17,7 +18,6 @@ from bot.services.api_tokens import (
 from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService
-from bot.settings import Settings
 from storage.migrations import apply_migrations
 from storage.unit_of_work import Storage, open_storage
 
@@ -100,7 +100,7 @@ async def run_token_command(settings: Settings, arguments: argparse.Namespace) -
 
 
 async def run_points_command(settings: Settings, arguments: argparse.Namespace) -> int:
-    rules = load_rules(settings.loyalty_rules)
+    rules = load_rules(settings.loyalty.rules_file)
     storage = await _open(settings)
     try:
         loyalty = LoyaltyService(storage, rules, PointsLedger(rules))
@@ -158,5 +158,5 @@ async def run_points_command(settings: Settings, arguments: argparse.Namespace) 
 
 
 async def _open(settings: Settings) -> Storage:
-    apply_migrations(settings.database_url)
-    return await open_storage(settings.database_url)
+    apply_migrations(settings.database.url)
+    return await open_storage(settings.database.url)

@@ -8,11 +8,11 @@ import sys
 
 from aiogram import Bot
 
+from bot.config import Settings
 from bot.services.access import CLI
 from bot.services.privacy import AlreadyForgotten, PrivacyService
 from bot.services.privacy.catalogue import DATA_SECTIONS
 from bot.services.review_posts import PublishedPost, published_posts, withdraw
-from bot.settings import Settings
 from bot.telegram.session import telegram_session
 from storage.migrations import apply_migrations
 from storage.unit_of_work import open_storage
@@ -36,8 +36,8 @@ def add_privacy_commands(
 
 
 async def run_privacy_command(settings: Settings, arguments: argparse.Namespace) -> int:
-    apply_migrations(settings.database_url)
-    storage = await open_storage(settings.database_url)
+    apply_migrations(settings.database.url)
+    storage = await open_storage(settings.database.url)
     try:
         privacy = PrivacyService(storage, DATA_SECTIONS)
         customer = await privacy.find(arguments.telegram_id)
@@ -64,15 +64,15 @@ async def run_privacy_command(settings: Settings, arguments: argparse.Namespace)
             return EXIT_FAILED
         changed = ", ".join(f"{name}: {count}" for name, count in counts.items() if count)
         print(f"forgotten; rows changed: {changed or 'none'}")
-        if posts and settings.reviews_channel_id is not None:
-            if settings.bot_token is None:
+        if posts and settings.surveys.reviews_channel_id is not None:
+            if settings.telegram.token is None:
                 print(
                     f"BOT_TOKEN is not set: {len(posts)} published review(s) stay on the "
                     "channel; a channel admin must remove them",
                     file=sys.stderr,
                 )
             else:
-                channel = settings.reviews_channel_id
+                channel = settings.surveys.reviews_channel_id
                 withdrawn = await _withdraw_from_channel(settings, channel, posts)
                 print(f"reviews withdrawn from the channel: {withdrawn} of {len(posts)}")
         return EXIT_OK

@@ -9,9 +9,9 @@ import re
 import sys
 from pathlib import Path
 
+from bot.config import Settings, SettingsError
 from bot.services.analytics import AnalyticsService, Figures
 from bot.services.loyalty.rules import load_rules
-from bot.settings import Settings, SettingsError
 from storage.migrations import apply_migrations
 from storage.unit_of_work import open_storage
 
@@ -85,8 +85,8 @@ EXPORTS = {
 
 
 async def run_export_command(settings: Settings, arguments: argparse.Namespace) -> int:
-    apply_migrations(settings.database_url)
-    storage = await open_storage(settings.database_url)
+    apply_migrations(settings.database.url)
+    storage = await open_storage(settings.database.url)
     target = arguments.output.open("w", newline="", encoding="utf-8") if arguments.output else None
     try:
         writer = csv.writer(target or sys.stdout)
@@ -105,10 +105,10 @@ async def run_export_command(settings: Settings, arguments: argparse.Namespace) 
 
 
 async def run_cohorts_command(settings: Settings, arguments: argparse.Namespace) -> int:
-    apply_migrations(settings.database_url)
-    storage = await open_storage(settings.database_url)
+    apply_migrations(settings.database.url)
+    storage = await open_storage(settings.database.url)
     try:
-        table = await AnalyticsService(storage, load_rules(settings.loyalty_rules)).cohorts(
+        table = await AnalyticsService(storage, load_rules(settings.loyalty.rules_file)).cohorts(
             max(1, arguments.months)
         )
     finally:
@@ -141,12 +141,12 @@ async def run_stats_command(settings: Settings, arguments: argparse.Namespace) -
 
     days = parse_period(arguments.period)
     end = parse_since(arguments.end) if arguments.end else None
-    rules = load_rules(settings.loyalty_rules)
-    apply_migrations(settings.database_url)
-    storage = await open_storage(settings.database_url)
+    rules = load_rules(settings.loyalty.rules_file)
+    apply_migrations(settings.database.url)
+    storage = await open_storage(settings.database.url)
     try:
         figures = await AnalyticsService(
-            storage, rules, settings.support_first_response_minutes
+            storage, rules, settings.support.first_response_minutes
         ).figures(days, end)
     finally:
         await storage.close()

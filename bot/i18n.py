@@ -13,7 +13,7 @@ from aiogram.utils.i18n import I18n
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from bot.settings import SUPPORTED_LANGUAGES
+from bot.domain.languages import SUPPORTED_LANGUAGES
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"

@@ -19,6 +19,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.notices.formatting import clock, money, percent, points
 from bot.notices.rewards import code_purpose, spaced_code
 from bot.notices.worker import NoticeWorker
@@ -41,7 +42,6 @@ from bot.services.loyalty.redemptions import (
     till_order_id,
 )
 from bot.services.loyalty.service import LoyaltyService, is_valid_card_code
-from bot.settings import Settings
 from bot.telegram.qr import CARD_PAYLOAD, REDEEM_PAYLOAD
 from bot.telegram.text import shown_name
 from handlers.callbacks import ConfirmCode, ConfirmSale, DropSale, KeepCode
@@ -407,7 +407,7 @@ def _describe(
             )
         ),
         _("Valid until {time}").format(
-            time=clock(redemption.expires_at, settings.timezone, utcnow())
+            time=clock(redemption.expires_at, settings.jobs.timezone, utcnow())
         ),
     ]
     if amount is not None:
@@ -429,10 +429,10 @@ def _refusal_text(
     shown = spaced_code(code)
     if isinstance(refusal, CodeExpired):
         return _("❌ Code {code} expired at {time}; its points went back to the customer.").format(
-            code=shown, time=clock(refusal.redemption.expires_at, settings.timezone, now)
+            code=shown, time=clock(refusal.redemption.expires_at, settings.jobs.timezone, now)
         )
     if isinstance(refusal, CodeClosed):
-        when = clock(refusal.redemption.closed_at or now, settings.timezone, now)
+        when = clock(refusal.redemption.closed_at or now, settings.jobs.timezone, now)
         if refusal.redemption.state == "confirmed":
             return _("❌ Code {code} was already used at {time}.").format(code=shown, time=when)
         return _("❌ Code {code} was cancelled by the customer at {time}.").format(

@@ -9,8 +9,8 @@ from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 
+from bot.config import Settings
 from bot.services.languages import effective_language
-from bot.settings import Settings
 from storage.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ async def apologise(
     if customer is None or customer.telegram_id is None:
         return True
     language = effective_language(
-        customer.language, customer.telegram_language, settings.default_language
+        customer.language, customer.telegram_language, settings.telegram.default_language
     )
     text = i18n.gettext(
         "Sorry, something went wrong on our side. Please try again in a moment.", locale=language

@@ -7,9 +7,9 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.i18n import N_
 from bot.services.access import Actor, RoleService
-from bot.settings import Settings
 from bot.telegram.commands import ADMIN_COMMANDS, CASHIER_COMMANDS
 from bot.telegram.text import cut
 from handlers.filters import Check
@@ -42,12 +42,12 @@ async def unknown_command(message: Message, role_service: RoleService) -> None:
 @router.message(Check(F.text))
 async def free_text(message: Message, settings: Settings) -> None:
     assert message.text is not None
-    if len(message.text) > settings.max_text_length:
+    if len(message.text) > settings.telegram.max_text_length:
         await message.answer(
             _(
                 "That message is {length} characters long; I can read up to {limit}. "
                 "Please send a shorter one."
-            ).format(length=len(message.text), limit=settings.max_text_length)
+            ).format(length=len(message.text), limit=settings.telegram.max_text_length)
         )
         return
     # Free text the FAQ did not take (it was sent in the middle of another step).

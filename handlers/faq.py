@@ -15,9 +15,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.services.faq.content import FaqEntry
 from bot.services.faq.service import Answer, FaqService
-from bot.settings import Settings
 from bot.telegram.text import CAPTION_LIMIT, cut, visible_len
 from handlers.callbacks import FaqFeedback, FaqNav, FaqPick, TalkToHuman
 from handlers.filters import MenuButton
@@ -38,7 +38,7 @@ class AnswerableText(Filter):
         text = message.text
         if not text or text.startswith("/"):
             return False
-        return len(text) <= settings.max_text_length
+        return len(text) <= settings.telegram.max_text_length
 
 
 def _language() -> str:

@@ -9,8 +9,8 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.domain.languages import SUPPORTED_LANGUAGES
 from bot.services.customers import CustomerService
-from bot.settings import SUPPORTED_LANGUAGES
 from bot.telegram.commands import CommandMenu
 from handlers.callbacks import LanguageChoice
 from handlers.filters import MenuButton

@@ -14,8 +14,8 @@ from aiogram.types import BufferedInputFile, CallbackQuery, LinkPreviewOptions, 
 from aiogram.utils.deep_linking import create_start_link
 from aiogram.utils.i18n import I18n
 
+from bot.config import Settings
 from bot.services.loyalty.service import LoyaltyService, card_payload, referral_payload
-from bot.settings import Settings
 from bot.telegram.qr import qr_png
 from handlers import loyalty_texts as texts
 from handlers.callbacks import ShowCard, ShowInvite
@@ -33,7 +33,7 @@ async def show_points(
 ) -> None:
     summary = await loyalty.summary(customer)
     text = texts.points_screen(
-        summary, loyalty.rules, i18n.current_locale, ZoneInfo(settings.timezone)
+        summary, loyalty.rules, i18n.current_locale, ZoneInfo(settings.jobs.timezone)
     )
     await message.answer(text, reply_markup=texts.points_keyboard())
 

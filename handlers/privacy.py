@@ -18,11 +18,11 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.services.privacy import THE_CUSTOMER, AlreadyForgotten, PrivacyService
 from bot.services.review_posts import withdraw
 from bot.services.reviews import ReviewService
 from bot.services.support import SupportService
-from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk
 from handlers.callbacks import ConfirmForget, KeepData, ProfileAction
 from handlers.screens import replace_screen
@@ -131,8 +131,8 @@ async def confirm_forget(
         return
     if open_ticket is not None:
         await desk.customer_forgot(customer.id, open_ticket.id)
-    if posts and settings.reviews_channel_id is not None:
-        await withdraw(bot, settings.reviews_channel_id, posts)
+    if posts and settings.surveys.reviews_channel_id is not None:
+        await withdraw(bot, settings.surveys.reviews_channel_id, posts)
     await replace_screen(query, _("🗑 Your data has been erased."), bot)
     await bot.send_message(
         query.from_user.id,

@@ -14,10 +14,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.notices.reviews import stars_keyboard
 from bot.services.reviews import NpsService, Rated, Refusal, ReviewService
 from bot.services.support import SupportService
-from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk
 from bot.telegram.text import cut, shown_name
 from handlers.callbacks import NpsScore, ReviewPublish, ReviewSkip, ReviewStars
@@ -143,7 +143,7 @@ async def _tell_admins(bot: Bot, settings: Settings, customer: Customer, score: 
         username=html.quote(username),
         id=customer.telegram_id,
     )
-    for admin_id in settings.admin_ids:
+    for admin_id in settings.telegram.admin_ids:
         try:
             await bot.send_message(admin_id, text)
         except TelegramAPIError as error:
@@ -184,7 +184,7 @@ async def comment(
     await message.answer(_("Thank you, we've added it to your review. 🙏"))
     if isinstance(recovery, int):
         await _add_to_recovery(customer, review, recovery, message, support, desk)
-    if settings.reviews_channel_id is not None and reviews.publishable(review):
+    if settings.surveys.reviews_channel_id is not None and reviews.publishable(review):
         await _offer_publication(bot, settings, customer, review)
 
 
@@ -236,7 +236,7 @@ async def _offer_publication(
             ]
         ]
     )
-    for admin_id in settings.admin_ids:
+    for admin_id in settings.telegram.admin_ids:
         try:
             await bot.send_message(admin_id, text, reply_markup=markup)
         except TelegramAPIError as error:

@@ -18,6 +18,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.notices.formatting import clock, money, percent, points
 from bot.notices.rewards import code_purpose, spaced_code
 from bot.services.loyalty.ledger import InsufficientPoints
@@ -30,7 +31,6 @@ from bot.services.loyalty.redemptions import (
     UnknownCode,
     UnknownReward,
 )
-from bot.settings import Settings
 from bot.telegram.qr import REDEEM_PAYLOAD, qr_png, start_link
 from handlers.callbacks import CancelCode, PickReward, ShowRewards, StopUsingPoints, UsePoints
 from handlers.filters import Check, MenuButton
@@ -77,7 +77,7 @@ def _catalogue_screen(
                 + _("{code} — {what}, valid until {time}").format(
                     code=spaced_code(code.code),
                     what=_what(code, service),
-                    time=clock(code.expires_at, settings.timezone, now),
+                    time=clock(code.expires_at, settings.jobs.timezone, now),
                 )
                 for code in catalogue.open_codes
             )
@@ -150,7 +150,7 @@ async def _send_code(
         _(
             "Valid until {time}. Show this to the cashier: they scan the QR code "
             "or type the digits."
-        ).format(time=clock(redemption.expires_at, settings.timezone, utcnow())),
+        ).format(time=clock(redemption.expires_at, settings.jobs.timezone, utcnow())),
         _("Balance after this code: {balance} points.").format(
             balance=points(issued.balance, _language())
         ),
@@ -297,7 +297,7 @@ async def cancel_code(
         return
     except CodeClosed as closed:
         moment = closed.redemption.closed_at or utcnow()
-        when = clock(moment, settings.timezone, utcnow())
+        when = clock(moment, settings.jobs.timezone, utcnow())
         callback_answer.text = (
             _("This code was already used at {time}.")
             if closed.redemption.state == "confirmed"

@@ -34,6 +34,7 @@ from bot.api.schemas import (
     RefundOut,
     TierOut,
 )
+from bot.config.errors import SettingsError
 from bot.services.access import Actor
 from bot.services.api_tokens import ApiTokenService
 from bot.services.loyalty.idempotency import RequestConflict
@@ -47,7 +48,6 @@ from bot.services.loyalty.purchases import (
     to_minor,
 )
 from bot.services.loyalty.service import LoyaltyService
-from bot.settings import SettingsError
 from storage.unit_of_work import Storage
 
 logger = logging.getLogger(__name__)

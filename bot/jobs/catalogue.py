@@ -7,16 +7,16 @@ reminder never mentions points that burnt a moment earlier.
 
 from __future__ import annotations
 
+from bot.config import Settings, SettingsError
 from bot.jobs.scheduler import Scheduler
 from bot.services.broadcasts.service import BroadcastService
-from bot.services.campaigns import Campaigns
+from bot.services.campaigns import Campaigns, CampaignSettings
 from bot.services.loyalty.birthdays import BirthdayBonus
 from bot.services.loyalty.expiry import PointsExpiry
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
 from bot.services.privacy.retention import TextRetention
 from bot.services.reviews import NpsSchedule, NpsService
-from bot.settings import Settings, SettingsError
 from storage.unit_of_work import Storage
 
 POINTS_EXPIRY = "points-expiry"
@@ -40,15 +40,15 @@ def register_jobs(
     rules: LoyaltyRules,
     ledger: PointsLedger,
 ) -> None:
-    at = settings.daily_jobs_at
-    options = settings.campaigns
+    at = settings.jobs.daily_at
+    options = CampaignSettings(**settings.campaigns.model_dump())
     if options.expiry and not (rules.expiry.days and rules.expiry.remind_days_before):
         raise SettingsError(
             "CAMPAIGN_EXPIRY is on but the loyalty rules never remind of expiring points: "
             "set expiry.days and expiry.remind_days_before in LOYALTY_RULES, or turn it off"
         )
     campaigns = Campaigns(
-        storage, options, rules, scheduler.zone, settings.default_language, scheduler.clock
+        storage, options, rules, scheduler.zone, settings.telegram.default_language, scheduler.clock
     )
     expiry = PointsExpiry(
         storage,
@@ -76,20 +76,22 @@ def register_jobs(
         scheduler.daily(REACTIVATION_CAMPAIGN, at, campaigns.reactivation)
     if options.welcome_hours:
         # Looked for ten times per delay (at most every 5 minutes): at most a tenth late.
-        sweep = min(300.0, max(settings.jobs_tick_seconds, options.welcome_hours * 360))
+        sweep = min(300.0, max(settings.jobs.tick_seconds, options.welcome_hours * 360))
         scheduler.every(WELCOME_CAMPAIGN, sweep, campaigns.welcome)
-    if settings.interaction_retention_days:
-        retention = TextRetention(storage, settings.interaction_retention_days, scheduler.clock)
+    if settings.privacy.interaction_retention_days:
+        retention = TextRetention(
+            storage, settings.privacy.interaction_retention_days, scheduler.clock
+        )
         scheduler.daily(TEXT_RETENTION, at, retention.blank_old_texts)
-    if settings.nps_survey_every_days:
+    if settings.surveys.nps_every_days:
         # NPS on a schedule: each day, the segment's customers not asked for that long.
         nps = NpsService(
             storage,
-            BroadcastService(storage, settings.zone, settings.default_language),
+            BroadcastService(storage, settings.zone, settings.telegram.default_language),
             NpsSchedule(
-                settings.nps_survey_every_days,
-                settings.nps_survey_segment,
-                settings.quiet,
+                settings.surveys.nps_every_days,
+                settings.surveys.nps_segment,
+                settings.surveys.quiet,
                 settings.zone,
             ),
             scheduler.clock,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings
+from bot.config import Settings
 
 DEFAULT_PORT = 8765
 

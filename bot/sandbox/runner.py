@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.app import run_bot
+from bot.config.errors import SettingsError
 from bot.emulator import BotAPIEmulator
 from bot.sandbox import demo
 from bot.sandbox.personas import BOT_USERNAME, TOKEN
 from bot.sandbox.setup import HOST, free_port, populate, sandbox_settings
 from bot.sandbox.till import Till, create_token
 from bot.sandbox.web import SandboxPage
-from bot.settings import SettingsError
 from storage.unit_of_work import open_storage
 
 logger = logging.getLogger(__name__)
@@ -73,12 +73,12 @@ async def run_sandbox(options: SandboxOptions) -> None:
     till: Till | None = None
     try:
         await _wait_until_started(emulator, bot)
-        storage = await open_storage(settings.database_url)
+        storage = await open_storage(settings.database.url)
         try:
             token = await create_token(storage)
         finally:
             await storage.close()
-        till = Till(f"http://{HOST}:{settings.http_port}", token)
+        till = Till(f"http://{HOST}:{settings.http.port}", token)
         page.till = till
         if fresh:
             print("Preparing demo data (first start)…", flush=True)

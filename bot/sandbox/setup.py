@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from bot.config import Settings, load_settings
 from bot.emulator import BotAPIEmulator
 from bot.sandbox.personas import (
     DEMO_CUSTOMERS,
@@ -13,7 +14,6 @@ from bot.sandbox.personas import (
     SUPPORT_CHAT_TITLE,
     TOKEN,
 )
-from bot.settings import Settings, load_settings
 
 # Everything listens on the loopback interface only: the sandbox has no authentication.
 HOST = "127.0.0.1"

@@ -32,8 +32,8 @@ from bot.sandbox.personas import (
 )
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from bot.sandbox.till import Till
-    from bot.settings import Settings
 
 STATIC = Path(__file__).with_name("static")
 JSON = dict[str, Any]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.domain.languages import SUPPORTED_LANGUAGES
 from bot.services.customer_cache import CustomerCache
-from bot.settings import SUPPORTED_LANGUAGES
 from storage.clock import utcnow
 from storage.models import Customer
 from storage.unit_of_work import Storage

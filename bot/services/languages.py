@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.settings import SUPPORTED_LANGUAGES
+from bot.domain.languages import SUPPORTED_LANGUAGES
 
 
 def effective_language(chosen: str | None, telegram_code: str | None, default: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.settings import SettingsError
+from bot.config.errors import SettingsError
 
 
 class SnippetError(SettingsError):

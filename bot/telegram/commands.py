@@ -9,8 +9,8 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 
+from bot.domain.languages import SUPPORTED_LANGUAGES
 from bot.i18n import N_
-from bot.settings import SUPPORTED_LANGUAGES
 
 logger = logging.getLogger(__name__)
 

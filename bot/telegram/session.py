@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.settings import Settings
+from bot.config import Settings
 
 
 def telegram_session(settings: Settings) -> AiohttpSession:
-    return AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_url))

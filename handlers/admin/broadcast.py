@@ -20,11 +20,11 @@ from aiogram.utils.i18n import gettext as _
 
 # A module, not its names: bot.broadcasts imports handlers.callbacks, which imports this.
 from bot.broadcasts import render
+from bot.config import Settings
 from bot.i18n import N_
 from bot.services.access import Actor
 from bot.services.broadcasts.segments import SegmentError
 from bot.services.broadcasts.service import BroadcastError, BroadcastService, parse_when
-from bot.settings import Settings
 from handlers.callbacks import BroadcastStep
 from handlers.filters import IsAdmin
 
@@ -276,7 +276,9 @@ async def take_when(
     local = moment.astimezone(settings.zone)
     await message.answer(
         _("Send broadcast #{id} to about {count} customers at {when}?").format(
-            id=broadcast.id, count=reachable, when=f"{local:%Y-%m-%d %H:%M} ({settings.timezone})"
+            id=broadcast.id,
+            count=reachable,
+            when=f"{local:%Y-%m-%d %H:%M} ({settings.jobs.timezone})",
         ),
         reply_markup=_confirm_keyboard(broadcast.id, int(moment.timestamp())),
     )

@@ -7,10 +7,10 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.services.access import Actor
 from bot.services.faq.content import FaqFileError
 from bot.services.faq.service import FaqService
-from bot.settings import Settings
 from bot.telegram.text import cut, fit_lines
 
 router = Router(name=__name__)
@@ -36,14 +36,14 @@ async def gaps(message: Message, faq: FaqService) -> None:
 @router.message(Command("faq_reload"))
 async def reload_file(message: Message, faq: FaqService, settings: Settings) -> None:
     assert message.from_user is not None
-    if settings.faq_file is None:
+    if settings.faq.file is None:
         await message.answer(
             _("No FAQ file is configured: set FAQ_FILE, or import with `python -m bot faq import`.")
         )
         return
     try:
         report = await faq.import_file(
-            settings.faq_file, merge=False, actor=Actor.telegram(message.from_user.id)
+            settings.faq.file, merge=False, actor=Actor.telegram(message.from_user.id)
         )
     except FaqFileError as error:
         problems = "\n".join(f"• {html.quote(problem)}" for problem in error.problems[:SHOWN])

@@ -10,10 +10,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.services.access import Actor
 from bot.services.broadcasts.segments import SegmentError
 from bot.services.reviews import NpsService, ReviewService
-from bot.settings import Settings
 from bot.telegram.text import cut, fit_lines, shown_name
 from handlers.callbacks import ReviewPublish
 from handlers.filters import IsAdmin
@@ -87,7 +87,7 @@ async def publish(
     bot: Bot,
     callback_answer: CallbackAnswer,
 ) -> None:
-    channel = settings.reviews_channel_id
+    channel = settings.surveys.reviews_channel_id
     if channel is None:
         callback_answer.text = _("This button is no longer active.")
         return

@@ -14,13 +14,13 @@ from aiogram.types import CallbackQuery, Message, User
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.services.access import Actor, Role
 from bot.services.interactions import InteractionLog
 from bot.services.languages import effective_language
 from bot.services.loyalty.ledger import InsufficientPoints
 from bot.services.snippets import Snippets
 from bot.services.support import OverLimit, SupportService, TakeOutcome
-from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk, agent_name
 from bot.telegram.text import cut, fit_lines
 from handlers.callbacks import TicketAction
@@ -58,7 +58,7 @@ class InSupportTopic(Filter):
     async def __call__(
         self, message: Message, settings: Settings, support: SupportService
     ) -> bool | dict[str, object]:
-        if settings.support_chat_id is None or message.chat.id != settings.support_chat_id:
+        if settings.support.chat_id is None or message.chat.id != settings.support.chat_id:
             return False
         if not message.is_topic_message or message.message_thread_id is None:
             return False
@@ -222,7 +222,7 @@ async def points(
             delta,
             reason,
             key=f"support:{message.chat.id}:{message.message_id}",
-            limit=None if is_admin else settings.support_points_limit,
+            limit=None if is_admin else settings.support.points_limit,
             since=today,
         )
     except OverLimit as error:
@@ -334,8 +334,8 @@ async def ticket_action(
     message = query.message
     if (
         not isinstance(message, Message)
-        or settings.support_chat_id is None
-        or message.chat.id != settings.support_chat_id
+        or settings.support.chat_id is None
+        or message.chat.id != settings.support.chat_id
         or message.message_thread_id is None
     ):
         callback_answer.text = _("This button is no longer active.")

@@ -15,8 +15,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.services.support import SupportService, needs_recovery
-from bot.settings import Settings
 from bot.telegram.support_desk import SupportDesk
 from bot.telegram.text import cut
 from handlers.callbacks import RateTicket, SkipComment, TalkToHuman
@@ -79,8 +79,8 @@ def expected_wait(settings: Settings) -> str:
             return _(
                 "Our team is away now and back on {when} ({zone}). Your messages are kept "
                 "and will be answered then."
-            ).format(when=f"{back:%d.%m %H:%M}", zone=settings.timezone)
-    minutes = settings.support_first_response_minutes
+            ).format(when=f"{back:%d.%m %H:%M}", zone=settings.jobs.timezone)
+    minutes = settings.support.first_response_minutes
     if minutes > 0:
         return _("A person usually answers within {minutes} minutes.").format(
             minutes=f"{minutes:g}"

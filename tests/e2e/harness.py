@@ -19,9 +19,9 @@ from typing import Any
 
 from bot.cli import EXIT_CONFIGURATION
 from bot.cli import main as cli_main
+from bot.config import SettingsError, load_settings
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
-from bot.settings import Settings, SettingsError, load_settings
 from tests.databases import fresh_database_url
 
 TOKEN = "123456789:AAH-test-token-000000000000000000000"
@@ -149,7 +149,6 @@ class BotProcess:
 
 # Commands redirect the process's stdout and stderr while they run: one at a time.
 _IN_PROCESS_CLI = threading.Lock()
-_SETTING_NAMES = {name.upper() for name in Settings.model_fields}
 
 
 def run_cli_in_process(arguments: tuple[str, ...], env: dict[str, str], stdin: str) -> CliResult:
@@ -159,10 +158,7 @@ def run_cli_in_process(arguments: tuple[str, ...], env: dict[str, str], stdin: s
     with _IN_PROCESS_CLI, redirect_stdout(stdout), redirect_stderr(stderr):
         saved_stdin, sys.stdin = sys.stdin, StringIO(stdin)
         try:
-            settings = load_settings(
-                _env_file=None,
-                **{name.lower(): value for name, value in env.items() if name in _SETTING_NAMES},
-            )
+            settings = load_settings(env, env_file=None)
             returncode = cli_main(list(arguments), settings)
         except SettingsError as error:
             print(error, file=sys.stderr)

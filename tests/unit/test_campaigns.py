@@ -6,13 +6,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.config import SettingsError, load_settings
 from bot.services.campaigns import Campaigns, CampaignSettings
 from bot.services.loyalty.birthdays import BirthdayBonus
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import load_rules
 from bot.services.privacy import THE_CUSTOMER, PrivacyService
 from bot.services.privacy.catalogue import DATA_SECTIONS
-from bot.settings import SettingsError, load_settings
 from storage.clock import to_db, utcnow
 from storage.repositories import TelegramProfile
 from storage.repositories.customers import CustomerRepository
@@ -159,7 +159,7 @@ def test_malformed_campaign_settings_give_one_line(monkeypatch, tmp_path, name, 
 def test_campaigns_are_off_unless_set(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CAMPAIGN_REACTIVATION_DAYS", "45")
-    options = load_settings().campaigns
+    options = CampaignSettings(**load_settings().campaigns.model_dump())
     assert options == CampaignSettings(reactivation_days=45)
     assert [options.enabled(c) for c in ("birthday", "reactivation", "expiry", "welcome")] == [
         False,

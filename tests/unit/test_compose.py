@@ -11,13 +11,13 @@ from typing import Any
 import jsonschema
 import yaml
 
-from bot.settings import Settings
+from bot.config import environment_names
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"
 # Read by Compose itself (interpolation in docker-compose.yml), not by the bot.
 COMPOSE_ONLY = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "HTTP_PUBLISH_PORT"}
-SETTINGS = {name.upper() for name in Settings.model_fields}
+SETTINGS = set(environment_names())
 
 
 def compose() -> dict[str, Any]:

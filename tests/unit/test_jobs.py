@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cli import main as cli_main
+from bot.config import Settings, SettingsError, load_settings
 from bot.i18n import create_i18n
 from bot.jobs.catalogue import BIRTHDAY_BONUS, EXPIRY_REMINDERS, POINTS_EXPIRY, register_jobs
 from bot.jobs.scheduler import Outcome, Scheduler, UnknownJob, day_bounds
@@ -16,7 +17,6 @@ from bot.notices.expiry import RENDERERS
 from bot.services.loyalty.birthdays import BirthdayBonus
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import load_rules
-from bot.settings import Settings, SettingsError, load_settings
 from handlers.callbacks import ShowRewards
 from storage.repositories import TelegramProfile
 from storage.unit_of_work import open_storage
@@ -461,9 +461,9 @@ def test_job_settings_are_validated(monkeypatch, tmp_path):
     monkeypatch.setenv("DAILY_JOBS_AT", "4:30")
     monkeypatch.setenv("JOBS_TICK_SECONDS", "0.5")
     loaded = load_settings()
-    assert (loaded.daily_jobs_at, loaded.jobs_tick_seconds) == (time(4, 30), 0.5)
+    assert (loaded.jobs.daily_at, loaded.jobs.tick_seconds) == (time(4, 30), 0.5)
     monkeypatch.setenv("DAILY_JOBS_AT", "23:59:30")
-    assert load_settings().daily_jobs_at == time(23, 59, 30)
+    assert load_settings().jobs.daily_at == time(23, 59, 30)
     for bad in ("25:00", "3pm", "03:00+02:00", ""):
         monkeypatch.setenv("DAILY_JOBS_AT", bad)
         with pytest.raises(SettingsError, match="^DAILY_JOBS_AT is not a time of day: give"):

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.config.errors import SettingsError
 from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger, Restored
 from bot.services.loyalty.purchases import (
     CustomerRef,
@@ -15,7 +16,6 @@ from bot.services.loyalty.purchases import (
 )
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService, is_valid_card_code, new_card_code
-from bot.settings import SettingsError
 from storage.clock import utcnow
 from storage.repositories import TelegramProfile
 

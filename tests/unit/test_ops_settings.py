@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from bot.config import SettingsError, load_settings
 
 TOKEN = "123456:AAH" + "x" * 32
 NAMES = ("WEBHOOK_URL", "WEBHOOK_SECRET", "REDIS_URL", "LOG_FORMAT", "HTTP_PORT", "BOT_TOKEN")
@@ -53,14 +53,14 @@ def test_a_webhook_needs_the_http_server(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_webhook_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     settings = load_settings()
-    assert settings.webhook_url is None and settings.redis_url is None
-    assert settings.log_format == "text"
+    assert settings.telegram.webhook_url is None and settings.telegram.redis_url is None
+    assert settings.logging.format == "text"
     monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.com/tg/hook")
     monkeypatch.setenv("LOG_FORMAT", "JSON")
     monkeypatch.setenv("REDIS_URL", "redis://cache:6379/2")
     settings = load_settings()
     assert settings.webhook_path == "/tg/hook"
-    assert settings.log_format == "json"
+    assert settings.logging.format == "json"
     # Unset, the secret is derived from the token: the same in every replica, valid for
     # Telegram, and not the token itself.
     secret = settings.webhook_secret_token()

@@ -214,12 +214,12 @@ async def test_retention_blanks_only_texts_older_than_the_limit(storage):
 
 
 def test_retention_setting_defaults_to_a_year_and_refuses_negative_days(monkeypatch):
-    from bot.settings import SettingsError, load_settings
+    from bot.config import SettingsError, load_settings
 
     monkeypatch.delenv("INTERACTION_RETENTION_DAYS", raising=False)
-    assert load_settings().interaction_retention_days == 365
+    assert load_settings().privacy.interaction_retention_days == 365
     monkeypatch.setenv("INTERACTION_RETENTION_DAYS", "0")
-    assert load_settings().interaction_retention_days == 0
+    assert load_settings().privacy.interaction_retention_days == 0
     monkeypatch.setenv("INTERACTION_RETENTION_DAYS", "-1")
     with pytest.raises(SettingsError, match="^INTERACTION_RETENTION_DAYS .*0 keeps them forever"):
         load_settings()

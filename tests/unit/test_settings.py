@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from bot.config import SettingsError, load_settings
 
 TOKEN = "123456:AAH" + "x" * 32
 
@@ -17,7 +17,7 @@ def clean_environment(monkeypatch, tmp_path):
 
 def test_admin_ids_are_comma_separated(monkeypatch):
     monkeypatch.setenv("ADMIN_IDS", "12, 34,56")
-    assert load_settings().admin_ids == (12, 34, 56)
+    assert load_settings().telegram.admin_ids == (12, 34, 56)
 
 
 def test_malformed_admin_ids_name_the_variable(monkeypatch):
@@ -31,7 +31,7 @@ def test_env_file_is_read(tmp_path):
     (tmp_path / ".env").write_text(f"BOT_TOKEN={TOKEN}\nSUPPORT_CHAT_ID=-100123\n")
     settings = load_settings()
     assert settings.require_token() == TOKEN
-    assert settings.support_chat_id == -100123
+    assert settings.support.chat_id == -100123
 
 
 def test_missing_token_is_explained():

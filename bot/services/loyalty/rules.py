@@ -9,7 +9,8 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.settings import SUPPORTED_LANGUAGES, SettingsError
+from bot.config.errors import SettingsError
+from bot.domain.languages import SUPPORTED_LANGUAGES
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yaml")
 

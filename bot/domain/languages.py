@@ -1,0 +1,3 @@
+"""The languages customers are answered in."""
+
+SUPPORTED_LANGUAGES = ("en", "ru", "uk")
