@@ -103,9 +103,15 @@ class Application:
     inbox: WebhookInbox | None = None
 
 
+def read_operator_files(settings: Settings) -> tuple[LoyaltyRules, Snippets]:
+    """Read first: a bad file stops start-up (naming what is wrong) before anything opens,
+    so nothing holds the process up after the error."""
+    return load_rules(settings.loyalty_rules), Snippets.load(settings.support_snippets)
+
+
 async def create_application(settings: Settings) -> Application:
     token = settings.require_token()
-    rules = load_rules(settings.loyalty_rules)
+    rules, snippets = read_operator_files(settings)
     await asyncio.to_thread(apply_migrations, settings.database_url)
     storage = await open_storage(settings.database_url)
     i18n = create_i18n(settings.default_language)
@@ -178,7 +184,7 @@ async def create_application(settings: Settings) -> Application:
         profile=ProfileService(storage, customer_cache),
         support=support,
         desk=desk,
-        snippets=Snippets.load(settings.support_snippets),
+        snippets=snippets,
     )
     in_flight = InFlight()
     metrics = Metrics()
