@@ -1,6 +1,7 @@
 """The FAQ from the operator's shell: `python -m bot faq …` as a subprocess."""
 
 import json
+from typing import Any
 
 from bot.services.faq.service import SAMPLE_FAQ
 from tests.e2e.harness import BotProcess
@@ -93,8 +94,8 @@ async def test_an_empty_file_is_refused_and_clearing_takes_yes(own_emulator, tmp
     assert any('"faq.clear"' in line for line in audit.stdout.splitlines())
 
 
-def sample_with_answer(answer: str) -> list[dict]:
-    entries = json.loads(SAMPLE_FAQ.read_text())
+def sample_with_answer(answer: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads(SAMPLE_FAQ.read_text())
     for entry in entries:
         if entry["id"] == "opening_hours":
             entry["answer"] = {"en": answer}

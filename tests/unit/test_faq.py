@@ -257,6 +257,7 @@ def test_answers_are_checked_as_telegram_html_and_stored_escaped():
     assert error.value.problems == [
         "entry 'hours': answer.ru: <b> at character 1 is never closed (add </b>)"
     ]
+    nothing: list[object] | None
     for nothing in ([], None):
         with pytest.raises(FaqFileError) as error:
             parse_entries(nothing)
