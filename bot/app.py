@@ -33,6 +33,7 @@ from bot.middlewares.roles import RolesMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
 from bot.notices import Renderer
 from bot.notices.campaigns import RENDERERS as CAMPAIGN_TEXTS
+from bot.notices.campaigns import check_campaign_texts
 from bot.notices.expiry import RENDERERS as EXPIRY_NOTICES
 from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
 from bot.notices.reviews import RENDERERS as REVIEW_NOTICES
@@ -104,12 +105,20 @@ class Application:
     inbox: WebhookInbox | None = None
 
 
+def read_operator_files(settings: Settings) -> tuple[LoyaltyRules, Snippets, I18n]:
+    """Read first: a bad file (rules, snippets, a campaign's translation) stops start-up,
+    naming what is wrong, before anything opens, so nothing holds the process up after."""
+    rules = load_rules(settings.loyalty.rules_file)
+    i18n = create_i18n(settings.telegram.default_language)
+    check_campaign_texts(i18n, rules)
+    return rules, Snippets.load(settings.support.snippets), i18n
+
+
 async def create_application(settings: Settings) -> Application:
     token = settings.require_token()
-    rules = load_rules(settings.loyalty.rules_file)
+    rules, snippets, i18n = read_operator_files(settings)
     await asyncio.to_thread(apply_migrations, settings.database.url)
     storage = await open_storage(settings.database.url)
-    i18n = create_i18n(settings.telegram.default_language)
     admin_ids = frozenset(settings.telegram.admin_ids)
 
     customer_cache = CustomerCache()
@@ -181,7 +190,7 @@ async def create_application(settings: Settings) -> Application:
         profile=ProfileService(storage, customer_cache),
         support=support,
         desk=desk,
-        snippets=Snippets.load(settings.support.snippets),
+        snippets=snippets,
     )
     in_flight = InFlight()
     metrics = Metrics()

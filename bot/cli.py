@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     faq_import = faq_commands.add_parser("import", help="replace the FAQ with a JSON/YAML file")
     faq_import.add_argument("file", type=Path)
     faq_import.add_argument("--merge", action="store_true", help="add and update by id instead")
+    faq_clear = faq_commands.add_parser("clear", help="remove every FAQ entry (needs --yes)")
+    faq_clear.add_argument("--yes", action="store_true", help="yes, empty the FAQ")
     faq_export = faq_commands.add_parser("export", help="print the FAQ in the import format")
     faq_export.add_argument("file", type=Path, nargs="?", help="write here instead of stdout")
     ask = faq_commands.add_parser("ask", help="what the matcher answers (TEXT, or - for stdin)")

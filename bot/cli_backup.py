@@ -9,8 +9,10 @@ transaction-consistent snapshot (unlike `cp`, which may catch the file and its W
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +23,9 @@ EXIT_FAILED = 1
 EXIT_CONFIGURATION = 2
 # Pages copied per step (4 KiB each): small steps keep the bot's writes flowing.
 PAGES_PER_STEP = 1024
+# Files SQLite keeps beside the database while it runs: replacing one corrupts the database
+# (the WAL holds committed transactions not yet in the main file).
+LIVE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
 def add_backup_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,25 +35,48 @@ def add_backup_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     backup.add_argument("path", type=Path, help="the copy to write (replaced if it exists)")
 
 
+def live_file_at(target: Path, database: Path) -> Path | None:
+    """The live database file (or one of its journals) that `target` would overwrite.
+
+    Compared as resolved paths, so a relative path, `..` or a symlink cannot hide it, and
+    by inode too, for a hard link."""
+    resolved = target.resolve()
+    for suffix in LIVE_SUFFIXES:
+        live = database.with_name(database.name + suffix)
+        if resolved == live.resolve():
+            return live
+        if target.exists() and live.exists() and os.path.samefile(target, live):
+            return live
+    return None
+
+
 def backup_database(source: Path, target: Path, pages_per_step: int = PAGES_PER_STEP) -> int:
     """Copy `source` into `target`; returns the number of pages copied."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
-    with sqlite3.connect(source) as origin:
-        origin.execute("PRAGMA busy_timeout = 15000")
-        with sqlite3.connect(partial) as copy:
-            origin.backup(copy, pages=pages_per_step, sleep=0.005)
-            copy.execute("PRAGMA journal_mode = DELETE")
-            pages = int(copy.execute("PRAGMA page_count").fetchone()[0])
-            problems = copy.execute("PRAGMA quick_check").fetchone()[0]
-        copy.close()
-    origin.close()
-    if problems != "ok":
+    # A fresh name beside the target (same file system, so the rename is atomic); two
+    # backups at once never write into each other's copy.
+    descriptor, partial_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+    )
+    os.close(descriptor)
+    partial = Path(partial_name)
+    try:
+        with sqlite3.connect(source) as origin:
+            origin.execute("PRAGMA busy_timeout = 15000")
+            with sqlite3.connect(partial) as copy:
+                origin.backup(copy, pages=pages_per_step, sleep=0.005)
+                copy.execute("PRAGMA journal_mode = DELETE")
+                pages = int(copy.execute("PRAGMA page_count").fetchone()[0])
+                problems = copy.execute("PRAGMA quick_check").fetchone()[0]
+            copy.close()
+        origin.close()
+        if problems != "ok":
+            raise sqlite3.DatabaseError(f"the copy failed its check: {problems}")
+        # Only a finished, checked copy takes the name: a crash leaves the old backup intact.
+        partial.replace(target)
+    except BaseException:
         partial.unlink(missing_ok=True)
-        raise sqlite3.DatabaseError(f"the copy failed its check: {problems}")
-    # Only a finished, checked copy takes the name: a crash leaves the old backup intact.
-    partial.replace(target)
+        raise
     return pages
 
 
@@ -64,13 +92,15 @@ async def run_backup_command(settings: Settings, arguments: argparse.Namespace) 
         print(f"no database at {source}", file=sys.stderr)
         return EXIT_FAILED
     target: Path = arguments.path
-    if target.resolve() == source.resolve():
-        print("PATH is the database itself; choose another file", file=sys.stderr)
+    live = live_file_at(target, source)
+    if live is not None:
+        what = "the database itself" if live == source else f"the live database's {live.name}"
+        print(f"refused: {target} is {what}; choose another file", file=sys.stderr)
         return EXIT_CONFIGURATION
     started = time.monotonic()
     try:
         pages = backup_database(source, target)
-    except sqlite3.Error as error:
+    except (sqlite3.Error, OSError) as error:
         print(f"backup failed: {error}", file=sys.stderr)
         return EXIT_FAILED
     size = target.stat().st_size

@@ -27,6 +27,8 @@ async def run_faq_command(settings: Settings, arguments: argparse.Namespace) -> 
         command = arguments.faq_command
         if command == "import":
             return await _import(faq, arguments)
+        if command == "clear":
+            return await _clear(faq, arguments)
         await faq.load()
         if command == "export":
             text = dump_entries(faq.entries)
@@ -57,6 +59,19 @@ async def _import(faq: FaqService, arguments: argparse.Namespace) -> int:
         f"{report.updated} updated, {report.removed} removed; {report.total} entries "
         f"({report.embedded} new phrasings embedded; matcher: {faq.backend})"
     )
+    return EXIT_OK
+
+
+async def _clear(faq: FaqService, arguments: argparse.Namespace) -> int:
+    if not arguments.yes:
+        print(
+            "refused: this removes every FAQ entry; run `python -m bot faq clear --yes` "
+            "if that is what you want",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    removed = await faq.clear(CLI)
+    print(f"FAQ cleared: {removed} removed")
     return EXIT_OK
 
 

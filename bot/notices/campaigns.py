@@ -7,11 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config.errors import SettingsError
+from bot.domain.languages import SUPPORTED_LANGUAGES
 from bot.notices import RenderContext, RenderedNotice, Renderer
 from bot.notices.expiry import RENDERERS as EXPIRY_NOTICES
 from bot.notices.formatting import points
+from bot.services.loyalty.rules import LoyaltyRules
+from bot.services.telegram_html import problem
 from handlers.callbacks import ShowRewards
 
 
@@ -54,3 +59,29 @@ RENDERERS: dict[str, Renderer] = {
     "expiry": EXPIRY_NOTICES["points_expiring"],
     "welcome": _welcome,
 }
+
+
+# Payloads that take each renderer down each of its branches (a birthday with and without
+# its bonus), so every text a campaign can send is checked.
+_SAMPLE_PAYLOADS: tuple[dict[str, Any], ...] = (
+    {"points": 0, "balance": 120, "days": 60, "date": "2026-12-31"},
+    {"points": 100, "balance": 120, "days": 60, "date": "2026-12-31"},
+)
+
+
+def check_campaign_texts(i18n: I18n, rules: LoyaltyRules) -> None:
+    """Render every campaign in every language at start-up: a translation Telegram would
+    refuse (the catalogues are edited by people) stops the bot naming the campaign and
+    language, instead of every recipient's delivery failing."""
+    for campaign, render in RENDERERS.items():
+        for language in SUPPORTED_LANGUAGES:
+            with i18n.context(), i18n.use_locale(language):
+                for payload in _SAMPLE_PAYLOADS:
+                    text = render(payload, RenderContext(language, rules)).text
+                    wrong = problem(text)
+                    if wrong is not None:
+                        raise SettingsError(
+                            f"campaign {campaign!r} ({language}): its text is not valid "
+                            f"Telegram HTML: {wrong}; fix it in "
+                            f"locales/{language}/LC_MESSAGES/messages.po"
+                        )

@@ -1,4 +1,8 @@
-"""Canned replies for agents (/snippet NAME), from the SUPPORT_SNIPPETS file."""
+"""Canned replies for agents (/snippet NAME), from the SUPPORT_SNIPPETS file.
+
+Snippets are sent as Telegram HTML; each is checked when the file loads (bot start-up), with
+bare `<`, `>`, `&` escaped, so a bad one stops the bot naming it rather than failing in a
+conversation (bot/services/telegram_html.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from bot.config.errors import SettingsError
+from bot.services.telegram_html import TelegramHtmlError, sanitize
 
 
 class SnippetError(SettingsError):
@@ -33,15 +38,19 @@ class Snippets:
         texts: dict[str, dict[str, str]] = {}
         for name, value in document.items():
             if isinstance(value, str):
-                texts[str(name).lower()] = {"": value}
+                variants = {"": value}
             elif (
                 isinstance(value, dict)
                 and value
                 and all(isinstance(text, str) for text in value.values())
             ):
-                texts[str(name).lower()] = {str(lang): text for lang, text in value.items()}
+                variants = {str(lang): text for lang, text in value.items()}
             else:
                 raise SnippetError(f"SUPPORT_SNIPPETS {path}: {name!r} is not a text")
+            texts[str(name).lower()] = {
+                language: _checked(path, str(name), language, text)
+                for language, text in variants.items()
+            }
         return cls(texts)
 
     @property
@@ -59,3 +68,11 @@ class Snippets:
             or variants.get("en")
             or next(iter(variants.values()))
         )
+
+
+def _checked(path: Path, name: str, language: str, text: str) -> str:
+    try:
+        return sanitize(text)
+    except TelegramHtmlError as error:
+        where = f"snippet {name!r}" + (f" ({language})" if language else "")
+        raise SnippetError(f"SUPPORT_SNIPPETS {path}: {where}: {error}") from None

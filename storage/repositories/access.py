@@ -88,6 +88,13 @@ class AuditRepository:
             ),
         )
 
+    async def has_action(self, action: str) -> bool:
+        return bool(
+            await self._session.fetch_value(
+                "SELECT COUNT(*) FROM audit WHERE action = ?", (action,)
+            )
+        )
+
     async def find(
         self, since: datetime | None = None, actor: int | None = None, limit: int = 1000
     ) -> list[AuditEntry]:

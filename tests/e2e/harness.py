@@ -11,7 +11,7 @@ import socket
 import sys
 import threading
 import traceback
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import chdir, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -122,7 +122,7 @@ class BotProcess:
         """`python -m bot ARGUMENTS` with this bot's settings, run in the test's own process
         (an operator's command as its `main(argv)` sees it, without paying a process start
         and aiogram's import for each call); `cli_process` runs it as a real process."""
-        return await asyncio.to_thread(run_cli_in_process, arguments, self.env, stdin)
+        return await asyncio.to_thread(run_cli_in_process, arguments, self.env, stdin, self.workdir)
 
     async def cli_process(self, *arguments: str, stdin: str = "") -> CliResult:
         process = await asyncio.create_subprocess_exec(
@@ -151,11 +151,13 @@ class BotProcess:
 _IN_PROCESS_CLI = threading.Lock()
 
 
-def run_cli_in_process(arguments: tuple[str, ...], env: dict[str, str], stdin: str) -> CliResult:
-    """The CLI's `main(argv)` in this process, with settings read from `env` alone (as a
-    process started with that environment would read them; no `.env` file)."""
+def run_cli_in_process(
+    arguments: tuple[str, ...], env: dict[str, str], stdin: str, workdir: Path
+) -> CliResult:
+    """The CLI's `main(argv)` in this process, as a process started in `workdir` with the
+    environment `env` would run it (settings from `env` alone, relative paths from `workdir`)."""
     stdout, stderr = StringIO(), StringIO()
-    with _IN_PROCESS_CLI, redirect_stdout(stdout), redirect_stderr(stderr):
+    with _IN_PROCESS_CLI, redirect_stdout(stdout), redirect_stderr(stderr), chdir(workdir):
         saved_stdin, sys.stdin = sys.stdin, StringIO(stdin)
         try:
             settings = load_settings(env, env_file=None)

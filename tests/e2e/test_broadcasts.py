@@ -422,3 +422,29 @@ async def test_quiet_hours_hold_promotions_and_a_later_opt_out_is_skipped(own_em
     assert not _received(late, "Quiet promo")
     assert status["skipped"] == 1 and status["sent"] == 24
     assert await bot.stop() == 0
+
+
+async def test_a_text_telegram_would_refuse_is_refused_at_create_not_failed_at_send(
+    own_emulator, tmp_path
+):
+    emulator = own_emulator
+    bot = await _bot(emulator, tmp_path)
+    customers = await _customers(emulator, 3, prefix="H")
+
+    refused = await bot.cli("broadcast", "create", "--text", "<today only> 20% off")
+    assert refused.returncode == 1
+    assert "broadcast text" in refused.stderr and "<today>" in refused.stderr
+    unbalanced = await bot.cli("broadcast", "create", "--text", "<b>Sale</i>")
+    assert unbalanced.returncode == 1 and "</i>" in unbalanced.stderr
+    listed = await bot.cli("broadcast", "list", "--json")
+    assert listed.stdout.strip() == ""
+
+    sent = await _create(bot, "--text", "Sale 9<18 & <b>today only</b>")
+    status = await _wait_done(bot, sent)
+    assert (status["sent"], status["failed"]) == (3, 0)
+    for customer in customers:
+        (message,) = _received(customer, "Sale")
+        assert message["text"] == "Sale 9<18 & today only"
+        assert message["entities"] == [{"type": "bold", "offset": 12, "length": 10}]
+    assert await bot.stop() == 0
+    assert rejected_calls(emulator) == []

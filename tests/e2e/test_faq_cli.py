@@ -1,6 +1,7 @@
 """The FAQ from the operator's shell: `python -m bot faq …` as a subprocess."""
 
 import json
+from typing import Any
 
 from bot.services.faq.service import SAMPLE_FAQ
 from tests.e2e.harness import BotProcess
@@ -63,3 +64,69 @@ async def test_a_bad_file_is_reported_and_changes_nothing(own_emulator, tmp_path
     assert "entry 'x': questions.en:" in err and "entry 'y': answer:" in err
     code, out, _ = await run(bot, "faq", "export")
     assert len(json.loads(out)) == 12
+
+
+async def test_an_empty_file_is_refused_and_clearing_takes_yes(own_emulator, tmp_path):
+    bot = BotProcess(own_emulator, tmp_path)
+    await run(bot, "faq", "import", str(SAMPLE_FAQ))
+    for name, content in (("empty.json", "[]"), ("empty.yaml", "[]\n"), ("blank.yaml", "")):
+        empty = tmp_path / name
+        empty.write_text(content)
+        code, _, err = await run(bot, "faq", "import", str(empty))
+        assert code == 1, name
+        assert "no entries" in err and "faq clear --yes" in err
+        code, _, err = await run(bot, "faq", "import", "--merge", str(empty))
+        assert code == 1, name
+    code, out, _ = await run(bot, "faq", "export")
+    assert len(json.loads(out)) == 12
+
+    code, _, err = await run(bot, "faq", "clear")
+    assert code != 0 and "--yes" in err
+    code, out, _ = await run(bot, "faq", "export")
+    assert len(json.loads(out)) == 12
+
+    code, out, err = await run(bot, "faq", "clear", "--yes")
+    assert code == 0, err
+    assert "12 removed" in out
+    code, out, _ = await run(bot, "faq", "export")
+    assert json.loads(out) == []
+    audit = await bot.cli("audit", "--json")
+    assert any('"faq.clear"' in line for line in audit.stdout.splitlines())
+
+
+def sample_with_answer(answer: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads(SAMPLE_FAQ.read_text())
+    for entry in entries:
+        if entry["id"] == "opening_hours":
+            entry["answer"] = {"en": answer}
+    return entries
+
+
+async def test_an_answer_with_bare_angle_brackets_reaches_the_customer_intact(
+    own_emulator, tmp_path
+):
+    bot = BotProcess(own_emulator, tmp_path)
+    faq_file = tmp_path / "faq.json"
+    faq_file.write_text(json.dumps(sample_with_answer("open 9<18 & <b>closed</b> on Sundays")))
+    code, _, err = await run(bot, "faq", "import", str(faq_file))
+    assert code == 0, err
+    await bot.start()
+    eve = own_emulator.add_user(first_name="Eve", language_code="en")
+    eve.send_text("When do you open?")
+    answer = await eve.next_message(timeout=30)
+    assert answer["text"] == "open 9<18 & closed on Sundays"
+    assert answer["entities"] == [{"type": "bold", "offset": 12, "length": 6}]
+    assert await bot.stop() == 0
+
+
+async def test_an_answer_with_a_tag_telegram_refuses_is_not_imported(own_emulator, tmp_path):
+    bot = BotProcess(own_emulator, tmp_path)
+    await run(bot, "faq", "import", str(SAMPLE_FAQ))
+    faq_file = tmp_path / "faq.json"
+    faq_file.write_text(json.dumps(sample_with_answer("<b>open</i> until <today only>")))
+    code, _, err = await run(bot, "faq", "import", str(faq_file))
+    assert code == 1
+    assert "entry 'opening_hours': answer.en: </i> at character 8 does not match <b>" in err
+    code, out, _ = await run(bot, "faq", "export")
+    hours = next(item for item in json.loads(out) if item["id"] == "opening_hours")
+    assert "<b>open</i>" not in json.dumps(hours)

@@ -146,3 +146,46 @@ async def test_backup_while_the_bot_runs_is_a_consistent_copy(own_emulator, tmp_
     restored.database = target
     await restored.start()
     assert await restored.stop() == 0
+
+
+async def test_backup_never_overwrites_the_live_database_or_its_journals(own_emulator, tmp_path):
+    # The live files, named absolutely, relatively (the CLI runs in the bot's directory) and
+    # through a symlink: each one would be replaced by the copy, so each is refused.
+    sqlite_url = f"sqlite:///{tmp_path / 'bot' / 'bot.sqlite3'}"
+    bot = BotProcess(own_emulator, tmp_path / "bot", env={"DATABASE_URL": sqlite_url})
+    await bot.start()
+    ada = own_emulator.add_user(first_name="Ada", language_code="en")
+    ada.send_text("/start")
+    await own_emulator.wait_for(lambda: ada.messages, timeout=30)
+    before = await bot.cli("points", "check")
+    assert before.returncode == 0, before.stdout
+    wal = bot.database.with_name("bot.sqlite3-wal")
+    assert wal.exists()  # the bot runs in WAL mode: the attack has something to destroy
+    link = tmp_path / "innocent-looking.sqlite3"
+    link.symlink_to(wal)
+    targets = [
+        str(wal),
+        "bot.sqlite3-wal",
+        "./bot.sqlite3-shm",
+        str(bot.database.with_name("bot.sqlite3-journal")),
+        "bot.sqlite3",
+        str(link),
+        str(tmp_path / "bot" / ".." / "bot" / "bot.sqlite3"),
+    ]
+    for target in targets:
+        refused = await bot.cli("backup", target)
+        assert refused.returncode == 2, (target, refused.stdout)
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert "live database" in refused.stderr or "database itself" in refused.stderr
+
+    # The bot keeps working and the ledger is intact.
+    ada.send_text("/start")
+    await own_emulator.wait_for(lambda: len(ada.messages) >= 2, timeout=30)
+    after = await bot.cli("points", "check")
+    assert after.returncode == 0, after.stdout
+    assert after.stdout == before.stdout
+    assert link.is_symlink() and link.resolve() == wal.resolve()
+    assert await bot.stop() == 0
+    with sqlite3.connect(bot.database) as database:
+        assert database.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert database.execute("SELECT COUNT(*) FROM customers").fetchone() == (1,)

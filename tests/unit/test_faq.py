@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from bot.services.access import CLI
 from bot.services.faq.content import FaqFileError, dump_entries, parse_entries, read_file
 from bot.services.faq.matcher import (
     HybridMatcher,
@@ -237,3 +238,27 @@ async def test_the_model_free_matcher_answers_and_declines_on_its_own(storage):
     answer = await service.ask("какие у вас часы работы?", record=False)
     assert answer.result.best.entry_id == "opening_hours" and answer.result.confident
     assert not (await service.ask("who won the world cup", record=False)).result.confident
+
+
+async def test_an_faq_cleared_on_purpose_is_not_reseeded_with_the_sample(faq, storage):
+    removed = await faq.clear(CLI)
+    assert removed == len(read_file(SAMPLE_FAQ))
+    restarted = FaqService(storage, EMBEDDER)
+    assert await restarted.load_sample_if_empty() is False
+    await restarted.load()
+    assert restarted.entries == []
+
+
+def test_answers_are_checked_as_telegram_html_and_stored_escaped():
+    (hours,) = parse_entries([entry("hours", answer={"en": "open 9<18 & <b>closed</b>"})])
+    assert hours.answer_in("en") == "open 9&lt;18 &amp; <b>closed</b>"
+    with pytest.raises(FaqFileError) as error:
+        parse_entries([entry("hours", answer={"en": "fine", "ru": "<b>открыто"})])
+    assert error.value.problems == [
+        "entry 'hours': answer.ru: <b> at character 1 is never closed (add </b>)"
+    ]
+    nothing: list[object] | None
+    for nothing in ([], None):
+        with pytest.raises(FaqFileError) as error:
+            parse_entries(nothing)
+        assert "faq clear --yes" in error.value.problems[0]

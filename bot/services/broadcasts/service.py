@@ -23,6 +23,7 @@ from bot.services.broadcasts.segments import (
     compile_segment,
     normalise,
 )
+from bot.services.telegram_html import TelegramHtmlError, sanitize
 from bot.telegram.text import CAPTION_LIMIT, MESSAGE_LIMIT, visible_len
 from storage.clock import utcnow
 from storage.repositories.broadcasts import Broadcast, UrlButton
@@ -135,6 +136,13 @@ class BroadcastService:
             raise BroadcastError("the message is empty")
         if visible_len(text) > limit:
             raise BroadcastError(f"the text is longer than Telegram allows ({limit} characters)")
+        try:
+            # Checked now, once: Telegram would refuse it for every recipient at send time.
+            text = sanitize(text)
+        except TelegramHtmlError as error:
+            raise BroadcastError(
+                f"the broadcast text is not valid Telegram HTML: {error}"
+            ) from None
         now = utcnow()
         async with self._storage.write() as uow:
             broadcast_id = await uow.broadcasts.create(

@@ -4,7 +4,10 @@
       "answer": {"en": "...", "ru": "..."}, "photo": "URL or file_id"?,
       "buttons": [{"text": {"en": "..."}, "url": "https://..."}]?}]
 
-`category` may also be a mapping of language to name.
+`category` may also be a mapping of language to name. Answers are Telegram HTML, checked
+and normalised on import by bot/services/telegram_html.py (bare `<`, `>`, `&` escaped; tags
+Telegram refuses reported by entry and language). A file with no entries is refused: emptying
+the FAQ is `python -m bot faq clear --yes`, never the side effect of an empty or blank file.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+from bot.services.telegram_html import TelegramHtmlError, sanitize
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -68,6 +73,13 @@ _ENTRY = TypeAdapter(FaqEntry)
 
 def parse_entries(document: Any) -> list[FaqEntry]:
     """Validate every entry; report each bad one by id and field, apply nothing if any is bad."""
+    if document is None or document == []:
+        raise FaqFileError(
+            [
+                "the file has no entries, so nothing was imported "
+                "(to empty the FAQ on purpose, run `python -m bot faq clear --yes`)"
+            ]
+        )
     if not isinstance(document, list):
         raise FaqFileError(["the file must hold a list of entries"])
     problems: list[str] = []
@@ -86,7 +98,13 @@ def parse_entries(document: Any) -> list[FaqEntry]:
         if entry.id in seen:
             problems.append(f"{label}: id: used by an earlier entry too")
         seen.add(entry.id)
-        entries.append(entry)
+        answers: dict[str, str] = {}
+        for language, answer in entry.answer.items():
+            try:
+                answers[language] = sanitize(answer)
+            except TelegramHtmlError as error:
+                problems.append(f"{label}: answer.{language}: {error}")
+        entries.append(entry.model_copy(update={"answer": answers}))
     if problems:
         raise FaqFileError(problems)
     return entries

@@ -170,7 +170,8 @@ class FaqService:
 
     async def load_sample_if_empty(self, path: Path = SAMPLE_FAQ) -> bool:
         async with self._storage.read() as uow:
-            if await uow.faq.count():
+            # An FAQ an operator emptied on purpose stays empty across restarts.
+            if await uow.faq.count() or await uow.audit.has_action("faq.clear"):
                 return False
         await self.import_entries(read_file(path), merge=False)
         return True
@@ -224,6 +225,17 @@ class FaqService:
                 self._revision = await uow.faq.revision()
             await self._build(current, vectors)
         return ImportReport(added, updated, removed, len(current), embedded, self._pending)
+
+    async def clear(self, actor: Actor) -> int:
+        """Empty the FAQ on purpose (an import never does); returns how many entries went."""
+        async with self._rebuild:
+            async with self._storage.write() as uow:
+                removed = await uow.faq.count()
+                await uow.faq.replace_all([], utcnow())
+                await audit(uow, actor, "faq.clear", "faq", {"entries": removed}, {"entries": 0})
+                self._revision = await uow.faq.revision()
+            await self._build([], {})
+        return removed
 
     async def ask(
         self,

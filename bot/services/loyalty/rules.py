@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bot.config.errors import SettingsError
 from bot.domain.languages import SUPPORTED_LANGUAGES
+from bot.services.telegram_html import markup_in_plain_text
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yaml")
 
@@ -91,6 +92,14 @@ class LoyaltyRules(_Rules):
             ids = [item.id for item in items]
             if len(set(ids)) != len(ids):
                 raise ValueError(f"{what}: ids must be unique")
+        # Tier and reward names are shown escaped (in HTML messages and on buttons), so a tag
+        # written here would reach the customer literally: refused when the rules load.
+        for named, what in ((self.tiers, "tiers"), (self.rewards, "rewards")):
+            for item in named:
+                for language, name in item.name.items():
+                    problem = markup_in_plain_text(name)
+                    if problem is not None:
+                        raise ValueError(f"{what}: {item.id}: name.{language}: {problem}")
         return self
 
     def tier_for(self, spend_minor: int) -> Tier:
