@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import statistics
 import sys
 import tempfile
@@ -53,6 +54,7 @@ async def launch(emulator: BotAPIEmulator, contender: str, workdir: Path) -> Lau
         "TELEGRAM_API_URL": emulator.base_url,
         "DATABASE_URL": f"sqlite:///{workdir / 'bot.sqlite3'}",
         "LOG_LEVEL": "INFO",
+        "HTTP_PORT": str(free_port()),
     }
     command = (
         [sys.executable, "-m", "bot"]
@@ -94,6 +96,13 @@ async def _answer_at(
     if process.returncode is not None:
         raise RuntimeError(f"the process stopped early (exit {process.returncode})")
     return time.monotonic()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def summary(name: str, values: list[float]) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from bot.services.access import CLI
 from bot.services.faq.content import FaqFileError, dump_entries
 from bot.services.faq.matcher import default_embedder
+from bot.services.faq.model_cache import cache_directory
 from bot.services.faq.service import Answer, FaqService
 from bot.settings import Settings
 from storage.migrations import apply_migrations
@@ -23,7 +24,7 @@ async def run_faq_command(settings: Settings, arguments: argparse.Namespace) -> 
     apply_migrations(settings.database_url)
     storage = await open_storage(settings.database_url)
     try:
-        faq = FaqService(storage, default_embedder())
+        faq = FaqService(storage, default_embedder(cache_directory(settings.sqlite_path)))
         command = arguments.faq_command
         if command == "import":
             return await _import(faq, arguments)
