@@ -405,6 +405,8 @@ def _on_startup(
         if app.broadcasts is not None:
             app.broadcasts.start()
         tune_garbage_collector()
+        # Again once the FAQ index and model are in: they live as long as the process too.
+        app.faq.after_warm_up(tune_garbage_collector)
 
     return on_startup
 

@@ -144,6 +144,13 @@ class FaqService:
         self._warm_up_task = asyncio.create_task(self._warm_up(load_embedder))
         self._warm_up_task.add_done_callback(_log_failure("FAQ warm-up"))
 
+    def after_warm_up(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the warm-up has finished (whether it succeeded or not)."""
+        if self._warm_up_task is None or self._warm_up_task.done():
+            callback()
+        else:
+            self._warm_up_task.add_done_callback(lambda _task: callback())
+
     @property
     def warming_up(self) -> bool:
         return self._warm_up_task is not None and not self._warm_up_task.done()
