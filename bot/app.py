@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -55,8 +57,9 @@ from bot.services.api_tokens import ApiTokenService
 from bot.services.broadcasts.service import BroadcastService
 from bot.services.customer_cache import CustomerCache
 from bot.services.customers import CustomerService
-from bot.services.faq.matcher import default_embedder
-from bot.services.faq.service import FaqService, background_threshold
+from bot.services.faq.matcher import Embedder, default_embedder
+from bot.services.faq.model_cache import cache_directory
+from bot.services.faq.service import FaqService
 from bot.services.intake import IntakeService
 from bot.services.interactions import InteractionLog
 from bot.services.loyalty.ledger import PointsLedger
@@ -147,8 +150,8 @@ async def create_application(settings: Settings) -> Application:
         **REVIEW_NOTICES,
     }
     notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.telegram.default_language)
-    embedder = default_embedder()
-    faq = FaqService(storage, embedder, background_from=background_threshold(embedder))
+    # The model comes in from the background once the bot answers (see _on_startup).
+    faq = FaqService(storage, None)
     scheduler = Scheduler(
         storage, settings.zone, tick_seconds=settings.jobs.tick_seconds, on_change=notices.wake
     )
@@ -396,9 +399,7 @@ def _on_startup(
             await command_menu.register(app.bot, await customers.known_telegram_ids(admins))
         except TelegramAPIError as error:
             logger.warning("could not register the command menu: %s", error)
-        if not await app.faq.load_sample_if_empty():
-            await app.faq.load()
-        logger.info("FAQ matcher: %s", app.faq.backend)
+        app.faq.start_warm_up(_faq_model_loader(app.settings))
         await app.desk.check()
         if app.desk.online:
             logger.info("human support: topics in chat %s", app.desk.chat_id)
@@ -413,8 +414,33 @@ def _on_startup(
         if app.broadcasts is not None:
             app.broadcasts.start()
         tune_garbage_collector()
+        # Again once the FAQ index and model are in: they live as long as the process too.
+        app.faq.after_warm_up(tune_garbage_collector)
 
     return on_startup
+
+
+# Test-only: names a file the FAQ model's warm-up waits for before loading the model, so
+# end-to-end tests can see the bot answer while the model is not there yet, then let it come.
+FAQ_WARM_UP_GATE_VARIABLE = "TEST_FAQ_WARM_UP_GATE"
+FAQ_WARM_UP_GATE_POLL_SECONDS = 0.05
+
+
+def _faq_model_loader(settings: Settings) -> Callable[[], Awaitable[Embedder | None]]:
+    gate = os.environ.get(FAQ_WARM_UP_GATE_VARIABLE)
+
+    async def load() -> Embedder | None:
+        if gate:
+            logger.warning(
+                "FAQ model held back until %s exists (%s)", gate, FAQ_WARM_UP_GATE_VARIABLE
+            )
+            while not Path(gate).exists():
+                await asyncio.sleep(FAQ_WARM_UP_GATE_POLL_SECONDS)
+        return await asyncio.to_thread(
+            default_embedder, cache_directory(settings.database.sqlite_path)
+        )
+
+    return load
 
 
 def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
@@ -426,6 +452,7 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
         if app.inbox is not None and app.settings.telegram.webhook_url is None:
             inbox = app.inbox
             steps.append(("the webhook inbox", lambda: inbox.stop(grace)))
+        steps.append(("the FAQ warm-up", app.faq.stop_warm_up))
         steps.append(("the scheduler", app.scheduler.stop))
         if app.broadcasts is not None:
             steps += [("the broadcast worker", app.broadcasts.stop)]

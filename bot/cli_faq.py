@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.services.access import CLI
 from bot.services.faq.content import FaqFileError, dump_entries
 from bot.services.faq.matcher import default_embedder
+from bot.services.faq.model_cache import cache_directory
 from bot.services.faq.service import Answer, FaqService
 from storage.migrations import apply_migrations
 from storage.unit_of_work import open_storage
@@ -23,7 +24,7 @@ async def run_faq_command(settings: Settings, arguments: argparse.Namespace) -> 
     apply_migrations(settings.database.url)
     storage = await open_storage(settings.database.url)
     try:
-        faq = FaqService(storage, default_embedder())
+        faq = FaqService(storage, default_embedder(cache_directory(settings.database.sqlite_path)))
         command = arguments.faq_command
         if command == "import":
             return await _import(faq, arguments)

@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.services.faq.content import FaqEntry
-from bot.services.faq.service import Answer, FaqService
+from bot.services.faq.service import WARMING_UP, Answer, FaqService
 from bot.telegram.text import CAPTION_LIMIT, cut, visible_len
 from handlers.callbacks import FaqFeedback, FaqNav, FaqPick, TalkToHuman
 from handlers.filters import MenuButton
@@ -314,6 +314,12 @@ async def ask(message: Message, faq: FaqService, customer: Customer, is_admin: b
 
 
 async def _reply(message: Message, answer: Answer, faq: FaqService, is_admin: bool) -> None:
+    if answer.outcome == WARMING_UP:
+        await message.answer(
+            _("The FAQ is warming up after a restart: ask again in a few seconds, please."),
+            reply_markup=_browse_keyboard(faq),
+        )
+        return
     if answer.outcome == "answered" and answer.entries:
         best = answer.result.best
         await _send_answer(

@@ -117,7 +117,9 @@ class FaqRepository:
 
     async def unanswered(self, since: datetime | None = None) -> list[str]:
         rows = await self._session.fetch_all(
-            "SELECT text FROM faq_queries WHERE confident = 0 AND at >= ? ORDER BY id",
+            # Questions asked while the model warmed up were not looked at by it: no gap.
+            "SELECT text FROM faq_queries WHERE confident = 0 AND at >= ? "
+            "AND outcome <> 'warming_up' ORDER BY id",
             (to_db(since) if since else "",),
         )
         return [row["text"] for row in rows]

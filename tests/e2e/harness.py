@@ -26,6 +26,8 @@ from tests.databases import fresh_database_url
 
 TOKEN = "123456789:AAH-test-token-000000000000000000000"
 ROOT = Path(__file__).resolve().parents[2]
+# What the bot logs once its FAQ (model included) has come in from the background.
+FAQ_WARMED_UP = "(warmed up)"
 
 
 @dataclass
@@ -75,13 +77,18 @@ class BotProcess:
             # Scenarios replay a year of history through the API (expiry, tiers, campaigns);
             # the default 90 days is tested on its own.
             "PURCHASE_BACKDATE_DAYS": "400",
+            # The FAQ model's cache, where there is no SQLite file to put it next to.
+            "XDG_CACHE_HOME": str(workdir / "cache"),
             **(env or {}),
         }
         self.process: asyncio.subprocess.Process | None = None
         self._starts = 0
 
-    async def start(self, timeout: float = 90.0) -> None:
+    async def start(self, timeout: float = 90.0, *, wait_for_faq: bool = True) -> None:
+        """Until the bot long-polls and (wait_for_faq) its FAQ model has warmed up in the
+        background, as scenarios that ask questions expect."""
         calls_before = len(self.emulator.calls)
+        warm_before = self.log().count(FAQ_WARMED_UP)
         with self.log_path.open("ab") as log_file:  # the child keeps its own descriptor
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -105,6 +112,12 @@ class BotProcess:
                 raise TimeoutError(f"the bot did not start polling:\n{self.log()}")
             await asyncio.sleep(0.05)
         self._starts += 1
+        while wait_for_faq and self.log().count(FAQ_WARMED_UP) == warm_before:
+            if self.process.returncode is not None:
+                raise RuntimeError(f"the bot exited while the FAQ warmed up:\n{self.log()}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"the FAQ did not warm up:\n{self.log()}")
+            await asyncio.sleep(0.05)
 
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         assert self.process is not None

