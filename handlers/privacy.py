@@ -20,9 +20,9 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.services.privacy import THE_CUSTOMER, AlreadyForgotten, PrivacyService
-from bot.services.review_posts import withdraw
 from bot.services.reviews import ReviewService
 from bot.services.support import SupportService
+from bot.telegram.review_posts import withdraw
 from bot.telegram.support_desk import SupportDesk
 from handlers.callbacks import ConfirmForget, KeepData, ProfileAction
 from handlers.screens import replace_screen

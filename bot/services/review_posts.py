@@ -1,25 +1,14 @@
-"""A forgotten customer's reviews come off the reviews channel too.
+"""A forgotten customer's reviews come off the reviews channel too: which posts are theirs.
 
-Erasure (/forget, `customer forget`) blanks the review in the database; the copy an admin
-published to REVIEWS_CHANNEL_ID is withdrawn here. Telegram lets a bot delete a channel
-post only for 48 hours; an older post is blanked instead (its text, or a photo's caption,
-becomes "🗑"), and a photo that cannot be deleted is logged for a channel admin to remove.
+Read before the erasure, which forgets the posts' ids with the texts; withdrawing them from
+the channel is Telegram's work (bot/telegram/review_posts.py).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
-
 from storage.unit_of_work import Storage
-
-logger = logging.getLogger(__name__)
-
-WITHDRAWN = "🗑"
 
 
 @dataclass(frozen=True)
@@ -33,40 +22,3 @@ async def published_posts(storage: Storage, customer_id: int) -> list[PublishedP
     async with storage.read() as uow:
         posts = await uow.reviews.published_posts(customer_id)
     return [PublishedPost(message_id, with_photo) for message_id, with_photo in posts]
-
-
-async def withdraw(bot: Bot, channel: int, posts: Sequence[PublishedPost]) -> int:
-    """Delete each post, or blank it where it is too old to delete; returns how many are
-    gone or blank. Never raises: the erasure in the database has happened either way."""
-    withdrawn = 0
-    for post in posts:
-        try:
-            await bot.delete_message(channel, post.message_id)
-        except TelegramAPIError as refused:
-            try:
-                if post.with_photo:
-                    await bot.edit_message_caption(
-                        chat_id=channel, message_id=post.message_id, caption=WITHDRAWN
-                    )
-                    logger.warning(
-                        "review post %s in %s could not be deleted (%s): its caption is "
-                        "blank, the photo must be removed by a channel admin",
-                        post.message_id,
-                        channel,
-                        refused.message,
-                    )
-                else:
-                    await bot.edit_message_text(
-                        WITHDRAWN, chat_id=channel, message_id=post.message_id
-                    )
-            except TelegramAPIError as error:
-                logger.warning(
-                    "review post %s in %s could not be withdrawn: %s (%s)",
-                    post.message_id,
-                    channel,
-                    refused.message,
-                    error.message,
-                )
-                continue
-        withdrawn += 1
-    return withdrawn

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli_backup import backup_database, live_file_at
+from bot.cli.backup import backup_database, live_file_at
 
 
 def live_database(directory: Path) -> Path:

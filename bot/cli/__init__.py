@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="only the most recent N interactions (default: all with --json, else 20)",
     )
-    from bot.cli_privacy import add_privacy_commands
+    from bot.cli.privacy import add_privacy_commands
 
     add_privacy_commands(customer_commands)
 
@@ -72,21 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--actor", type=int, help="only this Telegram user's actions")
     audit.add_argument("--json", action="store_true", help="print JSON lines")
 
-    from bot.cli_loyalty import add_loyalty_commands
-    from bot.cli_stats import add_stats_command
+    from bot.cli.loyalty import add_loyalty_commands
+    from bot.cli.stats import add_stats_command
 
     add_loyalty_commands(commands)
     add_stats_command(commands)
-    from bot.cli_jobs import add_jobs_commands
+    from bot.cli.jobs import add_jobs_commands
 
     add_jobs_commands(commands)
-    from bot.cli_broadcasts import add_broadcast_commands
+    from bot.cli.broadcasts import add_broadcast_commands
 
     add_broadcast_commands(commands)
-    from bot.sandbox.cli import add_sandbox_command
+    from bot.cli.sandbox import add_sandbox_command
 
     add_sandbox_command(commands)
-    from bot.cli_backup import add_backup_command
+    from bot.cli.backup import add_backup_command
 
     add_backup_command(commands)
     return parser
@@ -120,17 +120,17 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
 # Each subcommand's module is imported only when it runs: the FAQ's numpy and model code
 # would otherwise cost every other command a few hundred milliseconds of start-up.
 _COMMAND_MODULES = {
-    "faq": ("bot.cli_faq", "run_faq_command"),
-    "api-token": ("bot.cli_loyalty", "run_token_command"),
-    "points": ("bot.cli_loyalty", "run_points_command"),
-    "stats": ("bot.cli_stats", "run_stats_command"),
-    "export": ("bot.cli_stats", "run_export_command"),
-    "cohorts": ("bot.cli_stats", "run_cohorts_command"),
-    "jobs": ("bot.cli_jobs", "run_jobs_command"),
-    "broadcast": ("bot.cli_broadcasts", "run_broadcast_command"),
-    "tag": ("bot.cli_broadcasts", "run_tag_command"),
-    "sandbox": ("bot.sandbox.cli", "run_sandbox_command"),
-    "backup": ("bot.cli_backup", "run_backup_command"),
+    "faq": ("bot.cli.faq", "run_faq_command"),
+    "api-token": ("bot.cli.loyalty", "run_token_command"),
+    "points": ("bot.cli.loyalty", "run_points_command"),
+    "stats": ("bot.cli.stats", "run_stats_command"),
+    "export": ("bot.cli.stats", "run_export_command"),
+    "cohorts": ("bot.cli.stats", "run_cohorts_command"),
+    "jobs": ("bot.cli.jobs", "run_jobs_command"),
+    "broadcast": ("bot.cli.broadcasts", "run_broadcast_command"),
+    "tag": ("bot.cli.broadcasts", "run_tag_command"),
+    "sandbox": ("bot.cli.sandbox", "run_sandbox_command"),
+    "backup": ("bot.cli.backup", "run_backup_command"),
 }
 
 
@@ -182,7 +182,7 @@ def _run(settings: Settings) -> int:
 
 async def _show_customer(settings: Settings, arguments: argparse.Namespace) -> int:
     if arguments.customer_command != "show":
-        from bot.cli_privacy import run_privacy_command
+        from bot.cli.privacy import run_privacy_command
 
         return await run_privacy_command(settings, arguments)
     path = settings.database.sqlite_path

@@ -12,7 +12,8 @@ from bot.config import Settings
 from bot.services.access import CLI
 from bot.services.privacy import AlreadyForgotten, PrivacyService
 from bot.services.privacy.catalogue import DATA_SECTIONS
-from bot.services.review_posts import PublishedPost, published_posts, withdraw
+from bot.services.review_posts import PublishedPost, published_posts
+from bot.telegram.review_posts import withdraw
 from bot.telegram.session import telegram_session
 from storage.migrations import apply_migrations
 from storage.unit_of_work import open_storage
