@@ -18,6 +18,7 @@ connections and never wait for writers (MVCC), like SQLite's WAL readers.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import hashlib
 import re
@@ -29,13 +30,12 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from storage.conflicts import writing
 from storage.database import Database, Params, Row, Session
 
-# The one advisory lock every write transaction takes (an arbitrary 64-bit constant that
-# spells "loyalty" so it is recognisable in pg_locks).
-WRITE_LOCK_KEY = 0x6C6F79616C7479
-# The lock `apply_migrations` holds while it migrates (see storage.migrations).
-MIGRATION_LOCK_KEY = WRITE_LOCK_KEY + 1
+# The lock `apply_migrations` holds while it migrates (see storage.migrations); an arbitrary
+# 64-bit constant ("loyalty" + 1) so it is recognisable in pg_locks.
+MIGRATION_LOCK_KEY = 0x6C6F79616C7479 + 1
 
 POOL_SIZE = 10
 
@@ -112,8 +112,19 @@ async def _setup(connection: asyncpg.Connection) -> None:
 class PostgresSession(Session):
     dialect = "postgresql"
 
-    def __init__(self, connection: Connection) -> None:  # noqa: D107
+    def __init__(self, connection: Connection, *, writable: bool) -> None:  # noqa: D107
         self._pg = connection
+        self._writable = writable
+        self._locked: set[tuple[str, int]] = set()
+
+    def for_update(self, of: str | None = None, *, skip_locked: bool = False) -> str:
+        return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
+
+    async def lock(self, table: str, row_id: int) -> None:
+        if not self._writable or (table, row_id) in self._locked:
+            return
+        await self._pg.execute(f"SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE", row_id)  # noqa: S608
+        self._locked.add((table, row_id))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         query, names = translate(sql)
@@ -169,7 +180,6 @@ class PostgresDatabase(Database):
         self.url = url
         self.path = None
         self._pool = pool
-        self._write_lock = asyncio.Lock()
         # A connection of its own per role this process contends for: a session advisory
         # lock lives as long as its connection, so a crashed holder frees the role at once.
         self._roles: dict[str, tuple[asyncpg.Connection, bool]] = {}
@@ -189,8 +199,7 @@ class PostgresDatabase(Database):
         for connection, _held in self._roles.values():
             await connection.close()
         self._roles.clear()
-        async with self._write_lock:
-            await self._pool.close()
+        await self._pool.close()
 
     async def hold_role(self, name: str) -> bool:
         entry = self._roles.get(name)
@@ -212,25 +221,41 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
-        # The in-process lock keeps waiting writers from each holding a pooled connection;
-        # the advisory lock serialises writers across processes (see the module docstring).
-        async with self._write_lock, self._pool.acquire() as connection:
-            await connection.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+        # READ COMMITTED, no lock of its own: see the module docstring.
+        async with self._pool.acquire() as connection:
+            await connection.execute("BEGIN")
+            opened = _open_transaction.set((asyncio.current_task(), connection))
             try:
-                yield PostgresSession(connection)
+                with writing():
+                    yield PostgresSession(connection, writable=True)
             except BaseException:
                 await _rollback(connection)
                 raise
+            finally:
+                _open_transaction.reset(opened)
             await connection.execute("COMMIT")
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Session]:
+        task, connection = _open_transaction.get()
+        if task is not None and task is asyncio.current_task() and connection is not None:
+            # A read inside this task's own write transaction: on the same connection, as
+            # a second one could wait forever for a pool emptied by writers doing the same.
+            yield PostgresSession(connection, writable=False)
+            return
         async with self._pool.acquire() as connection:
             await connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                yield PostgresSession(connection)
+                yield PostgresSession(connection, writable=False)
             finally:
                 await _rollback(connection)
+
+
+# The write transaction the running task has open (a task started inside one inherits the
+# variable, hence the task beside the connection).
+_open_transaction: contextvars.ContextVar[tuple[asyncio.Task[Any] | None, Connection | None]] = (
+    contextvars.ContextVar("open_transaction", default=(None, None))
+)
 
 
 async def _rollback(connection: Connection) -> None:

@@ -2,6 +2,8 @@
 
 Each operation is one write transaction keyed by the order (or refund) id, so a replay from
 a till that never saw our answer finds the first result instead of awarding points twice.
+Two replays at once on PostgreSQL: the second waits on the buyer's row lock, then its insert
+of the order id fails (unique) and `retry_on_conflict` runs it again, as a replay.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from decimal import Decimal
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
 from storage.clock import utcnow
+from storage.conflicts import retry_on_conflict
 from storage.models import Customer
 from storage.repositories.loyalty import Purchase
 from storage.unit_of_work import Storage, UnitOfWork
@@ -98,6 +101,7 @@ class PurchaseService:
         self._rules = rules
         self._ledger = ledger
 
+    @retry_on_conflict
     async def record(self, request: PurchaseRequest) -> PurchaseResult:
         async with self._storage.write() as uow:
             return await self.record_in(uow, request)
@@ -245,6 +249,7 @@ class PurchaseService:
         )
         return rules.referee_points
 
+    @retry_on_conflict
     async def refund(
         self, order_id: str, amount_minor: int | None, refund_id: str | None
     ) -> RefundResult:

@@ -12,6 +12,7 @@ from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
 from bot.services.loyalty.purchases import TIER_WINDOW
 from bot.services.loyalty.rules import LoyaltyRules, Tier
 from storage.clock import utcnow
+from storage.conflicts import retry_on_conflict
 from storage.models import Customer
 from storage.repositories.loyalty import PointsEntry
 from storage.repositories.referrals import ReferralStats
@@ -162,6 +163,7 @@ class LoyaltyService:
             )
         return points if added else 0
 
+    @retry_on_conflict
     async def adjust(
         self, actor: Actor, customer: Customer, delta: int, reason: str, key: str | None = None
     ) -> Adjustment:
