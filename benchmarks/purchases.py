@@ -30,6 +30,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
@@ -133,23 +134,26 @@ PURCHASES_PER_CLIENT = 15
 LOCK_SAMPLE_SECONDS = 0.01
 
 
-async def sample_lock_waits(url: str, stop: asyncio.Event) -> tuple[int, int]:
-    """(samples, samples where some session of this database waited for a lock)."""
+async def sample_lock_waits(url: str, stop: asyncio.Event) -> tuple[int, int, Counter[str]]:
+    """(samples, samples where some session of this database waited for a lock, and what
+    the waiting sessions were running, by the first words of their statement)."""
     connection = await asyncpg.connect(url)
     samples = waiting = 0
+    waits: Counter[str] = Counter()
     try:
         while not stop.is_set():
             samples += 1
-            waiting += bool(
-                await connection.fetchval(
-                    "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a "
-                    "ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database())"
-                )
+            rows = await connection.fetch(
+                "SELECT l.locktype, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 60) AS query "
+                "FROM pg_locks l JOIN pg_stat_activity a "
+                "ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()"
             )
+            waiting += bool(rows)
+            waits.update(f"{row['locktype']}: {row['query']}" for row in rows)
             await asyncio.sleep(LOCK_SAMPLE_SECONDS)
     finally:
         await connection.close()
-    return samples, waiting
+    return samples, waiting, waits
 
 
 async def replica_outcome(database: str) -> tuple[int, int, bool, dict[int, int]]:
@@ -253,7 +257,7 @@ async def replica_round(
             )
             elapsed = time.perf_counter() - started
             stop.set()
-            samples, waiting = await sampler
+            samples, waiting, waits = await sampler
             for session in sessions:
                 await session.close()
         finally:
@@ -270,6 +274,8 @@ async def replica_round(
         f"   statuses {statuses}   stored {stored}, credits {credited}, "
         f"ledger consistent: {consistent}"
     )
+    for what, count in waits.most_common(3):
+        line += f"\n  waited {count} times on {what}"
     return line, balances
 
 

@@ -123,7 +123,11 @@ class PostgresSession(Session):
     async def lock(self, table: str, row_id: int) -> None:
         if not self._writable or (table, row_id) in self._locked:
             return
-        await self._pg.execute(f"SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE", row_id)  # noqa: S608
+        # NO KEY UPDATE: rows of other tables that merely refer to this one (an interaction
+        # logged for the customer) are inserted meanwhile without waiting for it.
+        await self._pg.execute(  # noqa: S608
+            f"SELECT 1 FROM {table} WHERE id = $1 FOR NO KEY UPDATE", row_id
+        )
         self._locked.add((table, row_id))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
