@@ -9,11 +9,11 @@ import asyncio
 import asyncpg
 import pytest
 
+from bot.services.access import Actor
 from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
 from bot.services.loyalty.purchases import CustomerRef, PurchaseRequest, PurchaseService
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService
-from bot.services.access import Actor
 from storage.clock import utcnow
 from storage.conflicts import CONFLICT_ATTEMPTS, retry_on_conflict
 from storage.repositories import TelegramProfile
@@ -157,9 +157,12 @@ async def test_replays_of_one_order_at_once_earn_once(storage):
     assert {result.purchase.id for result in results} == {results[0].purchase.id}
     async with storage.read() as uow:
         assert await uow.session.fetch_value("SELECT COUNT(*) FROM purchases") == 1
-        assert await uow.session.fetch_value(
-            "SELECT COUNT(*) FROM points_entries WHERE reason = 'purchase'"
-        ) == 1
+        assert (
+            await uow.session.fetch_value(
+                "SELECT COUNT(*) FROM points_entries WHERE reason = 'purchase'"
+            )
+            == 1
+        )
 
 
 async def test_spends_of_one_balance_at_once_never_go_below_zero(storage):
