@@ -5,14 +5,30 @@ storage/repositories is written once: ``?`` and ``:name`` placeholders are rewri
 PostgreSQL's ``$n`` (once per SQL text, cached), ``insert()`` appends ``RETURNING id``, and
 rows (``asyncpg.Record``) index by name and by position like ``sqlite3.Row``.
 
-Concurrency, and why it matches SQLite's guarantees across processes: every write
-transaction first takes one transaction-scoped advisory lock (``pg_advisory_xact_lock``),
-so write transactions run one at a time across every bot process sharing the database,
-exactly as SQLite's ``BEGIN IMMEDIATE`` serialises them across processes on one file. The
-services' check-then-write logic (idempotent purchases, never-negative balances, one claim
-of a daily job, a broadcast recipient sent once, outbox claims) was written and tested for
-that model, so it holds unchanged. Reads run in REPEATABLE READ snapshots on a pool of
-connections and never wait for writers (MVCC), like SQLite's WAL readers.
+Concurrency. Write transactions run side by side, in every bot process sharing the database,
+at READ COMMITTED (each statement sees what was committed before it began); there is no
+global lock, so replicas add throughput. The services' check-then-write logic (idempotent
+purchases, never-negative balances, one claim of a daily job, a broadcast recipient sent
+once, outbox claims) holds through four means, instead of SQLite's one writer at a time:
+
+- Unique constraints with ``ON CONFLICT``: an idempotency key, a job's (name, day), a
+  processed update; the second inserter waits for the first to commit, then does nothing.
+- Row locks on what is about to change: reading a customer's balance, lots or purchase
+  history inside a write transaction first takes ``SELECT … FOR NO KEY UPDATE`` on the
+  customer's row (``Session.lock``, done by the ledger repositories), so two spends of one
+  balance take turns and the second reads what the first committed. Customers apart never
+  wait for each other.
+- Claims with ``FOR UPDATE SKIP LOCKED`` (outbox notices, job take-overs, the webhook
+  inbox): a replica skips rows another is claiming, and a row claimed meanwhile fails the
+  claim's condition when re-checked.
+- Retries (storage.conflicts.retry_on_conflict): a transaction that lost a race (40001,
+  40P01, or a unique key another transaction inserted after this one checked it) is rolled
+  back and the whole service method runs again, and then finds the winner's row.
+
+Broadcast sending stays with one process at a time (``hold_role``, a session advisory lock),
+which is what sends each recipient once. Reads run in REPEATABLE READ snapshots on a pool of
+connections and never wait for writers (MVCC), like SQLite's WAL readers; a read opened
+inside the task's own write transaction uses that transaction's connection.
 """
 
 from __future__ import annotations
