@@ -17,6 +17,7 @@ from bot.services.loyalty.service import LoyaltyService
 from storage.clock import utcnow
 from storage.conflicts import CONFLICT_ATTEMPTS, retry_on_conflict
 from storage.repositories import TelegramProfile
+from storage.unit_of_work import UnitOfWork
 from tests.databases import ON_POSTGRES
 
 RULES = load_rules()
@@ -102,7 +103,7 @@ async def test_inside_an_open_transaction_the_owner_retries_not_the_helper(stora
     runs = 0
 
     @retry_on_conflict
-    async def helper(uow) -> None:
+    async def helper(uow: UnitOfWork) -> None:
         nonlocal runs
         runs += 1
         await fail_as_a_lost_race(uow)

@@ -201,6 +201,7 @@ class LoyaltyService:
                 )
         return Adjustment(before, after)
 
+    @retry_on_conflict
     async def attribute_referral(self, referee: Customer, payload: str) -> Customer | None:
         """Credit the inviter of a first-ever /start with payload `r-<code>`. Returns the
         referrer when attributed. Refused silently for an existing customer, oneself, or a
