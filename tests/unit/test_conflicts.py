@@ -5,6 +5,7 @@ Each test runs on SQLite too (TEST_DATABASE_URL unset), where one writer at a ti
 races impossible and the retries unnecessary: the outcome must be the same."""
 
 import asyncio
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -17,7 +18,7 @@ from bot.services.loyalty.service import LoyaltyService
 from storage.clock import utcnow
 from storage.conflicts import CONFLICT_ATTEMPTS, retry_on_conflict
 from storage.repositories import TelegramProfile
-from storage.unit_of_work import UnitOfWork
+from storage.unit_of_work import Storage, UnitOfWork, open_storage
 from tests.databases import ON_POSTGRES
 
 RULES = load_rules()
@@ -181,3 +182,45 @@ async def test_spends_of_one_balance_at_once_never_go_below_zero(storage):
     assert (len(accepted), len(refused)) == (3, 5), outcomes
     assert sorted(adjustment.balance_before for adjustment in accepted) == [40, 70, 100]
     assert await loyalty.balance(customer.id) == 10
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite runs one write transaction at a time")
+async def test_a_support_reminder_is_claimed_by_one_of_two_processes(storage):
+    other = await open_storage(storage.database.url)  # a second pool: another replica
+    try:
+        customer = await new_customer(storage, 1)
+        opened_at = utcnow() - timedelta(hours=2)
+        async with storage.write() as uow:
+            await uow.support.open_ticket(customer.id, "text", opened_at)
+        first_claimed = asyncio.Event()
+        release_first = asyncio.Event()
+
+        async def claim(opened: Storage, hold: bool) -> list[int]:
+            async with opened.write() as uow:
+                tickets = await uow.support.claim_reminders(utcnow() - timedelta(hours=1), utcnow())
+                if hold:
+                    first_claimed.set()
+                    await release_first.wait()
+            return [ticket.id for ticket in tickets]
+
+        first = asyncio.create_task(claim(storage, hold=True))
+        await first_claimed.wait()
+        second = asyncio.create_task(claim(other, hold=False))
+        # The second claim either skips the locked ticket at once or (without SKIP LOCKED)
+        # waits on its row lock: go on once it has done one or the other.
+        while not second.done() and not await _waiting_for_a_lock(storage):
+            await asyncio.sleep(0.01)
+        release_first.set()
+        claims = [await first, await second]
+        assert sorted(len(claimed) for claimed in claims) == [0, 1], claims
+    finally:
+        await other.close()
+
+
+async def _waiting_for_a_lock(storage: Storage) -> bool:
+    async with storage.read() as uow:
+        return bool(
+            await uow.session.fetch_value(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted)"
+            )
+        )
