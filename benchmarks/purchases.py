@@ -9,6 +9,15 @@ p50/p99 latency per round, and checks that no order earned twice.
 
     .venv/bin/python -m benchmarks.purchases [--customers 1000] [--orders 3000]
         [--database-url postgresql://user@host:port/empty_db]
+
+Replicas (PostgreSQL only): --replicas 1,2 runs, for each count, a fresh database on the
+server of --database-url with that many bot processes; 40 clients (one per customer, spread
+over the replicas' HTTP APIs) post 15 purchases each. It prints purchases/s, p50/p99, the
+share of pg_locks samples showing a session waiting for a lock (granted = false), and checks
+that every purchase landed once and that every balance equals the first run's.
+
+    .venv/bin/python -m benchmarks.purchases --replicas 1,2 \
+        --database-url postgresql://user@host:port/postgres
 """
 
 from __future__ import annotations
@@ -21,15 +30,18 @@ import signal
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 
 from bot.emulator import BotAPIEmulator
 from storage.clock import utcnow
 from storage.migrations import apply_migrations
 from storage.repositories import TelegramProfile
 from storage.unit_of_work import open_storage
+from tests.databases import with_database
 from tests.e2e.harness import free_port
 
 TOKEN = "123456789:AAH-benchmark-token-0000000000000000"
@@ -117,13 +129,192 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def main() -> None:
+REPLICA_CLIENTS = 40
+PURCHASES_PER_CLIENT = 15
+LOCK_SAMPLE_SECONDS = 0.01
+
+
+async def sample_lock_waits(url: str, stop: asyncio.Event) -> tuple[int, int, Counter[str]]:
+    """(samples, samples where some session of this database waited for a lock, and what
+    the waiting sessions were running, by the first words of their statement)."""
+    connection = await asyncpg.connect(url)
+    samples = waiting = 0
+    waits: Counter[str] = Counter()
+    try:
+        while not stop.is_set():
+            samples += 1
+            rows = await connection.fetch(
+                "SELECT l.locktype, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 60) AS query "
+                "FROM pg_locks l JOIN pg_stat_activity a "
+                "ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()"
+            )
+            waiting += bool(rows)
+            waits.update(f"{row['locktype']}: {row['query']}" for row in rows)
+            await asyncio.sleep(LOCK_SAMPLE_SECONDS)
+    finally:
+        await connection.close()
+    return samples, waiting, waits
+
+
+async def replica_outcome(database: str) -> tuple[int, int, bool, dict[int, int]]:
+    """(purchases stored, purchase credits, ledger consistent, balance by Telegram id)."""
+    storage = await open_storage(database)
+    async with storage.read() as uow:
+        stored = await uow.session.fetch_value("SELECT COUNT(*) FROM purchases")
+        credited = await uow.session.fetch_value(
+            "SELECT COUNT(*) FROM points_entries WHERE reason = 'purchase'"
+        )
+        balances = {
+            int(row["telegram_id"]): int(row["balance"])
+            for row in await uow.session.fetch_all(
+                "SELECT c.telegram_id, COALESCE(SUM(e.delta), 0) AS balance FROM customers c "
+                "LEFT JOIN points_entries e ON e.customer_id = c.id GROUP BY c.telegram_id"
+            )
+        }
+        total, lots = await uow.ledger.totals()
+    await storage.close()
+    return int(stored), int(credited), total == lots, balances
+
+
+async def start_replicas(
+    env: dict[str, str], ports: list[int], workdir: Path
+) -> list[asyncio.subprocess.Process]:
+    processes = []
+    for number, port in enumerate(ports):
+        replica_dir = workdir / f"replica-{number}"
+        replica_dir.mkdir()
+        processes.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                cwd=replica_dir,
+                env={**env, "HTTP_PORT": str(port)},
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=(replica_dir / "log.txt").open("wb"),
+            )
+        )
+        await wait_until_healthy(f"http://127.0.0.1:{port}")
+    return processes
+
+
+async def replica_round(
+    server_url: str, replicas: int, workdir: Path
+) -> tuple[str, dict[int, int]]:
+    """One round on a fresh database; returns its line of figures and every balance."""
+    name = f"bench_{replicas}_{random.randrange(1 << 30):x}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    database = with_database(server_url, name)
+    customers = await seed_customers(database, REPLICA_CLIENTS)
+    ports = [free_port() for _ in range(replicas)]
+    processes: list[asyncio.subprocess.Process] = []
+    async with BotAPIEmulator(token=TOKEN) as emulator:
+        for telegram_id in customers:
+            emulator.add_user(first_name=f"C{telegram_id}", user_id=telegram_id).start_chat()
+        base_env = {
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": emulator.base_url,
+            "DATABASE_URL": database,
+            "LOG_LEVEL": "WARNING",
+        }
+        token = (await run_cli(base_env, workdir, "api-token", "create", "bench")).strip()
+        try:
+            round_dir = workdir / name
+            round_dir.mkdir()
+            processes = await start_replicas(base_env, ports, round_dir)
+            while not any(call.method == "getUpdates" for call in emulator.calls):
+                await asyncio.sleep(0.05)
+            latencies: list[float] = []
+            statuses: dict[int, int] = {}
+            headers = {"Authorization": f"Bearer {token}"}
+            sessions = [
+                aiohttp.ClientSession(f"http://127.0.0.1:{port}", headers=headers) for port in ports
+            ]
+
+            async def client(number: int, telegram_id: int) -> None:
+                # One till per customer, each on "its" replica, buying one after another.
+                session = sessions[number % replicas]
+                for purchase in range(PURCHASES_PER_CLIENT):
+                    order = {
+                        "order_id": f"bench-{telegram_id}-{purchase}",
+                        "telegram_id": telegram_id,
+                        "amount": f"{(purchase * 37 + number) % 200 + 1}.50",
+                    }
+                    started = time.perf_counter()
+                    async with session.post("/api/v1/purchases", json=order) as response:
+                        await response.read()
+                        statuses[response.status] = statuses.get(response.status, 0) + 1
+                    latencies.append(time.perf_counter() - started)
+
+            stop = asyncio.Event()
+            sampler = asyncio.create_task(sample_lock_waits(database, stop))
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(client(number, telegram_id) for number, telegram_id in enumerate(customers))
+            )
+            elapsed = time.perf_counter() - started
+            stop.set()
+            samples, waiting, waits = await sampler
+            for session in sessions:
+                await session.close()
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+                await process.wait()
+    stored, credited, consistent, balances = await replica_outcome(database)
+    count = len(latencies)
+    p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+    line = (
+        f"{replicas} replica(s), {REPLICA_CLIENTS} clients x {PURCHASES_PER_CLIENT}: "
+        f"{count / elapsed:6.0f} purchases/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   "
+        f"lock waits in {waiting}/{samples} pg_locks samples ({waiting / max(samples, 1):.1%})"
+        f"   statuses {statuses}   stored {stored}, credits {credited}, "
+        f"ledger consistent: {consistent}"
+    )
+    for what, count in waits.most_common(3):
+        line += f"\n  waited {count} times on {what}"
+    return line, balances
+
+
+async def replica_rounds(
+    parser: argparse.ArgumentParser, server_url: str | None, replicas: str
+) -> None:
+    if not (server_url or "").startswith(("postgresql://", "postgres://")):
+        parser.error("--replicas needs --database-url postgresql://...")
+    assert server_url is not None
+    counts = [int(count) for count in replicas.split(",")]
+    workdir = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
+    first_balances: dict[int, int] | None = None
+    for count in counts:
+        line, balances = await replica_round(server_url, count, workdir)
+        print(line)
+        if first_balances is None:
+            first_balances = balances
+        else:
+            print(f"  balances equal the {counts[0]}-replica run's: {balances == first_balances}")
+
+
+def parse_arguments() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--orders", type=int, default=3000, help="orders per round")
     parser.add_argument("--replay-share", type=float, default=0.3)
     parser.add_argument("--database-url", help="default: a new SQLite file in a temp folder")
-    arguments = parser.parse_args()
+    parser.add_argument(
+        "--replicas",
+        help="e.g. 1,2: replica rounds on the PostgreSQL server of --database-url instead",
+    )
+    return parser, parser.parse_args()
+
+
+async def main() -> None:
+    parser, arguments = parse_arguments()
+    if arguments.replicas:
+        await replica_rounds(parser, arguments.database_url, arguments.replicas)
+        return
     random.seed(7)
     workdir = Path(tempfile.mkdtemp(prefix="bench-purchases-"))
     database = arguments.database_url or f"sqlite:///{workdir / 'bot.sqlite3'}"

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from storage.conflicts import retry_on_conflict
 from storage.database import Database, Params, Session
 
 logger = logging.getLogger(__name__)
@@ -152,6 +153,7 @@ class WriteBatcher:
             if job.future is not None and not job.future.done():
                 job.future.set_result(result)
 
+    @retry_on_conflict
     async def _apply(self, batch: Sequence[_Job[Any, Any]]) -> list[Any]:
         by_kind: dict[int, tuple[BatchKind[Any, Any], list[int]]] = {}
         for index, job in enumerate(batch):

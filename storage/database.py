@@ -22,6 +22,8 @@ from typing import Any
 
 import aiosqlite
 
+from storage.conflicts import writing
+
 # sqlite3.Row or asyncpg.Record: both index by column name and by position, and dict(row)
 # works on both.
 Row = Any
@@ -39,6 +41,7 @@ def _integrity_errors() -> tuple[type[Exception], ...]:
 # What a violated UNIQUE/CHECK/foreign key raises, whichever the backend.
 IntegrityError = _integrity_errors()
 
+
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -48,6 +51,18 @@ class Session:
     # Which SQL dialect runs the statements, for the rare construct with no portable
     # spelling (e.g. building JSON in SQL).
     dialect = "sqlite"
+
+    def for_update(self, of: str | None = None, *, skip_locked: bool = False) -> str:
+        """The clause that ends a SELECT whose rows the transaction is about to change:
+        empty on SQLite (one writer at a time holds the whole file), ``FOR UPDATE [OF t]
+        [SKIP LOCKED]`` on PostgreSQL (see storage.postgres)."""
+        return ""
+
+    async def lock(self, table: str, row_id: int) -> None:
+        """Inside a write transaction, wait until no other transaction holds the row, and
+        hold it until this one ends: what the transaction reads next about it (a customer's
+        balance and lots) stays true until it commits. Nothing to do on SQLite, where the
+        transaction holds the whole file; a no-op in a read snapshot."""
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._connection = connection
@@ -175,7 +190,8 @@ class Database:
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
-                yield Session(self._writer)
+                with writing():
+                    yield Session(self._writer)
             except BaseException:
                 await self._writer.rollback()
                 raise

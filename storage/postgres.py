@@ -5,19 +5,36 @@ storage/repositories is written once: ``?`` and ``:name`` placeholders are rewri
 PostgreSQL's ``$n`` (once per SQL text, cached), ``insert()`` appends ``RETURNING id``, and
 rows (``asyncpg.Record``) index by name and by position like ``sqlite3.Row``.
 
-Concurrency, and why it matches SQLite's guarantees across processes: every write
-transaction first takes one transaction-scoped advisory lock (``pg_advisory_xact_lock``),
-so write transactions run one at a time across every bot process sharing the database,
-exactly as SQLite's ``BEGIN IMMEDIATE`` serialises them across processes on one file. The
-services' check-then-write logic (idempotent purchases, never-negative balances, one claim
-of a daily job, a broadcast recipient sent once, outbox claims) was written and tested for
-that model, so it holds unchanged. Reads run in REPEATABLE READ snapshots on a pool of
-connections and never wait for writers (MVCC), like SQLite's WAL readers.
+Concurrency. Write transactions run side by side, in every bot process sharing the database,
+at READ COMMITTED (each statement sees what was committed before it began); there is no
+global lock, so replicas add throughput. The services' check-then-write logic (idempotent
+purchases, never-negative balances, one claim of a daily job, a broadcast recipient sent
+once, outbox claims) holds through four means, instead of SQLite's one writer at a time:
+
+- Unique constraints with ``ON CONFLICT``: an idempotency key, a job's (name, day), a
+  processed update; the second inserter waits for the first to commit, then does nothing.
+- Row locks on what is about to change: reading a customer's balance, lots or purchase
+  history inside a write transaction first takes ``SELECT … FOR NO KEY UPDATE`` on the
+  customer's row (``Session.lock``, done by the ledger repositories), so two spends of one
+  balance take turns and the second reads what the first committed. Customers apart never
+  wait for each other.
+- Claims with ``FOR UPDATE SKIP LOCKED`` (outbox notices, job take-overs, the webhook
+  inbox): a replica skips rows another is claiming, and a row claimed meanwhile fails the
+  claim's condition when re-checked.
+- Retries (storage.conflicts.retry_on_conflict): a transaction that lost a race (40001,
+  40P01, or a unique key another transaction inserted after this one checked it) is rolled
+  back and the whole service method runs again, and then finds the winner's row.
+
+Broadcast sending stays with one process at a time (``hold_role``, a session advisory lock),
+which is what sends each recipient once. Reads run in REPEATABLE READ snapshots on a pool of
+connections and never wait for writers (MVCC), like SQLite's WAL readers; a read opened
+inside the task's own write transaction uses that transaction's connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import hashlib
 import re
@@ -29,13 +46,12 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from storage.conflicts import writing
 from storage.database import Database, Params, Row, Session
 
-# The one advisory lock every write transaction takes (an arbitrary 64-bit constant that
-# spells "loyalty" so it is recognisable in pg_locks).
-WRITE_LOCK_KEY = 0x6C6F79616C7479
-# The lock `apply_migrations` holds while it migrates (see storage.migrations).
-MIGRATION_LOCK_KEY = WRITE_LOCK_KEY + 1
+# The lock `apply_migrations` holds while it migrates (see storage.migrations); an arbitrary
+# 64-bit constant ("loyalty" + 1) so it is recognisable in pg_locks.
+MIGRATION_LOCK_KEY = 0x6C6F79616C7479 + 1
 
 POOL_SIZE = 10
 
@@ -112,8 +128,23 @@ async def _setup(connection: asyncpg.Connection) -> None:
 class PostgresSession(Session):
     dialect = "postgresql"
 
-    def __init__(self, connection: Connection) -> None:  # noqa: D107
+    def __init__(self, connection: Connection, *, writable: bool) -> None:  # noqa: D107
         self._pg = connection
+        self._writable = writable
+        self._locked: set[tuple[str, int]] = set()
+
+    def for_update(self, of: str | None = None, *, skip_locked: bool = False) -> str:
+        return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
+
+    async def lock(self, table: str, row_id: int) -> None:
+        if not self._writable or (table, row_id) in self._locked:
+            return
+        # NO KEY UPDATE: rows of other tables that merely refer to this one (an interaction
+        # logged for the customer) are inserted meanwhile without waiting for it.
+        await self._pg.execute(  # noqa: S608
+            f"SELECT 1 FROM {table} WHERE id = $1 FOR NO KEY UPDATE", row_id
+        )
+        self._locked.add((table, row_id))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         query, names = translate(sql)
@@ -169,7 +200,6 @@ class PostgresDatabase(Database):
         self.url = url
         self.path = None
         self._pool = pool
-        self._write_lock = asyncio.Lock()
         # A connection of its own per role this process contends for: a session advisory
         # lock lives as long as its connection, so a crashed holder frees the role at once.
         self._roles: dict[str, tuple[asyncpg.Connection, bool]] = {}
@@ -189,8 +219,7 @@ class PostgresDatabase(Database):
         for connection, _held in self._roles.values():
             await connection.close()
         self._roles.clear()
-        async with self._write_lock:
-            await self._pool.close()
+        await self._pool.close()
 
     async def hold_role(self, name: str) -> bool:
         entry = self._roles.get(name)
@@ -212,25 +241,41 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
-        # The in-process lock keeps waiting writers from each holding a pooled connection;
-        # the advisory lock serialises writers across processes (see the module docstring).
-        async with self._write_lock, self._pool.acquire() as connection:
-            await connection.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+        # READ COMMITTED, no lock of its own: see the module docstring.
+        async with self._pool.acquire() as connection:
+            await connection.execute("BEGIN")
+            opened = _open_transaction.set((asyncio.current_task(), connection))
             try:
-                yield PostgresSession(connection)
+                with writing():
+                    yield PostgresSession(connection, writable=True)
             except BaseException:
                 await _rollback(connection)
                 raise
+            finally:
+                _open_transaction.reset(opened)
             await connection.execute("COMMIT")
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Session]:
+        task, connection = _open_transaction.get()
+        if task is not None and task is asyncio.current_task() and connection is not None:
+            # A read inside this task's own write transaction: on the same connection, as
+            # a second one could wait forever for a pool emptied by writers doing the same.
+            yield PostgresSession(connection, writable=False)
+            return
         async with self._pool.acquire() as connection:
             await connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                yield PostgresSession(connection)
+                yield PostgresSession(connection, writable=False)
             finally:
                 await _rollback(connection)
+
+
+# The write transaction the running task has open (a task started inside one inherits the
+# variable, hence the task beside the connection).
+_open_transaction: contextvars.ContextVar[tuple[asyncio.Task[Any] | None, Connection | None]] = (
+    contextvars.ContextVar("open_transaction", default=(None, None))
+)
 
 
 async def _rollback(connection: Connection) -> None:

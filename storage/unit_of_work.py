@@ -2,6 +2,10 @@
 
 Services open one per operation; repositories never commit, so a service's writes land
 together or not at all.
+
+On PostgreSQL write transactions run side by side: one that loses a race raises a
+`ConflictError`, and the service method owning it carries `@retry_on_conflict` (both in
+storage.conflicts).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from storage.batching import WriteBatcher
+from storage.conflicts import retry_on_conflict
 from storage.database import Database, Session
 from storage.repositories import (
     CustomerRepository,
@@ -34,6 +39,8 @@ from storage.repositories.redemptions import RedemptionRepository
 from storage.repositories.referrals import ReferralRepository
 from storage.repositories.reviews import NpsRepository, ReviewRepository
 from storage.repositories.support import SupportRepository
+
+__all__ = ["Storage", "UnitOfWork", "open_storage", "retry_on_conflict"]
 
 
 class UnitOfWork:
@@ -73,6 +80,8 @@ class Storage:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[UnitOfWork]:
+        """A write transaction. On PostgreSQL it may raise `ConflictError`: the method that
+        opens it carries `@retry_on_conflict` if it reads before it writes (see above)."""
         async with self.database.transaction() as session:
             yield UnitOfWork(session)
 

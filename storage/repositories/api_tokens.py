@@ -72,7 +72,12 @@ class ApiTokenRepository:
         return changed > 0
 
     async def touch(self, name: str, at: datetime) -> None:
+        # Bookkeeping: when another transaction is stamping the token right now (a burst of
+        # first requests, on several replicas), this one skips it rather than wait its turn.
         await self._session.execute(
-            "UPDATE api_tokens SET last_used_at = ? WHERE name = ? AND revoked_at IS NULL",
+            "UPDATE api_tokens SET last_used_at = ? WHERE id IN (SELECT id FROM api_tokens "
+            "WHERE name = ? AND revoked_at IS NULL"
+            + self._session.for_update(skip_locked=True)
+            + ")",
             (to_db(at), name),
         )

@@ -138,6 +138,10 @@ class CustomerRepository:
             (phone, customer_id),
         )
 
+    async def lock(self, customer_id: int) -> None:
+        """Hold the customer's row until the write transaction ends (see Session.lock)."""
+        await self._session.lock("customers", customer_id)
+
     async def by_id(self, customer_id: int) -> Customer | None:
         row = await self._session.fetch_one("SELECT * FROM customers WHERE id = ?", (customer_id,))
         return None if row is None else Customer.model_validate(dict(row))

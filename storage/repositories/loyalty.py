@@ -114,6 +114,9 @@ class LedgerRepository:
         )
 
     async def balance(self, customer_id: int) -> int:
+        """In a write transaction, the customer's row is locked first: the balance holds
+        until the transaction ends (two spends of the last points take turns)."""
+        await self._session.lock("customers", customer_id)
         value = await self._session.fetch_value(
             "SELECT COALESCE(SUM(delta), 0) FROM points_entries WHERE customer_id = ?",
             (customer_id,),
@@ -140,7 +143,9 @@ class LedgerRepository:
         return [PointsEntry.model_validate(dict(row)) for row in rows]
 
     async def open_lots(self, customer_id: int) -> list[Lot]:
-        """Lots with points left, the first to burn first (never-expiring ones last)."""
+        """Lots with points left, the first to burn first (never-expiring ones last); the
+        customer locked first, as for `balance`."""
+        await self._session.lock("customers", customer_id)
         rows = await self._session.fetch_all(
             "SELECT * FROM ("
             + _LOT_REMAINDER
@@ -230,7 +235,9 @@ class PurchaseRepository:
         return purchase_id
 
     async def buyer_context(self, customer_id: int, window_start: datetime) -> BuyerContext:
-        """Everything a new purchase needs to know about its buyer, in one round trip."""
+        """Everything a new purchase needs to know about its buyer, in one round trip (after
+        locking the buyer, as `LedgerRepository.balance` does)."""
+        await self._session.lock("customers", customer_id)
         row = await self._session.fetch_one(
             """
             SELECT
@@ -281,7 +288,9 @@ class PurchaseRepository:
         return None if row is None else Refund.model_validate(dict(row))
 
     async def refunded(self, purchase_id: int) -> tuple[int, int]:
-        """(amount refunded so far in minor units, points reversed so far incl. uncollected)."""
+        """(amount refunded so far in minor units, points reversed so far incl. uncollected).
+        The purchase is locked first: two refunds of one order take turns."""
+        await self._session.lock("purchases", purchase_id)
         row = await self._session.fetch_one(
             "SELECT COALESCE(SUM(amount_minor), 0) AS amount, "
             "COALESCE(SUM(points_reversed + points_uncollected), 0) AS points "

@@ -55,14 +55,17 @@ class OutboxRepository:
         )
         return inserted > 0
 
-    async def due(self, now: datetime, limit: int = 100) -> list[Notice]:
+    async def due(self, now: datetime, limit: int = 100, *, claim: bool = False) -> list[Notice]:
+        # Claimed on PostgreSQL: the rows another process is claiming are skipped, and one
+        # it has claimed meanwhile no longer matches `not_before <= now` when re-checked.
         rows = await self._session.fetch_all(
             """
             SELECT o.id, o.customer_id, o.kind, o.payload, o.attempts, o.created_at,
                    c.telegram_id, c.language, c.telegram_language
             FROM outbox o JOIN customers c ON c.id = o.customer_id
             WHERE o.state = 'pending' AND o.not_before <= ? ORDER BY o.not_before, o.id LIMIT ?
-            """,
+            """
+            + (self._session.for_update("o", skip_locked=True) if claim else ""),
             (to_db(now), limit),
         )
         return [
@@ -85,7 +88,7 @@ class OutboxRepository:
         write transaction, another process polling meanwhile does not get them too. Sent or
         failed, a notice is settled; if its claimer dies first, it is due again after the
         lease (sent at least once, as before)."""
-        notices = await self.due(now, limit)
+        notices = await self.due(now, limit, claim=True)
         await self._session.execute_many(
             "UPDATE outbox SET not_before = ? WHERE id = ? AND state = 'pending'",
             [(to_db(now + lease), notice.id) for notice in notices],
@@ -172,10 +175,13 @@ class JobRunRepository:
         """Unfinished runs (of `run_key` or any) started before `started_before`: their
         runner crashed, failed or was stopped. They are restamped as started `at` by the
         caller, who resumes them; in one write transaction, so of two processes looking at
-        once only the first takes a run."""
+        once only the first takes a run (SQLite: one writer at a time; PostgreSQL: row locks)."""
         rows = await self._session.fetch_all(
             "SELECT run_key FROM job_runs WHERE job = ? AND finished_at IS NULL "
-            "AND started_at < ? AND (CAST(? AS TEXT) IS NULL OR run_key = ?) ORDER BY run_key",
+            "AND started_at < ? AND (CAST(? AS TEXT) IS NULL OR run_key = ?) ORDER BY run_key"
+            # On PostgreSQL: a run another process is taking over is skipped, and one it has
+            # restamped meanwhile no longer matches `started_at < ?` when re-checked.
+            + self._session.for_update(skip_locked=True),
             (job, to_db(started_before), run_key, run_key),
         )
         keys = [row["run_key"] for row in rows]

@@ -59,6 +59,8 @@ class RedemptionRepository:
 
     async def open_of(self, customer_id: int) -> list[Redemption]:
         """The customer's codes still in state 'issued' (some may be past their expiry)."""
+        # Locked first, as the ledger does: two codes issued at once take turns.
+        await self._session.lock("customers", customer_id)
         rows = await self._session.fetch_all(
             "SELECT * FROM redemptions WHERE customer_id = ? AND state = 'issued' ORDER BY id",
             (customer_id,),

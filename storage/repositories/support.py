@@ -176,7 +176,10 @@ class SupportRepository:
             WHERE status = 'open' AND first_response_at IS NULL AND reminded_at IS NULL
               AND opened_at <= ?
             ORDER BY id
-            """,
+            """
+            # PostgreSQL: another replica's claim in progress is skipped; one it committed
+            # meanwhile fails `reminded_at IS NULL` when the locked row is re-checked.
+            + self._session.for_update(skip_locked=True),
             (to_db(opened_before),),
         )
         if rows:

@@ -1,9 +1,10 @@
 """Points movements on the append-only ledger: credits open lots, debits consume them FIFO.
 
-Every function here runs inside the caller's write transaction. SQLite serialises write
-transactions (BEGIN IMMEDIATE behind one lock), so reading the lots and appending the debit
-cannot interleave with another spend: two concurrent spends of the last 100 points see the
-balance one after the other, and the second is refused.
+Every function here runs inside the caller's write transaction. Reading the lots (or the
+balance) in a write transaction locks the customer's row first on PostgreSQL, and SQLite
+runs one write transaction at a time, so reading the lots and appending the debit cannot
+interleave with another spend: two concurrent spends of the last 100 points see the balance
+one after the other, and the second is refused.
 """
 
 from __future__ import annotations

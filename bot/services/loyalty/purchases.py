@@ -9,6 +9,9 @@ A referral converts on the friend's first purchase of at least the minimum
 (REFERRAL_MIN_PURCHASE); smaller ones leave it pending. A refund that takes that purchase
 below the minimum reverses it: both rewards are taken back (as far as they are unspent, like
 a refund's points) and the referral stays closed, so buy-and-refund cannot farm it.
+
+Two replays at once on PostgreSQL: the second waits on the buyer's row lock, then its insert
+of the order id fails (unique) and `retry_on_conflict` runs it again, as a replay.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from bot.services.loyalty.idempotency import (
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import LoyaltyRules
 from storage.clock import utcnow
+from storage.conflicts import retry_on_conflict
 from storage.models import Customer
 from storage.repositories.loyalty import Purchase, Refund
 from storage.unit_of_work import Storage, UnitOfWork
@@ -138,6 +142,7 @@ class PurchaseService:
         self._ledger = ledger
         self._referral_min_minor = referral_min_minor
 
+    @retry_on_conflict
     async def record(self, request: PurchaseRequest) -> PurchaseResult:
         async with self._storage.write() as uow:
             return await self.record_in(uow, request)
@@ -345,6 +350,7 @@ class PurchaseService:
                     now,
                 )
 
+    @retry_on_conflict
     async def refund(
         self, order_id: str, amount_minor: int | None, refund_id: str | None
     ) -> RefundResult:

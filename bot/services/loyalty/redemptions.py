@@ -41,6 +41,7 @@ from bot.services.loyalty.purchases import (
 from bot.services.loyalty.rules import LoyaltyRules, Reward
 from bot.services.loyalty.service import is_valid_card_code
 from storage.clock import utcnow
+from storage.conflicts import retry_on_conflict
 from storage.models import Customer
 from storage.repositories.loyalty import Purchase
 from storage.repositories.redemptions import Redemption
@@ -242,6 +243,7 @@ class RedemptionService:
                 balance = await uow.ledger.balance(customer.id)
         return Catalogue(balance, list(self.rules.rewards), open_codes)
 
+    @retry_on_conflict
     async def issue(
         self,
         customer: Customer,
@@ -285,6 +287,7 @@ class RedemptionService:
             balance = await uow.ledger.balance(customer.id)
         return Issued(redemption, reward, True, balance)
 
+    @retry_on_conflict
     async def cancel(
         self, customer: Customer, redemption_id: int, now: datetime | None = None
     ) -> Cancelled:
@@ -322,6 +325,7 @@ class RedemptionService:
         ):
             raise ShareExceeded(points, self.min_sale_for(points))
 
+    @retry_on_conflict
     async def confirm(
         self,
         actor: Actor,
@@ -345,6 +349,7 @@ class RedemptionService:
                 )
         return _raise_refusal(outcome)
 
+    @retry_on_conflict
     async def expire_due(self, now: datetime | None = None) -> int:
         """Give back the points of every code past its expiry, mark it expired and tell its
         customer. Safe to run often and from several places: each code expires once.
@@ -367,6 +372,7 @@ class RedemptionService:
         points = await self._purchases.preview_points(customer, amount_minor)
         return SalePreview(customer, amount_minor, points)
 
+    @retry_on_conflict
     async def record_sale(
         self, actor: Actor, card_code: str, amount_minor: int, order_id: str
     ) -> Sale:

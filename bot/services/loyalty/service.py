@@ -14,6 +14,7 @@ from bot.services.loyalty.ledger import InsufficientPoints, PointsLedger
 from bot.services.loyalty.purchases import TIER_WINDOW
 from bot.services.loyalty.rules import LoyaltyRules, Tier
 from storage.clock import utcnow
+from storage.conflicts import retry_on_conflict
 from storage.models import Customer
 from storage.repositories.loyalty import PointsEntry
 from storage.repositories.referrals import ReferralStats
@@ -168,6 +169,7 @@ class LoyaltyService:
             )
         return points if added else 0
 
+    @retry_on_conflict
     async def adjust(
         self, actor: Actor, customer: Customer, delta: int, reason: str, key: str | None = None
     ) -> Adjustment:
@@ -245,6 +247,7 @@ class LoyaltyService:
             int(result.get("balance_before", 0)), int(result.get("balance_after", 0)), True
         )
 
+    @retry_on_conflict
     async def attribute_referral(self, referee: Customer, payload: str) -> Customer | None:
         """Credit the inviter of a first-ever /start with payload `r-<code>`. Returns the
         referrer when attributed. Refused silently for an existing customer, oneself, or a
