@@ -24,6 +24,7 @@ from bot.notices.formatting import clock, money, percent, points
 from bot.notices.rewards import code_purpose, spaced_code
 from bot.notices.worker import NoticeWorker
 from bot.services.access import AccessDenied, Actor, Role
+from bot.services.loyalty.idempotency import RequestConflict
 from bot.services.loyalty.purchases import PurchaseError, UnknownCustomer
 from bot.services.loyalty.redemptions import (
     MAX_SALE_MINOR,
@@ -240,7 +241,7 @@ async def confirm_sale(
     except UnknownCustomer:
         callback_answer.text = _("No customer has this card any more.")
         return
-    except PurchaseError:  # a forged button: another amount for this order, or none
+    except (PurchaseError, RequestConflict):  # forged: another amount for this order, or none
         callback_answer.text = _("This button is no longer active.")
         return
     notices.wake()

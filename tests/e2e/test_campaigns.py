@@ -129,7 +129,9 @@ async def test_birthday_expiry_and_reactivation_campaigns(own_emulator, tmp_path
             timeout=10,
         )
     bob.send_text("/stop")
-    await emulator.wait_for(lambda: any("/start" in (m["text"] or "") for m in bob.messages[-1:]))
+    await emulator.wait_for(
+        lambda: any("/subscribe" in (m["text"] or "") for m in bob.messages[-1:])
+    )
     cid.block_bot()
     await emulator.wait_for(lambda: emulator.pending_updates == 0, timeout=10)
     await asyncio.sleep(1.0)
@@ -209,7 +211,7 @@ async def test_welcome_follow_up_falls_due_once_and_settings_are_checked(own_emu
     eve = await _started(emulator, "Eve", "uk")
     fay = await _started(emulator, "Fay", "en")
     fay.send_text("/stop")
-    await _reply(fay, "/start")
+    await _reply(fay, "/subscribe")  # the /stop reply names the way back
     await asyncio.sleep(6.0)
     assert not _texts(eve, "Раді")
     listing = await bot.cli("broadcast", "list")
