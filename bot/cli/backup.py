@@ -28,7 +28,7 @@ PAGES_PER_STEP = 1024
 LIVE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
-def add_backup_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     backup = commands.add_parser(
         "backup", help="copy the SQLite database to PATH while the bot runs (online backup)"
     )
@@ -80,7 +80,7 @@ def backup_database(source: Path, target: Path, pages_per_step: int = PAGES_PER_
     return pages
 
 
-async def run_backup_command(settings: Settings, arguments: argparse.Namespace) -> int:
+async def run(settings: Settings, arguments: argparse.Namespace) -> int:
     source = settings.database.sqlite_path
     if source is None:
         print(

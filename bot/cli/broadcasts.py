@@ -35,7 +35,7 @@ EXIT_FAILED = 1
 _BUTTON = re.compile(r"^(?P<text>[^=]{1,64})=(?P<url>(?:https?|tg)://\S+)$")
 
 
-def add_broadcast_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     broadcast = commands.add_parser("broadcast", help="send a message to a segment of customers")
     sub = broadcast.add_subparsers(dest="broadcast_command", required=True)
     create = sub.add_parser("create", help="queue a broadcast; prints its id last")
@@ -172,3 +172,9 @@ def _print_status(status: Status) -> None:
     document = status.document()
     for key, value in document.items():
         print(f"{key}: {value}")
+
+
+async def run(settings: Settings, arguments: argparse.Namespace) -> int:
+    if arguments.command == "tag":
+        return await run_tag_command(settings, arguments)
+    return await run_broadcast_command(settings, arguments)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
@@ -20,7 +21,26 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 
 
-async def run_faq_command(settings: Settings, arguments: argparse.Namespace) -> int:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    faq = commands.add_parser("faq", help="manage and try the FAQ")
+    faq_commands = faq.add_subparsers(dest="faq_command", required=True)
+    faq_import = faq_commands.add_parser("import", help="replace the FAQ with a JSON/YAML file")
+    faq_import.add_argument("file", type=Path)
+    faq_import.add_argument("--merge", action="store_true", help="add and update by id instead")
+    faq_clear = faq_commands.add_parser("clear", help="remove every FAQ entry (needs --yes)")
+    faq_clear.add_argument("--yes", action="store_true", help="yes, empty the FAQ")
+    faq_export = faq_commands.add_parser("export", help="print the FAQ in the import format")
+    faq_export.add_argument("file", type=Path, nargs="?", help="write here instead of stdout")
+    ask = faq_commands.add_parser("ask", help="what the matcher answers (TEXT, or - for stdin)")
+    ask.add_argument("text")
+    ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.add_argument("--lang", default=None, help="the asker's language (en, ru, uk)")
+    gaps = faq_commands.add_parser("gaps", help="questions the FAQ could not answer, grouped")
+    gaps.add_argument("--json", action="store_true", help="print JSON")
+    gaps.add_argument("--limit", type=int, default=20)
+
+
+async def run(settings: Settings, arguments: argparse.Namespace) -> int:
     apply_migrations(settings.database.url)
     storage = await open_storage(settings.database.url)
     try:

@@ -26,7 +26,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 
 
-def add_jobs_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     jobs = commands.add_parser("jobs", help="scheduled jobs (points expiry, reminders, ...)")
     jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
     run = jobs_commands.add_parser(
@@ -49,7 +49,7 @@ def build_scheduler(settings: Settings, storage: Storage) -> Scheduler:
     return scheduler
 
 
-async def run_jobs_command(settings: Settings, arguments: argparse.Namespace) -> int:
+async def run(settings: Settings, arguments: argparse.Namespace) -> int:
     day = _parse_day(arguments.date) if arguments.jobs_command == "run" else None
     apply_migrations(settings.database.url)
     storage = await open_storage(settings.database.url)

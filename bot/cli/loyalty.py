@@ -25,7 +25,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 
 
-def add_loyalty_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tokens = commands.add_parser("api-token", help="bearer tokens for the HTTP API")
     token_commands = tokens.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="create a token (printed once)")
@@ -160,3 +160,9 @@ async def run_points_command(settings: Settings, arguments: argparse.Namespace) 
 async def _open(settings: Settings) -> Storage:
     apply_migrations(settings.database.url)
     return await open_storage(settings.database.url)
+
+
+async def run(settings: Settings, arguments: argparse.Namespace) -> int:
+    if arguments.command == "api-token":
+        return await run_token_command(settings, arguments)
+    return await run_points_command(settings, arguments)

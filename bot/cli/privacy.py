@@ -22,21 +22,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 
 
-def add_privacy_commands(
-    customer_commands: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> None:
-    export = customer_commands.add_parser(
-        "export", help="everything held about a customer, as JSON (what /mydata sends)"
-    )
-    export.add_argument("telegram_id", type=int)
-    forget = customer_commands.add_parser(
-        "forget", help="erase a customer's personal data (what /forget does)"
-    )
-    forget.add_argument("telegram_id", type=int)
-    forget.add_argument("--yes", action="store_true", help="really erase; cannot be undone")
-
-
-async def run_privacy_command(settings: Settings, arguments: argparse.Namespace) -> int:
+async def run(settings: Settings, arguments: argparse.Namespace) -> int:
     apply_migrations(settings.database.url)
     storage = await open_storage(settings.database.url)
     try:

@@ -1,4 +1,4 @@
-"""The `sandbox` subcommand's arguments; the sandbox itself is imported only when it runs."""
+"""`python -m bot sandbox`: the emulated Telegram, the bot and the web page, on this machine."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.sandbox.runner import SandboxOptions, run_sandbox
 
 DEFAULT_PORT = 8765
 
 
-def add_sandbox_command(commands: Any) -> None:
+def register(commands: Any) -> None:
     sandbox: argparse.ArgumentParser = commands.add_parser(
         "sandbox",
         help="try the bot without a token: an emulated Telegram and a web chat for every role",
@@ -30,10 +31,8 @@ def add_sandbox_command(commands: Any) -> None:
     )
 
 
-async def run_sandbox_command(settings: Settings, arguments: argparse.Namespace) -> int:
+async def run(settings: Settings, arguments: argparse.Namespace) -> int:
     # The operator's own settings (BOT_TOKEN, DATABASE_URL …) are not used: the sandbox
     # brings its own Telegram and database and never touches a production one.
-    from bot.sandbox.runner import SandboxOptions, run_sandbox
-
     await run_sandbox(SandboxOptions(arguments.port, arguments.reset, arguments.data_dir))
     return 0

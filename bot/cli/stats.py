@@ -9,6 +9,7 @@ import re
 import sys
 from pathlib import Path
 
+from bot.cli.audit import parse_since
 from bot.config import Settings, SettingsError
 from bot.services.analytics import AnalyticsService, Figures
 from bot.services.loyalty.rules import load_rules
@@ -18,7 +19,7 @@ from storage.unit_of_work import open_storage
 EXIT_OK = 0
 
 
-def add_stats_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stats = commands.add_parser("stats", help="retention figures for a period")
     stats.add_argument("--period", default="30d", help="the period's length: 7d, 30d, 90d, …")
     stats.add_argument("--end", help="the period's end (a date or time, UTC); default now")
@@ -137,8 +138,6 @@ def parse_period(text: str) -> int:
 
 
 async def run_stats_command(settings: Settings, arguments: argparse.Namespace) -> int:
-    from bot.cli import parse_since
-
     days = parse_period(arguments.period)
     end = parse_since(arguments.end) if arguments.end else None
     rules = load_rules(settings.loyalty.rules_file)
@@ -206,3 +205,11 @@ def figures_text(figures: Figures, currency: str) -> str:
         for segment in figures.segments
     )
     return "\n".join(lines)
+
+
+async def run(settings: Settings, arguments: argparse.Namespace) -> int:
+    if arguments.command == "export":
+        return await run_export_command(settings, arguments)
+    if arguments.command == "cohorts":
+        return await run_cohorts_command(settings, arguments)
+    return await run_stats_command(settings, arguments)

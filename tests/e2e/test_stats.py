@@ -66,7 +66,7 @@ async def test_crr_churn_and_segments_from_backdated_purchases(own_emulator, tmp
 
 async def test_admins_read_figures_in_telegram_and_switch_the_period(bot, emulator, admin):
     admin.send_text("/stats")
-    figures = await admin.next_message()
+    figures = await admin.next_message(timeout=30)  # figures over the whole shared database
     assert "Last 30 days" in figures["text"]
     assert "CRR" in figures["text"]
     buttons = [b for row in figures["reply_markup"]["inline_keyboard"] for b in row]
