@@ -135,10 +135,7 @@ class Database:
 
     @classmethod
     async def open(cls, url: str) -> Database:
-        if url.startswith(("postgresql://", "postgres://")):
-            from storage.postgres import PostgresDatabase
-
-            return await PostgresDatabase.connect(url)
+        """The SQLite database at `url` (storage.unit_of_work.open_database picks the engine)."""
         if not url.startswith("sqlite:///"):
             raise NotImplementedError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
         path = Path(url.removeprefix("sqlite:///"))

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from storage.batching import WriteBatcher
 from storage.conflicts import retry_on_conflict
 from storage.database import Database, Session
+from storage.postgres import PostgresDatabase, is_postgres
 from storage.repositories import (
     CustomerRepository,
     InteractionRepository,
@@ -95,5 +96,12 @@ class Storage:
         await self.database.close()
 
 
+async def open_database(url: str) -> Database:
+    """The engine the URL names: PostgreSQL (asyncpg) or an SQLite file (aiosqlite)."""
+    if is_postgres(url):
+        return await PostgresDatabase.connect(url)
+    return await Database.open(url)
+
+
 async def open_storage(url: str) -> Storage:
-    return Storage(await Database.open(url))
+    return Storage(await open_database(url))

@@ -16,6 +16,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from .control import add_control_routes
 from .errors import BotAPIError, ScenarioError, bad_request, not_found, unauthorized
 from .media import MAX_UPLOAD_BYTES
 from .methods import BotMethods, command_scope_key
@@ -191,8 +192,6 @@ class BotAPIEmulator:
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{file_path:.+}", self._handle_file)
         if control_api:
-            from .control import add_control_routes
-
             add_control_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown_path)
         return app
