@@ -19,38 +19,23 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18n
 
-from bot.api.schemas import ApiLimits
-from bot.api.server import MAX_BODY_BYTES, ApiContext, HttpServer, create_api
-from bot.broadcasts.flood import FloodGate
-from bot.broadcasts.worker import BroadcastWorker
 from bot.config import Settings, SettingsError
 from bot.domain.quiet_hours import QuietHours
 from bot.domain.rates import Rate
-from bot.i18n import create_i18n
-from bot.jobs.catalogue import register_jobs
-from bot.jobs.scheduler import Scheduler
-from bot.middlewares.intake import InFlight, IntakeMiddleware
-from bot.middlewares.locale import CustomerLocaleMiddleware
-from bot.middlewares.roles import RolesMiddleware
-from bot.middlewares.throttling import ThrottlingMiddleware
-from bot.notices import Renderer
-from bot.notices.campaigns import RENDERERS as CAMPAIGN_TEXTS
-from bot.notices.campaigns import check_campaign_texts
-from bot.notices.expiry import RENDERERS as EXPIRY_NOTICES
-from bot.notices.loyalty import RENDERERS as LOYALTY_NOTICES
-from bot.notices.reviews import RENDERERS as REVIEW_NOTICES
-from bot.notices.rewards import RENDERERS as REWARD_NOTICES
-from bot.notices.worker import NoticeWorker
-from bot.ops.fsm import create_fsm
-from bot.ops.health import Health
-from bot.ops.metrics import (
+from bot.http.api.schemas import ApiLimits
+from bot.http.api.server import MAX_BODY_BYTES, ApiContext, HttpServer, create_api
+from bot.http.health import Health
+from bot.http.metrics import (
     ErrorCounter,
     Metrics,
     UpdateMetricsMiddleware,
     http_middleware,
     metrics_route,
 )
-from bot.ops.webhook import MAX_UPDATE_BYTES, WebhookInbox, register_webhook
+from bot.http.webhook import MAX_UPDATE_BYTES, WebhookInbox, register_webhook
+from bot.i18n import create_i18n
+from bot.jobs.catalogue import register_jobs
+from bot.jobs.scheduler import Scheduler
 from bot.services.access import AuditLog, RoleService
 from bot.services.analytics import AnalyticsService
 from bot.services.api_tokens import ApiTokenService
@@ -73,7 +58,22 @@ from bot.services.profile import ProfileService
 from bot.services.reviews import NpsService, ReviewService
 from bot.services.snippets import Snippets
 from bot.services.support import SupportService
+from bot.telegram.broadcasts.flood import FloodGate
+from bot.telegram.broadcasts.worker import BroadcastWorker
 from bot.telegram.commands import CommandMenu
+from bot.telegram.fsm import create_fsm
+from bot.telegram.middlewares.intake import InFlight, IntakeMiddleware
+from bot.telegram.middlewares.locale import CustomerLocaleMiddleware
+from bot.telegram.middlewares.roles import RolesMiddleware
+from bot.telegram.middlewares.throttling import ThrottlingMiddleware
+from bot.telegram.notices import Renderer
+from bot.telegram.notices.campaigns import RENDERERS as CAMPAIGN_TEXTS
+from bot.telegram.notices.campaigns import check_campaign_texts
+from bot.telegram.notices.expiry import RENDERERS as EXPIRY_NOTICES
+from bot.telegram.notices.loyalty import RENDERERS as LOYALTY_NOTICES
+from bot.telegram.notices.reviews import RENDERERS as REVIEW_NOTICES
+from bot.telegram.notices.rewards import RENDERERS as REWARD_NOTICES
+from bot.telegram.notices.worker import NoticeWorker
 from bot.telegram.outbound import OutboundLogMiddleware
 from bot.telegram.retry import RetryMiddleware
 from bot.telegram.session import telegram_session

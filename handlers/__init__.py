@@ -1,13 +1,22 @@
-"""aiogram routers, one per feature; `feature_routers()` is their one ordered list."""
+"""aiogram routers, one per feature, in folders by who is speaking (customer, agents,
+cashier, admin, common); `feature_routers()` is their one ordered list."""
 
 from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import (
-    cashier,
-    errors,
-    fallback,
+from bot.telegram.filters import PRIVATE_CHAT, IsAdmin
+from handlers.admin import broadcast as admin_broadcast
+from handlers.admin import customers as admin_customers
+from handlers.admin import faq as admin_faq
+from handlers.admin import reviews as admin_reviews
+from handlers.admin import roles as admin_roles
+from handlers.admin import stats as admin_stats
+from handlers.agents import tickets
+from handlers.cashier import sales as cashier
+from handlers.common import errors, fallback
+from handlers.common import help as help_
+from handlers.customer import (
     faq,
     language,
     points,
@@ -18,16 +27,7 @@ from handlers import (
     rewards,
     start,
 )
-from handlers import help as help_
-from handlers.admin import broadcast as admin_broadcast
-from handlers.admin import customers as admin_customers
-from handlers.admin import faq as admin_faq
-from handlers.admin import reviews as admin_reviews
-from handlers.admin import roles as admin_roles
-from handlers.admin import stats as admin_stats
-from handlers.filters import PRIVATE_CHAT, IsAdmin
-from handlers.support import agents as support_agents
-from handlers.support import customers as support_customers
+from handlers.customer import support as support_customers
 
 # Messages are split by where they come from: a customer's private chat here, the agents'
 # forum supergroup in its own router (with the support work). The chat filter sits once on
@@ -74,4 +74,4 @@ private_chat.include_routers(
 def feature_routers() -> list[Router]:
     # The agents' forum supergroup comes before the private chat: its Take / Close buttons
     # must not reach the private chat's catch-all.
-    return [errors.router, support_agents.router, support_agents.buttons, private_chat]
+    return [errors.router, tickets.router, tickets.buttons, private_chat]

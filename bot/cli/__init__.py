@@ -17,9 +17,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from types import ModuleType
 from typing import Any
 
-from bot import log_masking
 from bot.config import Settings, SettingsError, load_settings
-from bot.ops import logs
+from bot.logs import masking as log_masking
+from bot.logs import setup as logs
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1

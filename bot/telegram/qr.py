@@ -26,7 +26,7 @@ def qr_png(data: str) -> bytes:
     return buffer.getvalue()
 
 
-# /start payloads a cashier's phone opens by scanning a customer's screen (handlers/cashier).
+# /start payloads a cashier's phone opens by scanning a customer's screen (handlers/cashier/sales).
 REDEEM_PAYLOAD = "redeem_"  # + the 8-digit redemption code
 CARD_PAYLOAD = CARD_PREFIX  # + the 12-digit card code
 

@@ -17,7 +17,7 @@ from aiogram.methods.base import TelegramType
 if TYPE_CHECKING:
     from aiogram import Bot
 
-    from bot.broadcasts.flood import FloodGate
+    from bot.telegram.broadcasts.flood import FloodGate
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.access import Role
 from bot.services.languages import effective_language
 from bot.services.support import CustomerCard, SupportService
+from bot.telegram.callbacks import TicketAction
 from bot.telegram.text import TOPIC_NAME_LIMIT, cut, fit_lines, shown_name, utf16_len
-from handlers.callbacks import TicketAction
 from storage.models import Customer
 from storage.repositories.support import Relay, Ticket
 

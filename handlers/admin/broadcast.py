@@ -18,18 +18,17 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
-# A module, not its names: bot.broadcasts imports handlers.callbacks, which imports this.
-from bot.broadcasts import render
 from bot.config import Settings
 from bot.i18n import N_
 from bot.services.access import Actor
 from bot.services.broadcasts.segments import SegmentError
 from bot.services.broadcasts.service import BroadcastError, BroadcastService, parse_when
-from handlers.callbacks import BroadcastStep
-from handlers.filters import IsAdmin
+from bot.telegram.broadcasts import render
+from bot.telegram.callbacks import BroadcastStep
+from bot.telegram.filters import IsAdmin
 
 if TYPE_CHECKING:
-    from bot.broadcasts.worker import BroadcastWorker
+    from bot.telegram.broadcasts.worker import BroadcastWorker
 
 router = Router(name=__name__)
 router.callback_query.filter(IsAdmin())

@@ -14,9 +14,9 @@ from bot.config import Settings
 from bot.services.access import Actor
 from bot.services.broadcasts.segments import SegmentError
 from bot.services.reviews import NpsService, ReviewService
+from bot.telegram.callbacks import ReviewPublish
+from bot.telegram.filters import IsAdmin
 from bot.telegram.text import cut, fit_lines, shown_name
-from handlers.callbacks import ReviewPublish
-from handlers.filters import IsAdmin
 
 router = Router(name=__name__)
 # The admin parent filters messages only; the Publish button is checked here.

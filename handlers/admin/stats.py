@@ -21,8 +21,8 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.analytics import AnalyticsService, Figures, WeekActivity
 from bot.services.charts import CohortLabels, WeeklyLabels, cohort_chart, weekly_chart
 from bot.services.loyalty.service import LoyaltyService
-from handlers.callbacks import StatsCohorts, StatsPeriod
-from handlers.filters import IsAdmin
+from bot.telegram.callbacks import StatsCohorts, StatsPeriod
+from bot.telegram.filters import IsAdmin
 
 router = Router(name=__name__)
 # The admin parent filters messages only; period buttons are checked here.

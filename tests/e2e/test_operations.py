@@ -62,7 +62,7 @@ async def test_metrics_health_and_json_logs(own_emulator, tmp_path):
     assert value(found, "bot_updates_total", type="message", outcome="handled") == 2
     assert value(found, "bot_updates_total", type="message", outcome="error") == 1
     assert value(found, "bot_update_duration_seconds_count", type="message") == 3
-    assert value(found, "bot_errors_total", logger="handlers.errors") >= 1
+    assert value(found, "bot_errors_total", logger="handlers.common.errors") >= 1
     assert value(found, "bot_tickets_open") == 0
     assert value(found, "bot_broadcasts", state="sending") == 0
     assert ("bot_broadcast_recipients", (("state", "pending"),)) in found

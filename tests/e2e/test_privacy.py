@@ -8,7 +8,7 @@ import time
 import aiohttp
 from aiohttp import web
 
-from handlers.callbacks import ConfirmForget, SetConsent
+from bot.telegram.callbacks import ConfirmForget, SetConsent
 from tests.databases import every_row_as_text
 from tests.e2e.harness import TOKEN, BotProcess, buttons, free_port, press
 

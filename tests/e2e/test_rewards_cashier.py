@@ -10,8 +10,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from bot.telegram.qr import qr_png, start_link
-from handlers.callbacks import (
+from bot.telegram.callbacks import (
     CancelCode,
     ConfirmCode,
     ConfirmSale,
@@ -21,6 +20,7 @@ from handlers.callbacks import (
     StopUsingPoints,
     UsePoints,
 )
+from bot.telegram.qr import qr_png, start_link
 from tests.e2e.harness import buttons, press
 
 CODE = re.compile(r"(\d{4}) (\d{4})")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.callbacks import NpsScore, RateTicket, ReviewStars
+from bot.telegram.callbacks import NpsScore, RateTicket, ReviewStars
 from tests.databases import query, rows
 from tests.e2e.harness import buttons, buy, press, ticket_number, topic_of
 

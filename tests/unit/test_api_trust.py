@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from yoyo import get_backend, read_migrations
 
-from bot.api.schemas import AdjustIn, ApiLimits, PurchaseIn
+from bot.http.api.schemas import AdjustIn, ApiLimits, PurchaseIn
 from bot.services.access import CLI
 from bot.services.api_tokens import DEFAULT_SCOPES, ApiTokenService, UnknownScope, hash_token
 from bot.services.loyalty.idempotency import RequestConflict

@@ -12,12 +12,12 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.i18n import create_i18n
 from bot.jobs.catalogue import BIRTHDAY_BONUS, EXPIRY_REMINDERS, POINTS_EXPIRY, register_jobs
 from bot.jobs.scheduler import Outcome, Scheduler, UnknownJob, day_bounds
-from bot.notices import RenderContext
-from bot.notices.expiry import RENDERERS
 from bot.services.loyalty.birthdays import BirthdayBonus
 from bot.services.loyalty.ledger import PointsLedger
 from bot.services.loyalty.rules import load_rules
-from handlers.callbacks import ShowRewards
+from bot.telegram.callbacks import ShowRewards
+from bot.telegram.notices import RenderContext
+from bot.telegram.notices.expiry import RENDERERS
 from storage.repositories import TelegramProfile
 from storage.unit_of_work import open_storage
 

@@ -3,7 +3,7 @@
 import io
 import logging
 
-from bot.log_masking import SecretsFilter, mask_secrets
+from bot.logs.masking import SecretsFilter, mask_secrets
 
 TOKEN = "123456789:AAH-test-token-000000000000000000000"
 

@@ -20,8 +20,8 @@ from bot.services.loyalty.service import (
     card_payload,
     referral_payload,
 )
+from bot.telegram import loyalty_texts as texts
 from bot.telegram.qr import qr_png
-from handlers import loyalty_texts as texts
 from storage.clock import utcnow
 from storage.repositories import TelegramProfile
 from storage.repositories.loyalty import PointsEntry

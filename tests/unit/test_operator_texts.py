@@ -10,9 +10,9 @@ import pytest
 from bot.config.errors import SettingsError
 from bot.emulator.formatting import parse_html
 from bot.i18n import LOCALES_DIR, create_i18n
-from bot.notices.campaigns import check_campaign_texts
 from bot.services.loyalty.rules import DEFAULT_RULES_PATH, load_rules
 from bot.services.snippets import SnippetError, Snippets
+from bot.telegram.notices.campaigns import check_campaign_texts
 
 
 def test_snippets_are_stored_as_html_telegram_accepts(tmp_path: Path) -> None:

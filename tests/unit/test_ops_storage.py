@@ -7,7 +7,7 @@ from datetime import timedelta
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 
-from bot.ops.fsm import DatabaseStorage
+from bot.telegram.fsm import DatabaseStorage
 from storage.clock import utcnow
 from storage.repositories import ClaimResult
 from storage.repositories.inbox import claim_sql

@@ -1,1 +1,0 @@
-"""Running the bot beyond one process: webhook inbox, conversation state, metrics, logs."""

@@ -1,0 +1,1 @@
+"""Support agents in the forum supergroup: tickets, replies, notes, history, points."""

@@ -1,0 +1,373 @@
+"""The agents' side of support: messages in a customer's topic of the SUPPORT_CHAT_ID forum
+go to the customer (except /note), /close and the card's Take / Close buttons work the
+ticket. Only the chat's members can write in it; buttons are re-checked on every press."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from aiogram import Bot, Router, html
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.filters import Command, CommandObject, Filter
+from aiogram.types import CallbackQuery, Message, User
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.services.access import Actor, Role
+from bot.services.interactions import InteractionLog
+from bot.services.languages import effective_language
+from bot.services.loyalty.ledger import InsufficientPoints
+from bot.services.snippets import Snippets
+from bot.services.support import OverLimit, SupportService, TakeOutcome
+from bot.telegram.callbacks import TicketAction
+from bot.telegram.support_desk import SupportDesk, agent_name
+from bot.telegram.text import cut, fit_lines
+from handlers.customer.support import rating_request
+from storage.models import Customer
+from storage.repositories.support import Ticket
+
+router = Router(name=__name__)
+
+# What an agent may send that Telegram can copy to the customer; service messages (topic
+# created, renamed, pinned ...) and the like are not relayed.
+_RELAYED = frozenset(
+    {
+        "text",
+        "photo",
+        "video",
+        "animation",
+        "document",
+        "audio",
+        "voice",
+        "video_note",
+        "sticker",
+        "location",
+        "venue",
+        "contact",
+        "dice",
+    }
+)
+
+
+class InSupportTopic(Filter):
+    """A person's message in a topic of the support chat; the topic's customer is resolved
+    here once (messages in other topics, e.g. General, are not ours)."""
+
+    async def __call__(
+        self, message: Message, settings: Settings, support: SupportService
+    ) -> bool | dict[str, object]:
+        if settings.support.chat_id is None or message.chat.id != settings.support.chat_id:
+            return False
+        if not message.is_topic_message or message.message_thread_id is None:
+            return False
+        if message.from_user is None or message.from_user.is_bot:
+            return False
+        topic = await support.topic_by_thread(message.chat.id, message.message_thread_id)
+        if topic is None:
+            return False
+        client = await support.customer(topic.customer_id)
+        if client is None:
+            return False
+        return {"client": client}
+
+
+router.message.filter(InSupportTopic())
+router.edited_message.filter(InSupportTopic())
+
+
+class ClientForgotten(Filter):
+    """The topic's customer has erased their data: there is no one to write to any more."""
+
+    async def __call__(self, message: Message, client: Customer) -> bool:
+        return client.forgotten_at is not None or client.telegram_id is None
+
+
+@router.message(ClientForgotten())
+async def client_forgotten(message: Message) -> None:
+    # Registered first, so no handler below ever meets a customer without a Telegram id.
+    await message.reply(
+        _("🗑 This customer has erased their data: messages can no longer reach them.")
+    )
+
+
+def _agent(user: User) -> tuple[int, str]:
+    return user.id, agent_name(user.first_name, user.username)
+
+
+@router.message(Command("note"))
+async def note(
+    message: Message, command: CommandObject, client: Customer, log: InteractionLog
+) -> None:
+    """Internal notes stay in the topic; the customer's record keeps them as notes."""
+    assert message.from_user is not None and client.telegram_id is not None
+    if command.args:
+        await log.record_note(client.telegram_id, command.args, message.from_user.id)
+
+
+@router.edited_message()
+async def edited(message: Message, desk: SupportDesk) -> None:
+    """An agent corrected a message: the customer's copy is corrected too."""
+    await desk.mirror_edit(message)
+
+
+def _minutes(duration: timedelta) -> str:
+    return _("{minutes} min").format(minutes=max(0, round(duration.total_seconds() / 60)))
+
+
+async def close_ticket(
+    ticket: Ticket,
+    client: Customer,
+    agent: User,
+    support: SupportService,
+    desk: SupportDesk,
+    bot: Bot,
+) -> bool:
+    closed = await support.close(ticket.id, agent.id)
+    if closed is None:
+        return False
+    await desk.rename(client, closed)
+    with desk.desk_language():
+        first = (
+            _minutes(closed.first_response_at - closed.opened_at)
+            if closed.first_response_at is not None
+            else "—"
+        )
+        total = _minutes(closed.closed_at - closed.opened_at) if closed.closed_at else "—"
+        text = _(
+            "✅ Ticket #{ticket} closed by {agent}. First reply after {first}; resolved in {total}."
+        ).format(ticket=closed.id, agent=html.quote(_agent(agent)[1]), first=first, total=total)
+    await desk.post(client, closed, text)
+    assert client.telegram_id is not None
+    with desk.customer_language(client):
+        request, keyboard = rating_request(closed.id)
+    try:
+        await bot.send_message(client.telegram_id, request, reply_markup=keyboard)
+    except TelegramForbiddenError:
+        with desk.desk_language():
+            await desk.post(client, closed, _("⚠️ Not delivered: the customer has blocked the bot."))
+    return True
+
+
+@router.message(Command("close"))
+async def close_command(
+    message: Message, client: Customer, support: SupportService, desk: SupportDesk, bot: Bot
+) -> None:
+    assert message.from_user is not None
+    ticket = await support.open_ticket_of(client.id)
+    if ticket is None or not await close_ticket(
+        ticket, client, message.from_user, support, desk, bot
+    ):
+        await message.reply(_("There is no open ticket in this topic."))
+
+
+@router.message(Command("help"))
+async def agent_help(message: Message) -> None:
+    await message.reply(
+        _(
+            "In a customer's topic, whatever you write goes to the customer, except:\n"
+            "/note TEXT: an internal note, kept here\n"
+            "/close: close the ticket and ask the customer for a rating\n"
+            "/history: the customer's last interactions\n"
+            "/points +N reason: add (or -N: remove) points, within your daily limit\n"
+            "/snippet NAME: send a canned reply"
+        )
+    )
+
+
+HISTORY_LIMIT = 15
+HISTORY_TEXT = 150
+_POINTS = re.compile(r"^([+-]?\d{1,7})\s+(\S.*)$", re.DOTALL)
+
+
+@router.message(Command("history"))
+async def history(message: Message, client: Customer, log: InteractionLog) -> None:
+    assert client.telegram_id is not None
+    found = await log.history(client.telegram_id, HISTORY_LIMIT)
+    if found is None or not found.interactions:
+        await message.reply(_("No interactions recorded yet."))
+        return
+    lines = [_("🕘 Last interactions (← from the customer, → to the customer):")]
+    for item in found.interactions:
+        arrow = "←" if item.direction == "in" else "→"
+        text = cut(item.text or f"[{item.kind}]", HISTORY_TEXT)
+        failed = " ⚠️" if item.status == "failed" else ""
+        lines.append(f"{item.at:%m-%d %H:%M} {arrow} {html.quote(text)}{failed}")
+    await message.reply(fit_lines(lines))
+
+
+@router.message(Command("points"))
+async def points(
+    message: Message,
+    command: CommandObject,
+    client: Customer,
+    support: SupportService,
+    settings: Settings,
+    is_admin: bool = False,
+) -> None:
+    assert message.from_user is not None
+    match = _POINTS.match((command.args or "").strip())
+    if match is None or int(match.group(1)) == 0:
+        await message.reply(
+            _("Usage: /points +N reason (or -N reason), e.g. /points +50 late delivery")
+        )
+        return
+    delta, reason = int(match.group(1)), match.group(2).strip()[:200]
+    today = datetime.now(settings.zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        adjustment = await support.adjust_points(
+            Actor.telegram(message.from_user.id),
+            client,
+            delta,
+            reason,
+            key=f"support:{message.chat.id}:{message.message_id}",
+            limit=None if is_admin else settings.support.points_limit,
+            since=today,
+        )
+    except OverLimit as error:
+        await message.reply(
+            _(
+                "Not done: that would exceed your limit of {limit} points a day "
+                "({used} used today)."
+            ).format(limit=error.limit, used=error.used)
+        )
+        return
+    except InsufficientPoints:
+        await message.reply(_("Not done: the customer has fewer points than that."))
+        return
+    await message.reply(
+        _("Done: {delta:+d} points ({reason}). Balance {before} → {after}.").format(
+            delta=delta,
+            reason=html.quote(reason),
+            before=adjustment.balance_before,
+            after=adjustment.balance_after,
+        )
+    )
+
+
+@router.message(Command("snippet"))
+async def snippet(
+    message: Message,
+    command: CommandObject,
+    client: Customer,
+    support: SupportService,
+    desk: SupportDesk,
+    snippets: Snippets,
+) -> None:
+    assert message.from_user is not None
+    name = (command.args or "").strip()
+    language = effective_language(client.language, client.telegram_language, "en")
+    text = snippets.text(name, language) if name else None
+    if text is None:
+        names = ", ".join(snippets.names) or _("none configured (SUPPORT_SNIPPETS)")
+        await message.reply(
+            _("Usage: /snippet NAME. Snippets: {names}").format(names=html.quote(names))
+        )
+        return
+    problem = await desk.send_text(client, text)
+    if problem is not None:
+        await message.reply(problem)
+        return
+    await message.reply(_("Sent to the customer:") + "\n" + text)
+    await _replied(client, message.from_user, support, desk)
+
+
+@router.message()
+async def relay(
+    message: Message, client: Customer, support: SupportService, desk: SupportDesk
+) -> None:
+    assert message.from_user is not None
+    if message.text is not None and message.text.startswith("/"):
+        await message.reply(
+            _("Commands are not sent to the customer. /help lists what works here.")
+        )
+        return
+    if message.content_type not in _RELAYED:
+        return
+    problem = await desk.to_customer(client, message)
+    if problem is not None:
+        await message.reply(problem)
+        return
+    await _replied(client, message.from_user, support, desk)
+
+
+async def _replied(
+    client: Customer, agent: User, support: SupportService, desk: SupportDesk
+) -> None:
+    """Something reached the customer from this agent: the first response, and the ticket
+    goes to the first agent who replies."""
+    ticket = await support.open_ticket_of(client.id)
+    if ticket is None:
+        return
+    agent_id, name = _agent(agent)
+    assigned, current = await support.agent_replied(ticket.id, agent_id, name)
+    if assigned and current is not None:
+        await _announce_assignee(client, current, desk)
+
+
+async def _announce_assignee(client: Customer, ticket: Ticket, desk: SupportDesk) -> None:
+    await desk.rename(client, ticket)
+    with desk.desk_language():
+        text = _("👷 {agent} is handling ticket #{ticket}.").format(
+            agent=html.quote(ticket.assignee_name or ""), ticket=ticket.id
+        )
+    await desk.post(client, ticket, text)
+
+
+# Buttons on the customer's card. The callback router is not behind InSupportTopic (that
+# filters messages); every check is made here, on the server, at each press.
+buttons = Router(name=__name__ + ".buttons")
+
+
+@buttons.callback_query(TicketAction.filter())
+async def ticket_action(
+    query: CallbackQuery,
+    callback_data: TicketAction,
+    settings: Settings,
+    support: SupportService,
+    desk: SupportDesk,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+    roles: frozenset[Role] = frozenset(),
+) -> None:
+    message = query.message
+    if (
+        not isinstance(message, Message)
+        or settings.support.chat_id is None
+        or message.chat.id != settings.support.chat_id
+        or message.message_thread_id is None
+    ):
+        callback_answer.text = _("This button is no longer active.")
+        return
+    if not await desk.is_agent(query.from_user.id, roles):
+        callback_answer.text = _("Only support agents can do this.")
+        callback_answer.show_alert = True
+        return
+    ticket = await support.ticket(callback_data.ticket)
+    topic = await support.topic_by_thread(message.chat.id, message.message_thread_id)
+    client = await support.customer(ticket.customer_id) if ticket is not None else None
+    if ticket is None or topic is None or client is None or topic.customer_id != client.id:
+        callback_answer.text = _("This button is no longer active.")
+        return
+    if callback_data.action == "close":
+        if not await close_ticket(ticket, client, query.from_user, support, desk, bot):
+            callback_answer.text = _("This ticket is closed already.")
+        return
+    if callback_data.action != "take":
+        callback_answer.text = _("This button is no longer active.")
+        return
+    agent_id, name = _agent(query.from_user)
+    outcome, current = await support.take(ticket.id, agent_id, name)
+    if outcome is TakeOutcome.TAKEN and current is not None:
+        callback_answer.text = _("The ticket is yours.")
+        await _announce_assignee(client, current, desk)
+    elif outcome is TakeOutcome.ALREADY_YOURS:
+        callback_answer.text = _("The ticket is yours already.")
+    elif outcome is TakeOutcome.TAKEN_BY_OTHER and current is not None:
+        callback_answer.text = _("{agent} has taken this ticket already.").format(
+            agent=current.assignee_name or ""
+        )
+        callback_answer.show_alert = True
+    else:
+        callback_answer.text = _("This ticket is closed already.")

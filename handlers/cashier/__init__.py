@@ -1,0 +1,1 @@
+"""Cashiers at the till: sales by card and redemption codes."""

@@ -1,0 +1,1 @@
+"""What every role shares: /help, errors, and the catch-all fallback."""

@@ -1,1 +1,0 @@
-"""Human support: the customer's side (private chat) and the agents' side (forum topics)."""
