@@ -20,6 +20,7 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings, SettingsError
+from bot.container import Services
 from bot.domain.quiet_hours import QuietHours
 from bot.domain.rates import Rate
 from bot.http.api.schemas import ApiLimits
@@ -168,10 +169,7 @@ async def create_application(settings: Settings) -> Application:
     _schedule_periodic_work(scheduler, settings, faq, redemptions, reviews)
     broadcast_service, broadcasts = _broadcasts(settings, storage, i18n, flood_gate, bot, rules)
     support, desk = _support(settings, storage, bot, i18n, loyalty, scheduler)
-    fsm_storage, events_isolation = create_fsm(storage, settings.telegram.redis_url)
-    dispatcher = Dispatcher(
-        storage=fsm_storage,
-        events_isolation=events_isolation,
+    services = Services(
         settings=settings,
         log=log,
         intake=intake,
@@ -195,6 +193,9 @@ async def create_application(settings: Settings) -> Application:
         desk=desk,
         snippets=snippets,
     )
+    fsm_storage, events_isolation = create_fsm(storage, settings.telegram.redis_url)
+    dispatcher = Dispatcher(storage=fsm_storage, events_isolation=events_isolation)
+    dispatcher.workflow_data.update(services.workflow_data())
     in_flight = InFlight()
     metrics = Metrics()
     logging.getLogger().addHandler(ErrorCounter(metrics))
