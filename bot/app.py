@@ -9,7 +9,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher
@@ -35,7 +35,7 @@ from bot.http.metrics import (
 )
 from bot.http.webhook import MAX_UPDATE_BYTES, WebhookInbox, register_webhook
 from bot.i18n import create_i18n
-from bot.jobs.catalogue import register_jobs
+from bot.jobs.catalogue import register_jobs, register_running_bot_jobs
 from bot.jobs.scheduler import Scheduler
 from bot.services.access import AuditLog, RoleService
 from bot.services.analytics import AnalyticsService
@@ -166,9 +166,9 @@ async def create_application(settings: Settings) -> Application:
         settings.zone,
     )
     register_jobs(scheduler, storage, settings, rules, ledger)
-    _schedule_periodic_work(scheduler, settings, faq, redemptions, reviews)
     broadcast_service, broadcasts = _broadcasts(settings, storage, i18n, flood_gate, bot, rules)
-    support, desk = _support(settings, storage, bot, i18n, loyalty, scheduler)
+    support, desk = _support(settings, storage, bot, i18n, loyalty)
+    register_running_bot_jobs(scheduler, settings, faq, redemptions, reviews, desk)
     services = Services(
         settings=settings,
         log=log,
@@ -288,28 +288,6 @@ def _http_server(
     return inbox, http
 
 
-def _schedule_periodic_work(
-    scheduler: Scheduler,
-    settings: Settings,
-    faq: FaqService,
-    redemptions: RedemptionService,
-    reviews: ReviewService,
-) -> None:
-    async def refresh_faq(_now: datetime) -> None:
-        await faq.reload_if_changed()
-
-    async def expire_codes(now: datetime) -> None:
-        # Unused redemption codes give their points back soon after they expire.
-        await redemptions.expire_due(now)
-
-    async def ask_for_ratings(now: datetime) -> None:
-        await reviews.queue_rating_requests(now)
-
-    scheduler.every("faq-refresh", FAQ_REFRESH_SECONDS, refresh_faq)
-    scheduler.every("redemption-expiry", REDEMPTION_SWEEP_SECONDS, expire_codes)
-    scheduler.every("rating-requests", settings.jobs.tick_seconds, ask_for_ratings)
-
-
 def _broadcasts(
     settings: Settings,
     storage: Storage,
@@ -347,14 +325,9 @@ def _broadcasts(
 
 
 def _support(
-    settings: Settings,
-    storage: Storage,
-    bot: Bot,
-    i18n: I18n,
-    loyalty: LoyaltyService,
-    scheduler: Scheduler,
+    settings: Settings, storage: Storage, bot: Bot, i18n: I18n, loyalty: LoyaltyService
 ) -> tuple[SupportService, SupportDesk]:
-    """Human support: tickets, the agents' forum, and the first-response reminders."""
+    """Human support: tickets and the agents' forum."""
     support = SupportService(storage, loyalty, timedelta(minutes=settings.support.reopen_minutes))
     desk = SupportDesk(
         bot,
@@ -364,17 +337,6 @@ def _support(
         settings.telegram.default_language,
         settings.support.priority_tiers,
     )
-    if settings.support.first_response_minutes > 0:
-        first_response = timedelta(minutes=settings.support.first_response_minutes)
-        admin_ids = frozenset(settings.telegram.admin_ids)
-
-        async def remind_waiting(_now: datetime) -> None:
-            await desk.remind_waiting(first_response, admin_ids)
-
-        # Looked at twice per allowed wait (at most every minute): a reminder comes at most
-        # half the wait late.
-        sweep = min(60.0, max(0.5, first_response.total_seconds() / 2))
-        scheduler.every("support-first-response", sweep, remind_waiting)
     return support, desk
 
 
@@ -478,11 +440,6 @@ async def _within(name: str, step: Awaitable[None], seconds: float) -> None:
         logger.error("shutdown: %s did not stop within %.0f s; going on", name, seconds)
     except Exception:
         logger.exception("shutdown: %s failed to stop; going on", name)
-
-
-# How often the bot looks for an FAQ imported by another process (the operator CLI).
-FAQ_REFRESH_SECONDS = 10.0
-REDEMPTION_SWEEP_SECONDS = 30.0
 
 
 def tune_garbage_collector() -> None:

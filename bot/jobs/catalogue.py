@@ -1,4 +1,5 @@
-"""Every scheduled job of the bot, registered in one place for the bot and the CLI alike.
+"""Every scheduled job of the bot, registered in one place: the daily and campaign jobs
+(for the bot and the CLI alike), and the sweeps only a running bot does.
 
 Features add their jobs here (e.g. reviews' post-purchase requests as a periodic job).
 Daily jobs sharing a time run in the order registered: expiry before its reminders, so a
@@ -7,16 +8,21 @@ reminder never mentions points that burnt a moment earlier.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bot.config import Settings, SettingsError
 from bot.jobs.scheduler import Scheduler
 from bot.services.broadcasts.service import BroadcastService
 from bot.services.campaigns import Campaigns, CampaignSettings
+from bot.services.faq.service import FaqService
 from bot.services.loyalty.birthdays import BirthdayBonus
 from bot.services.loyalty.expiry import PointsExpiry
 from bot.services.loyalty.ledger import PointsLedger
+from bot.services.loyalty.redemptions import RedemptionService
 from bot.services.loyalty.rules import LoyaltyRules
 from bot.services.privacy.retention import TextRetention
-from bot.services.reviews import NpsSchedule, NpsService
+from bot.services.reviews import NpsSchedule, NpsService, ReviewService
+from bot.telegram.support_desk import SupportDesk
 from storage.unit_of_work import Storage
 
 POINTS_EXPIRY = "points-expiry"
@@ -31,6 +37,10 @@ NPS_SURVEY = "nps-survey"
 # A birthday missed while the bot was down is still celebrated, a little late, for this
 # many days; expiry and reminders cover "everything due up to now" and need no catching up.
 BIRTHDAY_CATCH_UP_DAYS = 7
+# How often a running bot re-reads a changed FAQ file and gives back the points of lapsed
+# redemption codes.
+FAQ_REFRESH_SECONDS = 10.0
+REDEMPTION_SWEEP_SECONDS = 30.0
 
 
 def register_jobs(
@@ -97,3 +107,39 @@ def register_jobs(
             scheduler.clock,
         )
         scheduler.daily(NPS_SURVEY, at, nps.scheduled_survey)
+
+
+def register_running_bot_jobs(
+    scheduler: Scheduler,
+    settings: Settings,
+    faq: FaqService,
+    redemptions: RedemptionService,
+    reviews: ReviewService,
+    desk: SupportDesk,
+) -> None:
+    """The sweeps of a running bot (the CLI's `jobs` has no use for them)."""
+
+    async def refresh_faq(_now: datetime) -> None:
+        await faq.reload_if_changed()
+
+    async def expire_codes(now: datetime) -> None:
+        # Unused redemption codes give their points back soon after they expire.
+        await redemptions.expire_due(now)
+
+    async def ask_for_ratings(now: datetime) -> None:
+        await reviews.queue_rating_requests(now)
+
+    scheduler.every("faq-refresh", FAQ_REFRESH_SECONDS, refresh_faq)
+    scheduler.every("redemption-expiry", REDEMPTION_SWEEP_SECONDS, expire_codes)
+    scheduler.every("rating-requests", settings.jobs.tick_seconds, ask_for_ratings)
+    if settings.support.first_response_minutes > 0:
+        first_response = timedelta(minutes=settings.support.first_response_minutes)
+        admin_ids = frozenset(settings.telegram.admin_ids)
+
+        async def remind_waiting(_now: datetime) -> None:
+            await desk.remind_waiting(first_response, admin_ids)
+
+        # Looked at twice per allowed wait (at most every minute): a reminder comes at most
+        # half the wait late.
+        sweep = min(60.0, max(0.5, first_response.total_seconds() / 2))
+        scheduler.every("support-first-response", sweep, remind_waiting)
