@@ -304,7 +304,13 @@ def _broadcasts(
         session=telegram_session(settings),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
-    service = BroadcastService(storage, settings.zone, settings.telegram.default_language)
+    service = BroadcastService(
+        storage,
+        settings.zone,
+        settings.telegram.default_language,
+        tiers=[tier.id for tier in rules.tiers],
+        staff=frozenset(settings.telegram.admin_ids),
+    )
     worker = BroadcastWorker(
         storage,
         broadcast_bot,

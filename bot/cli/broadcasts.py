@@ -1,6 +1,7 @@
 """Operator commands for broadcasts; the running bot's worker sends what these leave queued.
 
-python -m bot broadcast create --text TEXT [--photo FILE] [--segment EXPR] [--at TIME]
+python -m bot broadcast create --text TEXT [--text-en|--text-ru|--text-uk TEXT]
+                              [--photo FILE] [--segment EXPR] [--at TIME]
 python -m bot broadcast list | status ID [--json] | pause ID | resume ID | cancel ID
 python -m bot broadcast count --segment EXPR
 python -m bot tag add|remove TELEGRAM_ID TAG
@@ -17,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings, SettingsError
+from bot.domain.languages import SUPPORTED_LANGUAGES
 from bot.services.access import CLI
 from bot.services.broadcasts.segments import SegmentError
 from bot.services.broadcasts.service import (
@@ -25,9 +27,10 @@ from bot.services.broadcasts.service import (
     Status,
     parse_when,
 )
+from bot.services.loyalty.rules import load_rules
 from storage.migrations import apply_migrations
 from storage.repositories.broadcasts import UrlButton
-from storage.unit_of_work import open_storage
+from storage.unit_of_work import Storage, open_storage
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -39,7 +42,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     broadcast = commands.add_parser("broadcast", help="send a message to a segment of customers")
     sub = broadcast.add_subparsers(dest="broadcast_command", required=True)
     create = sub.add_parser("create", help="queue a broadcast; prints its id last")
-    create.add_argument("--text", required=True, help="the message (Telegram HTML)")
+    create.add_argument(
+        "--text", required=True, help="the message (Telegram HTML), for every other language"
+    )
+    for language in SUPPORTED_LANGUAGES:
+        create.add_argument(
+            f"--text-{language}",
+            help=f"the message for customers spoken to in {language} (Telegram HTML)",
+        )
     create.add_argument("--photo", help="a photo: a file, a Telegram file_id or an URL")
     create.add_argument("--segment", default="all", help="who gets it, e.g. 'tier=gold'")
     create.add_argument(
@@ -86,11 +96,21 @@ def _buttons(specs: list[str]) -> list[list[UrlButton]]:
     return rows
 
 
+def broadcast_service(settings: Settings, storage: Storage) -> BroadcastService:
+    return BroadcastService(
+        storage,
+        settings.zone,
+        settings.telegram.default_language,
+        tiers=[tier.id for tier in load_rules(settings.loyalty.rules_file).tiers],
+        staff=frozenset(settings.telegram.admin_ids),
+    )
+
+
 async def run_tag_command(settings: Settings, arguments: argparse.Namespace) -> int:
     apply_migrations(settings.database.url)
     storage = await open_storage(settings.database.url)
     try:
-        service = BroadcastService(storage, settings.zone, settings.telegram.default_language)
+        service = broadcast_service(settings, storage)
         remove = arguments.action == "remove"
         changed = await service.tag(CLI, arguments.telegram_id, arguments.tag, remove=remove)
     except BroadcastError as error:
@@ -107,7 +127,7 @@ async def run_broadcast_command(settings: Settings, arguments: argparse.Namespac
     send_at = parse_at(arguments.at, settings.zone) if command == "create" else None
     apply_migrations(settings.database.url)
     storage = await open_storage(settings.database.url)
-    service = BroadcastService(storage, settings.zone, settings.telegram.default_language)
+    service = broadcast_service(settings, storage)
     try:
         if command == "create":
             photo = arguments.photo
@@ -120,6 +140,11 @@ async def run_broadcast_command(settings: Settings, arguments: argparse.Namespac
                 buttons=_buttons(arguments.button),
                 segment=arguments.segment,
                 send_at=send_at,
+                texts={
+                    language: text
+                    for language in SUPPORTED_LANGUAGES
+                    if (text := getattr(arguments, f"text_{language}")) is not None
+                },
             )
             reachable, unreachable = await service.count(arguments.segment)
             when = send_at.isoformat() if send_at else "now"
@@ -170,8 +195,11 @@ def _print_list(statuses: list[Status], *, as_json: bool) -> None:
 
 def _print_status(status: Status) -> None:
     document = status.document()
+    texts = document.pop("texts")
     for key, value in document.items():
         print(f"{key}: {value}")
+    for language, text in texts.items():
+        print(f"text_{language}: {text}")
 
 
 async def run(settings: Settings, arguments: argparse.Namespace) -> int:

@@ -166,7 +166,8 @@ def figures_text(figures: Figures, currency: str) -> str:
         f"{figures.buyers} bought ({figures.new} new, {figures.returning} returning), "
         f"{figures.lost} lost",
         f"CRR {value(figures.crr)} % · churn {value(figures.churn)} % "
-        f"(bought in the previous period: {figures.buyers_previous})",
+        f"(customers at the start {figures.customers_start}, at the end "
+        f"{figures.customers_end}, gained {figures.gained})",
         f"revenue {figures.revenue} {currency} (new {figures.revenue_new}, returning "
         f"{figures.revenue_returning}; refunds {figures.refunds}) in {figures.purchases} "
         f"purchases; average check {value(figures.average_check)}; "

@@ -58,7 +58,13 @@ def register_jobs(
             "set expiry.days and expiry.remind_days_before in LOYALTY_RULES, or turn it off"
         )
     campaigns = Campaigns(
-        storage, options, rules, scheduler.zone, settings.telegram.default_language, scheduler.clock
+        storage,
+        options,
+        rules,
+        scheduler.zone,
+        settings.telegram.default_language,
+        scheduler.clock,
+        staff=frozenset(settings.telegram.admin_ids),
     )
     expiry = PointsExpiry(
         storage,
@@ -97,7 +103,13 @@ def register_jobs(
         # NPS on a schedule: each day, the segment's customers not asked for that long.
         nps = NpsService(
             storage,
-            BroadcastService(storage, settings.zone, settings.telegram.default_language),
+            BroadcastService(
+                storage,
+                settings.zone,
+                settings.telegram.default_language,
+                tiers=[tier.id for tier in rules.tiers],
+                staff=frozenset(settings.telegram.admin_ids),
+            ),
             NpsSchedule(
                 settings.surveys.nps_every_days,
                 settings.surveys.nps_segment,

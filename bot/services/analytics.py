@@ -1,9 +1,14 @@
 """Retention figures for a period: is the bot keeping customers? Definitions in the README.
 
-Period P = [end − d, end) and the previous one Q = [end − 2d, end − d):
-- S = customers who bought in Q; E = customers who bought in P; N = those of E whose first
-  purchase ever is in P. CRR = (E − N) / S × 100; churn = 100 − CRR.
-- new = N; returning = E − N; lost = bought before P, not in P.
+Period P = [end − d, end) and the previous one Q = [end − 2d, end − d). A customer "at" a
+moment is one who bought in the d days before it: one population, whatever the moment.
+- S = customers at the start of P (bought in Q); E = customers at its end (bought in P);
+  N = customers gained in P: those of E who were not customers at its start (first-time
+  buyers, and earlier buyers who came back after a gap). CRR = (E − N) / S × 100, which is
+  the share of S still customers at the end (E − N = E ∩ S), so 0–100 % by definition, no
+  clamp; churn = 100 − CRR, the share of S lost. (Counting as N only first-time buyers, as
+  before, counted the comebacks as retained though they were not in S: up to E / S, 200 %.)
+- new = first purchase ever in P; returning = E − new; lost = bought before P, not in P.
 - returning buyers are banded by purchases in the last 90 days into frequent / medium /
   rare at the terciles of the returning buyers themselves.
 - CSAT = support ratings of 4-5 stars / all support ratings given in P × 100, overall and
@@ -134,6 +139,11 @@ class Figures:
     new: int
     returning: int
     lost: int
+    # CRR's terms (the module's docstring): customers at the period's start (S) and end (E),
+    # and those gained in it (N).
+    customers_start: int
+    customers_end: int
+    gained: int
     crr: float | None
     churn: float | None
     revenue: Decimal
@@ -271,8 +281,10 @@ class AnalyticsService:
         bought = h.in_period > 0
         is_new, is_returning = groups["new"], groups["returning"]
         buyers, new = int(bought.sum()), int(is_new.sum())
-        previous_buyers = int((h.in_previous > 0).sum())
-        crr = _ratio(buyers - new, previous_buyers)
+        at_start = h.in_previous > 0
+        previous_buyers = int(at_start.sum())
+        gained = int((bought & ~at_start).sum())
+        crr = _ratio(buyers - gained, previous_buyers)
         purchases = int(h.in_period.sum())
         revenue = int(h.revenue_in_period.sum())
         average_check = _money(round(revenue / purchases)) if purchases else None
@@ -296,6 +308,9 @@ class AnalyticsService:
             new=new,
             returning=int(is_returning.sum()),
             lost=int((~bought).sum()),
+            customers_start=previous_buyers,
+            customers_end=buyers,
+            gained=gained,
             crr=crr,
             churn=None if crr is None else round(100 - crr, 2),
             revenue=_money(revenue),

@@ -77,8 +77,12 @@ class Campaigns:
         default_language: str,
         clock: Callable[[], datetime] = utcnow,
         on_queued: Callable[[], None] | None = None,
+        staff: frozenset[int] = frozenset(),
     ) -> None:
+        """``staff``: the configured admins, left out of the reactivation segment (as of
+        every segment) unless they opted in."""
         self._storage = storage
+        self._staff = staff
         self.settings = settings
         self._rules = rules
         self._zone = zone
@@ -119,7 +123,8 @@ class Campaigns:
         days = self.settings.reactivation_days
         now = self._clock()
         compiled = compile_segment(
-            f"inactive>={days}d", SegmentContext(now, self._zone, self._default_language)
+            f"inactive>={days}d",
+            SegmentContext(now, self._zone, self._default_language, staff=self._staff),
         )
         async with self._storage.read() as uow:
             customers = await uow.campaigns.customers_where(compiled.sql, compiled.params)

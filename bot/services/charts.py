@@ -12,8 +12,24 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
 
 from bot.services.analytics import CohortRow, WeekActivity
+
+
+def period_label(start: datetime, end: datetime, locale: str, zone: ZoneInfo) -> str:
+    """The days a period [start, end) covers, in the business's calendar, as the locale
+    writes dates: "1 Nov – 30 Nov 2026" (en), "1 нояб. – 30 нояб. 2026 г." (ru)."""
+    first = start.astimezone(zone).date()
+    # The end is exclusive: a period ending at midnight ends on the day before.
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    head = "d MMM" if first.year == last.year else "d MMM y"
+    return (
+        f"{format_date(first, head, locale=locale)} – {format_date(last, 'd MMM y', locale=locale)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -58,7 +74,7 @@ def weekly_chart(weeks: Sequence[WeekActivity], labels: WeeklyLabels) -> bytes:
     axes.legend(loc="upper left")
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
-    return _png(figure)
+    return _png(figure, labels.title)
 
 
 def cohort_chart(rows: Sequence[CohortRow], labels: CohortLabels) -> bytes:
@@ -91,13 +107,14 @@ def cohort_chart(rows: Sequence[CohortRow], labels: CohortLabels) -> bytes:
     axes.set_ylabel(labels.cohort)
     axes.set_title(labels.title)
     figure.tight_layout()
-    return _png(figure)
+    return _png(figure, labels.title)
 
 
-def _png(figure: object) -> bytes:
+def _png(figure: object, title: str) -> bytes:
     from matplotlib.figure import Figure
 
     assert isinstance(figure, Figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    # The title in the file's metadata too, for whoever gets the file without the chat.
+    figure.savefig(buffer, format="png", metadata={"Title": title})
     return buffer.getvalue()

@@ -36,6 +36,18 @@ class CustomerService:
         async with self._storage.read() as uow:
             return frozenset(await uow.customers.by_telegram_ids(sorted(telegram_ids)))
 
+    async def subscribe(self, customer: Customer) -> bool:
+        """/subscribe: opt in to promotions, and record that they asked (staff receive
+        promotions only then, bot/services/broadcasts/segments.py); True if the consent
+        changed (it may have been on already, as it is for everyone by default)."""
+        async with self._storage.write() as uow:
+            now = utcnow()
+            if not customer.consent_promotions:
+                await uow.customers.set_promotions_consent(customer.id, True, now)
+            await uow.customers.record_promotions_opt_in(customer.id, now)
+        self._cache.forget(customer.telegram_id)
+        return not customer.consent_promotions
+
     async def set_promotions(self, customer: Customer, consent: bool) -> bool:
         """Opt in to or out of promotions (/stop, Unsubscribe, /subscribe); True if it changed."""
         if customer.consent_promotions == consent:

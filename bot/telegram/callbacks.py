@@ -129,10 +129,11 @@ class Unsubscribe(CallbackData, prefix="unsub"):
 
 class BroadcastStep(CallbackData, prefix="bc"):
     """A step of the admin's /broadcast flow for draft `id`: `seg` indexes the common
-    segments, `at` is the confirmed send time (Unix seconds; 0: now)."""
+    segments (or, for `lang`, SUPPORTED_LANGUAGES), `at` is the confirmed send time (Unix
+    seconds; 0: now)."""
 
     id: int
-    action: str  # seg, now, when, go, cancel
+    action: str  # lang, next, seg, now, when, go, cancel
     seg: int = -1
     at: int = 0
 

@@ -1,5 +1,6 @@
-"""/broadcast: an admin composes a promotion, picks a segment, previews it exactly as
-delivered with the recipient count, then sends it now or schedules it, and confirms.
+"""/broadcast: an admin composes a promotion, may add a text per language (each previewed
+as delivered), picks a segment, previews it exactly as delivered with the recipient count,
+then sends it now or schedules it, and confirms.
 
 The draft lives in the database from the first step; every button carries its id and the
 service re-checks on each press that it is still a draft and the presser's own.
@@ -16,9 +17,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.domain.languages import SUPPORTED_LANGUAGES
 from bot.i18n import N_
 from bot.services.access import Actor
 from bot.services.broadcasts.segments import SegmentError
@@ -26,6 +29,7 @@ from bot.services.broadcasts.service import BroadcastError, BroadcastService, pa
 from bot.telegram.broadcasts import render
 from bot.telegram.callbacks import BroadcastStep
 from bot.telegram.filters import IsAdmin
+from storage.repositories.broadcasts import Broadcast
 
 if TYPE_CHECKING:
     from bot.telegram.broadcasts.worker import BroadcastWorker
@@ -45,8 +49,15 @@ COMMON_SEGMENTS: tuple[tuple[str, str], ...] = (
 )
 
 
+# The languages' names as the admin reads them, in SUPPORTED_LANGUAGES order.
+LANGUAGE_LABELS = {"en": N_("English"), "ru": N_("Russian"), "uk": N_("Ukrainian")}
+
+
 class Compose(StatesGroup):
     content = State()
+    # The default text is in: a text per language may follow, then the segment.
+    languages = State()
+    translation = State()
     segment = State()
     when = State()
 
@@ -99,20 +110,124 @@ async def take_content(message: Message, state: FSMContext, broadcasts: Broadcas
     except BroadcastError as error:
         await message.answer(html.quote(str(error)))
         return
-    await state.set_state(Compose.segment)
+    await state.set_state(Compose.languages)
     await state.set_data({"id": broadcast_id})
-    await message.answer(
+    await _offer_languages(message.chat.id, broadcast_id, {}, message.bot)
+
+
+async def _offer_languages(
+    chat_id: int, broadcast_id: int, texts: dict[str, str], bot: Bot | None
+) -> None:
+    assert bot is not None
+    added = ", ".join(_(LANGUAGE_LABELS[code]) for code in SUPPORTED_LANGUAGES if code in texts)
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=("✅ " if code in texts else "➕ ") + _(LANGUAGE_LABELS[code]),
+                callback_data=_step(broadcast_id, "lang", index),
+            )
+            for index, code in enumerate(SUPPORTED_LANGUAGES)
+        ],
+        [InlineKeyboardButton(text=_("Continue ➡️"), callback_data=_step(broadcast_id, "next"))],
+    ]
+    await bot.send_message(
+        chat_id,
+        _(
+            "Add a text for another language? Customers who read it get that text; everyone "
+            "else gets the one you sent. Texts so far: {added}."
+        ).format(added=added or _("only the default")),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
+    )
+
+
+@router.callback_query(BroadcastStep.filter(F.action == "lang"))
+async def pick_language(
+    query: CallbackQuery,
+    callback_data: BroadcastStep,
+    state: FSMContext,
+    broadcasts: BroadcastService,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    if not 0 <= callback_data.seg < len(SUPPORTED_LANGUAGES):
+        callback_answer.text = _("This button is no longer active.")
+        return
+    try:
+        await broadcasts.draft_of(Actor.telegram(query.from_user.id), callback_data.id)
+    except BroadcastError as error:
+        callback_answer.text = str(error)
+        return
+    language = SUPPORTED_LANGUAGES[callback_data.seg]
+    await state.set_state(Compose.translation)
+    await state.set_data({"id": callback_data.id, "language": language})
+    await bot.send_message(
+        query.from_user.id,
+        _(
+            "Send the text for customers who read {language}, with formatting, as they "
+            "should see it."
+        ).format(language=_(LANGUAGE_LABELS[language])),
+    )
+
+
+@router.message(Compose.translation, F.text | F.caption)
+async def take_translation(
+    message: Message, state: FSMContext, broadcasts: BroadcastService, i18n: I18n
+) -> None:
+    assert message.from_user is not None
+    data = await state.get_data()
+    broadcast_id, language = int(data["id"]), str(data["language"])
+    actor = Actor.telegram(message.from_user.id)
+    try:
+        await broadcasts.set_text(actor, broadcast_id, language, message.html_text)
+        broadcast = await broadcasts.draft_of(actor, broadcast_id)
+    except BroadcastError as error:
+        await message.answer(html.quote(str(error)))
+        return
+    await _show_as_delivered(message.bot, message.chat.id, broadcast, language, i18n)
+    await state.set_state(Compose.languages)
+    await state.set_data({"id": broadcast_id})
+    await _offer_languages(message.chat.id, broadcast_id, broadcast.texts, message.bot)
+
+
+@router.message(Compose.translation)
+async def translation_not_text(message: Message) -> None:
+    await message.answer(_("Please send the text for this language."))
+
+
+@router.message(Compose.languages)
+async def languages_by_button(message: Message) -> None:
+    await message.answer(_("Pick a language with a button, or press Continue."))
+
+
+@router.callback_query(BroadcastStep.filter(F.action == "next"))
+async def languages_done(
+    query: CallbackQuery,
+    callback_data: BroadcastStep,
+    state: FSMContext,
+    broadcasts: BroadcastService,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    try:
+        await broadcasts.draft_of(Actor.telegram(query.from_user.id), callback_data.id)
+    except BroadcastError as error:
+        callback_answer.text = str(error)
+        return
+    await state.set_state(Compose.segment)
+    await state.set_data({"id": callback_data.id})
+    await bot.send_message(
+        query.from_user.id,
         _(
             "Who should get it? Pick a segment or type an expression, e.g. "
             "<code>tier=gold and balance&gt;=100</code>, <code>lang=ru and not new</code>."
         ),
-        reply_markup=_segment_keyboard(broadcast_id),
+        reply_markup=_segment_keyboard(callback_data.id),
     )
 
 
 @router.message(Compose.segment, F.text)
 async def typed_segment(
-    message: Message, state: FSMContext, broadcasts: BroadcastService, bot: Bot
+    message: Message, state: FSMContext, broadcasts: BroadcastService, bot: Bot, i18n: I18n
 ) -> None:
     assert message.from_user is not None and message.text is not None
     broadcast_id = int((await state.get_data())["id"])
@@ -131,7 +246,7 @@ async def typed_segment(
         await message.answer(html.quote(str(error)))
         return
     await state.clear()
-    await _preview(bot, message.chat.id, actor, broadcast_id, broadcasts)
+    await _preview(bot, message.chat.id, actor, broadcast_id, broadcasts, i18n)
 
 
 @router.message(Compose.segment)
@@ -147,6 +262,7 @@ async def picked_segment(
     broadcasts: BroadcastService,
     bot: Bot,
     callback_answer: CallbackAnswer,
+    i18n: I18n,
 ) -> None:
     if not 0 <= callback_data.seg < len(COMMON_SEGMENTS):
         callback_answer.text = _("This button is no longer active.")
@@ -158,20 +274,37 @@ async def picked_segment(
         callback_answer.text = str(error)
         return
     await state.clear()
-    await _preview(bot, query.from_user.id, actor, callback_data.id, broadcasts)
+    await _preview(bot, query.from_user.id, actor, callback_data.id, broadcasts, i18n)
+
+
+async def _show_as_delivered(
+    bot: Bot | None, chat_id: int, broadcast: Broadcast, language: str | None, i18n: I18n
+) -> None:
+    """The message as the customers spoken to in ``language`` get it (None: the default
+    text, in the admin's own language), its Unsubscribe button in their language."""
+    assert bot is not None
+    text = broadcast.text if language is None else broadcast.text_for(language)
+    with i18n.use_locale(language or i18n.current_locale):
+        markup = render.promotion_keyboard(broadcast.buttons)
+    if broadcast.photo:
+        await bot.send_photo(chat_id, broadcast.photo, caption=text or None, reply_markup=markup)
+    else:
+        await bot.send_message(chat_id, text, reply_markup=markup)
 
 
 async def _preview(
-    bot: Bot, chat_id: int, actor: Actor, broadcast_id: int, broadcasts: BroadcastService
+    bot: Bot,
+    chat_id: int,
+    actor: Actor,
+    broadcast_id: int,
+    broadcasts: BroadcastService,
+    i18n: I18n,
 ) -> None:
     broadcast = await broadcasts.draft_of(actor, broadcast_id)
-    markup = render.promotion_keyboard(broadcast.buttons)
-    if broadcast.photo:
-        await bot.send_photo(
-            chat_id, broadcast.photo, caption=broadcast.text or None, reply_markup=markup
-        )
-    else:
-        await bot.send_message(chat_id, broadcast.text, reply_markup=markup)
+    await _show_as_delivered(bot, chat_id, broadcast, None, i18n)
+    for language in SUPPORTED_LANGUAGES:
+        if language in broadcast.texts:
+            await _show_as_delivered(bot, chat_id, broadcast, language, i18n)
     reachable, unreachable = await broadcasts.count(broadcast.segment)
     buttons = [
         [

@@ -5,6 +5,7 @@ as an image."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from aiogram import Bot, Router, html
 from aiogram.exceptions import TelegramBadRequest
@@ -16,10 +17,19 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
 )
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
+from bot.i18n import N_
 from bot.services.analytics import AnalyticsService, Figures, WeekActivity
-from bot.services.charts import CohortLabels, WeeklyLabels, cohort_chart, weekly_chart
+from bot.services.charts import (
+    CohortLabels,
+    WeeklyLabels,
+    cohort_chart,
+    period_label,
+    weekly_chart,
+)
 from bot.services.loyalty.service import LoyaltyService
 from bot.telegram.callbacks import StatsCohorts, StatsPeriod
 from bot.telegram.filters import IsAdmin
@@ -31,6 +41,14 @@ router.callback_query.filter(IsAdmin())
 PERIODS = (7, 30, 90)
 CHART_WEEKS = 12
 COHORT_MONTHS = 12
+# The analytics groups' names (bot/services/analytics.py), as the admins read them.
+SEGMENT_NAMES = {
+    "new": N_("new"),
+    "frequent": N_("frequent"),
+    "medium": N_("medium"),
+    "rare": N_("rare"),
+    "lost": N_("lost"),
+}
 
 
 def _keyboard(current: int) -> InlineKeyboardMarkup:
@@ -53,14 +71,14 @@ def _value(number: object) -> str:
     return "—" if number is None else str(number)
 
 
-def figures_text(figures: Figures, currency: str) -> str:
+def figures_text(figures: Figures, currency: str, period: str) -> str:
     segments = "\n".join(
-        f"• {segment.name}: {segment.customers} · {segment.revenue} {currency} "
-        f"({_value(segment.revenue_share)} %)"
+        f"• {_(SEGMENT_NAMES.get(segment.name, segment.name))}: {segment.customers} · "
+        f"{segment.revenue} {currency} ({_value(segment.revenue_share)} %)"
         for segment in figures.segments
     )
     return _(
-        "📊 <b>Last {days} days</b>\n"
+        "📊 <b>Last {days} days</b> · {period}\n"
         "Customers: {total} known, {active} active, {buyers} bought "
         "({new} new, {returning} returning)\n"
         "CRR: {crr} % · churn: {churn} %\n"
@@ -95,6 +113,7 @@ def figures_text(figures: Figures, currency: str) -> str:
         blocked=figures.broadcast_blocked,
         unsubscribed=figures.unsubscribed,
         days=figures.days,
+        period=period,
         total=figures.customers_total,
         active=figures.customers_active,
         buyers=figures.buyers,
@@ -119,22 +138,38 @@ def figures_text(figures: Figures, currency: str) -> str:
     )
 
 
+def _figures_text(figures: Figures, loyalty: LoyaltyService, i18n: I18n, settings: Settings) -> str:
+    period = period_label(
+        figures.period_start, figures.period_end, i18n.current_locale, settings.zone
+    )
+    return figures_text(figures, loyalty.rules.currency, period)
+
+
 @router.message(Command("stats"))
 async def stats(
-    message: Message, command: CommandObject, analytics: AnalyticsService, loyalty: LoyaltyService
+    message: Message,
+    command: CommandObject,
+    analytics: AnalyticsService,
+    loyalty: LoyaltyService,
+    i18n: I18n,
+    settings: Settings,
 ) -> None:
     argument = (command.args or "").strip().removesuffix("d")
     days = int(argument) if argument.isdigit() and 1 <= int(argument) <= 3660 else 30
     figures = await analytics.figures(days)
     await message.answer(
-        figures_text(figures, loyalty.rules.currency), reply_markup=_keyboard(days)
+        _figures_text(figures, loyalty, i18n, settings), reply_markup=_keyboard(days)
     )
     weeks = await analytics.weekly_activity(CHART_WEEKS)
-    labels = WeeklyLabels(_("Customers per week: active and retained"), _("active"), _("retained"))
+    period = period_label(
+        weeks[0].start, weeks[-1].start + timedelta(weeks=1), i18n.current_locale, settings.zone
+    )
+    title = _("Customers per week: active and retained, {period}").format(period=period)
+    labels = WeeklyLabels(title, _("active"), _("retained"))
     png = await asyncio.to_thread(weekly_chart, weeks, labels)
     await message.answer_photo(
         BufferedInputFile(png, "weekly-activity.png"),
-        caption=_weekly_caption(weeks),
+        caption=f"{title}\n{_weekly_caption(weeks)}",
         reply_markup=InlineKeyboardMarkup(
             inline_keyboard=[
                 [
@@ -204,13 +239,15 @@ async def change_period(
     callback_data: StatsPeriod,
     analytics: AnalyticsService,
     loyalty: LoyaltyService,
+    i18n: I18n,
+    settings: Settings,
 ) -> None:
     if callback_data.days not in PERIODS or not isinstance(query.message, Message):
         return
     figures = await analytics.figures(callback_data.days)
     try:
         await query.message.edit_text(
-            figures_text(figures, loyalty.rules.currency),
+            _figures_text(figures, loyalty, i18n, settings),
             reply_markup=_keyboard(callback_data.days),
         )
     except TelegramBadRequest as error:

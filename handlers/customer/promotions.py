@@ -30,7 +30,7 @@ async def stop(message: Message, customer: Customer, customers: CustomerService)
 
 @router.message(Command("subscribe"))
 async def subscribe(message: Message, customer: Customer, customers: CustomerService) -> None:
-    if await customers.set_promotions(customer, True):
+    if await customers.subscribe(customer):
         await message.answer(_("🔔 You're subscribed to promotions again; /stop turns them off."))
     else:
         await message.answer(_("🔔 You're already subscribed to promotions; /stop turns them off."))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,11 @@ class Broadcast:
     progress_message_id: int | None
     # The automated campaign that queued it (bot/services/campaigns.py); None: an admin's.
     campaign: str | None = None
+    # A text per language code, sent instead of `text` to the customers spoken to in it.
+    texts: dict[str, str] = field(default_factory=dict)
+
+    def text_for(self, language: str) -> str:
+        return self.texts.get(language, self.text)
 
     @classmethod
     def from_row(cls, row: Row) -> Broadcast:
@@ -68,6 +73,7 @@ class Broadcast:
             progress_chat_id=row["progress_chat_id"],
             progress_message_id=row["progress_message_id"],
             campaign=row["campaign"],
+            texts=json.loads(row["texts"]) if row["texts"] else {},
         )
 
 
@@ -105,13 +111,14 @@ class BroadcastRepository:
         created_by: str,
         created_at: datetime,
         send_at: datetime | None,
+        texts: Mapping[str, str] | None = None,
     ) -> int:
         document = [[{"text": b.text, "url": b.url} for b in line] for line in buttons]
         broadcast_id = await self._session.insert(
             """
             INSERT INTO broadcasts (text, photo, buttons, segment, state, created_by,
-                                    created_at, send_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                    created_at, send_at, texts)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
                 text,
@@ -122,6 +129,7 @@ class BroadcastRepository:
                 created_by,
                 to_db(created_at),
                 to_db(send_at) if send_at else None,
+                json.dumps(dict(texts), ensure_ascii=False) if texts else None,
             ),
         )
         assert broadcast_id is not None
@@ -171,6 +179,13 @@ class BroadcastRepository:
         changed = await self._session.execute(
             "UPDATE broadcasts SET segment = ? WHERE id = ? AND state = 'draft'",
             (segment, broadcast_id),
+        )
+        return changed > 0
+
+    async def set_texts(self, broadcast_id: int, texts: Mapping[str, str]) -> bool:
+        changed = await self._session.execute(
+            "UPDATE broadcasts SET texts = ? WHERE id = ? AND state = 'draft'",
+            (json.dumps(dict(texts), ensure_ascii=False) if texts else None, broadcast_id),
         )
         return changed > 0
 

@@ -122,6 +122,20 @@ class CustomerRepository:
             "consents_changed_at = COALESCE(?, consents_changed_at) WHERE id = ?",
             (consent, None if at is None else to_db(at), customer_id),
         )
+        if not consent:
+            await self.clear_promotions_opt_in(customer_id)
+
+    async def record_promotions_opt_in(self, customer_id: int, at: datetime) -> None:
+        """The customer asked for promotions themselves (/subscribe): what lets staff, who
+        are left out of segments otherwise, receive them."""
+        await self._session.execute(
+            "UPDATE customers SET promotions_opted_in_at = ? WHERE id = ?", (to_db(at), customer_id)
+        )
+
+    async def clear_promotions_opt_in(self, customer_id: int) -> None:
+        await self._session.execute(
+            "UPDATE customers SET promotions_opted_in_at = NULL WHERE id = ?", (customer_id,)
+        )
 
     async def set_consents(
         self, customer_id: int, *, promotions: bool, surveys: bool, at: datetime
@@ -131,6 +145,8 @@ class CustomerRepository:
             "consents_changed_at = ? WHERE id = ? AND forgotten_at IS NULL",
             (promotions, surveys, to_db(at), customer_id),
         )
+        if not promotions:
+            await self.clear_promotions_opt_in(customer_id)
 
     async def set_phone(self, customer_id: int, phone: str | None) -> None:
         await self._session.execute(

@@ -27,6 +27,11 @@ An expression compiles to a SQL condition over ``customers c`` with bound parame
 (names and numbers never reach the SQL text). Consent and reachability are not part of a
 segment: the broadcast service adds them to every query, so no expression can reach a
 customer who opted out.
+
+Staff (the configured admins, and whoever holds a role: admin, agent, cashier) are customers
+of the bot too, but no segment selects them, ``all`` included, unless they opted in: sent
+/subscribe themselves (``customers.promotions_opted_in_at``, cleared again by /stop or the
+Unsubscribe button). Being subscribed by default, as every customer is, does not count.
 """
 
 from __future__ import annotations
@@ -86,6 +91,11 @@ class SegmentContext:
     # bot.services.analytics.audiences(): customer ids per group ("new") and score
     # ("recency:5"); None when not loaded (see Compiled.uses_analytics).
     analytics: Mapping[str, frozenset[int]] | None = None
+    # The loyalty rules' tier ids: a tier=ID naming none of them is refused. None: unchecked
+    # (the settings' own check, which has no rules to hand).
+    tiers: tuple[str, ...] | None = None
+    # The configured admins (ADMIN_IDS), who are staff without a row in the roles table.
+    staff: frozenset[int] = frozenset()
 
 
 def _tokens(expression: str) -> list[str]:
@@ -244,6 +254,9 @@ class _Parser:
                 " THEN lower(substr(c.telegram_language, 1, 2)) ELSE ? END) = ?"
             )
         if name == "tier":
+            tiers = self._context.tiers
+            if tiers is not None and value not in {tier.lower() for tier in tiers}:
+                raise SegmentError(f"there is no tier {value!r} (tiers: {', '.join(tiers)})")
             self._params.append(value)
             return "lower(c.tier) = ?"
         self._params.append(value)
@@ -283,11 +296,25 @@ def _holds(score: int, operator: str, value: str) -> bool:
     }[operator]
 
 
+# Staff who never opted in: a CASE, so that a NULL (a forgotten customer) is not "not staff".
+_STAFF_NOT_OPTED_IN = (
+    "(CASE WHEN (c.telegram_id IN (SELECT value FROM json_each(?))"
+    " OR EXISTS (SELECT 1 FROM roles s WHERE s.telegram_id = c.telegram_id))"
+    " AND c.promotions_opted_in_at IS NULL THEN 1 ELSE 0 END = 0)"
+)
+
+
 def compile_segment(expression: str, context: SegmentContext) -> Compiled:
-    """The SQL condition (over ``customers c``) for an expression; SegmentError if malformed."""
+    """The SQL condition (over ``customers c``) for an expression, staff who did not opt in
+    left out; SegmentError if malformed."""
     if len(expression) > 500:
         raise SegmentError("the segment is too long (500 characters at most)")
-    return _Parser(_tokens(expression), context).parse()
+    compiled = _Parser(_tokens(expression), context).parse()
+    return Compiled(
+        f"({compiled.sql}) AND {_STAFF_NOT_OPTED_IN}",
+        (*compiled.params, json.dumps(sorted(context.staff))),
+        compiled.uses_analytics,
+    )
 
 
 def normalise(expression: str) -> str:

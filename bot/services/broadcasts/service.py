@@ -7,12 +7,13 @@ worker in the bot process picks up whatever either of them left in the database.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.domain.languages import SUPPORTED_LANGUAGES
 from bot.services.access import Actor, audit
 from bot.services.analytics import audiences
 from bot.services.broadcasts.segments import (
@@ -45,6 +46,7 @@ class Status:
             "id": b.id,
             "state": b.state,
             "segment": b.segment,
+            "texts": dict(b.texts),
             "total": b.total or 0,
             "sent": self.counts["sent"],
             "failed": self.counts["failed"],
@@ -82,17 +84,47 @@ def _who(actor: Actor) -> str:
     return f"telegram:{actor.telegram_id}" if actor.telegram_id is not None else actor.via
 
 
+def _checked_text(text: str, *, photo: bool, language: str | None = None) -> str:
+    """The text as Telegram HTML it will accept; BroadcastError saying which text if not."""
+    which = "the broadcast text" if language is None else f"the broadcast text for {language}"
+    limit = CAPTION_LIMIT if photo else MESSAGE_LIMIT
+    if visible_len(text) > limit:
+        raise BroadcastError(f"{which} is longer than Telegram allows ({limit} characters)")
+    try:
+        # Checked now, once: Telegram would refuse it for every recipient at send time.
+        return sanitize(text)
+    except TelegramHtmlError as error:
+        raise BroadcastError(f"{which} is not valid Telegram HTML: {error}") from None
+
+
 class BroadcastService:
-    def __init__(self, storage: Storage, zone: ZoneInfo, default_language: str) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        zone: ZoneInfo,
+        default_language: str,
+        *,
+        tiers: Sequence[str] | None = None,
+        staff: frozenset[int] = frozenset(),
+    ) -> None:
+        """``tiers``: the loyalty rules' tier ids (a segment naming another is refused);
+        ``staff``: the configured admins (ADMIN_IDS), left out of segments unless opted in."""
         self._storage = storage
         self._zone = zone
         self._default_language = default_language
+        self._tiers = None if tiers is None else tuple(tiers)
+        self._staff = staff
+
+    def _context(
+        self, now: datetime, analytics: Mapping[str, frozenset[int]] | None = None
+    ) -> SegmentContext:
+        return SegmentContext(
+            now, self._zone, self._default_language, analytics, self._tiers, self._staff
+        )
 
     def compile(self, segment: str, now: datetime | None = None) -> Compiled:
-        """SegmentError if the expression is malformed."""
-        return compile_segment(
-            segment, SegmentContext(now or utcnow(), self._zone, self._default_language)
-        )
+        """SegmentError if the expression is malformed or names a tier that does not exist."""
+        return compile_segment(segment, self._context(now or utcnow()))
 
     async def resolve(self, segment: str, now: datetime | None = None) -> Compiled:
         """The condition to select recipients with now: with the analytics groups and RFM
@@ -103,8 +135,7 @@ class BroadcastService:
             return compiled
         async with self._storage.read() as uow:
             groups = await audiences(uow, ANALYTICS_DAYS, now)
-        context = SegmentContext(now, self._zone, self._default_language, groups)
-        return compile_segment(segment, context)
+        return compile_segment(segment, self._context(now, groups))
 
     async def count(self, segment: str) -> tuple[int, int]:
         """(reachable, known unreachable) customers the segment would reach now."""
@@ -127,22 +158,20 @@ class BroadcastService:
         segment: str = "all",
         send_at: datetime | None = None,
         draft: bool = False,
+        texts: Mapping[str, str] | None = None,
     ) -> int:
-        """A broadcast to send at ``send_at`` (now if None), or a draft to confirm later."""
+        """A broadcast to send at ``send_at`` (now if None), or a draft to confirm later.
+        ``texts``: a text per language code (en, ru, uk), sent instead of ``text`` to the
+        customers spoken to in that language."""
         segment = normalise(segment)
         self.compile(segment)  # refuse a malformed segment now, not when sending starts
-        limit = CAPTION_LIMIT if photo else MESSAGE_LIMIT
         if not text.strip() and not photo:
             raise BroadcastError("the message is empty")
-        if visible_len(text) > limit:
-            raise BroadcastError(f"the text is longer than Telegram allows ({limit} characters)")
-        try:
-            # Checked now, once: Telegram would refuse it for every recipient at send time.
-            text = sanitize(text)
-        except TelegramHtmlError as error:
-            raise BroadcastError(
-                f"the broadcast text is not valid Telegram HTML: {error}"
-            ) from None
+        text = _checked_text(text, photo=bool(photo))
+        translations = {
+            language: self._translation(language, translation, photo=bool(photo))
+            for language, translation in (texts or {}).items()
+        }
         now = utcnow()
         async with self._storage.write() as uow:
             broadcast_id = await uow.broadcasts.create(
@@ -150,6 +179,7 @@ class BroadcastService:
                 photo=photo,
                 buttons=buttons,
                 segment=segment,
+                texts=translations,
                 state="draft" if draft else "scheduled",
                 created_by=_who(actor),
                 created_at=now,
@@ -166,6 +196,7 @@ class BroadcastService:
                     "send_at": (send_at or now).isoformat() if not draft else None,
                     "photo": bool(photo),
                     "draft": draft,
+                    "languages": sorted(translations),
                 },
             )
         return broadcast_id
@@ -202,6 +233,28 @@ class BroadcastService:
         if broadcast.state != "draft":
             raise BroadcastError(f"this broadcast is already {broadcast.state}")
         return broadcast
+
+    @staticmethod
+    def _translation(language: str, text: str, *, photo: bool) -> str:
+        if language not in SUPPORTED_LANGUAGES:
+            raise BroadcastError(
+                f"no language {language!r} (languages: {', '.join(SUPPORTED_LANGUAGES)})"
+            )
+        if not text.strip():
+            raise BroadcastError(f"the broadcast text for {language} is empty")
+        return _checked_text(text, photo=photo, language=language)
+
+    async def set_text(self, actor: Actor, broadcast_id: int, language: str, text: str) -> str:
+        """The actor's draft gets ``text`` for the customers spoken to in ``language``;
+        returns it as stored (sanitised). BroadcastError if refused."""
+        broadcast = await self.draft_of(actor, broadcast_id)
+        text = self._translation(language, text, photo=bool(broadcast.photo))
+        async with self._storage.write() as uow:
+            if not await uow.broadcasts.set_texts(
+                broadcast_id, {**broadcast.texts, language: text}
+            ):
+                raise BroadcastError("this broadcast is no longer a draft")
+        return text
 
     async def set_segment(self, actor: Actor, broadcast_id: int, segment: str) -> None:
         segment = normalise(segment)

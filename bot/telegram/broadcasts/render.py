@@ -22,7 +22,9 @@ def promotion_keyboard(buttons: Sequence[Sequence[UrlButton]]) -> InlineKeyboard
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def progress_text(status: Status, rate: float, *, final: bool = False) -> str:
+def progress_text(status: Status, rate: float, *, final: bool = False, done: bool = False) -> str:
+    """The live progress (edited in place), its last state once ``done``, or the ``final``
+    report sent as a message of its own."""
     document = status.document()
     figures = _(
         "✅ sent: {sent} · ❌ failed: {failed} · 🚫 blocked: {blocked} · ⏳ left: {pending}"
@@ -36,6 +38,9 @@ def progress_text(status: Status, rate: float, *, final: bool = False) -> str:
         head = _("📣 Broadcast #{id} finished: {total} recipients.").format(
             id=document["id"], total=document["total"]
         )
+        return f"{head}\n{figures}"
+    if done:
+        head = _("📣 Broadcast #{id}: sending is over.").format(id=document["id"])
         return f"{head}\n{figures}"
     eta = document["pending"] / rate if rate > 0 else 0.0
     head = _("📣 Broadcast #{id} is sending…").format(id=document["id"])

@@ -70,7 +70,11 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 # The role (storage Database.hold_role) of the one process that sends broadcasts.
 SENDER_ROLE = "broadcast-sender"
+# The admin's progress message is edited at most this often while sending (Telegram lets a
+# bot edit a message in a private chat about once a second; more and it answers 429), and
+# never sooner than EDIT_GAP_SECONDS after the previous edit, the last one included.
 PROGRESS_SECONDS = 3.0
+EDIT_GAP_SECONDS = 1.0
 # How soon a pause or cancel made elsewhere stops the sending.
 STATE_CHECK_SECONDS = 1.0
 
@@ -85,6 +89,11 @@ class _Run:
     statements: int = 0
     flushes_at_start: int = 0
     last_progress: float = 0.0
+    # The progress message's text as last edited: the same text again is refused by
+    # Telegram ("message is not modified"), so it is not sent.
+    progress_text: str | None = None
+    # The one edit of the progress message in flight; the final one waits for it.
+    progress_edit: asyncio.Task[None] | None = None
 
 
 class BroadcastWorker(PollingLoop):
@@ -197,7 +206,6 @@ class BroadcastWorker(PollingLoop):
         queue = deque(chunk)
         checked = time.monotonic()
         halted = False
-        side_tasks: set[asyncio.Task[None]] = set()
 
         async def lane() -> None:
             # Each lane sends one message at a time: claim (commit 'sending'), wait for its
@@ -211,11 +219,12 @@ class BroadcastWorker(PollingLoop):
                     if not await self._still_sending(broadcast.id):
                         halted = True
                         break
-                if time.monotonic() - figures.last_progress > PROGRESS_SECONDS:
+                if time.monotonic() - figures.last_progress > PROGRESS_SECONDS and (
+                    figures.progress_edit is None or figures.progress_edit.done()
+                ):
+                    # One edit at a time, in the background: sending does not wait for it.
                     figures.last_progress = time.monotonic()
-                    progress = asyncio.create_task(self._progress(broadcast, figures))
-                    side_tasks.add(progress)
-                    progress.add_done_callback(side_tasks.discard)
+                    figures.progress_edit = asyncio.create_task(self._progress(broadcast, figures))
                 if not queue:
                     break  # emptied by the other lanes while this one looked
                 recipient = queue.popleft()
@@ -283,7 +292,7 @@ class BroadcastWorker(PollingLoop):
                 per_message,
                 transactions / figures.sent if figures.sent else 0.0,
             )
-            await self._progress(broadcast, figures, final=True)
+            await self._finished(broadcast, figures)
         self._run_figures = None
         return True
 
@@ -373,9 +382,9 @@ class BroadcastWorker(PollingLoop):
             if not photo.startswith(("http://", "https://")) and Path(photo).is_file():
                 source = FSInputFile(photo)
             return await self._bot.send_photo(
-                chat, source, caption=broadcast.text or None, reply_markup=markup
+                chat, source, caption=broadcast.text_for(language) or None, reply_markup=markup
             )
-        return await self._bot.send_message(chat, broadcast.text, reply_markup=markup)
+        return await self._bot.send_message(chat, broadcast.text_for(language), reply_markup=markup)
 
     def _campaign_message(
         self, campaign: str, recipient: Recipient, language: str
@@ -429,31 +438,59 @@ class BroadcastWorker(PollingLoop):
             broadcast.id, recipient.customer_id, state, utcnow(), message_id, error
         )
 
-    async def _progress(self, broadcast: Broadcast, figures: _Run, *, final: bool = False) -> None:
-        """Edit the admin's progress message (a broadcast composed in Telegram)."""
+    async def _finished(self, broadcast: Broadcast, figures: _Run) -> None:
+        """The progress message's last edit (its final figures), then the one report: a new
+        message, so that the admin is notified. Sent once: only the process whose update
+        turned the broadcast 'done' gets here."""
+        if figures.progress_edit is not None:
+            await asyncio.gather(figures.progress_edit, return_exceptions=True)
+        wait = EDIT_GAP_SECONDS - (time.monotonic() - figures.last_progress)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await self._progress(broadcast, figures, done=True)
+        if broadcast.progress_chat_id is None:
+            return
+        try:
+            report = await self._admin_text(broadcast, figures, final=True)
+            if report is not None:
+                await self._notify.send_message(broadcast.progress_chat_id, report)
+        except TelegramAPIError as error:
+            logger.warning("broadcast %d: final report not sent: %s", broadcast.id, error)
+
+    async def _admin_text(
+        self, broadcast: Broadcast, figures: _Run, *, final: bool = False, done: bool = False
+    ) -> str | None:
+        """Progress or report text in the language of the admin who composed it."""
+        assert broadcast.progress_chat_id is not None
+        status = await self._service.status(broadcast.id)
+        if status is None:
+            return None
+        async with self._storage.read() as uow:
+            admin = await uow.customers.by_telegram_id(broadcast.progress_chat_id)
+        language = effective_language(
+            admin.language if admin else None,
+            admin.telegram_language if admin else None,
+            self._default_language,
+        )
+        elapsed = max(0.001, time.monotonic() - figures.started)
+        with self._i18n.context(), self._i18n.use_locale(language):
+            return progress_text(status, figures.sent / elapsed, final=final, done=done)
+
+    async def _progress(self, broadcast: Broadcast, figures: _Run, *, done: bool = False) -> None:
+        """Edit the admin's progress message (a broadcast composed in Telegram) in place;
+        ``done``: with the final figures."""
         if broadcast.progress_chat_id is None or broadcast.progress_message_id is None:
             return
         try:
-            status = await self._service.status(broadcast.id)
-            if status is None:
+            text = await self._admin_text(broadcast, figures, done=done)
+            if text is None or text == figures.progress_text:
                 return
-            async with self._storage.read() as uow:
-                admin = await uow.customers.by_telegram_id(broadcast.progress_chat_id)
-            language = effective_language(
-                admin.language if admin else None,
-                admin.telegram_language if admin else None,
-                self._default_language,
-            )
-            elapsed = max(0.001, time.monotonic() - figures.started)
-            rate = figures.sent / elapsed
-            with self._i18n.context(), self._i18n.use_locale(language):
-                text = progress_text(status, rate, final=final)
+            figures.progress_text = text
+            figures.last_progress = time.monotonic()
             await self._notify.edit_message_text(
                 text=text,
                 chat_id=broadcast.progress_chat_id,
                 message_id=broadcast.progress_message_id,
             )
-            if final:
-                await self._notify.send_message(broadcast.progress_chat_id, text)
         except TelegramAPIError as error:
             logger.warning("broadcast %d: progress message not updated: %s", broadcast.id, error)
