@@ -106,6 +106,8 @@ class Application:
     # The inbox the webhook route stores updates in (WEBHOOK_URL); in polling mode it only
     # drains what an earlier webhook deployment left.
     inbox: WebhookInbox | None = None
+    # Stops everything start-up began; runs once, whichever of aiogram and run_bot asks first.
+    shutdown: Callable[[], Awaitable[None]] | None = None
 
 
 def read_operator_files(settings: Settings) -> tuple[LoyaltyRules, Snippets, I18n]:
@@ -229,7 +231,8 @@ async def create_application(settings: Settings) -> Application:
         inbox,
     )
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
-    dispatcher.shutdown.register(_on_shutdown(application))
+    application.shutdown = _on_shutdown(application)
+    dispatcher.shutdown.register(application.shutdown)
     return application
 
 
@@ -444,7 +447,13 @@ def _faq_model_loader(settings: Settings) -> Callable[[], Awaitable[Embedder | N
 
 
 def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
+    done = False
+
     async def on_shutdown() -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
         grace = app.settings.telegram.shutdown_grace_seconds
         if not await app.in_flight.drained(grace):
             logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
@@ -519,7 +528,10 @@ async def check_telegram(bot: Bot, attempts: int = 5) -> None:
             return
 
 
-async def run_bot(settings: Settings) -> None:
+async def run_bot(settings: Settings, *, handle_signals: bool = True) -> None:
+    """Until SIGTERM or SIGINT, or until the task is cancelled: a caller that runs more than
+    the bot (the sandbox, always polling) handles the signals itself (`handle_signals` off)
+    and cancels this task, which shuts the bot down as a signal would."""
     app = await create_application(settings)
     try:
         await check_telegram(app.bot)
@@ -532,9 +544,19 @@ async def run_bot(settings: Settings) -> None:
     if app.settings.telegram.webhook_url is not None and app.inbox is not None:
         await _run_webhook(app, app.inbox)
         return
-    await app.dispatcher.start_polling(
-        app.bot, allowed_updates=ALLOWED_UPDATES, polling_timeout=25, handle_signals=True
-    )
+    try:
+        await app.dispatcher.start_polling(
+            app.bot,
+            allowed_updates=ALLOWED_UPDATES,
+            polling_timeout=25,
+            handle_signals=handle_signals,
+        )
+    finally:
+        # Cancelled while aiogram still ran the start-up hooks, its shutdown never runs, and
+        # the storage's thread and the HTTP server would keep the process alive.
+        assert app.shutdown is not None
+        await app.shutdown()
+        await app.bot.session.close()
 
 
 async def _run_webhook(app: Application, inbox: WebhookInbox) -> None:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.app import run_bot
 from bot.config.errors import SettingsError
 from bot.emulator import BotAPIEmulator
 from bot.sandbox import demo
+from bot.sandbox.lock import DataDirectoryLock
 from bot.sandbox.personas import BOT_USERNAME, TOKEN
 from bot.sandbox.setup import HOST, free_port, populate, sandbox_settings
 from bot.sandbox.till import Till, create_token
@@ -45,7 +49,42 @@ async def _wait_until_started(emulator: BotAPIEmulator, bot: asyncio.Task[None])
 
 
 async def run_sandbox(options: SandboxOptions) -> None:
-    options.data_dir.mkdir(parents=True, exist_ok=True)
+    """Until SIGTERM or SIGINT (or the bot stops). A signal stops everything within seconds
+    whatever is under way, start-up included: the bot's own signal handling would stop only
+    its polling, and only once polling has begun."""
+    lock = DataDirectoryLock(options.data_dir)
+    lock.acquire(reset=options.reset)  # before --reset deletes anything
+    try:
+        await _until_signalled(_serve(options, lock))
+    finally:
+        lock.release()
+
+
+async def _until_signalled(work: Coroutine[Any, Any, None]) -> None:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    signalled: list[signal.Signals] = []
+
+    def stop(sig: signal.Signals) -> None:
+        if not signalled:  # a second Ctrl+C while stopping changes nothing
+            signalled.append(sig)
+            task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        await work
+    except asyncio.CancelledError:
+        if not signalled:
+            raise
+        print(f"Sandbox stopped ({signalled[0].name}).", flush=True)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _serve(options: SandboxOptions, lock: DataDirectoryLock) -> None:
     database = options.data_dir / "sandbox.sqlite3"
     if options.reset:
         _remove_database(database)
@@ -63,13 +102,14 @@ async def run_sandbox(options: SandboxOptions) -> None:
     page = SandboxPage(emulator, settings)
     try:
         await page.start(HOST, options.port)
+        lock.record(page.url)
     except OSError as error:
         await emulator.stop()
         raise SettingsError(
             f"cannot serve the sandbox page on {HOST}:{options.port} ({error.strerror}): "
             "choose another with --port"
         ) from None
-    bot = asyncio.create_task(run_bot(settings))
+    bot = asyncio.create_task(run_bot(settings, handle_signals=False))
     till: Till | None = None
     try:
         await _wait_until_started(emulator, bot)
