@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -528,10 +530,9 @@ async def check_telegram(bot: Bot, attempts: int = 5) -> None:
             return
 
 
-async def run_bot(settings: Settings, *, handle_signals: bool = True) -> None:
-    """Until SIGTERM or SIGINT, or until the task is cancelled: a caller that runs more than
-    the bot (the sandbox, always polling) handles the signals itself (`handle_signals` off)
-    and cancels this task, which shuts the bot down as a signal would."""
+async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Until SIGTERM or SIGINT; given `stop`, until it is set instead: a caller that runs more
+    than the bot (the sandbox, always polling) handles the signals itself."""
     app = await create_application(settings)
     try:
         await check_telegram(app.bot)
@@ -544,19 +545,49 @@ async def run_bot(settings: Settings, *, handle_signals: bool = True) -> None:
     if app.settings.telegram.webhook_url is not None and app.inbox is not None:
         await _run_webhook(app, app.inbox)
         return
+    polling = app.dispatcher.start_polling(
+        app.bot,
+        allowed_updates=ALLOWED_UPDATES,
+        polling_timeout=25,
+        handle_signals=stop is None,
+    )
     try:
-        await app.dispatcher.start_polling(
-            app.bot,
-            allowed_updates=ALLOWED_UPDATES,
-            polling_timeout=25,
-            handle_signals=handle_signals,
-        )
+        await (polling if stop is None else _poll_until(app.dispatcher, polling, stop))
     finally:
-        # Cancelled while aiogram still ran the start-up hooks, its shutdown never runs, and
-        # the storage's thread and the HTTP server would keep the process alive.
+        # Cancelled while aiogram still ran the start-up hooks (or stopped before polling),
+        # its shutdown never runs, and the storage's thread and the HTTP server would keep
+        # the process alive. Runs once: after aiogram's own shutdown this does nothing.
         assert app.shutdown is not None
         await app.shutdown()
         await app.bot.session.close()
+
+
+async def _poll_until(
+    dispatcher: Dispatcher, polling: Coroutine[Any, Any, None], stop: asyncio.Event
+) -> None:
+    """Poll until `stop` is set, then stop as a signal would: aiogram ends its polling tasks
+    and runs the shutdown hooks (cancelling it instead leaves the polling tasks running)."""
+    if stop.is_set():
+        polling.close()
+        return
+    task = asyncio.create_task(polling)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            try:
+                await dispatcher.stop_polling()
+            except RuntimeError:  # not polling yet: nothing of it to end
+                task.cancel()
+        await asyncio.wait({task})
+        if not task.cancelled():
+            task.result()  # raises what stopped the polling
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _run_webhook(app: Application, inbox: WebhookInbox) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import time
@@ -24,6 +23,9 @@ from bot.sandbox.web import SandboxPage
 from storage.unit_of_work import open_storage
 
 logger = logging.getLogger(__name__)
+
+# SIGTERM must end the sandbox within 5 s: the bot gets most of it to shut down cleanly.
+BOT_STOP_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -100,18 +102,19 @@ async def _serve(options: SandboxOptions, lock: DataDirectoryLock) -> None:
     populate(emulator)
     settings = sandbox_settings(emulator, database, free_port())
     page = SandboxPage(emulator, settings)
-    try:
-        await page.start(HOST, options.port)
-        lock.record(page.url)
-    except OSError as error:
-        await emulator.stop()
-        raise SettingsError(
-            f"cannot serve the sandbox page on {HOST}:{options.port} ({error.strerror}): "
-            "choose another with --port"
-        ) from None
-    bot = asyncio.create_task(run_bot(settings, handle_signals=False))
+    stop = asyncio.Event()
+    bot: asyncio.Task[None] | None = None
     till: Till | None = None
     try:
+        try:
+            await page.start(HOST, options.port)
+        except OSError as error:
+            raise SettingsError(
+                f"cannot serve the sandbox page on {HOST}:{options.port} ({error.strerror}): "
+                "choose another with --port"
+            ) from None
+        lock.record(page.url)
+        bot = asyncio.create_task(run_bot(settings, stop=stop))
         await _wait_until_started(emulator, bot)
         storage = await open_storage(settings.database.url)
         try:
@@ -131,11 +134,22 @@ async def _serve(options: SandboxOptions, lock: DataDirectoryLock) -> None:
         )
         await bot
     finally:
-        if not bot.done():
-            bot.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await bot
+        if bot is not None:
+            await _stop_bot(bot, stop)
         if till is not None:
             await till.close()
         await page.stop()
         await emulator.stop()
+
+
+async def _stop_bot(bot: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """As a signal stops the bot (its updates in hand finished, its shutdown hooks run);
+    cancelled if that takes longer than the sandbox may."""
+    stop.set()
+    done, _ = await asyncio.wait({bot}, timeout=BOT_STOP_SECONDS)
+    if not done:
+        logger.warning("the bot did not stop within %.0f s: cancelled", BOT_STOP_SECONDS)
+        bot.cancel()
+        await asyncio.wait({bot})
+    if not bot.cancelled() and bot.exception() is not None:
+        logger.error("the bot stopped with an error", exc_info=bot.exception())
