@@ -132,7 +132,10 @@ async def _serve(options: SandboxOptions, lock: DataDirectoryLock) -> None:
             "  Ctrl+C stops it.",
             flush=True,
         )
-        await bot
+        # Not `await bot`: a signal cancels this task, which would cancel the bot with it,
+        # mid-poll; the bot is stopped below, as a signal stops it.
+        await asyncio.wait({bot})
+        bot.result()
     finally:
         if bot is not None:
             await _stop_bot(bot, stop)
