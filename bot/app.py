@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -107,6 +109,8 @@ class Application:
     # The inbox the webhook route stores updates in (WEBHOOK_URL); in polling mode it only
     # drains what an earlier webhook deployment left.
     inbox: WebhookInbox | None = None
+    # Stops everything start-up began; runs once, whichever of aiogram and run_bot asks first.
+    shutdown: Callable[[], Awaitable[None]] | None = None
 
 
 def read_operator_files(settings: Settings) -> tuple[LoyaltyRules, Snippets, I18n]:
@@ -230,7 +234,8 @@ async def create_application(settings: Settings) -> Application:
         inbox,
     )
     dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
-    dispatcher.shutdown.register(_on_shutdown(application))
+    application.shutdown = _on_shutdown(application)
+    dispatcher.shutdown.register(application.shutdown)
     return application
 
 
@@ -413,7 +418,13 @@ def _faq_model_loader(settings: Settings) -> Callable[[], Awaitable[Embedder | N
 
 
 def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
+    done = False
+
     async def on_shutdown() -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
         grace = app.settings.telegram.shutdown_grace_seconds
         if not await app.in_flight.drained(grace):
             logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
@@ -483,7 +494,9 @@ async def check_telegram(bot: Bot, attempts: int = 5) -> None:
             return
 
 
-async def run_bot(settings: Settings) -> None:
+async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Until SIGTERM or SIGINT; given `stop`, until it is set instead: a caller that runs more
+    than the bot (the sandbox, always polling) handles the signals itself."""
     app = await create_application(settings)
     try:
         await check_telegram(app.bot)
@@ -496,9 +509,49 @@ async def run_bot(settings: Settings) -> None:
     if app.settings.telegram.webhook_url is not None and app.inbox is not None:
         await _run_webhook(app, app.inbox)
         return
-    await app.dispatcher.start_polling(
-        app.bot, allowed_updates=ALLOWED_UPDATES, polling_timeout=25, handle_signals=True
+    polling = app.dispatcher.start_polling(
+        app.bot,
+        allowed_updates=ALLOWED_UPDATES,
+        polling_timeout=25,
+        handle_signals=stop is None,
     )
+    try:
+        await (polling if stop is None else _poll_until(app.dispatcher, polling, stop))
+    finally:
+        # Cancelled while aiogram still ran the start-up hooks (or stopped before polling),
+        # its shutdown never runs, and the storage's thread and the HTTP server would keep
+        # the process alive. Runs once: after aiogram's own shutdown this does nothing.
+        assert app.shutdown is not None
+        await app.shutdown()
+        await app.bot.session.close()
+
+
+async def _poll_until(
+    dispatcher: Dispatcher, polling: Coroutine[Any, Any, None], stop: asyncio.Event
+) -> None:
+    """Poll until `stop` is set, then stop as a signal would: aiogram ends its polling tasks
+    and runs the shutdown hooks (cancelling it instead leaves the polling tasks running)."""
+    if stop.is_set():
+        polling.close()
+        return
+    task = asyncio.create_task(polling)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            try:
+                await dispatcher.stop_polling()
+            except RuntimeError:  # not polling yet: nothing of it to end
+                task.cancel()
+        await asyncio.wait({task})
+        if not task.cancelled():
+            task.result()  # raises what stopped the polling
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _run_webhook(app: Application, inbox: WebhookInbox) -> None:

@@ -12,9 +12,11 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
 from bot.config import Settings, SettingsError, load_settings
@@ -80,6 +82,7 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     """Run a command. `settings` given: the caller owns them and the logging (in-process use,
     e.g. the tests); otherwise they come from the environment and logging is set up here."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    loading = _SigtermWhileLoading() if settings is None else None
     named = next((word for word in argv if not word.startswith("-")), None)
     if named is None and not {"-h", "--help"} & set(argv):
         named = DEFAULT_COMMAND
@@ -88,10 +91,34 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         if settings is None:
             settings = load_settings()
             configure_logging(settings.logging.level, settings.logging.format)
-        return asyncio.run(_runner(arguments)(settings, arguments))
+        runner = _runner(arguments)
+        if loading is not None:
+            loading.done()
+        return asyncio.run(runner(settings, arguments))
     except SettingsError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIGURATION
+
+
+class _SigtermWhileLoading:
+    """A command takes seconds to import (aiogram, the FAQ model's libraries) before it can
+    handle SIGTERM itself; a SIGTERM then (docker stop, a supervisor, the sandbox's tests)
+    has nothing to stop yet, so the process ends at once with 0 instead of dying of it.
+    Once the command runs, SIGTERM does what it did before: the default (the process dies),
+    unless the command installed its own handling (the bot, the sandbox)."""
+
+    def __init__(self) -> None:
+        self.loading = True
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def done(self) -> None:
+        self.loading = False
+
+    def _on_sigterm(self, signum: int, _frame: FrameType | None) -> None:
+        if self.loading:
+            raise SystemExit(EXIT_OK)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
 
 PAYLOAD_LOGGERS = ("aiosqlite", "asyncpg", "psycopg", "aiohttp.client", "aiogram.session")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.config.errors import SANDBOX_HINT, SettingsError
+from bot.config.errors import SettingsError, sandbox_hint
 from bot.config.sections import (
     BroadcastSettings,
     CampaignToggles,
@@ -91,7 +91,7 @@ class Settings(BaseModel):
 
     def require_token(self) -> str:
         if self.telegram.token is None:
-            raise SettingsError(f"BOT_TOKEN is not set: {hint('BOT_TOKEN')}\n{SANDBOX_HINT}")
+            raise SettingsError(f"BOT_TOKEN is not set: {hint('BOT_TOKEN')}\n{sandbox_hint()}")
         return self.telegram.token.get_secret_value()
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import signal
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.app import run_bot
 from bot.config.errors import SettingsError
 from bot.emulator import BotAPIEmulator
 from bot.sandbox import demo
+from bot.sandbox.lock import DataDirectoryLock
 from bot.sandbox.personas import BOT_USERNAME, TOKEN
 from bot.sandbox.setup import HOST, free_port, populate, sandbox_settings
 from bot.sandbox.till import Till, create_token
@@ -20,6 +23,9 @@ from bot.sandbox.web import SandboxPage
 from storage.unit_of_work import open_storage
 
 logger = logging.getLogger(__name__)
+
+# SIGTERM must end the sandbox within 5 s: the bot gets most of it to shut down cleanly.
+BOT_STOP_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,42 @@ async def _wait_until_started(emulator: BotAPIEmulator, bot: asyncio.Task[None])
 
 
 async def run_sandbox(options: SandboxOptions) -> None:
-    options.data_dir.mkdir(parents=True, exist_ok=True)
+    """Until SIGTERM or SIGINT (or the bot stops). A signal stops everything within seconds
+    whatever is under way, start-up included: the bot's own signal handling would stop only
+    its polling, and only once polling has begun."""
+    lock = DataDirectoryLock(options.data_dir)
+    lock.acquire(reset=options.reset)  # before --reset deletes anything
+    try:
+        await _until_signalled(_serve(options, lock))
+    finally:
+        lock.release()
+
+
+async def _until_signalled(work: Coroutine[Any, Any, None]) -> None:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    signalled: list[signal.Signals] = []
+
+    def stop(sig: signal.Signals) -> None:
+        if not signalled:  # a second Ctrl+C while stopping changes nothing
+            signalled.append(sig)
+            task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        await work
+    except asyncio.CancelledError:
+        if not signalled:
+            raise
+        print(f"Sandbox stopped ({signalled[0].name}).", flush=True)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _serve(options: SandboxOptions, lock: DataDirectoryLock) -> None:
     database = options.data_dir / "sandbox.sqlite3"
     if options.reset:
         _remove_database(database)
@@ -61,17 +102,19 @@ async def run_sandbox(options: SandboxOptions) -> None:
     populate(emulator)
     settings = sandbox_settings(emulator, database, free_port())
     page = SandboxPage(emulator, settings)
-    try:
-        await page.start(HOST, options.port)
-    except OSError as error:
-        await emulator.stop()
-        raise SettingsError(
-            f"cannot serve the sandbox page on {HOST}:{options.port} ({error.strerror}): "
-            "choose another with --port"
-        ) from None
-    bot = asyncio.create_task(run_bot(settings))
+    stop = asyncio.Event()
+    bot: asyncio.Task[None] | None = None
     till: Till | None = None
     try:
+        try:
+            await page.start(HOST, options.port)
+        except OSError as error:
+            raise SettingsError(
+                f"cannot serve the sandbox page on {HOST}:{options.port} ({error.strerror}): "
+                "choose another with --port"
+            ) from None
+        lock.record(page.url)
+        bot = asyncio.create_task(run_bot(settings, stop=stop))
         await _wait_until_started(emulator, bot)
         storage = await open_storage(settings.database.url)
         try:
@@ -89,13 +132,27 @@ async def run_sandbox(options: SandboxOptions) -> None:
             "  Ctrl+C stops it.",
             flush=True,
         )
-        await bot
+        # Not `await bot`: a signal cancels this task, which would cancel the bot with it,
+        # mid-poll; the bot is stopped below, as a signal stops it.
+        await asyncio.wait({bot})
+        bot.result()
     finally:
-        if not bot.done():
-            bot.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await bot
+        if bot is not None:
+            await _stop_bot(bot, stop)
         if till is not None:
             await till.close()
         await page.stop()
         await emulator.stop()
+
+
+async def _stop_bot(bot: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """As a signal stops the bot (its updates in hand finished, its shutdown hooks run);
+    cancelled if that takes longer than the sandbox may."""
+    stop.set()
+    done, _ = await asyncio.wait({bot}, timeout=BOT_STOP_SECONDS)
+    if not done:
+        logger.warning("the bot did not stop within %.0f s: cancelled", BOT_STOP_SECONDS)
+        bot.cancel()
+        await asyncio.wait({bot})
+    if not bot.cancelled() and bot.exception() is not None:
+        logger.error("the bot stopped with an error", exc_info=bot.exception())

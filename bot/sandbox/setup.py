@@ -65,4 +65,6 @@ def sandbox_settings(emulator: BotAPIEmulator, database: Path, http_port: int) -
         review_request_delay_minutes=0.5,
         jobs_tick_seconds=2.0,
         broadcast_poll_seconds=1.0,
+        # Each shutdown step waits at most this long: Ctrl+C or SIGTERM ends it in seconds.
+        shutdown_grace_seconds=1.0,
     )

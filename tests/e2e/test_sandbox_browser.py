@@ -4,11 +4,8 @@ would. Screenshots of every step go to test-artifacts/sandbox/."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import signal
-import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, BrowserType, Locator, Page, async_playwright
 
-from tests.e2e.harness import ROOT, free_port
+from tests.e2e.harness import FAQ_WARMED_UP, ROOT
+from tests.e2e.sandbox_process import SandboxProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTEFACTS = ROOT / "test-artifacts" / "sandbox"
@@ -41,44 +39,17 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
 @pytest.fixture(scope="module")
 async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     workdir = tmp_path_factory.mktemp("sandbox")
-    port = free_port()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"}
-    log_path = workdir / "sandbox.log"
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "sandbox",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(workdir / "data"),
-            cwd=workdir,
-            env=env,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    url = None
-    deadline = asyncio.get_running_loop().time() + 180
-    while url is None:
-        found = re.search(r"Sandbox ready: (http://\S+)", log_path.read_text(errors="replace"))
-        if found:
-            url = found.group(1)
-        elif process.returncode is not None:
-            raise RuntimeError(f"the sandbox exited:\n{log_path.read_text()}")
-        elif asyncio.get_running_loop().time() > deadline:
-            process.kill()
-            raise TimeoutError(f"the sandbox did not start:\n{log_path.read_text()}")
-        else:
-            await asyncio.sleep(0.2)
-    assert url == f"http://127.0.0.1:{port}/"
-    yield url
-    process.send_signal(signal.SIGINT)
-    returncode = await asyncio.wait_for(process.wait(), 60)
-    log_text = log_path.read_text(errors="replace")
-    assert returncode == 0, log_text
-    assert "Traceback" not in log_text, log_text
+    process = SandboxProcess(workdir, workdir / "data")
+    try:
+        url = await process.start()
+        assert url == f"http://127.0.0.1:{process.port}/"
+        # Questions get the FAQ's answers once its model is in (until then, "ask again").
+        await process.wait_for_log(re.compile(re.escape(FAQ_WARMED_UP)), 180)
+        yield url
+        assert await process.stop(signal.SIGINT) == 0, process.log()
+        assert "Traceback" not in process.log(), process.log()
+    finally:
+        process.kill_if_running()
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +109,28 @@ async def send(page: Page, text: str) -> None:
     await page.click("[data-testid=send]")
 
 
+async def send_photo(page: Page, png: bytes, caption: str) -> None:
+    await page.fill("[data-testid=text]", caption)
+    await page.set_input_files(
+        "#file", {"name": "receipt.png", "mimeType": "image/png", "buffer": png}
+    )
+
+
+async def shows_the_newest_message(page: Page) -> None:
+    """Every photo in the chat has loaded and the chat is scrolled to its end (a photo that
+    loads after the chat was scrolled down makes it taller: the newest message must stay
+    in sight)."""
+    await page.wait_for_function(
+        """() => {
+            const messages = document.getElementById("messages");
+            const photos = [...messages.querySelectorAll("img")];
+            return photos.length > 0 && photos.every((photo) => photo.complete)
+                && messages.scrollHeight - messages.scrollTop - messages.clientHeight < 2;
+        }""",
+        timeout=WAIT_MS,
+    )
+
+
 async def test_customer_till_and_agent_on_a_desktop(sandbox: str, chromium: BrowserType) -> None:
     context, page, errors = await open_page(chromium, sandbox, DESKTOP)
     shots = Shots("desktop")
@@ -148,6 +141,11 @@ async def test_customer_till_and_agent_on_a_desktop(sandbox: str, chromium: Brow
         await page.wait_for_selector("[data-testid=reply-button]", timeout=WAIT_MS)
         await bubble(page, "Hi, Anna").wait_for(timeout=WAIT_MS)
         await shots.take(page, "anna-started")
+
+        # A question in her own words: the FAQ answers it.
+        await send(page, "When are you open?")
+        await bubble(page, "every day from 8:00 to 22:00").wait_for(timeout=WAIT_MS)
+        await shots.take(page, "anna-faq")
 
         await page.get_by_role("button", name="⭐ Points").click()
         await bubble(page, "Balance: 50").wait_for(timeout=WAIT_MS)
@@ -171,12 +169,19 @@ async def test_customer_till_and_agent_on_a_desktop(sandbox: str, chromium: Brow
         await bubble(page, "is open").wait_for(timeout=WAIT_MS)
         await send(page, "My coffee order never arrived")
         await page.locator(".row.out", has_text="My coffee order never arrived").wait_for()
+        # A photo of the receipt: once it has loaded, the chat still shows it at the bottom.
+        receipt = await page.screenshot()
+        await send_photo(page, receipt, "the receipt")
+        await bubble(page, "the receipt").wait_for(timeout=WAIT_MS)
+        await shows_the_newest_message(page)
         await shots.take(page, "anna-support")
 
         await be(page, "max")
         topic = page.locator("[data-testid=topic]", has_text="Anna")
         await topic.wait_for(timeout=WAIT_MS)
         await bubble(page, "My coffee order never arrived").wait_for(timeout=WAIT_MS)
+        await bubble(page, "the receipt").wait_for(timeout=WAIT_MS)
+        await shows_the_newest_message(page)
         await shots.take(page, "agent-topic")
         await send(page, "Sorry about that, Anna! A new one is on its way.")
         await page.locator(".row.out", has_text="A new one is on its way").wait_for()
@@ -201,10 +206,14 @@ async def test_customer_till_and_agent_on_a_desktop(sandbox: str, chromium: Brow
         await page.get_by_role("button", name="Everyone").last.click()
         await page.get_by_role("button", name="🚀 Send now").last.click()
         await page.get_by_role("button", name="✅ Yes, send").last.click()
-        await bubble(page, "finished").wait_for(timeout=WAIT_MS)
+        finished = bubble(page, "finished")
+        await finished.wait_for(timeout=WAIT_MS)
         await shots.take(page, "admin-broadcast")
+        recipients = re.search(r"finished: (\d+) recipients", await finished.inner_text())
+        assert recipients is not None and int(recipients.group(1)) >= 2  # Anna and the demo's
         await be(page, "anna")
         await bubble(page, "Autumn sale").wait_for(timeout=WAIT_MS)
+        await shots.take(page, "anna-got-broadcast")
 
         # The till refunds the sale: its 200 points are taken back.
         await page.locator("#till-orders button", has_text="Refund").first.click()

@@ -1,11 +1,13 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from bot.config import SettingsError, load_settings
 
 TOKEN = "123456:AAH" + "x" * 32
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -51,15 +53,45 @@ def run_bot(tmp_path, **env):
     )
 
 
-def test_start_without_token_says_how_to_get_one_or_try_the_sandbox(tmp_path):
+def test_start_without_token_in_a_venv_names_this_python(tmp_path):
+    """`python -m bot sandbox` fails outside the venv: the hint names the interpreter that
+    runs the bot, which has everything installed."""
     result = run_bot(tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "BOT_TOKEN is not set: create a bot with @BotFather and put its token in .env "
         "as BOT_TOKEN=123456:ABC…",
-        "No token yet? Try everything locally first: `python -m bot sandbox` starts an emulated "
-        "Telegram with a web chat for customers, an agent and an admin.",
+        "No token yet? Try everything locally first (an emulated Telegram with a web chat "
+        "for customers, an agent and an admin):",
+        f"  {sys.executable} -m bot sandbox",
+        f"With a token: echo 'BOT_TOKEN=123456:ABC…' >> .env (in {tmp_path}, where the bot "
+        f"reads .env), then {sys.executable} -m bot",
+    ]
+
+
+def test_start_without_token_outside_a_venv_gives_a_fresh_clones_commands(tmp_path):
+    """The bot installed for the system's Python (no venv): the commands that work from a
+    fresh clone, a venv first."""
+    system_python = Path(sys.base_prefix) / "bin" / "python3"
+    site_packages = next(Path(sys.prefix, "lib").glob("python3*/site-packages"))
+    result = subprocess.run(
+        [str(system_python), "-m", "bot"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}:{site_packages}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[1:] == [
+        "No token yet? Try everything locally first (an emulated Telegram with a web chat "
+        "for customers, an agent and an admin); from a fresh clone:",
+        "  python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/python -m bot sandbox",
+        "With a token: echo 'BOT_TOKEN=123456:ABC…' >> .env (in the clone, where the bot "
+        "reads .env), then .venv/bin/python -m bot",
     ]
 
 

@@ -13,6 +13,7 @@ const state = {
   again: false,
   keyboardHidden: false,
   stick: false, // scroll to the newest message on the next render
+  following: true, // the chat shows its newest message: keep it so as photos load
 };
 const $ = (id) => document.getElementById(id);
 const COLORS = ["#e17076", "#7bc862", "#65aadd", "#a695e7", "#ee7aae", "#6ec9cb", "#faa774"];
@@ -356,7 +357,8 @@ function render(view) {
   renderCommands(view.commands || []);
   // Last, once the keyboard and composer have taken their room: follow the conversation
   // unless the visitor scrolled up to read.
-  if (firstRender || nearBottom || state.stick) messages.scrollTop = messages.scrollHeight;
+  state.following = firstRender || nearBottom || state.stick;
+  if (state.following) messages.scrollTop = messages.scrollHeight;
   state.stick = false;
 }
 
@@ -511,6 +513,17 @@ async function main() {
     renderReplyKeyboard(state.view ? state.view.reply_keyboard : null);
   });
   $("commands-button").addEventListener("click", () => { $("commands").hidden = !$("commands").hidden; });
+  // A photo takes its height only once it has loaded, after the render scrolled down: the
+  // newest message would slip out of sight. Load events do not bubble, hence the capture.
+  $("messages").addEventListener("load", (event) => {
+    if (event.target.tagName === "IMG" && state.following) {
+      $("messages").scrollTop = $("messages").scrollHeight;
+    }
+  }, true);
+  $("messages").addEventListener("scroll", () => {
+    const messages = $("messages");
+    state.following = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
+  });
   $("messages").addEventListener("click", (event) => {
     const link = event.target.closest("a[href]");
     if (link && !link.classList.contains("document")) {
