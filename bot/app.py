@@ -134,12 +134,7 @@ async def create_application(settings: Settings) -> Application:
     intake = IntakeService(storage, customer_cache)
     command_menu = CommandMenu(i18n, settings.telegram.default_language, admin_ids)
 
-    session = telegram_session(settings)
-    # The first registered wraps the rest: a call retried after a 429 is logged once.
-    session.middleware(OutboundLogMiddleware(log))
-    flood_gate = FloodGate()
-    session.middleware(RetryMiddleware(flood_gate=flood_gate))
-    bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    bot, flood_gate = _telegram(settings, token, log)
     customers = CustomerService(storage, customer_cache)
     roles = RoleService(storage, admin_ids)
     ledger = PointsLedger(rules)
@@ -197,23 +192,9 @@ async def create_application(settings: Settings) -> Application:
         desk=desk,
         snippets=snippets,
     )
-    fsm_storage, events_isolation = create_fsm(storage, settings.telegram.redis_url)
-    dispatcher = Dispatcher(storage=fsm_storage, events_isolation=events_isolation)
-    dispatcher.workflow_data.update(services.workflow_data())
     in_flight = InFlight()
     metrics = Metrics()
-    logging.getLogger().addHandler(ErrorCounter(metrics))
-    dispatcher.update.outer_middleware(UpdateMetricsMiddleware(metrics))
-    # Outer middlewares run in the order registered: claim and record the update first,
-    # then pick the language and the sender's role that everything after relies on.
-    dispatcher.update.outer_middleware(IntakeMiddleware(intake, in_flight))
-    CustomerLocaleMiddleware(i18n, settings.telegram.default_language).setup(dispatcher)
-    dispatcher.update.outer_middleware(RolesMiddleware(roles))
-    throttling = ThrottlingMiddleware(Rate.parse(settings.telegram.throttle_rate))
-    dispatcher.message.outer_middleware(throttling)
-    dispatcher.callback_query.outer_middleware(throttling)
-    dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
-    dispatcher.include_routers(*feature_routers())
+    dispatcher = _dispatcher(services, storage, i18n, in_flight, metrics)
 
     inbox, http = _http_server(
         settings, storage, dispatcher, bot, in_flight, metrics, purchases, loyalty, notices
@@ -237,6 +218,41 @@ async def create_application(settings: Settings) -> Application:
     application.shutdown = _on_shutdown(application)
     dispatcher.shutdown.register(application.shutdown)
     return application
+
+
+def _telegram(settings: Settings, token: str, log: InteractionLog) -> tuple[Bot, FloodGate]:
+    """The bot, its every call logged to the customer's record and retried after 429/5xx."""
+    session = telegram_session(settings)
+    # The first registered wraps the rest: a call retried after a 429 is logged once.
+    session.middleware(OutboundLogMiddleware(log))
+    flood_gate = FloodGate()
+    session.middleware(RetryMiddleware(flood_gate=flood_gate))
+    bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    return bot, flood_gate
+
+
+def _dispatcher(
+    services: Services, storage: Storage, i18n: I18n, in_flight: InFlight, metrics: Metrics
+) -> Dispatcher:
+    """The Dispatcher: the services as its data, the middlewares every update passes, and the
+    feature routers."""
+    settings = services.settings
+    fsm_storage, events_isolation = create_fsm(storage, settings.telegram.redis_url)
+    dispatcher = Dispatcher(storage=fsm_storage, events_isolation=events_isolation)
+    dispatcher.workflow_data.update(services.workflow_data())
+    logging.getLogger().addHandler(ErrorCounter(metrics))
+    dispatcher.update.outer_middleware(UpdateMetricsMiddleware(metrics))
+    # Outer middlewares run in the order registered: claim and record the update first,
+    # then pick the language and the sender's role that everything after relies on.
+    dispatcher.update.outer_middleware(IntakeMiddleware(services.intake, in_flight))
+    CustomerLocaleMiddleware(i18n, settings.telegram.default_language).setup(dispatcher)
+    dispatcher.update.outer_middleware(RolesMiddleware(services.role_service))
+    throttling = ThrottlingMiddleware(Rate.parse(settings.telegram.throttle_rate))
+    dispatcher.message.outer_middleware(throttling)
+    dispatcher.callback_query.outer_middleware(throttling)
+    dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
+    dispatcher.include_routers(*feature_routers())
+    return dispatcher
 
 
 def _http_server(

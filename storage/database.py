@@ -185,6 +185,9 @@ class Database:
     async def transaction(self) -> AsyncIterator[Session]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         async with self._write_lock:
+            if self._writer.in_transaction:
+                # A transaction cancelled while its BEGIN was on the way never rolled back.
+                await self._writer.rollback()
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 with writing():
@@ -198,6 +201,10 @@ class Database:
     async def snapshot(self) -> AsyncIterator[Session]:
         """A consistent read of several statements; never blocks writers."""
         async with self._read_lock:
+            if self._reader.in_transaction:
+                # A snapshot cancelled while its BEGIN was on the way (a stop, a timeout)
+                # never reached its rollback; the connection is ours again now.
+                await self._reader.rollback()
             await self._reader.execute("BEGIN")
             try:
                 yield Session(self._reader)

@@ -322,3 +322,20 @@ async def test_closing_while_a_batch_is_written_flushes_the_rest_and_returns(sto
     await asyncio.sleep(0)
     await asyncio.wait_for(storage.batcher.close(), 5)
     await asyncio.wait_for(asyncio.gather(first, second), 5)
+
+
+async def test_a_transaction_cut_off_at_its_begin_does_not_wedge_the_connection(storage):
+    """A stop or a timeout can cancel a read or a write while its BEGIN is on the way: the
+    statement still runs in aiosqlite's thread, but the rollback never comes. The next
+    transaction on that connection must work all the same."""
+    if storage.database.dialect != "sqlite":
+        pytest.skip("PostgreSQL takes a fresh pooled connection per transaction")
+    database = storage.database
+    # What a cancellation between BEGIN and the block leaves behind, on both connections.
+    await database._reader.execute("BEGIN")
+    await database._writer.execute("BEGIN IMMEDIATE")
+    async with storage.write() as uow:
+        await uow.session.execute("CREATE TABLE wedge_probe (n INTEGER)")
+        await uow.session.execute("INSERT INTO wedge_probe VALUES (1)")
+    async with storage.read() as uow:
+        assert await uow.session.fetch_value("SELECT n FROM wedge_probe") == 1
