@@ -93,6 +93,9 @@ async def one_round(contender: str, users: int, messages: int, *, cold: bool) ->
             "TELEGRAM_API_URL": emulator.base_url,
             "DATABASE_URL": f"sqlite:///{workdir / 'bot.sqlite3'}",
             "LOG_LEVEL": "WARNING",
+            # No HTTP API: the updates path does not need it, and another process on the
+            # machine may hold the default port.
+            "HTTP_PORT": "0",
         }
         command = (
             [sys.executable, "-m", "bot"]

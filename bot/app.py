@@ -168,7 +168,9 @@ async def create_application(settings: Settings) -> Application:
     _schedule_periodic_work(scheduler, settings, faq, redemptions, reviews)
     broadcast_service, broadcasts = _broadcasts(settings, storage, i18n, flood_gate, bot, rules)
     support, desk = _support(settings, storage, bot, i18n, loyalty, scheduler)
-    fsm_storage, events_isolation = create_fsm(storage, settings.telegram.redis_url)
+    fsm_storage, events_isolation = create_fsm(
+        storage, settings.telegram.redis_url, polling=settings.telegram.webhook_url is None
+    )
     dispatcher = Dispatcher(
         storage=fsm_storage,
         events_isolation=events_isolation,
