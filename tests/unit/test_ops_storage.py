@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
+
+import pytest
 
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
@@ -11,7 +14,7 @@ from bot.ops.fsm import DatabaseStorage, create_fsm
 from storage.clock import utcnow
 from storage.repositories import ClaimResult
 from storage.repositories.inbox import claim_sql
-from storage.unit_of_work import Storage
+from storage.unit_of_work import Storage, UnitOfWork
 
 LEASE = timedelta(seconds=30)
 
@@ -106,13 +109,15 @@ async def test_conversation_state_lives_in_the_database(storage: Storage) -> Non
     assert await again.get_state(other) is None
 
 
-async def test_polling_reads_a_chat_in_no_conversation_once(storage: Storage, monkeypatch) -> None:
+async def test_polling_reads_a_chat_in_no_conversation_once(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fsm, _isolation = create_fsm(storage, None, polling=True)
     webhook_replica, _isolation = create_fsm(storage, None, polling=False)
     reads = 0
     read = storage.read
 
-    def counted_read():  # type: ignore[no-untyped-def]
+    def counted_read() -> AbstractAsyncContextManager[UnitOfWork]:
         nonlocal reads
         reads += 1
         return read()
