@@ -6,7 +6,6 @@ from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 import pytest
-
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 
