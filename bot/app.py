@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -438,9 +440,13 @@ def _faq_model_loader(settings: Settings) -> Callable[[], Awaitable[Embedder | N
             )
             while not Path(gate).exists():
                 await asyncio.sleep(FAQ_WARM_UP_GATE_POLL_SECONDS)
-        return await asyncio.to_thread(
+        embedder = await asyncio.to_thread(
             default_embedder, cache_directory(settings.database.sqlite_path)
         )
+        # Before the phrasings are embedded: the graph's bytes and the build are garbage now,
+        # and the peak comes with the index.
+        release_freed_memory()
+        return embedder
 
     return load
 
@@ -494,6 +500,30 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
+    release_freed_memory()
+
+
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the OS (glibc's malloc_trim). Loading the FAQ
+    frees tens of MiB (the serialised graph, the build's temporaries, the threads that
+    embedded the phrasings) that glibc would otherwise keep: measured, 23 MiB of RSS after
+    the warm-up. Elsewhere (musl, macOS) nothing to do."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _glibc_malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (e.g. Alpine's musl)
+        return None
+    trim: Callable[[int], int] | None = getattr(libc, "malloc_trim", None)
+    return trim
+
+
+_MALLOC_TRIM = _glibc_malloc_trim()
 
 
 async def check_telegram(bot: Bot, attempts: int = 5) -> None:
