@@ -12,7 +12,8 @@ Our bot starts as it does every day after its first start: one priming start bui
 model's graph into its cache (its peak RSS printed), each round loads it from there;
 --first-start makes every round build it instead.
 
-    .venv/bin/python -m benchmarks.updates [--users 200] [--messages 5] [--rounds 3] [--cold] [--first-start]
+    .venv/bin/python -m benchmarks.updates [--users 200] [--messages 5] [--rounds 3]
+        [--cold] [--first-start]
 """
 
 from __future__ import annotations
