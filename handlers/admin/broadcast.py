@@ -26,7 +26,7 @@ from bot.services.access import Actor
 from bot.services.broadcasts.segments import SegmentError
 from bot.services.broadcasts.service import BroadcastError, BroadcastService, parse_when
 from handlers.callbacks import BroadcastStep
-from handlers.filters import IsAdmin
+from handlers.filters import Check, IsAdmin
 
 if TYPE_CHECKING:
     from bot.broadcasts.worker import BroadcastWorker
@@ -84,7 +84,7 @@ async def stop_composing(message: Message, state: FSMContext) -> None:
     await message.answer(_("Broadcast not created."))
 
 
-@router.message(Compose.content)
+@router.message(StateFilter(Compose.content))
 async def take_content(message: Message, state: FSMContext, broadcasts: BroadcastService) -> None:
     assert message.from_user is not None
     photo = message.photo[-1].file_id if message.photo else None
@@ -111,7 +111,7 @@ async def take_content(message: Message, state: FSMContext, broadcasts: Broadcas
     )
 
 
-@router.message(Compose.segment, F.text)
+@router.message(StateFilter(Compose.segment), Check(F.text))
 async def typed_segment(
     message: Message, state: FSMContext, broadcasts: BroadcastService, bot: Bot
 ) -> None:
@@ -135,7 +135,7 @@ async def typed_segment(
     await _preview(bot, message.chat.id, actor, broadcast_id, broadcasts)
 
 
-@router.message(Compose.segment)
+@router.message(StateFilter(Compose.segment))
 async def segment_not_text(message: Message) -> None:
     await message.answer(_("Pick a segment with a button or type an expression."))
 
@@ -255,7 +255,7 @@ async def ask_when(
     )
 
 
-@router.message(Compose.when, F.text)
+@router.message(StateFilter(Compose.when), Check(F.text))
 async def take_when(
     message: Message, state: FSMContext, broadcasts: BroadcastService, settings: Settings
 ) -> None:
