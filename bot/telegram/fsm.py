@@ -16,45 +16,81 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKey
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 
 from storage.clock import utcnow
+from storage.repositories.fsm import FsmRow
 from storage.unit_of_work import Storage
 
 _KEYS = DefaultKeyBuilder(with_bot_id=True, with_business_connection_id=True, with_destiny=True)
 
 
 class DatabaseStorage(BaseStorage):
-    """aiogram FSM storage in the bot's own database (table fsm_states)."""
+    """aiogram FSM storage in the bot's own database (table fsm_states).
 
-    def __init__(self, storage: Storage) -> None:
+    aiogram asks for the state on every update, and nearly every customer is in no
+    conversation at all. With `sole_writer` (polling: one process takes all the updates),
+    a key found without a row is remembered as empty, so the next update of that chat costs
+    no read (three round trips to the database's thread). Only this process ever writes a
+    state or data; others (the CLI's erasure) only delete rows, which leaves "empty" true.
+    In webhook mode another replica may start a conversation, so every update reads."""
+
+    # Past this many remembered keys the memory starts over (a read each, then remembered).
+    _MAX_REMEMBERED = 100_000
+
+    def __init__(self, storage: Storage, *, sole_writer: bool = False) -> None:
         self._storage = storage
+        self._empty: set[str] | None = set() if sole_writer else None
+        # Bumped by every write: a read that saw no row while a write ran may be stale.
+        self._writes = 0
 
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
         value = state.state if isinstance(state, State) else state
+        built = self._written(key)
         async with self._storage.write() as uow:
-            await uow.fsm.set_state(_KEYS.build(key), key.chat_id, key.user_id, value, utcnow())
+            await uow.fsm.set_state(built, key.chat_id, key.user_id, value, utcnow())
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self._storage.read() as uow:
-            row = await uow.fsm.get(_KEYS.build(key))
+        row = await self._row(key)
         return None if row is None else row.state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         encoded = json.dumps(dict(data), ensure_ascii=False, sort_keys=True)
+        built = self._written(key)
         async with self._storage.write() as uow:
-            await uow.fsm.set_data(_KEYS.build(key), key.chat_id, key.user_id, encoded, utcnow())
+            await uow.fsm.set_data(built, key.chat_id, key.user_id, encoded, utcnow())
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self._storage.read() as uow:
-            row = await uow.fsm.get(_KEYS.build(key))
+        row = await self._row(key)
         if row is None:
             return {}
         data: dict[str, Any] = json.loads(row.data)
         return data
 
+    def _written(self, key: StorageKey) -> str:
+        built = _KEYS.build(key)
+        self._writes += 1
+        if self._empty is not None:
+            self._empty.discard(built)
+        return built
+
+    async def _row(self, key: StorageKey) -> FsmRow | None:
+        built = _KEYS.build(key)
+        if self._empty is not None and built in self._empty:
+            return None
+        writes_before = self._writes
+        async with self._storage.read() as uow:
+            row = await uow.fsm.get(built)
+        if row is None and self._empty is not None and self._writes == writes_before:
+            if len(self._empty) >= self._MAX_REMEMBERED:
+                self._empty.clear()
+            self._empty.add(built)
+        return row
+
     async def close(self) -> None:
         """The database is the bot's and closes with it."""
 
 
-def create_fsm(storage: Storage, redis_url: str | None) -> tuple[BaseStorage, BaseEventIsolation]:
+def create_fsm(
+    storage: Storage, redis_url: str | None, *, polling: bool
+) -> tuple[BaseStorage, BaseEventIsolation]:
     """The FSM storage and event isolation for the Dispatcher.
 
     Event isolation: one customer's updates are handled one after another, each after the
@@ -68,4 +104,4 @@ def create_fsm(storage: Storage, redis_url: str | None) -> tuple[BaseStorage, Ba
 
         redis_storage = RedisStorage.from_url(redis_url, key_builder=_KEYS)
         return redis_storage, redis_storage.create_isolation()
-    return DatabaseStorage(storage), SimpleEventIsolation()
+    return DatabaseStorage(storage, sole_writer=polling), SimpleEventIsolation()

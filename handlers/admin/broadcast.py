@@ -28,7 +28,7 @@ from bot.services.broadcasts.segments import SegmentError
 from bot.services.broadcasts.service import BroadcastError, BroadcastService, parse_when
 from bot.telegram.broadcasts import render
 from bot.telegram.callbacks import BroadcastStep
-from bot.telegram.filters import IsAdmin
+from bot.telegram.filters import Check, IsAdmin
 from storage.repositories.broadcasts import Broadcast
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ async def stop_composing(message: Message, state: FSMContext) -> None:
     await message.answer(_("Broadcast not created."))
 
 
-@router.message(Compose.content)
+@router.message(StateFilter(Compose.content))
 async def take_content(message: Message, state: FSMContext, broadcasts: BroadcastService) -> None:
     assert message.from_user is not None
     photo = message.photo[-1].file_id if message.photo else None
@@ -169,7 +169,7 @@ async def pick_language(
     )
 
 
-@router.message(Compose.translation, F.text | F.caption)
+@router.message(StateFilter(Compose.translation), Check(F.text | F.caption))
 async def take_translation(
     message: Message, state: FSMContext, broadcasts: BroadcastService, i18n: I18n
 ) -> None:
@@ -189,12 +189,12 @@ async def take_translation(
     await _offer_languages(message.chat.id, broadcast_id, broadcast.texts, message.bot)
 
 
-@router.message(Compose.translation)
+@router.message(StateFilter(Compose.translation))
 async def translation_not_text(message: Message) -> None:
     await message.answer(_("Please send the text for this language."))
 
 
-@router.message(Compose.languages)
+@router.message(StateFilter(Compose.languages))
 async def languages_by_button(message: Message) -> None:
     await message.answer(_("Pick a language with a button, or press Continue."))
 
@@ -225,7 +225,7 @@ async def languages_done(
     )
 
 
-@router.message(Compose.segment, F.text)
+@router.message(StateFilter(Compose.segment), Check(F.text))
 async def typed_segment(
     message: Message, state: FSMContext, broadcasts: BroadcastService, bot: Bot, i18n: I18n
 ) -> None:
@@ -249,7 +249,7 @@ async def typed_segment(
     await _preview(bot, message.chat.id, actor, broadcast_id, broadcasts, i18n)
 
 
-@router.message(Compose.segment)
+@router.message(StateFilter(Compose.segment))
 async def segment_not_text(message: Message) -> None:
     await message.answer(_("Pick a segment with a button or type an expression."))
 
@@ -387,7 +387,7 @@ async def ask_when(
     )
 
 
-@router.message(Compose.when, F.text)
+@router.message(StateFilter(Compose.when), Check(F.text))
 async def take_when(
     message: Message, state: FSMContext, broadcasts: BroadcastService, settings: Settings
 ) -> None:

@@ -11,7 +11,7 @@ non-cashier typing /sale or /redeem reaches the fallback, which refuses and reco
 from __future__ import annotations
 
 from aiogram import Bot, F, Router, html
-from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -132,7 +132,7 @@ async def sale_from_card_link(
     await _take_card(message, card, state, loyalty)
 
 
-@router.message(SaleQuestions.card, _ANSWER)
+@router.message(StateFilter(SaleQuestions.card), _ANSWER)
 async def sale_card(message: Message, state: FSMContext, loyalty: LoyaltyService) -> None:
     assert message.text is not None
     await _take_card(message, normalise_card(message.text), state, loyalty)
@@ -159,7 +159,7 @@ async def _take_card(
     )
 
 
-@router.message(SaleQuestions.amount, _ANSWER)
+@router.message(StateFilter(SaleQuestions.amount), _ANSWER)
 async def sale_amount(message: Message, state: FSMContext, redemptions: RedemptionService) -> None:
     answer = await _amount_answer(message, state, "card", "/sale")
     if answer is not None:
@@ -323,7 +323,7 @@ async def redeem_from_link(
     await _show_code(message, code, None, state, redemptions, settings)
 
 
-@router.message(RedeemQuestions.code, _ANSWER)
+@router.message(StateFilter(RedeemQuestions.code), _ANSWER)
 async def redeem_code(
     message: Message, state: FSMContext, redemptions: RedemptionService, settings: Settings
 ) -> None:
@@ -336,7 +336,7 @@ async def redeem_code(
     await _show_code(message, code, None, state, redemptions, settings)
 
 
-@router.message(RedeemQuestions.amount, _ANSWER)
+@router.message(StateFilter(RedeemQuestions.amount), _ANSWER)
 async def redeem_amount(
     message: Message, state: FSMContext, redemptions: RedemptionService, settings: Settings
 ) -> None:
@@ -508,13 +508,13 @@ async def keep_code(query: CallbackQuery, bot: Bot) -> None:
 # --- anything else while a question is open ---
 
 
-@router.message(SaleQuestions.card, ~Check(F.text))
-@router.message(RedeemQuestions.code, ~Check(F.text))
+@router.message(StateFilter(SaleQuestions.card), ~Check(F.text))
+@router.message(StateFilter(RedeemQuestions.code), ~Check(F.text))
 async def digits_not_text(message: Message) -> None:
     await message.answer(_("Please type the digits."))
 
 
-@router.message(SaleQuestions.amount, ~Check(F.text))
-@router.message(RedeemQuestions.amount, ~Check(F.text))
+@router.message(StateFilter(SaleQuestions.amount), ~Check(F.text))
+@router.message(StateFilter(RedeemQuestions.amount), ~Check(F.text))
 async def amount_not_text(message: Message) -> None:
     await message.answer(_("Please type the amount, e.g. 12.50."))

@@ -7,7 +7,7 @@ import logging
 
 from aiogram import Bot, F, Router, html
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -157,7 +157,9 @@ async def skip(query: CallbackQuery, state: FSMContext) -> None:
         await query.message.edit_reply_markup(reply_markup=None)
 
 
-@router.message(ReviewComment.waiting, Check(F.photo | (F.text & ~F.text.startswith("/"))))
+@router.message(
+    StateFilter(ReviewComment.waiting), Check(F.photo | (F.text & ~F.text.startswith("/")))
+)
 async def comment(
     message: Message,
     customer: Customer,
@@ -243,7 +245,7 @@ async def _offer_publication(
             logger.warning("could not offer review %s to admin %s: %s", review.id, admin_id, error)
 
 
-@router.message(ReviewComment.waiting, ~F.text.startswith("/"))
+@router.message(StateFilter(ReviewComment.waiting), Check(~F.text.startswith("/")))
 async def comment_of_another_kind(message: Message) -> None:
     await message.answer(_("Please send text or a photo, or tap Skip."))
 
@@ -286,7 +288,7 @@ async def nps_score(
         await query.message.edit_text(text, reply_markup=_skip_keyboard())
 
 
-@router.message(NpsReason.waiting, Check(F.text & ~F.text.startswith("/")))
+@router.message(StateFilter(NpsReason.waiting), Check(F.text & ~F.text.startswith("/")))
 async def nps_reason(
     message: Message,
     customer: Customer,

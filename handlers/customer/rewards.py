@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
@@ -244,7 +244,7 @@ async def stop_asking(query: CallbackQuery, state: FSMContext, bot: Bot) -> None
 
 
 # Commands typed while the question is open go to their own handlers (or the fallback).
-@router.message(PointsQuestion.how_many, Check(F.text & ~F.text.startswith("/")))
+@router.message(StateFilter(PointsQuestion.how_many), Check(F.text & ~F.text.startswith("/")))
 async def how_many(
     message: Message,
     customer: Customer,
@@ -272,7 +272,7 @@ async def how_many(
     await _send_code(bot, message.chat.id, issued, redemptions, settings)
 
 
-@router.message(PointsQuestion.how_many, ~Check(F.text))
+@router.message(StateFilter(PointsQuestion.how_many), ~Check(F.text))
 async def how_many_not_text(message: Message) -> None:
     await message.answer(_("Please type the number of points in digits, e.g. 100."))
 

@@ -8,7 +8,7 @@ import logging
 
 from aiogram import F, Router, html
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, Filter
+from aiogram.filters import Command, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -248,7 +248,7 @@ async def skip_comment(query: CallbackQuery, state: FSMContext) -> None:
         await query.message.edit_reply_markup(reply_markup=None)
 
 
-@router.message(RatingComment.text, Check(F.text & ~F.text.startswith("/")))
+@router.message(StateFilter(RatingComment.text), Check(F.text & ~F.text.startswith("/")))
 async def comment(
     message: Message,
     customer: Customer,

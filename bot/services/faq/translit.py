@@ -21,6 +21,8 @@ from itertools import islice
 
 import simplemma
 
+from bot.services.faq.lemmas import LEMMA_LOW_MEMORY
+
 # Longest first: at each position every listed reading is tried.
 _READINGS: dict[str, tuple[str, ...]] = {
     "shch": ("щ",),
@@ -175,12 +177,14 @@ def _softened(spelling: str) -> list[str]:
 
 
 def _known(spelling: str, language: _Language) -> bool:
-    return spelling in language.common or simplemma.is_known(spelling, lang=language.code)
+    return spelling in language.common or simplemma.is_known(
+        spelling, lang=language.code, low_memory=LEMMA_LOW_MEMORY
+    )
 
 
 @lru_cache(maxsize=50_000)
 def _english(word: str) -> bool:
-    return simplemma.is_known(word, lang="en")
+    return simplemma.is_known(word, lang="en", low_memory=LEMMA_LOW_MEMORY)
 
 
 def to_cyrillic(text: str) -> str | None:
