@@ -362,6 +362,7 @@ def _support(
         settings.support.chat_id,
         settings.telegram.default_language,
         settings.support.priority_tiers,
+        settings.zone,
     )
     if settings.support.first_response_minutes > 0:
         first_response = timedelta(minutes=settings.support.first_response_minutes)

@@ -24,7 +24,7 @@ from bot.services.support import OverLimit, SupportService, TakeOutcome
 from bot.telegram.support_desk import SupportDesk, agent_name
 from bot.telegram.text import cut, fit_lines
 from handlers.callbacks import TicketAction
-from handlers.support.customers import rating_request
+from handlers.support.customers import closed_again_text, rating_request
 from storage.models import Customer
 from storage.repositories.support import Ticket
 
@@ -127,7 +127,7 @@ async def close_ticket(
     closed = await support.close(ticket.id, agent.id)
     if closed is None:
         return False
-    await desk.rename(client, closed)
+    await desk.ticket_changed(client, closed)
     with desk.desk_language():
         first = (
             _minutes(closed.first_response_at - closed.opened_at)
@@ -141,7 +141,10 @@ async def close_ticket(
     await desk.post(client, closed, text)
     assert client.telegram_id is not None
     with desk.customer_language(client):
-        request, keyboard = rating_request(closed.id)
+        if closed.rating is None:
+            request, keyboard = rating_request(closed.id)
+        else:  # reopened after the customer had rated it: asked once
+            request, keyboard = closed_again_text(closed.id), None
     try:
         await bot.send_message(client.telegram_id, request, reply_markup=keyboard)
     except TelegramForbiddenError:
@@ -301,13 +304,17 @@ async def _replied(
     if ticket is None:
         return
     agent_id, name = _agent(agent)
-    assigned, current = await support.agent_replied(ticket.id, agent_id, name)
-    if assigned and current is not None:
+    assigned, first_response, current = await support.agent_replied(ticket.id, agent_id, name)
+    if current is None:
+        return
+    if assigned:
         await _announce_assignee(client, current, desk)
+    elif first_response:  # taken before: only the card's first-reply time is new
+        await desk.refresh_card(client, current)
 
 
 async def _announce_assignee(client: Customer, ticket: Ticket, desk: SupportDesk) -> None:
-    await desk.rename(client, ticket)
+    await desk.ticket_changed(client, ticket)
     with desk.desk_language():
         text = _("👷 {agent} is handling ticket #{ticket}.").format(
             agent=html.quote(ticket.assignee_name or ""), ticket=ticket.id

@@ -3,9 +3,20 @@ closed moments ago comes back, and agents see their cards, histories and menus r
 
 from __future__ import annotations
 
+from typing import Any
+
+from bot.emulator.state import EmulatedChat
 from handlers.callbacks import UsePoints
 from tests.databases import rows
-from tests.e2e.harness import buttons, buy, press
+from tests.e2e.harness import (
+    BotProcess,
+    buttons,
+    buy,
+    press,
+    rejected_calls,
+    ticket_number,
+    topic_of,
+)
 from tests.e2e.test_rewards_cashier import customer_with_points
 
 
@@ -62,3 +73,99 @@ async def test_a_command_leaves_the_birthday_question(bot, emulator):
     assert "points" in (await bea.next_message())["text"]
     bea.send_text("14.03")  # goes to the agents, not into the profile
     assert (await bot.customer(bea.id))["birthday"] is None
+
+
+def _card(chat: EmulatedChat, thread: int) -> dict[str, Any]:
+    """The ticket card: the bot's first message of the topic (topic service messages aside)."""
+    return next(
+        message
+        for message in chat.messages_in(thread)
+        if message.get("from", {}).get("is_bot") and "Ticket #" in (message.get("text") or "")
+    )
+
+
+def _card_labels(message: dict[str, Any]) -> set[str]:
+    return set(buttons(message))
+
+
+async def test_take_close_and_a_reopen_edit_the_card_in_place(bot, emulator, support_chat):
+    """The card is the same message throughout: it shows the status, the assignee and the
+    times as they change; a closed ticket written to within SUPPORT_REOPEN_MINUTES is the
+    same ticket again (number, topic, card), and the customer is told so."""
+    cleo = emulator.add_user(first_name="Cleo", username="cleo_card", language_code="en")
+    tom = emulator.add_user(first_name="Tom", username="tom_agent", language_code="en")
+    support_chat.members[tom.id] = "member"
+    cleo.send_text("/support")
+    ticket = ticket_number((await cleo.next_message())["text"])
+    thread = await topic_of(emulator, support_chat, ticket)
+    card = _card(support_chat, thread)
+    card_id = card["message_id"]
+    assert "Status: open" in card["text"] and "Nobody has taken it yet" in card["text"]
+
+    take = tom.press(card, buttons(card)["🙋 Take"])
+    await emulator.wait_for(lambda: emulator.callback_answer(take) is not None)
+    await emulator.wait_for(
+        lambda: "Assignee: Tom (@tom_agent)" in support_chat.get(card_id).payload["text"]
+    )
+
+    tom.send_text("Hi Cleo!", chat=support_chat, message_thread_id=thread)
+    assert (await cleo.next_message())["text"] == "Hi Cleo!"
+    await emulator.wait_for(lambda: "first reply" in support_chat.get(card_id).payload["text"])
+
+    tom.send_text("/close", chat=support_chat, message_thread_id=thread)
+    assert "closed" in (await cleo.next_message())["text"]
+    await emulator.wait_for(lambda: "Status: closed" in support_chat.get(card_id).payload["text"])
+    assert _card_labels(support_chat.get(card_id).payload) == set()  # nothing left to press
+
+    cleo.send_text("Sorry, one more question")
+    told = (await cleo.next_message())["text"]
+    assert told == (f"🔄 Your ticket #{ticket} is open again: a person will answer in this chat.")
+    await emulator.wait_for(lambda: "Status: open" in support_chat.get(card_id).payload["text"])
+    card = support_chat.get(card_id).payload
+    assert f"Ticket #{ticket}" in card["text"] and "Assignee: Tom" in card["text"]
+    assert _card_labels(card) == {"🙋 Take", "✅ Close"}
+    await emulator.wait_for(lambda: support_chat.topics[thread].name.startswith("🟡"))
+    assert support_chat.topics[thread].name.endswith(f"#{ticket}")
+    await emulator.wait_for(
+        lambda: any(
+            message.get("text") == "Sorry, one more question"
+            for message in support_chat.messages_in(thread)
+        )
+    )
+    tickets = rows(
+        bot.database_url,
+        "SELECT t.id, t.status, t.closed_at FROM tickets t "
+        "JOIN customers c ON c.id = t.customer_id WHERE c.telegram_id = ?",
+        (cleo.id,),
+    )
+    assert tickets == [(ticket, "open", None)]
+    # One card in the topic all along.
+    assert sum("🎫" in (m.get("text") or "") for m in support_chat.messages_in(thread)) == 1
+
+
+async def test_after_the_reopen_window_free_text_goes_to_the_faq(own_emulator, tmp_path):
+    support_chat = own_emulator.add_forum_supergroup("Support", chat_id=-1_009_000_000_077)
+    bot = BotProcess(
+        own_emulator,
+        tmp_path,
+        env={"SUPPORT_CHAT_ID": str(support_chat.id), "SUPPORT_REOPEN_MINUTES": "0"},
+    )
+    await bot.start()
+    dan = own_emulator.add_user(first_name="Dan", language_code="en")
+    agent = own_emulator.add_user(first_name="Ivy", language_code="en")
+    dan.send_text("/support")
+    ticket = ticket_number((await dan.next_message())["text"])
+    thread = await topic_of(own_emulator, support_chat, ticket)
+    agent.send_text("/close", chat=support_chat, message_thread_id=thread)
+    assert "closed" in (await dan.next_message())["text"]
+    dan.send_text("Where is the shop?")  # answered by the FAQ, not relayed
+    assert "12 Market Street" in (await dan.next_message())["text"]
+    statuses = rows(
+        bot.database_url,
+        "SELECT t.status FROM tickets t JOIN customers c ON c.id = t.customer_id "
+        "WHERE c.telegram_id = ?",
+        (dan.id,),
+    )
+    assert statuses == [("closed",)]
+    assert await bot.stop() == 0
+    assert rejected_calls(own_emulator) == []
