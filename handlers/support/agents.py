@@ -15,14 +15,15 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.middlewares.locale import SharedChatLocaleMiddleware
 from bot.services.access import Actor, Role
 from bot.services.interactions import InteractionLog
 from bot.services.languages import effective_language
 from bot.services.loyalty.ledger import InsufficientPoints
 from bot.services.snippets import Snippets
 from bot.services.support import OverLimit, SupportService, TakeOutcome
+from bot.telegram.history import render_history
 from bot.telegram.support_desk import SupportDesk, agent_name
-from bot.telegram.text import cut, fit_lines
 from handlers.callbacks import TicketAction
 from handlers.support.customers import closed_again_text, rating_request
 from storage.models import Customer
@@ -75,6 +76,7 @@ class InSupportTopic(Filter):
 
 router.message.filter(InSupportTopic())
 router.edited_message.filter(InSupportTopic())
+router.message.middleware(SharedChatLocaleMiddleware())
 
 
 class ClientForgotten(Filter):
@@ -180,24 +182,21 @@ async def agent_help(message: Message) -> None:
 
 
 HISTORY_LIMIT = 15
-HISTORY_TEXT = 150
 _POINTS = re.compile(r"^([+-]?\d{1,7})\s+(\S.*)$", re.DOTALL)
 
 
 @router.message(Command("history"))
-async def history(message: Message, client: Customer, log: InteractionLog) -> None:
+async def history(
+    message: Message, client: Customer, log: InteractionLog, settings: Settings
+) -> None:
     assert client.telegram_id is not None
     found = await log.history(client.telegram_id, HISTORY_LIMIT)
     if found is None or not found.interactions:
         await message.reply(_("No interactions recorded yet."))
         return
-    lines = [_("🕘 Last interactions (← from the customer, → to the customer):")]
-    for item in found.interactions:
-        arrow = "←" if item.direction == "in" else "→"
-        text = cut(item.text or f"[{item.kind}]", HISTORY_TEXT)
-        failed = " ⚠️" if item.status == "failed" else ""
-        lines.append(f"{item.at:%m-%d %H:%M} {arrow} {html.quote(text)}{failed}")
-    await message.reply(fit_lines(lines))
+    await message.reply(
+        render_history(found.interactions, settings.telegram.default_language, settings.zone)
+    )
 
 
 @router.message(Command("points"))

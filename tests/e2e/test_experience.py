@@ -169,3 +169,52 @@ async def test_after_the_reopen_window_free_text_goes_to_the_faq(own_emulator, t
     assert statuses == [("closed",)]
     assert await bot.stop() == 0
     assert rejected_calls(own_emulator) == []
+
+
+async def test_history_labels_notes_as_internal_and_reads_every_kind(bot, emulator, support_chat):
+    hal = emulator.add_user(first_name="Hal", username="hal_history", language_code="en")
+    ada = emulator.add_user(first_name="Ada", username="ada_agent_h", language_code="en")
+    hal.send_text("/support")
+    ticket = ticket_number((await hal.next_message())["text"])
+    thread = await topic_of(emulator, support_chat, ticket)
+    hal.send_text("My card <b>broke</b>")
+    hal.send_photo(caption="the receipt")
+    hal.send_document(file_name="invoice.pdf")
+    hal.send_voice(duration=4)
+    hal.send_sticker()
+    hal.send_text("/faq")
+    topics = await hal.next_message()
+    await press(emulator, hal, topics, next(iter(buttons(topics).values())))
+    ada.send_text("/note a loyal customer", chat=support_chat, message_thread_id=thread)
+    ada.send_text("Hello Hal, on it.", chat=support_chat, message_thread_id=thread)
+    await emulator.wait_for(lambda: hal.messages[-1].get("text") == "Hello Hal, on it.")
+
+    def history() -> str | None:
+        return next(
+            (
+                message["text"]
+                for message in support_chat.messages_in(thread)
+                if "Last interactions" in (message.get("text") or "")
+            ),
+            None,
+        )
+
+    ada.send_text("/history", chat=support_chat, message_thread_id=thread)
+    await emulator.wait_for(lambda: history() is not None)
+    text = history() or ""
+    lines = text.splitlines()
+    [note] = [line for line in lines if "a loyal customer" in line]
+    assert "🔒 Internal note" in note and "→" not in note  # never shown as sent to them
+    # The customer's words as written (markup they typed is not taken for formatting).
+    assert any(line.endswith("← My card <b>broke</b>") for line in lines), text
+    assert any("← 📷 Photo: the receipt" in line for line in lines), text
+    assert any("← 📄 Document: invoice.pdf" in line for line in lines), text
+    assert any("← 🎤 Voice message (4 s)" in line for line in lines), text
+    assert any("← 🖼 Sticker" in line for line in lines), text
+    assert any("← 🔘 Pressed a button" in line for line in lines), text
+    assert any("← ⌨️ /faq" in line for line in lines), text
+    assert any(line.endswith("→ Hello Hal, on it.") for line in lines), text
+    # The bot's own messages read as their text, without their markup.
+    [opened] = [line for line in lines if "→ 🙋 Ticket #" in line]
+    assert "in this chat. A person" in opened  # one line, however many it had
+    assert "[" not in text and "sendMessage" not in text, text
