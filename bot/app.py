@@ -127,7 +127,9 @@ async def create_application(settings: Settings) -> Application:
     customer_cache = CustomerCache()
     log = InteractionLog(storage, customer_cache)
     intake = IntakeService(storage, customer_cache)
-    command_menu = CommandMenu(i18n, settings.telegram.default_language, admin_ids)
+    command_menu = CommandMenu(
+        i18n, settings.telegram.default_language, admin_ids, settings.support.chat_id
+    )
 
     session = telegram_session(settings)
     # The first registered wraps the rest: a call retried after a 429 is logged once.

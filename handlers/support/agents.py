@@ -22,6 +22,7 @@ from bot.services.languages import effective_language
 from bot.services.loyalty.ledger import InsufficientPoints
 from bot.services.snippets import Snippets
 from bot.services.support import OverLimit, SupportService, TakeOutcome
+from bot.telegram.commands import AGENT_COMMANDS, command_lines
 from bot.telegram.history import render_history
 from bot.telegram.support_desk import SupportDesk, agent_name
 from handlers.callbacks import TicketAction
@@ -170,14 +171,9 @@ async def close_command(
 @router.message(Command("help"))
 async def agent_help(message: Message) -> None:
     await message.reply(
-        _(
-            "In a customer's topic, whatever you write goes to the customer, except:\n"
-            "/note TEXT: an internal note, kept here\n"
-            "/close: close the ticket and ask the customer for a rating\n"
-            "/history: the customer's last interactions\n"
-            "/points +N reason: add (or -N: remove) points, within your daily limit\n"
-            "/snippet NAME: send a canned reply"
-        )
+        _("In a customer's topic, whatever you write goes to the customer, except:")
+        + "\n"
+        + command_lines(AGENT_COMMANDS, _)
     )
 
 

@@ -3,6 +3,7 @@ closed moments ago comes back, and agents see their cards, histories and menus r
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.emulator.state import EmulatedChat
@@ -218,3 +219,50 @@ async def test_history_labels_notes_as_internal_and_reads_every_kind(bot, emulat
     [opened] = [line for line in lines if "→ 🙋 Ticket #" in line]
     assert "in this chat. A person" in opened  # one line, however many it had
     assert "[" not in text and "sendMessage" not in text, text
+
+
+def _listed(help_text: str) -> set[str]:
+    """The commands a /help text lists, one a line ("/points — …")."""
+    return {match.group(1) for match in re.finditer(r"^/(\w+)", help_text, re.MULTILINE)}
+
+
+def _menu(emulator: Any, scope: dict[str, Any] | None) -> set[str]:
+    return {command["command"] for command in emulator.commands(scope, "en")}
+
+
+async def test_help_lists_exactly_the_menu_of_each_role(bot, emulator, admin, support_chat):
+    # The admin has opened the bot: their own menu is set on /start.
+    admin.send_text("/start")
+    await admin.next_message()
+    admin_menu = {"type": "chat", "chat_id": admin.id}
+    await emulator.wait_for(lambda: bool(_menu(emulator, admin_menu)))
+
+    kit = emulator.add_user(first_name="Kit", language_code="en")
+    kit.send_text("/help")
+    customer_help = (await kit.next_message())["text"]
+    assert _listed(customer_help) == _menu(emulator, None)
+
+    admin.send_text("/help")
+    admin_help = (await admin.next_message())["text"]
+    assert _listed(admin_help) == _menu(emulator, admin_menu)
+
+    agents_menu = _menu(emulator, {"type": "chat", "chat_id": support_chat.id})
+    assert {"note", "close", "history", "points", "snippet", "help"} <= agents_menu
+    kit.send_text("/support")
+    ticket = ticket_number((await kit.next_message())["text"])
+    thread = await topic_of(emulator, support_chat, ticket)
+    agent = emulator.add_user(first_name="Gus", language_code="en")
+    agent.send_text("/help", chat=support_chat, message_thread_id=thread)
+
+    def agent_help() -> str | None:
+        return next(
+            (
+                message["text"]
+                for message in support_chat.messages_in(thread)
+                if message.get("from", {}).get("is_bot") and "/note" in (message.get("text") or "")
+            ),
+            None,
+        )
+
+    await emulator.wait_for(lambda: agent_help() is not None)
+    assert _listed(agent_help() or "") == agents_menu
