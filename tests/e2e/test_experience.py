@@ -266,3 +266,54 @@ async def test_help_lists_exactly_the_menu_of_each_role(bot, emulator, admin, su
 
     await emulator.wait_for(lambda: agent_help() is not None)
     assert _listed(agent_help() or "") == agents_menu
+
+
+async def test_admins_read_their_own_language_not_the_customers(bot, emulator, admin, api):
+    """A Ukrainian customer's low rating reaches the (English) admin in English, and the
+    admin's /customer card reads as words in English, with no raw method names."""
+    admin.send_text("/start")
+    await admin.next_message()
+    admin.skip_messages()
+    olena = emulator.add_user(first_name="Olena", language_code="uk")
+    olena.send_text("/start")
+    await olena.next_message()
+    await buy(api, "LANG-REV-1", olena.id, "10.00")
+    await olena.next_message()  # points earned
+    olena.send_text("/review")
+    question = await olena.next_message()
+    await press(emulator, olena, question, list(buttons(question).values())[0])  # 1 star
+
+    def alert() -> str | None:
+        return next(
+            (m.get("text") for m in admin.messages if f"(id {olena.id})" in (m.get("text") or "")),
+            None,
+        )
+
+    await emulator.wait_for(lambda: alert() is not None)
+    assert (alert() or "").startswith("⚠️ ⭐ from Olena"), alert()
+
+    admin.skip_messages()
+    admin.send_text(f"/customer {olena.id}")
+    card = (await admin.next_message())["text"]
+    assert "Recent interactions" in card
+    assert "sendMessage" not in card and "callback:" not in card, card
+    assert "🔘 Pressed a button" in card, card
+
+
+async def test_an_admins_errors_are_in_their_own_language(bot, emulator, admin):
+    """The errors the services explain (a segment that does not parse, a broadcast in the
+    wrong state) read in the admin's language, not English inside a Ukrainian sentence."""
+    taras = emulator.add_user(first_name="Taras", language_code="uk")
+    taras.send_text("/start")
+    await taras.next_message()
+    admin.skip_messages()
+    admin.send_text(f"/grant admin {taras.id}")
+    assert (await admin.next_message())["text"] == f"{taras.id} is now admin."
+    try:
+        taras.send_text("/nps send tag=panel and (")
+        refusal = (await taras.next_message())["text"]
+        assert "сегмент обривається зарано" in refusal, refusal
+        assert "the segment" not in refusal, refusal
+    finally:
+        admin.send_text(f"/revoke admin {taras.id}")
+        await admin.next_message()
