@@ -134,7 +134,9 @@ async def create_application(settings: Settings) -> Application:
     customer_cache = CustomerCache()
     log = InteractionLog(storage, customer_cache)
     intake = IntakeService(storage, customer_cache)
-    command_menu = CommandMenu(i18n, settings.telegram.default_language, admin_ids)
+    command_menu = CommandMenu(
+        i18n, settings.telegram.default_language, admin_ids, settings.support.chat_id
+    )
 
     bot, flood_gate = _telegram(settings, token, log)
     customers = CustomerService(storage, customer_cache)
@@ -367,6 +369,7 @@ def _support(
         settings.support.chat_id,
         settings.telegram.default_language,
         settings.support.priority_tiers,
+        settings.zone,
     )
     return support, desk
 

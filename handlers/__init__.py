@@ -6,6 +6,8 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.telegram.filters import PRIVATE_CHAT, IsAdmin
+from bot.telegram.menu import MAIN_MENU
+from bot.telegram.middlewares.prompts import LeavePromptMiddleware
 from handlers.admin import broadcast as admin_broadcast
 from handlers.admin import customers as admin_customers
 from handlers.admin import faq as admin_faq
@@ -34,6 +36,11 @@ from handlers.customer import support as support_customers
 # the parent instead of on every feature router.
 private_chat = Router(name="private_chat")
 private_chat.message.filter(PRIVATE_CHAT)
+# A menu button or a command pressed while a question waits leaves the question, whichever
+# router the question lives in.
+private_chat.message.outer_middleware(
+    LeavePromptMiddleware(entry.label for row in MAIN_MENU for entry in row)
+)
 # Order matters: the first router whose filters match handles the update, so the catch-all
 # fallback stays last.
 # Admins' routers sit under one parent whose role filter runs once per message.
@@ -48,8 +55,7 @@ admin.include_routers(
     admin_broadcast.router,
 )
 # Cashiers' deep links (a scanned card or code) come before /start; for anyone else they are
-# an ordinary /start. The cashier's questions come after the customer features, so a
-# command or menu button pressed mid-question goes where it always goes. The FAQ takes the
+# an ordinary /start. The FAQ takes the
 # free text no other feature claimed, so it comes just before the fallback.
 private_chat.include_routers(
     cashier.links,

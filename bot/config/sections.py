@@ -328,8 +328,8 @@ class SupportSettings(Section):
     reopen_minutes: float = setting(
         30.0,
         "SUPPORT_REOPEN_MINUTES",
-        "a customer's message this soon after a ticket closed opens a new ticket; later, "
-        "free text goes to the FAQ",
+        "a customer's message this soon after a ticket closed reopens that ticket (same "
+        "number and topic); later, free text goes to the FAQ; 0: never reopen",
         ge=0,
     )
     first_response_minutes: float = setting(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.domain.languages import SUPPORTED_LANGUAGES
 from bot.services.customer_cache import CustomerCache
+from bot.services.languages import effective_language
 from storage.clock import utcnow
 from storage.models import Customer
 from storage.unit_of_work import Storage
@@ -47,6 +48,20 @@ class CustomerService:
             await uow.customers.record_promotions_opt_in(customer.id, now)
         self._cache.forget(customer.telegram_id)
         return not customer.consent_promotions
+
+    async def languages_of(self, telegram_ids: frozenset[int], default: str) -> dict[int, str]:
+        """The language each of these people reads (staff too: they are customers of the bot
+        as well); `default` for those who have never opened it."""
+        async with self._storage.read() as uow:
+            known = await uow.customers.by_telegram_ids(sorted(telegram_ids))
+        return {
+            telegram_id: effective_language(
+                known[telegram_id].language, known[telegram_id].telegram_language, default
+            )
+            if telegram_id in known
+            else default
+            for telegram_id in telegram_ids
+        }
 
     async def set_promotions(self, customer: Customer, consent: bool) -> bool:
         """Opt in to or out of promotions (/stop, Unsubscribe, /subscribe); True if it changed."""

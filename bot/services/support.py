@@ -47,6 +47,8 @@ class TakeOutcome(enum.Enum):
 class Opened:
     ticket: Ticket
     created: bool
+    # A ticket closed moments ago, open again (same number, same topic).
+    reopened: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,34 @@ class SupportService:
         conversation.open_ticket = existing.id
         return Opened(existing, created)
 
+    async def resume(self, customer_id: int, source: str) -> Opened:
+        """What the customer writes while talking to a person: their open ticket; else the
+        ticket closed less than the reopen window ago, open again; else a new one."""
+        now = utcnow()
+        reopened = False
+        async with self._storage.write() as uow:
+            await uow.customers.lock(customer_id)
+            ticket = await uow.support.open_of(customer_id)
+            if ticket is None:
+                latest = await uow.support.latest_of(customer_id)
+                if (
+                    latest is not None
+                    and latest.closed_at is not None
+                    and now - latest.closed_at < self._reopen_window
+                    and await uow.support.reopen(latest.id)
+                ):
+                    reopened = True
+                    ticket = await uow.support.ticket(latest.id)
+        if ticket is None:
+            return await self.open(customer_id, source)
+        conversation = await self._conversation(customer_id)
+        conversation.open_ticket = ticket.id
+        return Opened(ticket, created=False, reopened=reopened)
+
+    async def set_card_message(self, ticket_id: int, message_id: int) -> None:
+        async with self._storage.write() as uow:
+            await uow.support.set_card_message(ticket_id, message_id)
+
     async def ticket(self, ticket_id: int) -> Ticket | None:
         async with self._storage.read() as uow:
             return await uow.support.ticket(ticket_id)
@@ -147,15 +177,16 @@ class SupportService:
 
     async def agent_replied(
         self, ticket_id: int, agent_id: int, agent_name: str
-    ) -> tuple[bool, Ticket | None]:
+    ) -> tuple[bool, bool, Ticket | None]:
         """An agent's message reached the customer: the first reply is the first response,
-        and the first agent to reply becomes the assignee. Returns (assigned now, ticket)."""
+        and the first agent to reply becomes the assignee. Returns (assigned now, first
+        response now, ticket)."""
         now = utcnow()
         async with self._storage.write() as uow:
-            await uow.support.mark_first_response(ticket_id, now)
+            first = await uow.support.mark_first_response(ticket_id, now)
             assigned = await uow.support.assign(ticket_id, agent_id, agent_name)
             ticket = await uow.support.ticket(ticket_id)
-        return assigned, ticket
+        return assigned, first, ticket
 
     async def close(self, ticket_id: int, closed_by: int | None) -> Ticket | None:
         """Close an open ticket; None when it was closed already (by someone else)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -54,20 +55,59 @@ CASHIER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("sale", N_("Record a sale: /sale CARD AMOUNT")),
     ("redeem", N_("Confirm a customer's code: /redeem CODE")),
 )
+# In a customer's topic of the support chat (the chat's own scope).
+AGENT_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("note", N_("An internal note, never sent: /note TEXT")),
+    ("close", N_("Close the ticket and ask for a rating")),
+    ("history", N_("The customer's last interactions")),
+    ("points", N_("Add or remove points: /points +N reason")),
+    ("snippet", N_("Send a canned reply: /snippet NAME")),
+    ("help", N_("What works in a customer's topic")),
+)
+
+
+def help_sections(
+    *, is_admin: bool, is_cashier: bool
+) -> list[tuple[str | None, list[tuple[str, str]]]]:
+    """What /help lists in a private chat, by section (a heading msgid, or None for the
+    customer's own): the same entries as that person's command menu."""
+    sections: list[tuple[str | None, list[tuple[str, str]]]] = [(None, list(CUSTOMER_COMMANDS))]
+    if is_admin or is_cashier:
+        sections.append((N_("For cashiers:"), list(CASHIER_COMMANDS)))
+    if is_admin:
+        sections.append((N_("For administrators:"), list(ADMIN_COMMANDS)))
+    return sections
+
+
+def command_lines(
+    entries: list[tuple[str, str]] | tuple[tuple[str, str], ...], gettext: Callable[[str], str]
+) -> str:
+    return "\n".join(f"/{name} — {gettext(description)}" for name, description in entries)
 
 
 class CommandMenu:
-    def __init__(self, i18n: I18n, default_language: str, admin_ids: frozenset[int]) -> None:
+    def __init__(
+        self,
+        i18n: I18n,
+        default_language: str,
+        admin_ids: frozenset[int],
+        support_chat_id: int | None = None,
+    ) -> None:
         self._i18n = i18n
         self._default = default_language
         self._admin_ids = admin_ids
+        self._support_chat_id = support_chat_id
 
-    def commands(self, language: str, is_admin: bool) -> list[BotCommand]:
-        entries = CUSTOMER_COMMANDS + (ADMIN_COMMANDS + CASHIER_COMMANDS if is_admin else ())
+    def _entries(self, entries: tuple[tuple[str, str], ...], language: str) -> list[BotCommand]:
         return [
             BotCommand(command=name, description=self._i18n.gettext(text, locale=language))
             for name, text in entries
         ]
+
+    def commands(self, language: str, is_admin: bool) -> list[BotCommand]:
+        # The same entries, in the same order, as /help's sections (help_sections).
+        entries = CUSTOMER_COMMANDS + (CASHIER_COMMANDS + ADMIN_COMMANDS if is_admin else ())
+        return self._entries(entries, language)
 
     async def register(self, bot: Bot, reachable_admins: frozenset[int]) -> None:
         """Customer commands for every language; admins also see theirs, in their own chat.
@@ -82,6 +122,22 @@ class CommandMenu:
             )
         for admin_id in sorted(self._admin_ids & reachable_admins):
             await self.set_for_chat(bot, admin_id, None, True)
+        if self._support_chat_id is not None:
+            await self._set_for_agents(bot, self._support_chat_id)
+
+    async def _set_for_agents(self, bot: Bot, chat_id: int) -> None:
+        """The support chat's own menu: what works in a customer's topic. Each agent's app
+        shows it in its own language (the menu is theirs alone, unlike the topic)."""
+        scope = BotCommandScopeChat(chat_id=chat_id)
+        try:
+            await bot.set_my_commands(self._entries(AGENT_COMMANDS, self._default), scope)
+            for code in SUPPORTED_LANGUAGES:
+                await bot.set_my_commands(
+                    self._entries(AGENT_COMMANDS, code), scope, language_code=code
+                )
+        except TelegramAPIError as error:
+            # The bot not (yet) in the chat: the support desk's own check says so at start-up.
+            logger.warning("could not set the agents' commands in chat %s: %s", chat_id, error)
 
     async def set_for_chat(
         self, bot: Bot, chat_id: int, language: str | None, is_admin: bool

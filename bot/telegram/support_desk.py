@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, html
 from aiogram.enums import ChatMemberStatus
@@ -27,11 +28,14 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from babel.dates import format_date
 
+from bot.i18n import N_
 from bot.services.access import Role
 from bot.services.languages import effective_language
 from bot.services.support import CustomerCard, SupportService
 from bot.telegram.callbacks import TicketAction
+from bot.telegram.notices.formatting import moment_in, money
 from bot.telegram.text import TOPIC_NAME_LIMIT, cut, fit_lines, shown_name, utf16_len
 from storage.models import Customer
 from storage.repositories.support import Relay, Ticket
@@ -71,12 +75,14 @@ class SupportDesk:
         chat_id: int | None,
         desk_language: str,
         priority_tiers: tuple[str, ...] = (),
+        zone: ZoneInfo | None = None,
     ) -> None:
         self._bot = bot
         self._support = support
         self._i18n = i18n
         self.chat_id = chat_id
         self._language = desk_language
+        self._zone = zone or ZoneInfo("UTC")
         self._priority_tiers = frozenset(priority_tiers)
         self.online = False
         self.problem: str | None = "SUPPORT_CHAT_ID is not set"
@@ -306,21 +312,53 @@ class SupportDesk:
         assert self.chat_id is not None
         card = await self._support.card(customer, ticket)
         with self.desk_language():
-            text = render_card(card)
+            text = render_card(card, self._language, self._zone)
             if recreated:
                 text = _("♻️ The previous topic was deleted; the conversation goes on here.") + (
                     "\n\n" + text
                 )
-            markup = card_keyboard(ticket.id)
+            markup = card_keyboard(ticket)
         try:
-            await self._bot.send_message(
+            sent = await self._bot.send_message(
                 self.chat_id, text, message_thread_id=thread_id, reply_markup=markup
             )
         except TelegramBadRequest as error:
             if topic_gone(error):
                 return False
             raise
+        await self._support.set_card_message(ticket.id, sent.message_id)
         return True
+
+    async def refresh_card(self, customer: Customer, ticket: Ticket) -> None:
+        """The ticket changed (taken, answered, closed, reopened): its card shows it, edited
+        in place. Callers edit only on a real change, so Telegram never answers "message is
+        not modified"; a card that cannot be edited any more (deleted) only costs the view."""
+        current = await self._support.ticket(ticket.id)
+        if current is None or current.card_message_id is None or self.chat_id is None:
+            return
+        card = await self._support.card(customer, current)
+        with self.desk_language():
+            text = render_card(card, self._language, self._zone)
+            markup = card_keyboard(current)
+        try:
+            await self._bot.edit_message_text(
+                text, chat_id=self.chat_id, message_id=current.card_message_id, reply_markup=markup
+            )
+        except TelegramBadRequest as error:
+            logger.warning("could not update the card of ticket %s: %s", ticket.id, error)
+
+    async def ticket_changed(self, customer: Customer, ticket: Ticket) -> None:
+        """The topic's name and the card follow the ticket's status and assignee."""
+        await self.rename(customer, ticket)
+        await self.refresh_card(customer, ticket)
+
+    async def ticket_reopened(self, customer: Customer, ticket: Ticket) -> None:
+        await self.ticket_changed(customer, ticket)
+        with self.desk_language():
+            text = _(
+                "🔄 Ticket #{ticket} is open again: the customer wrote after the close."
+            ).format(ticket=ticket.id)
+        await self.post(customer, ticket, text)
 
     async def remind_waiting(self, older_than: timedelta, admin_ids: frozenset[int]) -> int:
         """Tickets waiting longer than `older_than` for a first reply: said once in their
@@ -463,33 +501,65 @@ class SupportDesk:
         return True
 
 
-def card_keyboard(ticket_id: int) -> InlineKeyboardMarkup:
+def card_keyboard(ticket: Ticket) -> InlineKeyboardMarkup | None:
+    """Take and Close while the ticket is open; a closed ticket's card has no buttons."""
+    if not ticket.is_open:
+        return None
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
                 InlineKeyboardButton(
                     text=_("🙋 Take"),
-                    callback_data=TicketAction(ticket=ticket_id, action="take").pack(),
+                    callback_data=TicketAction(ticket=ticket.id, action="take").pack(),
                 ),
                 InlineKeyboardButton(
                     text=_("✅ Close"),
-                    callback_data=TicketAction(ticket=ticket_id, action="close").pack(),
+                    callback_data=TicketAction(ticket=ticket.id, action="close").pack(),
                 ),
             ]
         ]
     )
 
 
-def render_card(card: CustomerCard) -> str:
+# What the customer's FAQ questions came to, as the faq_queries table records it.
+_QUESTION_OUTCOMES = {
+    "answered": N_("answered"),
+    "suggested": N_("suggestions offered"),
+    "picked": N_("picked a suggestion"),
+    "declined": N_("not answered"),
+    "browsed": N_("browsed"),
+    "warming_up": N_("not answered (starting up)"),
+}
+_QUESTION_FEEDBACK = {"helpful": N_("helpful"), "unhelpful": N_("not helpful")}
+
+
+def _status_line(ticket: Ticket, language: str, zone: ZoneInfo) -> str:
+    parts = [
+        _("open") if ticket.is_open else _("closed"),
+        _("opened {time}").format(time=moment_in(ticket.opened_at, language, zone)),
+    ]
+    if ticket.first_response_at is not None:
+        parts.append(
+            _("first reply {time}").format(time=moment_in(ticket.first_response_at, language, zone))
+        )
+    if not ticket.is_open and ticket.closed_at is not None:
+        parts.append(_("closed {time}").format(time=moment_in(ticket.closed_at, language, zone)))
+    return _("📌 Status: {status}").format(status=" · ".join(parts))
+
+
+def render_card(card: CustomerCard, language: str, zone: ZoneInfo) -> str:
+    """The card in `language` (the desk's, set by the caller for `_`): the customer's own
+    language is shown as a fact about them, never used for the text."""
     customer, ticket = card.customer, card.ticket
-    language = effective_language(customer.language, customer.telegram_language, "en")
+    customer_language = effective_language(customer.language, customer.telegram_language, "en")
     lines = [
         _("🎫 <b>Ticket #{ticket}</b>").format(ticket=ticket.id),
+        _status_line(ticket, language, zone),
         _("👤 {name} · {username} · id <code>{telegram_id}</code> · language {language}").format(
             name=html.quote(shown_name(customer.full_name)),
             username=f"@{html.quote(customer.username)}" if customer.username else "—",
             telegram_id=customer.telegram_id,
-            language=html.quote(language),
+            language=html.quote(customer_language),
         ),
         _("⭐ Tier: {tier} · balance {points} points").format(
             tier=html.quote(card.points.tier.title(language)), points=card.points.balance
@@ -498,8 +568,9 @@ def render_card(card: CustomerCard) -> str:
     if card.purchases:
         lines.append(_("🛒 Last purchases:"))
         lines.extend(
-            f"  · {purchase.purchased_at:%Y-%m-%d} {purchase.amount_minor / 100:.2f} "
-            f"{html.quote(purchase.currency)} ({html.quote(purchase.order_id)})"
+            f"  · {format_date(purchase.purchased_at.astimezone(zone), 'short', locale=language)}"
+            f" {money(purchase.amount_minor, purchase.currency, language)}"
+            f" ({html.quote(purchase.order_id)})"
             for purchase in card.purchases
         )
     else:
@@ -509,16 +580,21 @@ def render_card(card: CustomerCard) -> str:
         for previous in card.previous:
             rating = f" ★{previous.rating}" if previous.rating else ""
             status = _("open") if previous.is_open else _("closed")
-            lines.append(f"  · #{previous.id} {previous.opened_at:%Y-%m-%d} {status}{rating}")
+            opened = format_date(previous.opened_at.astimezone(zone), "short", locale=language)
+            lines.append(f"  · #{previous.id} {opened} {status}{rating}")
     if card.questions:
         lines.append(_("❓ Asked the FAQ before:"))
-        lines.extend(
-            f"  · {question.at:%m-%d %H:%M} “{html.quote(cut(question.text, QUESTION_SHOWN))}” "
-            f"({html.quote(question.outcome)}"
-            + (f", {html.quote(question.feedback)}" if question.feedback else "")
-            + ")"
-            for question in card.questions
-        )
+        for question in card.questions:
+            outcome = _QUESTION_OUTCOMES.get(question.outcome)
+            verdict = [_(outcome) if outcome else question.outcome]
+            if question.feedback:
+                feedback = _QUESTION_FEEDBACK.get(question.feedback)
+                verdict.append(_(feedback) if feedback else question.feedback)
+            lines.append(
+                f"  · {moment_in(question.at, language, zone)}"
+                f" “{html.quote(cut(question.text, QUESTION_SHOWN))}”"
+                f" ({html.quote(', '.join(verdict))})"
+            )
     lines.append(
         _("👷 Assignee: {agent}").format(agent=html.quote(ticket.assignee_name))
         if ticket.assignee_name

@@ -108,7 +108,7 @@ async def take_content(message: Message, state: FSMContext, broadcasts: Broadcas
             Actor.telegram(message.from_user.id), text=text, photo=photo, draft=True
         )
     except BroadcastError as error:
-        await message.answer(html.quote(str(error)))
+        await message.answer(html.quote(error.explain(_)))
         return
     await state.set_state(Compose.languages)
     await state.set_data({"id": broadcast_id})
@@ -237,13 +237,13 @@ async def typed_segment(
     except SegmentError as error:
         await message.answer(
             _("That segment does not work: {error}. Try again.").format(
-                error=html.quote(str(error))
+                error=html.quote(error.explain(_))
             )
         )
         return
     except BroadcastError as error:
         await state.clear()
-        await message.answer(html.quote(str(error)))
+        await message.answer(html.quote(error.explain(_)))
         return
     await state.clear()
     await _preview(bot, message.chat.id, actor, broadcast_id, broadcasts, i18n)
@@ -271,7 +271,7 @@ async def picked_segment(
     try:
         await broadcasts.set_segment(actor, callback_data.id, COMMON_SEGMENTS[callback_data.seg][0])
     except BroadcastError as error:
-        callback_answer.text = str(error)
+        callback_answer.text = error.explain(_)
         return
     await state.clear()
     await _preview(bot, query.from_user.id, actor, callback_data.id, broadcasts, i18n)
@@ -350,7 +350,7 @@ async def ask_send_now(
     try:
         broadcast = await broadcasts.draft_of(Actor.telegram(query.from_user.id), callback_data.id)
     except BroadcastError as error:
-        callback_answer.text = str(error)
+        callback_answer.text = error.explain(_)
         return
     reachable, _unreachable = await broadcasts.count(broadcast.segment)
     await bot.send_message(
@@ -374,7 +374,7 @@ async def ask_when(
     try:
         await broadcasts.draft_of(Actor.telegram(query.from_user.id), callback_data.id)
     except BroadcastError as error:
-        callback_answer.text = str(error)
+        callback_answer.text = error.explain(_)
         return
     await state.set_state(Compose.when)
     await state.set_data({"id": callback_data.id})
@@ -401,7 +401,7 @@ async def take_when(
         return
     except BroadcastError as error:
         await state.clear()
-        await message.answer(html.quote(str(error)))
+        await message.answer(html.quote(error.explain(_)))
         return
     await state.clear()
     reachable, _unreachable = await broadcasts.count(broadcast.segment)
@@ -429,7 +429,7 @@ async def confirm(
     try:
         await broadcasts.draft_of(actor, callback_data.id)
     except BroadcastError as error:
-        callback_answer.text = str(error)
+        callback_answer.text = error.explain(_)
         return
     send_at = datetime.fromtimestamp(callback_data.at, UTC) if callback_data.at else None
     if send_at is None:
@@ -445,7 +445,7 @@ async def confirm(
         )
     except BroadcastError as error:
         await bot.edit_message_text(
-            html.quote(str(error)), chat_id=progress.chat.id, message_id=progress.message_id
+            html.quote(error.explain(_)), chat_id=progress.chat.id, message_id=progress.message_id
         )
         return
     broadcast_worker.wake()
@@ -465,7 +465,7 @@ async def cancel(
         await broadcasts.draft_of(actor, callback_data.id)
         await broadcasts.cancel(actor, callback_data.id)
     except BroadcastError as error:
-        callback_answer.text = str(error)
+        callback_answer.text = error.explain(_)
         return
     await state.clear()
     await bot.send_message(query.from_user.id, _("Broadcast not created."))

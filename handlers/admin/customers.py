@@ -5,19 +5,25 @@ from __future__ import annotations
 from aiogram import Router, html
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.services.interactions import InteractionLog
-from bot.telegram.text import cut, fit_lines, shown_name
+from bot.telegram.history import history_line
+from bot.telegram.notices.formatting import moment_in
+from bot.telegram.text import fit_lines, shown_name
 
 router = Router(name=__name__)
 
 RECENT = 10
-INTERACTION_SHOWN = 80
 
 
 @router.message(Command("customer"))
-async def show_customer(message: Message, command: CommandObject, log: InteractionLog) -> None:
+async def show_customer(
+    message: Message, command: CommandObject, log: InteractionLog, settings: Settings
+) -> None:
+    language = get_i18n().current_locale
     argument = (command.args or "").strip()
     if not argument.lstrip("-").isdigit():
         await message.answer(_("Usage: /customer TELEGRAM_ID"))
@@ -35,8 +41,8 @@ async def show_customer(message: Message, command: CommandObject, log: Interacti
         ),
         _("Language: {language} · first seen {first} · last seen {last}").format(
             language=customer.language or customer.telegram_language or "—",
-            first=f"{customer.first_seen:%Y-%m-%d %H:%M}",
-            last=f"{customer.last_seen:%Y-%m-%d %H:%M}",
+            first=moment_in(customer.first_seen, language, settings.zone),
+            last=moment_in(customer.last_seen, language, settings.zone),
         ),
         _("Promotions: {promotions} · reachable: {reachable}").format(
             promotions="✅" if customer.consent_promotions else "🚫",
@@ -45,8 +51,7 @@ async def show_customer(message: Message, command: CommandObject, log: Interacti
         "",
         _("Recent interactions ({count}):").format(count=len(history.interactions)),
     ]
-    for item in history.interactions:
-        arrow = "→" if item.direction == "in" else "←"
-        text = cut((item.text or "").replace("\n", " "), INTERACTION_SHOWN)
-        lines.append(f"{item.at:%m-%d %H:%M} {arrow} {item.kind}: {html.quote(text)}")
+    # The same lines as an agent's /history (← from the customer, → to them), in the
+    # admin's own language.
+    lines.extend(history_line(item, language, settings.zone) for item in history.interactions)
     await message.answer(fit_lines(lines))

@@ -68,7 +68,7 @@ async def nps(message: Message, command: CommandObject, nps: NpsService) -> None
         )
     except SegmentError as error:
         await message.answer(
-            _("That segment does not read: {error}").format(error=html.quote(str(error)))
+            _("That segment does not read: {error}").format(error=html.quote(error.explain(_)))
         )
         return
     await message.answer(

@@ -22,9 +22,11 @@ from bot.services.loyalty.ledger import InsufficientPoints
 from bot.services.snippets import Snippets
 from bot.services.support import OverLimit, SupportService, TakeOutcome
 from bot.telegram.callbacks import TicketAction
+from bot.telegram.commands import AGENT_COMMANDS, command_lines
+from bot.telegram.history import render_history
+from bot.telegram.middlewares.locale import SharedChatLocaleMiddleware
 from bot.telegram.support_desk import SupportDesk, agent_name
-from bot.telegram.text import cut, fit_lines
-from handlers.customer.support import rating_request
+from handlers.customer.support import closed_again_text, rating_request
 from storage.models import Customer
 from storage.repositories.support import Ticket
 
@@ -75,6 +77,7 @@ class InSupportTopic(Filter):
 
 router.message.filter(InSupportTopic())
 router.edited_message.filter(InSupportTopic())
+router.message.middleware(SharedChatLocaleMiddleware())
 
 
 class ClientForgotten(Filter):
@@ -127,7 +130,7 @@ async def close_ticket(
     closed = await support.close(ticket.id, agent.id)
     if closed is None:
         return False
-    await desk.rename(client, closed)
+    await desk.ticket_changed(client, closed)
     with desk.desk_language():
         first = (
             _minutes(closed.first_response_at - closed.opened_at)
@@ -141,7 +144,10 @@ async def close_ticket(
     await desk.post(client, closed, text)
     assert client.telegram_id is not None
     with desk.customer_language(client):
-        request, keyboard = rating_request(closed.id)
+        if closed.rating is None:
+            request, keyboard = rating_request(closed.id)
+        else:  # reopened after the customer had rated it: asked once
+            request, keyboard = closed_again_text(closed.id), None
     try:
         await bot.send_message(client.telegram_id, request, reply_markup=keyboard)
     except TelegramForbiddenError:
@@ -165,36 +171,28 @@ async def close_command(
 @router.message(Command("help"))
 async def agent_help(message: Message) -> None:
     await message.reply(
-        _(
-            "In a customer's topic, whatever you write goes to the customer, except:\n"
-            "/note TEXT: an internal note, kept here\n"
-            "/close: close the ticket and ask the customer for a rating\n"
-            "/history: the customer's last interactions\n"
-            "/points +N reason: add (or -N: remove) points, within your daily limit\n"
-            "/snippet NAME: send a canned reply"
-        )
+        _("In a customer's topic, whatever you write goes to the customer, except:")
+        + "\n"
+        + command_lines(AGENT_COMMANDS, _)
     )
 
 
 HISTORY_LIMIT = 15
-HISTORY_TEXT = 150
 _POINTS = re.compile(r"^([+-]?\d{1,7})\s+(\S.*)$", re.DOTALL)
 
 
 @router.message(Command("history"))
-async def history(message: Message, client: Customer, log: InteractionLog) -> None:
+async def history(
+    message: Message, client: Customer, log: InteractionLog, settings: Settings
+) -> None:
     assert client.telegram_id is not None
     found = await log.history(client.telegram_id, HISTORY_LIMIT)
     if found is None or not found.interactions:
         await message.reply(_("No interactions recorded yet."))
         return
-    lines = [_("🕘 Last interactions (← from the customer, → to the customer):")]
-    for item in found.interactions:
-        arrow = "←" if item.direction == "in" else "→"
-        text = cut(item.text or f"[{item.kind}]", HISTORY_TEXT)
-        failed = " ⚠️" if item.status == "failed" else ""
-        lines.append(f"{item.at:%m-%d %H:%M} {arrow} {html.quote(text)}{failed}")
-    await message.reply(fit_lines(lines))
+    await message.reply(
+        render_history(found.interactions, settings.telegram.default_language, settings.zone)
+    )
 
 
 @router.message(Command("points"))
@@ -301,13 +299,17 @@ async def _replied(
     if ticket is None:
         return
     agent_id, name = _agent(agent)
-    assigned, current = await support.agent_replied(ticket.id, agent_id, name)
-    if assigned and current is not None:
+    assigned, first_response, current = await support.agent_replied(ticket.id, agent_id, name)
+    if current is None:
+        return
+    if assigned:
         await _announce_assignee(client, current, desk)
+    elif first_response:  # taken before: only the card's first-reply time is new
+        await desk.refresh_card(client, current)
 
 
 async def _announce_assignee(client: Customer, ticket: Ticket, desk: SupportDesk) -> None:
-    await desk.rename(client, ticket)
+    await desk.ticket_changed(client, ticket)
     with desk.desk_language():
         text = _("👷 {agent} is handling ticket #{ticket}.").format(
             agent=html.quote(ticket.assignee_name or ""), ticket=ticket.id

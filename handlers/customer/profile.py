@@ -7,7 +7,6 @@ set a value rather than toggle it, so a repeated or replayed press changes nothi
 from __future__ import annotations
 
 from aiogram import Bot, F, Router, html
-from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -228,13 +227,6 @@ async def ask_birthday(query: CallbackQuery, bot: Bot, state: FSMContext) -> Non
 async def cancel_birthday(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(_("Nothing changed."), reply_markup=main_menu_keyboard())
-
-
-@router.message(StateFilter(ProfileStates.birthday), Check(F.text.startswith("/")))
-async def command_instead_of_birthday(message: Message, state: FSMContext) -> None:
-    # Another command: the question is dropped and the command goes where it always goes.
-    await state.clear()
-    raise SkipHandler
 
 
 @router.message(StateFilter(ProfileStates.birthday), Check(F.text))

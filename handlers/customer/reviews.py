@@ -12,9 +12,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.services.customers import CustomerService
 from bot.services.reviews import NpsService, Rated, Refusal, ReviewService
 from bot.services.support import SupportService
 from bot.telegram.callbacks import NpsScore, ReviewPublish, ReviewSkip, ReviewStars
@@ -83,6 +85,7 @@ async def rate(
     reviews: ReviewService,
     state: FSMContext,
     settings: Settings,
+    customers: CustomerService,
     callback_answer: CallbackAnswer,
     bot: Bot,
     desk: SupportDesk,
@@ -101,7 +104,7 @@ async def rate(
         lines.append(_("+{points} points for your review.").format(points=outcome.bonus))
     if outcome.needs_recovery:
         lines.append(_("We're sorry it wasn't better. Our team will look into it."))
-        await _alert_admins(bot, settings, customer, outcome)
+        await _alert_admins(bot, settings, customers, customer, outcome)
         # With human support online, an agent gets a ticket to call back on as well.
         stars = "⭐" * outcome.review.stars
         ticket = await desk.recovery_ticket(
@@ -129,21 +132,31 @@ async def rate(
         await bot.send_message(query.from_user.id, "\n".join(lines), reply_markup=_skip_keyboard())
 
 
-async def _alert_admins(bot: Bot, settings: Settings, customer: Customer, rated: Rated) -> None:
+async def _alert_admins(
+    bot: Bot, settings: Settings, customers: CustomerService, customer: Customer, rated: Rated
+) -> None:
     """Service recovery: a low rating reaches the admins at once, so someone calls back.
     (With human support, it opens a ticket instead.)"""
-    await _tell_admins(bot, settings, customer, "⭐" * rated.review.stars)
+    await _tell_admins(bot, settings, customers, customer, "⭐" * rated.review.stars)
 
 
-async def _tell_admins(bot: Bot, settings: Settings, customer: Customer, score: str) -> None:
+async def _tell_admins(
+    bot: Bot, settings: Settings, customers: CustomerService, customer: Customer, score: str
+) -> None:
+    """Each admin reads the alert in their own language, not the customer's (whose update
+    this is, so whose language `_` speaks by default)."""
     username = f" @{customer.username}" if customer.username else ""
-    text = _("⚠️ {stars} from {name}{username} (id {id}). /customer {id}").format(
-        stars=score,
-        name=html.quote(shown_name(customer.full_name)),
-        username=html.quote(username),
-        id=customer.telegram_id,
-    )
-    for admin_id in settings.telegram.admin_ids:
+    admin_ids = frozenset(settings.telegram.admin_ids)
+    languages = await customers.languages_of(admin_ids, settings.telegram.default_language)
+    i18n = get_i18n()
+    for admin_id in sorted(admin_ids):
+        with i18n.use_locale(languages[admin_id]):
+            text = _("⚠️ {stars} from {name}{username} (id {id}). /customer {id}").format(
+                stars=score,
+                name=html.quote(shown_name(customer.full_name)),
+                username=html.quote(username),
+                id=customer.telegram_id,
+            )
         try:
             await bot.send_message(admin_id, text)
         except TelegramAPIError as error:
@@ -166,6 +179,7 @@ async def comment(
     reviews: ReviewService,
     state: FSMContext,
     settings: Settings,
+    customers: CustomerService,
     bot: Bot,
     support: SupportService,
     desk: SupportDesk,
@@ -187,7 +201,7 @@ async def comment(
     if isinstance(recovery, int):
         await _add_to_recovery(customer, review, recovery, message, support, desk)
     if settings.surveys.reviews_channel_id is not None and reviews.publishable(review):
-        await _offer_publication(bot, settings, customer, review)
+        await _offer_publication(bot, settings, customers, customer, review)
 
 
 async def _add_to_recovery(
@@ -219,26 +233,32 @@ async def _add_to_recovery(
 
 
 async def _offer_publication(
-    bot: Bot, settings: Settings, customer: Customer, review: Review
+    bot: Bot, settings: Settings, customers: CustomerService, customer: Customer, review: Review
 ) -> None:
-    """A 5-star review with text: the admins decide whether it goes to the channel."""
+    """A 5-star review with text: the admins decide whether it goes to the channel (each
+    asked in their own language)."""
     assert review.text is not None
-    text = _(
-        "📣 A 5-star review from {name}:\n“{text}”\nPublish it in the reviews channel?"
-    ).format(
-        name=html.quote(shown_name(customer.full_name)),
-        text=html.quote(cut(review.text, REVIEW_SHOWN)),
-    )
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=_("📣 Publish"), callback_data=ReviewPublish(review=review.id).pack()
-                )
-            ]
-        ]
-    )
-    for admin_id in settings.telegram.admin_ids:
+    admin_ids = frozenset(settings.telegram.admin_ids)
+    languages = await customers.languages_of(admin_ids, settings.telegram.default_language)
+    i18n = get_i18n()
+    for admin_id in sorted(admin_ids):
+        with i18n.use_locale(languages[admin_id]):
+            text = _(
+                "📣 A 5-star review from {name}:\n“{text}”\nPublish it in the reviews channel?"
+            ).format(
+                name=html.quote(shown_name(customer.full_name)),
+                text=html.quote(cut(review.text, REVIEW_SHOWN)),
+            )
+            markup = InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [
+                        InlineKeyboardButton(
+                            text=_("📣 Publish"),
+                            callback_data=ReviewPublish(review=review.id).pack(),
+                        )
+                    ]
+                ]
+            )
         try:
             await bot.send_message(admin_id, text, reply_markup=markup)
         except TelegramAPIError as error:
@@ -258,6 +278,7 @@ async def nps_score(
     nps: NpsService,
     state: FSMContext,
     settings: Settings,
+    customers: CustomerService,
     callback_answer: CallbackAnswer,
     bot: Bot,
     desk: SupportDesk,
@@ -268,7 +289,7 @@ async def nps_score(
     score, survey = callback_data.score, callback_data.survey
     recovery = None
     if score <= NpsService.DETRACTOR:
-        await _tell_admins(bot, settings, customer, f"NPS {score}/10")
+        await _tell_admins(bot, settings, customers, customer, f"NPS {score}/10")
         # The same path as a low review: a ticket in the customer's topic for a call back.
         recovery = await desk.recovery_ticket(
             customer,

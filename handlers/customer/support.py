@@ -40,7 +40,7 @@ class RatingComment(StatesGroup):
 
 class InConversation(Filter):
     """The customer is talking to a person: an open ticket, or one closed moments ago (a
-    message then opens a new ticket in the same topic). Commands keep their meaning."""
+    message then opens it again). Commands keep their meaning."""
 
     async def __call__(
         self,
@@ -168,6 +168,10 @@ def rating_request(ticket_id: int) -> tuple[str, InlineKeyboardMarkup]:
     )
 
 
+def closed_again_text(ticket_id: int) -> str:
+    return _("✅ Your ticket #{ticket} is closed again.").format(ticket=ticket_id)
+
+
 @router.callback_query(RateTicket.filter())
 async def rate(
     query: CallbackQuery,
@@ -289,10 +293,17 @@ async def relay(
     settings: Settings,
 ) -> None:
     """Anything the customer sends while talking to a person goes to their topic; written
-    after a close, it opens a new ticket there first."""
-    opened = await support.open(customer.id, "message")
+    soon after a close (SUPPORT_REOPEN_MINUTES), it opens that ticket again."""
+    opened = await support.resume(customer.id, "message")
     try:
-        if opened.created:
+        if opened.reopened:
+            await desk.ticket_reopened(customer, opened.ticket)
+            await message.answer(
+                _(
+                    "🔄 Your ticket #{ticket} is open again: a person will answer in this chat."
+                ).format(ticket=opened.ticket.id)
+            )
+        elif opened.created:
             await desk.ticket_opened(customer, opened.ticket)
             text = _("🙋 Ticket #{ticket} is open: a person will answer in this chat.").format(
                 ticket=opened.ticket.id

@@ -28,6 +28,7 @@ class Ticket:
     rating: int | None
     rating_comment: str | None
     rated_at: datetime | None
+    card_message_id: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -49,6 +50,7 @@ class Ticket:
             rating=row["rating"],
             rating_comment=row["rating_comment"],
             rated_at=_moment(row["rated_at"]),
+            card_message_id=row["card_message_id"],
         )
 
 
@@ -145,6 +147,28 @@ class SupportRepository:
             (to_db(at), closed_by, ticket_id),
         )
         return changed > 0
+
+    async def reopen(self, ticket_id: int) -> bool:
+        """A closed ticket open again (the customer wrote soon after its close); False when
+        it is not closed. The caller holds the customer's row: no other open ticket appears
+        meanwhile (the one-open-ticket index would refuse this one)."""
+        changed = await self._session.execute(
+            """
+            UPDATE tickets SET status = 'open', closed_at = NULL, closed_by = NULL
+            WHERE id = ? AND status = 'closed'
+              AND NOT EXISTS (
+                SELECT 1 FROM tickets other
+                WHERE other.customer_id = tickets.customer_id AND other.status = 'open'
+              )
+            """,
+            (ticket_id,),
+        )
+        return changed > 0
+
+    async def set_card_message(self, ticket_id: int, message_id: int) -> None:
+        await self._session.execute(
+            "UPDATE tickets SET card_message_id = ? WHERE id = ?", (message_id, ticket_id)
+        )
 
     async def rate(self, ticket_id: int, customer_id: int, stars: int, at: datetime) -> bool:
         """The customer's rating of their closed ticket, once."""

@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.domain.explained import N_, ExplainedError
 from storage.clock import to_db
 
 # The analytics period the groups (new, returning, frequent, ..., lost) and RFM scores of a
@@ -68,8 +69,16 @@ FLAGS = ("all", "referred", "never_purchased", "birthday_month", *ANALYTICS_GROU
 COMPARISONS = ("lang", "tier", "tag", "balance", "inactive", "expiring", *RATINGS, *RFM)
 
 
-class SegmentError(ValueError):
+class SegmentError(ExplainedError, ValueError):
     """The expression does not parse; the message says where and why."""
+
+
+def _unknown(name: str) -> SegmentError:
+    return SegmentError(
+        N_("unknown segment {name} (known: {known})"),
+        name=repr(name),
+        known=", ".join(FLAGS + COMPARISONS),
+    )
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,7 @@ def _tokens(expression: str) -> list[str]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
-            raise SegmentError(f"cannot read the segment at {text[position:]!r}")
+            raise SegmentError(N_("cannot read the segment at {rest}"), rest=repr(text[position:]))
         tokens.append(match.group(match.lastgroup or "word").strip())
         position = match.end()
         while position < len(text) and text[position].isspace():
@@ -123,10 +132,10 @@ class _Parser:
 
     def parse(self) -> Compiled:
         if not self._tokens:
-            raise SegmentError("the segment is empty")
+            raise SegmentError(N_("the segment is empty"))
         sql = self._or()
         if self._position < len(self._tokens):
-            raise SegmentError(f"unexpected {self._tokens[self._position]!r}")
+            raise SegmentError(N_("unexpected {token}"), token=repr(self._tokens[self._position]))
         return Compiled(sql, tuple(self._params), self._uses_analytics)
 
     def _peek(self) -> str | None:
@@ -154,7 +163,7 @@ class _Parser:
     def _unary(self) -> str:
         token = self._peek()
         if token is None:
-            raise SegmentError("the segment ends too early")
+            raise SegmentError(N_("the segment ends too early"))
         if token == "not":
             self._take()
             return f"NOT {self._unary()}"
@@ -162,11 +171,11 @@ class _Parser:
             self._take()
             inner = self._or()
             if self._peek() != ")":
-                raise SegmentError("a '(' is never closed")
+                raise SegmentError(N_("a '(' is never closed"))
             self._take()
             return inner
         if token in {")", "and", "or"}:
-            raise SegmentError(f"unexpected {token!r}")
+            raise SegmentError(N_("unexpected {token}"), token=repr(token))
         return self._atom(self._take())
 
     def _atom(self, token: str) -> str:
@@ -193,18 +202,22 @@ class _Parser:
         if name == "birthday_month":
             self._params.append(f"{now.astimezone(self._context.zone).month:02d}")
             return "substr(c.birthday, 1, 2) = ?"
-        raise SegmentError(f"unknown segment {name!r} (known: {', '.join(FLAGS + COMPARISONS)})")
+        raise _unknown(name)
 
     def _compare(self, name: str, operator: str, value: str) -> str:
         if name in {"lang", "tier", "tag"}:
             if operator != "=":
-                raise SegmentError(f"{name} takes '=', as in {name}=…")
+                raise SegmentError(N_("{name} takes '=', as in {name}=…"), name=name)
             if not _NAME.fullmatch(value):
-                raise SegmentError(f"{value!r} is not a valid {name}")
+                raise SegmentError(
+                    N_("{value} is not a valid {name}"), value=repr(value), name=name
+                )
             return self._equality(name, value.lower())
         if name == "balance":
             if not re.fullmatch(r"-?\d{1,12}", value):
-                raise SegmentError(f"balance needs a whole number of points, not {value!r}")
+                raise SegmentError(
+                    N_("balance needs a whole number of points, not {value}"), value=repr(value)
+                )
             self._params.append(int(value))
             return (
                 "(SELECT COALESCE(SUM(e.delta), 0) FROM points_entries e "
@@ -212,7 +225,11 @@ class _Parser:
             )
         if name in RATINGS or name in RFM:
             if not re.fullmatch(r"[1-5]", value):
-                raise SegmentError(f"{name} is compared with a score from 1 to 5, not {value!r}")
+                raise SegmentError(
+                    N_("{name} is compared with a score from 1 to 5, not {value}"),
+                    name=name,
+                    value=repr(value),
+                )
             if name in RFM:
                 return self._among(
                     *(f"{name}:{score}" for score in range(1, 6) if _holds(score, operator, value))
@@ -230,9 +247,13 @@ class _Parser:
         if name in {"inactive", "expiring"}:
             days = _DAYS.fullmatch(value)
             if days is None:
-                raise SegmentError(f"{name} needs a number of days such as 30d, not {value!r}")
+                raise SegmentError(
+                    N_("{name} needs a number of days such as 30d, not {value}"),
+                    name=name,
+                    value=repr(value),
+                )
             return self._days(name, operator, int(days.group(1)))
-        raise SegmentError(f"unknown segment {name!r} (known: {', '.join(FLAGS + COMPARISONS)})")
+        raise _unknown(name)
 
     def _among(self, *labels: str) -> str:
         """Customers in any of these analytics groups, as a bound JSON list of ids."""
@@ -256,7 +277,11 @@ class _Parser:
         if name == "tier":
             tiers = self._context.tiers
             if tiers is not None and value not in {tier.lower() for tier in tiers}:
-                raise SegmentError(f"there is no tier {value!r} (tiers: {', '.join(tiers)})")
+                raise SegmentError(
+                    N_("there is no tier '{tier}' (tiers: {tiers})"),
+                    tier=value,
+                    tiers=", ".join(tiers),
+                )
             self._params.append(value)
             return "lower(c.tier) = ?"
         self._params.append(value)
@@ -275,7 +300,7 @@ class _Parser:
             )
         # Points that burn within N days: a lot with points left expiring in (now, now + N].
         if operator not in {"<=", "<"}:
-            raise SegmentError("expiring takes <= or <, as in expiring<=14d")
+            raise SegmentError(N_("expiring takes <= or <, as in expiring<=14d"))
         self._params.extend([to_db(now), to_db(now + timedelta(days=days))])
         return (
             "EXISTS (SELECT 1 FROM points_entries l WHERE l.customer_id = c.id AND l.is_lot = 1"
@@ -308,7 +333,7 @@ def compile_segment(expression: str, context: SegmentContext) -> Compiled:
     """The SQL condition (over ``customers c``) for an expression, staff who did not opt in
     left out; SegmentError if malformed."""
     if len(expression) > 500:
-        raise SegmentError("the segment is too long (500 characters at most)")
+        raise SegmentError(N_("the segment is too long (500 characters at most)"))
     compiled = _Parser(_tokens(expression), context).parse()
     return Compiled(
         f"({compiled.sql}) AND {_STAFF_NOT_OPTED_IN}",

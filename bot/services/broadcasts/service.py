@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.domain.explained import N_, ExplainedError
 from bot.domain.languages import SUPPORTED_LANGUAGES
 from bot.services.access import Actor, audit
 from bot.services.analytics import audiences
@@ -31,8 +32,24 @@ from storage.repositories.broadcasts import Broadcast, UrlButton
 from storage.unit_of_work import Storage
 
 
-class BroadcastError(Exception):
+class BroadcastError(ExplainedError):
     """A request the broadcast's state or content does not allow; the message says why."""
+
+
+# A broadcast's states, as a reader of an error sees them.
+BROADCAST_STATES = {
+    "draft": N_("a draft"),
+    "scheduled": N_("scheduled"),
+    "sending": N_("sending"),
+    "paused": N_("paused"),
+    "done": N_("sent"),
+    "cancelled": N_("cancelled"),
+}
+_REFUSED = {
+    "pause": N_("cannot pause a broadcast that is {state}"),
+    "resume": N_("cannot resume a broadcast that is {state}"),
+    "cancel": N_("cannot cancel a broadcast that is {state}"),
+}
 
 
 @dataclass(frozen=True)
@@ -86,15 +103,30 @@ def _who(actor: Actor) -> str:
 
 def _checked_text(text: str, *, photo: bool, language: str | None = None) -> str:
     """The text as Telegram HTML it will accept; BroadcastError saying which text if not."""
-    which = "the broadcast text" if language is None else f"the broadcast text for {language}"
     limit = CAPTION_LIMIT if photo else MESSAGE_LIMIT
     if visible_len(text) > limit:
-        raise BroadcastError(f"{which} is longer than Telegram allows ({limit} characters)")
+        if language is None:
+            raise BroadcastError(
+                N_("the text is longer than Telegram allows ({limit} characters)"), limit=limit
+            )
+        raise BroadcastError(
+            N_("the text for {language} is longer than Telegram allows ({limit} characters)"),
+            language=language,
+            limit=limit,
+        )
     try:
         # Checked now, once: Telegram would refuse it for every recipient at send time.
         return sanitize(text)
     except TelegramHtmlError as error:
-        raise BroadcastError(f"{which} is not valid Telegram HTML: {error}") from None
+        if language is None:
+            raise BroadcastError(
+                N_("the broadcast text is not valid Telegram HTML: {error}"), error=str(error)
+            ) from None
+        raise BroadcastError(
+            N_("the broadcast text for {language} is not valid Telegram HTML: {error}"),
+            language=language,
+            error=str(error),
+        ) from None
 
 
 class BroadcastService:
@@ -166,7 +198,7 @@ class BroadcastService:
         segment = normalise(segment)
         self.compile(segment)  # refuse a malformed segment now, not when sending starts
         if not text.strip() and not photo:
-            raise BroadcastError("the message is empty")
+            raise BroadcastError(N_("the message is empty"))
         text = _checked_text(text, photo=bool(photo))
         translations = {
             language: self._translation(language, translation, photo=bool(photo))
@@ -213,7 +245,7 @@ class BroadcastService:
         await self.draft_of(actor, broadcast_id)
         async with self._storage.write() as uow:
             if not await uow.broadcasts.schedule(broadcast_id, send_at or utcnow()):
-                raise BroadcastError("this broadcast is no longer a draft")
+                raise BroadcastError(N_("this broadcast is no longer a draft"))
             if progress is not None:
                 await uow.broadcasts.set_progress_message(broadcast_id, *progress)
             await audit(
@@ -229,19 +261,27 @@ class BroadcastService:
         """The actor's own draft; BroadcastError for anyone else's or a sent one."""
         broadcast = await self.get(broadcast_id)
         if broadcast is None or broadcast.created_by != _who(actor):
-            raise BroadcastError("no such draft of yours")
+            raise BroadcastError(N_("no such draft of yours"))
         if broadcast.state != "draft":
-            raise BroadcastError(f"this broadcast is already {broadcast.state}")
+            raise BroadcastError(
+                N_("this broadcast is already {state}"),
+                translated=("state",),
+                state=BROADCAST_STATES.get(broadcast.state, broadcast.state),
+            )
         return broadcast
 
     @staticmethod
     def _translation(language: str, text: str, *, photo: bool) -> str:
         if language not in SUPPORTED_LANGUAGES:
             raise BroadcastError(
-                f"no language {language!r} (languages: {', '.join(SUPPORTED_LANGUAGES)})"
+                N_("no language '{language}' (languages: {languages})"),
+                language=language,
+                languages=", ".join(SUPPORTED_LANGUAGES),
             )
         if not text.strip():
-            raise BroadcastError(f"the broadcast text for {language} is empty")
+            raise BroadcastError(
+                N_("the broadcast text for {language} is empty"), language=language
+            )
         return _checked_text(text, photo=photo, language=language)
 
     async def set_text(self, actor: Actor, broadcast_id: int, language: str, text: str) -> str:
@@ -253,7 +293,7 @@ class BroadcastService:
             if not await uow.broadcasts.set_texts(
                 broadcast_id, {**broadcast.texts, language: text}
             ):
-                raise BroadcastError("this broadcast is no longer a draft")
+                raise BroadcastError(N_("this broadcast is no longer a draft"))
         return text
 
     async def set_segment(self, actor: Actor, broadcast_id: int, segment: str) -> None:
@@ -262,7 +302,7 @@ class BroadcastService:
         await self.draft_of(actor, broadcast_id)
         async with self._storage.write() as uow:
             if not await uow.broadcasts.set_segment(broadcast_id, segment):
-                raise BroadcastError("this broadcast is no longer a draft")
+                raise BroadcastError(N_("this broadcast is no longer a draft"))
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
         async with self._storage.read() as uow:
@@ -301,9 +341,13 @@ class BroadcastService:
         async with self._storage.write() as uow:
             broadcast = await uow.broadcasts.get(broadcast_id)
             if broadcast is None:
-                raise BroadcastError(f"no broadcast {broadcast_id}")
+                raise BroadcastError(N_("no broadcast {id}"), id=broadcast_id)
             if not await uow.broadcasts.set_state(broadcast_id, allowed, state, now):
-                raise BroadcastError(f"cannot {verb} a broadcast that is {broadcast.state}")
+                raise BroadcastError(
+                    _REFUSED[verb],
+                    translated=("state",),
+                    state=BROADCAST_STATES.get(broadcast.state, broadcast.state),
+                )
             if state == "cancelled":
                 await uow.broadcasts.skip_open(broadcast_id, now)
             await audit(
@@ -318,11 +362,11 @@ class BroadcastService:
     async def tag(self, actor: Actor, telegram_id: int, tag: str, *, remove: bool = False) -> bool:
         tag = tag.strip().lower()
         if not tag or len(tag) > 64 or not all(ch.isalnum() or ch in "_.-" for ch in tag):
-            raise BroadcastError("a tag is 1-64 letters, digits, '_', '.' or '-'")
+            raise BroadcastError(N_("a tag is 1-64 letters, digits, '_', '.' or '-'"))
         async with self._storage.write() as uow:
             customer = await uow.customers.by_telegram_id(telegram_id)
             if customer is None:
-                raise BroadcastError(f"no customer with Telegram id {telegram_id}")
+                raise BroadcastError(N_("no customer with Telegram id {id}"), id=telegram_id)
             if remove:
                 changed = await uow.broadcasts.remove_tag(customer.id, tag)
             else:

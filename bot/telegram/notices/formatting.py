@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 
 
@@ -21,6 +21,12 @@ def points(value: int, language: str) -> str:
 def day(moment: datetime, language: str) -> str:
     """'1 Dec 2026' in English, '1 дек. 2026 г.' in Russian."""
     return format_date(moment.date(), format="medium", locale=language)
+
+
+def moment_in(moment: datetime, language: str, zone: ZoneInfo) -> str:
+    """A date and time, short, as the reader's language writes them ('12/4/26, 5:39 PM',
+    '04.12.2026, 17:39'), in the business's time zone."""
+    return format_datetime(moment, format="short", tzinfo=zone, locale=language)
 
 
 def clock(moment: datetime, timezone: str, now: datetime) -> str:
