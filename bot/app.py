@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import gc
 import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -433,7 +435,9 @@ def _faq_model_loader(settings: Settings) -> Callable[[], Awaitable[Embedder | N
             )
             while not Path(gate).exists():
                 await asyncio.sleep(FAQ_WARM_UP_GATE_POLL_SECONDS)
-        embedder = await asyncio.to_thread(
+        # A daemon thread: a stop during a first start's build (tens of seconds on a slow
+        # box) must not wait for it; the cache is written atomically, so nothing is torn.
+        embedder = await in_daemon_thread(
             default_embedder, cache_directory(settings.database.sqlite_path)
         )
         # Before the phrasings are embedded: the graph's bytes and the build are garbage now,
@@ -442,6 +446,33 @@ def _faq_model_loader(settings: Settings) -> Callable[[], Awaitable[Embedder | N
         return embedder
 
     return load
+
+
+T = TypeVar("T")
+
+
+async def in_daemon_thread(function: Callable[..., T], *arguments: object) -> T:
+    """`function(*arguments)` in a thread the interpreter does not wait for at exit (unlike
+    asyncio.to_thread's pool), for long optional work a stop may abandon."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():
+            outcome()
+
+    def run() -> None:
+        try:
+            result = function(*arguments)
+        except BaseException as error:  # handed to the awaiting task, not lost
+            outcome: Callable[[], None] = functools.partial(future.set_exception, error)
+        else:
+            outcome = functools.partial(future.set_result, result)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=run, name=getattr(function, "__name__", "worker"), daemon=True).start()
+    return await future
 
 
 def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:

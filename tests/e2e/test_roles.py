@@ -32,7 +32,11 @@ async def test_admin_grants_and_revokes_a_role_and_it_is_audited(bot, emulator, 
     actions = [(entry["action"], entry["subject"]) for entry in entries]
     assert ("role.grant", f"user:{cara.id}") in actions
     assert ("role.revoke", f"user:{cara.id}") in actions
-    grant = next(entry for entry in entries if entry["action"] == "role.grant")
+    grant = next(
+        entry
+        for entry in entries
+        if entry["action"] == "role.grant" and entry["subject"] == f"user:{cara.id}"
+    )
     assert grant["after"] == {"role": "cashier"} and grant["via"] == "telegram"
 
 

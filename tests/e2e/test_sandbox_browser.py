@@ -203,6 +203,8 @@ async def test_customer_till_and_agent_on_a_desktop(sandbox: str, chromium: Brow
         await send(page, "/broadcast")
         await bubble(page, "Send the message").wait_for(timeout=WAIT_MS)
         await send(page, "Autumn sale: double points this weekend!")
+        # No text per language this time: on to the segment.
+        await page.get_by_role("button", name="Continue ➡️").last.click()
         await page.get_by_role("button", name="Everyone").last.click()
         await page.get_by_role("button", name="🚀 Send now").last.click()
         await page.get_by_role("button", name="✅ Yes, send").last.click()
