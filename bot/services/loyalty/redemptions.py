@@ -552,8 +552,9 @@ class RedemptionService:
         if not await uow.redemptions.close(
             redemption.id, "confirmed", now, confirmed_by=actor.telegram_id, sale_amount_minor=sale
         ):
-            # Unreachable while the transaction holds SQLite's write lock; kept as the rule.
-            raise CodeClosed(redemption)
+            # Another cashier's confirm (or the customer's cancel) closed it first: on
+            # PostgreSQL both read 'issued', one UPDATE wins. Say what happened to it.
+            raise CodeClosed(await uow.redemptions.by_id(redemption.id) or redemption)
         customer = await uow.customers.by_id(redemption.customer_id)
         assert customer is not None
         balance = await uow.ledger.balance(customer.id)
