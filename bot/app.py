@@ -484,8 +484,21 @@ def _on_shutdown(app: Application) -> Callable[[], Awaitable[None]]:
             return
         done = True
         grace = app.settings.telegram.shutdown_grace_seconds
+        # Updates aiogram has taken from Telegram but whose task has not reached our
+        # middlewares yet are not counted in flight: wait for aiogram's own tasks too.
+        polled: set[asyncio.Task[Any]] = set(app.dispatcher._handle_update_tasks)
+        if polled:
+            _done, late = await asyncio.wait(polled, timeout=grace)
+            for task in late:
+                task.cancel()
         if not await app.in_flight.drained(grace):
-            logger.warning("%d updates still running after %.0f s", app.in_flight.count, grace)
+            logger.warning(
+                "%d updates still running after %.0f s: cut short, to be handled again at "
+                "the next start",
+                app.in_flight.count,
+                grace,
+            )
+            await app.in_flight.cancel_remaining(grace)
         steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if app.inbox is not None and app.settings.telegram.webhook_url is None:
             inbox = app.inbox

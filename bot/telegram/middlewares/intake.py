@@ -24,15 +24,27 @@ class InFlight:
         self._count = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def enter(self) -> None:
         self._count += 1
         self._idle.clear()
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
 
     def leave(self) -> None:
         self._count -= 1
+        self._tasks.discard(asyncio.current_task())
         if self._count == 0:
             self._idle.set()
+
+    async def cancel_remaining(self, timeout: float) -> None:
+        """Cut short what the grace period did not see finish, before the storage closes
+        under it: each is left unfinished and handled again at the next start."""
+        for task in self._tasks:
+            task.cancel()
+        await self.drained(timeout)
 
     @property
     def count(self) -> int:
@@ -65,11 +77,17 @@ class IntakeMiddleware(BaseMiddleware):
                 logger.info("update %s delivered again; already handled", event.update_id)
                 return UNHANDLED
             data["customer"] = reception.customer
+            cut_short = False
             try:
                 return await handler(event, data)
+            except asyncio.CancelledError:
+                cut_short = True
+                raise
             finally:
                 # Also after a failed handler: a crash that repeats on every retry must not
-                # come back forever. Only a dead process leaves the update unfinished.
-                self._intake.finish(event.update_id)
+                # come back forever. Only a dead process, or a stop that had to cut the
+                # handler short, leaves the update unfinished (to be handled again).
+                if not cut_short:
+                    self._intake.finish(event.update_id)
         finally:
             self._in_flight.leave()
