@@ -11,8 +11,10 @@ from pathlib import Path
 
 from bot.cli.audit import parse_since
 from bot.config import Settings, SettingsError
-from bot.services.analytics import AnalyticsService, Figures
+from bot.services.analytics import AnalyticsService
+from bot.services.charts import period_label
 from bot.services.loyalty.rules import load_rules
+from bot.services.stats_report import stats_report
 from storage.migrations import apply_migrations
 from storage.unit_of_work import open_storage
 
@@ -152,60 +154,9 @@ async def run_stats_command(settings: Settings, arguments: argparse.Namespace) -
     if arguments.json:
         print(json.dumps(figures.as_json(), ensure_ascii=False, indent=2))
     else:
-        print(figures_text(figures, rules.currency))
+        period = period_label(figures.period_start, figures.period_end, "en", settings.zone)
+        print(stats_report(figures, rules.currency, period, markup=False))
     return EXIT_OK
-
-
-def figures_text(figures: Figures, currency: str) -> str:
-    def value(number: object) -> str:
-        return "—" if number is None else str(number)
-
-    lines = [
-        f"{figures.days} days to {figures.period_end:%Y-%m-%d %H:%M} UTC",
-        f"customers: {figures.customers_total} known, {figures.customers_active} active, "
-        f"{figures.buyers} bought ({figures.new} new, {figures.returning} returning), "
-        f"{figures.lost} lost",
-        f"CRR {value(figures.crr)} % · churn {value(figures.churn)} % "
-        f"(customers at the start {figures.customers_start}, at the end "
-        f"{figures.customers_end}, gained {figures.gained})",
-        f"revenue {figures.revenue} {currency} (new {figures.revenue_new}, returning "
-        f"{figures.revenue_returning}; refunds {figures.refunds}) in {figures.purchases} "
-        f"purchases; average check {value(figures.average_check)}; "
-        f"{value(figures.purchase_frequency)} purchases per buyer; repeat-purchase rate "
-        f"{value(figures.repeat_purchase_rate)} %; CLV {value(figures.clv)}",
-        f"points: issued {figures.points_issued}, spent {figures.points_spent}, expired "
-        f"{figures.points_expired}, refunded {figures.points_refunded}; outstanding "
-        f"{figures.points_liability} ({figures.points_liability_value} {currency})",
-        f"reviews: {figures.reviews}, average rating {value(figures.average_rating)}; "
-        f"NPS {value(figures.nps)} ({figures.nps_answers} answers)",
-        f"FAQ: {figures.faq_questions} questions, {figures.faq_answered} answered, "
-        f"{figures.faq_suggested} offered a choice, {figures.faq_declined} declined; "
-        f"👍 {figures.faq_helpful} 👎 {figures.faq_unhelpful}; deflection "
-        f"{value(figures.faq_deflection_rate)} % ({figures.faq_deflected} answers not "
-        "followed by a ticket within 24 h)",
-        f"support: {figures.tickets_opened} tickets opened, {figures.tickets_closed} closed; "
-        f"median first response {value(figures.first_response_median_minutes)} min, "
-        f"resolution {value(figures.resolution_median_minutes)} min; first answered within "
-        f"{value(figures.sla_minutes)} min: {value(figures.first_response_within_sla)} %",
-        f"CSAT {value(figures.csat)} % ({figures.csat_ratings} ratings)"
-        + "".join(
-            f"; {agent.agent} {value(agent.csat)} % of {agent.ratings}"
-            for agent in figures.csat_by_agent
-        ),
-        f"broadcasts: {figures.broadcasts_started} started, {figures.broadcast_delivered} "
-        f"delivered, {figures.broadcast_blocked} blocked, {figures.broadcast_failed} failed; "
-        f"{figures.unsubscribed} unsubscribed",
-        "",
-        f"{'segment':<10}{'customers':>10}{'revenue':>14}{'purchases':>11}{'avg check':>11}"
-        f"{'share %':>9}",
-    ]
-    lines.extend(
-        f"{segment.name:<10}{segment.customers:>10}{segment.revenue!s:>14}"
-        f"{segment.purchases:>11}{value(segment.average_check):>11}"
-        f"{value(segment.revenue_share):>9}"
-        for segment in figures.segments
-    )
-    return "\n".join(lines)
 
 
 async def run(settings: Settings, arguments: argparse.Namespace) -> int:

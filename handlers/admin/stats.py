@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from aiogram import Bot, Router, html
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
@@ -21,7 +21,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.i18n import N_
 from bot.services.analytics import AnalyticsService, Figures, WeekActivity
 from bot.services.charts import (
     CohortLabels,
@@ -31,6 +30,7 @@ from bot.services.charts import (
     weekly_chart,
 )
 from bot.services.loyalty.service import LoyaltyService
+from bot.services.stats_report import stats_report
 from bot.telegram.callbacks import StatsCohorts, StatsPeriod
 from bot.telegram.filters import IsAdmin
 
@@ -41,14 +41,6 @@ router.callback_query.filter(IsAdmin())
 PERIODS = (7, 30, 90)
 CHART_WEEKS = 12
 COHORT_MONTHS = 12
-# The analytics groups' names (bot/services/analytics.py), as the admins read them.
-SEGMENT_NAMES = {
-    "new": N_("new"),
-    "frequent": N_("frequent"),
-    "medium": N_("medium"),
-    "rare": N_("rare"),
-    "lost": N_("lost"),
-}
 
 
 def _keyboard(current: int) -> InlineKeyboardMarkup:
@@ -67,82 +59,11 @@ def _keyboard(current: int) -> InlineKeyboardMarkup:
     )
 
 
-def _value(number: object) -> str:
-    return "—" if number is None else str(number)
-
-
-def figures_text(figures: Figures, currency: str, period: str) -> str:
-    segments = "\n".join(
-        f"• {_(SEGMENT_NAMES.get(segment.name, segment.name))}: {segment.customers} · "
-        f"{segment.revenue} {currency} ({_value(segment.revenue_share)} %)"
-        for segment in figures.segments
-    )
-    return _(
-        "📊 <b>Last {days} days</b> · {period}\n"
-        "Customers: {total} known, {active} active, {buyers} bought "
-        "({new} new, {returning} returning)\n"
-        "CRR: {crr} % · churn: {churn} %\n"
-        "Revenue: {revenue} {currency} in {purchases} purchases; average check {check}\n"
-        "Repeat-purchase rate: {repeat} % · CLV: {clv}\n"
-        "Points: +{issued} issued, −{spent} spent, −{expired} expired; outstanding {liability}\n"
-        "FAQ: {questions} questions, {answered} answered, {declined} declined; "
-        "deflection {deflection} %\n"
-        "Support: {opened} tickets opened, {closed} closed; median first response {first} min, "
-        "resolution {resolution} min; answered within the SLA: {sla} %\n"
-        "CSAT: {csat} % of {ratings} ratings{agents}\n"
-        "NPS: {nps} ({nps_answers} answers) · average rating {rating}\n"
-        "Broadcasts: {delivered} delivered, {blocked} blocked; {unsubscribed} unsubscribed\n\n"
-        "<b>Segments</b> (customers · revenue, share):\n{segments}"
-    ).format(
-        deflection=_value(figures.faq_deflection_rate),
-        opened=figures.tickets_opened,
-        closed=figures.tickets_closed,
-        first=_value(figures.first_response_median_minutes),
-        resolution=_value(figures.resolution_median_minutes),
-        sla=_value(figures.first_response_within_sla),
-        csat=_value(figures.csat),
-        ratings=figures.csat_ratings,
-        agents="".join(
-            f"\n  · {html.quote(agent.agent)}: {_value(agent.csat)} % ({agent.ratings})"
-            for agent in figures.csat_by_agent
-        ),
-        nps=_value(figures.nps),
-        nps_answers=figures.nps_answers,
-        rating=_value(figures.average_rating),
-        delivered=figures.broadcast_delivered,
-        blocked=figures.broadcast_blocked,
-        unsubscribed=figures.unsubscribed,
-        days=figures.days,
-        period=period,
-        total=figures.customers_total,
-        active=figures.customers_active,
-        buyers=figures.buyers,
-        new=figures.new,
-        returning=figures.returning,
-        crr=_value(figures.crr),
-        churn=_value(figures.churn),
-        revenue=figures.revenue,
-        currency=currency,
-        purchases=figures.purchases,
-        check=_value(figures.average_check),
-        repeat=_value(figures.repeat_purchase_rate),
-        clv=_value(figures.clv),
-        issued=figures.points_issued,
-        spent=figures.points_spent,
-        expired=figures.points_expired,
-        liability=figures.points_liability,
-        questions=figures.faq_questions,
-        answered=figures.faq_answered,
-        declined=figures.faq_declined,
-        segments=segments,
-    )
-
-
 def _figures_text(figures: Figures, loyalty: LoyaltyService, i18n: I18n, settings: Settings) -> str:
     period = period_label(
         figures.period_start, figures.period_end, i18n.current_locale, settings.zone
     )
-    return figures_text(figures, loyalty.rules.currency, period)
+    return stats_report(figures, loyalty.rules.currency, period, _)
 
 
 @router.message(Command("stats"))

@@ -56,7 +56,7 @@ async def test_crr_stays_a_share_and_stats_speak_the_admins_language(
         assert (figures["customers_start"], figures["customers_end"]) == (2, 4)
         assert figures["gained"] == 3  # customers at the end who were not at the start
         text = (await bot.cli("stats", "--period", "30d")).stdout
-        assert "CRR 50.0 % · churn 50.0 %" in text
+        assert "CRR: 50.0 % · churn: 50.0 %" in text
 
         start_day = (now - timedelta(days=30)).date()
         for admin_id, language, period_word in ((UK_ADMIN, "uk", "дні"), (RU_ADMIN, "ru", "дн")):

@@ -48,7 +48,7 @@ async def test_crr_churn_and_segments_from_backdated_purchases(own_emulator, tmp
         assert banded == 6
         assert figures["points_liability"] > 0
         text = await bot.cli("stats", "--period", "30d")
-        assert "CRR 60.0 %" in text.stdout
+        assert "CRR: 60.0 %" in text.stdout
         bad = await bot.cli("stats", "--period", "soon")
         assert bad.returncode == 2
 
@@ -201,7 +201,7 @@ async def test_support_faq_broadcast_figures_and_charts(own_emulator, tmp_path, 
         assert (figures["broadcast_delivered"], figures["broadcast_blocked"]) == (3, 1)
         assert figures["unsubscribed"] == 1
         text = (await bot.cli("stats", "--period", "7d")).stdout
-        assert "CSAT 50.0 % (2 ratings); Kim 100.0 % of 1; Lou 0.0 % of 1" in text
+        assert "CSAT: 50.0 % of 2 ratings\n  · Kim: 100.0 % (1)\n  · Lou: 0.0 % (1)" in text
 
         exported = await bot.cli("export", "tickets", "--format", "csv")
         rows = list(csv.DictReader(io.StringIO(exported.stdout)))
@@ -218,7 +218,9 @@ async def test_support_faq_broadcast_figures_and_charts(own_emulator, tmp_path, 
         shown = await admin.next_message()
         assert "CSAT: 50.0 % of 2 ratings" in shown["text"] and "Lou: 0.0 % (1)" in shown["text"]
         assert "deflection 50.0 %" in shown["text"]
-        assert "3 delivered, 1 blocked; 1 unsubscribed" in shown["text"]
+        assert "1 started, 3 delivered, 1 blocked, 0 failed; 1 unsubscribed" in shown["text"]
+        # One rendering: the admins read in Telegram exactly what the CLI prints.
+        assert shown["text"].strip() == text.strip()
         chart = await _next_photo(admin)
         png = _png_of(own_emulator, chart)
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and 10_000 < len(png) < 500_000
