@@ -65,6 +65,7 @@ from bot.services.profile import ProfileService
 from bot.services.reviews import NpsService, ReviewService
 from bot.services.snippets import Snippets
 from bot.services.support import SupportService
+from bot.services.ticket_desk import TicketDesk
 from bot.telegram.broadcasts.flood import FloodGate
 from bot.telegram.broadcasts.worker import BroadcastWorker
 from bot.telegram.commands import CommandMenu
@@ -196,6 +197,7 @@ async def create_application(settings: Settings) -> Application:
         profile=ProfileService(storage, customer_cache),
         support=support,
         desk=desk,
+        tickets=TicketDesk(support, desk),
         snippets=snippets,
     )
     in_flight = InFlight()

@@ -27,6 +27,7 @@ from bot.services.profile import ProfileService
 from bot.services.reviews import NpsService, ReviewService
 from bot.services.snippets import Snippets
 from bot.services.support import SupportService
+from bot.services.ticket_desk import TicketDesk
 from bot.telegram.broadcasts.worker import BroadcastWorker
 from bot.telegram.commands import CommandMenu
 from bot.telegram.notices.worker import NoticeWorker
@@ -56,6 +57,7 @@ class Services:
     profile: ProfileService
     support: SupportService
     desk: SupportDesk
+    tickets: TicketDesk
     snippets: Snippets
 
     def workflow_data(self) -> dict[str, object]:

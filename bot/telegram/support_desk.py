@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,7 @@ from bot.i18n import N_
 from bot.services.access import Role
 from bot.services.languages import effective_language
 from bot.services.support import CustomerCard, SupportService
-from bot.telegram.callbacks import TicketAction
+from bot.telegram.callbacks import RateTicket, TicketAction
 from bot.telegram.notices.formatting import moment_in, money
 from bot.telegram.text import TOPIC_NAME_LIMIT, cut, fit_lines, shown_name, utf16_len
 from storage.models import Customer
@@ -360,6 +360,57 @@ class SupportDesk:
             ).format(ticket=ticket.id)
         await self.post(customer, ticket, text)
 
+    async def announce_assignee(self, customer: Customer, ticket: Ticket) -> None:
+        with self.desk_language():
+            text = _("👷 {agent} is handling ticket #{ticket}.").format(
+                agent=html.quote(ticket.assignee_name or ""), ticket=ticket.id
+            )
+        await self.post(customer, ticket, text)
+
+    async def announce_closed(self, customer: Customer, ticket: Ticket, agent: str) -> None:
+        with self.desk_language():
+            first = (
+                _minutes(ticket.first_response_at, ticket.opened_at)
+                if ticket.first_response_at is not None
+                else "—"
+            )
+            total = _minutes(ticket.closed_at, ticket.opened_at) if ticket.closed_at else "—"
+            text = _(
+                "✅ Ticket #{ticket} closed by {agent}. First reply after {first}; "
+                "resolved in {total}."
+            ).format(ticket=ticket.id, agent=html.quote(agent), first=first, total=total)
+        await self.post(customer, ticket, text)
+
+    async def ask_for_rating(self, customer: Customer, ticket: Ticket) -> None:
+        with self.customer_language(customer):
+            text = _(
+                "✅ Your ticket #{ticket} is closed. How did we do? Rate the help from 1 (poor) "
+                "to 5 (excellent):"
+            ).format(ticket=ticket.id)
+        await self._tell_customer(customer, ticket, text, rating_keyboard(ticket.id))
+
+    async def tell_closed_again(self, customer: Customer, ticket: Ticket) -> None:
+        with self.customer_language(customer):
+            text = _("✅ Your ticket #{ticket} is closed again.").format(ticket=ticket.id)
+        await self._tell_customer(customer, ticket, text, None)
+
+    async def _tell_customer(
+        self,
+        customer: Customer,
+        ticket: Ticket,
+        text: str,
+        reply_markup: InlineKeyboardMarkup | None,
+    ) -> None:
+        """A message from the bot to the customer; the topic hears when it cannot arrive."""
+        assert customer.telegram_id is not None
+        try:
+            await self._bot.send_message(customer.telegram_id, text, reply_markup=reply_markup)
+        except TelegramForbiddenError:
+            with self.desk_language():
+                await self.post(
+                    customer, ticket, _("⚠️ Not delivered: the customer has blocked the bot.")
+                )
+
     async def remind_waiting(self, older_than: timedelta, admin_ids: frozenset[int]) -> int:
         """Tickets waiting longer than `older_than` for a first reply: said once in their
         topic and to the admins. Returns how many."""
@@ -499,6 +550,24 @@ class SupportDesk:
             logger.info("could not mirror the edit of message %s: %s", message.message_id, error)
             return False
         return True
+
+
+def _minutes(end: datetime, start: datetime) -> str:
+    return _("{minutes} min").format(minutes=max(0, round((end - start).total_seconds() / 60)))
+
+
+def rating_keyboard(ticket_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=f"{stars} ⭐",
+                    callback_data=RateTicket(ticket=ticket_id, stars=stars).pack(),
+                )
+                for stars in range(1, 6)
+            ]
+        ]
+    )
 
 
 def card_keyboard(ticket: Ticket) -> InlineKeyboardMarkup | None:

@@ -5,10 +5,9 @@ ticket. Only the chat's members can write in it; buttons are re-checked on every
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from aiogram import Bot, Router, html
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram import Router, html
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import CallbackQuery, Message, User
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -21,14 +20,13 @@ from bot.services.languages import effective_language
 from bot.services.loyalty.ledger import InsufficientPoints
 from bot.services.snippets import Snippets
 from bot.services.support import OverLimit, SupportService, TakeOutcome
+from bot.services.ticket_desk import TicketDesk
 from bot.telegram.callbacks import TicketAction
 from bot.telegram.commands import AGENT_COMMANDS, command_lines
 from bot.telegram.history import render_history
 from bot.telegram.middlewares.locale import SharedChatLocaleMiddleware
 from bot.telegram.support_desk import SupportDesk, agent_name
-from handlers.customer.support import closed_again_text, rating_request
 from storage.models import Customer
-from storage.repositories.support import Ticket
 
 router = Router(name=__name__)
 
@@ -115,56 +113,10 @@ async def edited(message: Message, desk: SupportDesk) -> None:
     await desk.mirror_edit(message)
 
 
-def _minutes(duration: timedelta) -> str:
-    return _("{minutes} min").format(minutes=max(0, round(duration.total_seconds() / 60)))
-
-
-async def close_ticket(
-    ticket: Ticket,
-    client: Customer,
-    agent: User,
-    support: SupportService,
-    desk: SupportDesk,
-    bot: Bot,
-) -> bool:
-    closed = await support.close(ticket.id, agent.id)
-    if closed is None:
-        return False
-    await desk.ticket_changed(client, closed)
-    with desk.desk_language():
-        first = (
-            _minutes(closed.first_response_at - closed.opened_at)
-            if closed.first_response_at is not None
-            else "—"
-        )
-        total = _minutes(closed.closed_at - closed.opened_at) if closed.closed_at else "—"
-        text = _(
-            "✅ Ticket #{ticket} closed by {agent}. First reply after {first}; resolved in {total}."
-        ).format(ticket=closed.id, agent=html.quote(_agent(agent)[1]), first=first, total=total)
-    await desk.post(client, closed, text)
-    assert client.telegram_id is not None
-    with desk.customer_language(client):
-        if closed.rating is None:
-            request, keyboard = rating_request(closed.id)
-        else:  # reopened after the customer had rated it: asked once
-            request, keyboard = closed_again_text(closed.id), None
-    try:
-        await bot.send_message(client.telegram_id, request, reply_markup=keyboard)
-    except TelegramForbiddenError:
-        with desk.desk_language():
-            await desk.post(client, closed, _("⚠️ Not delivered: the customer has blocked the bot."))
-    return True
-
-
 @router.message(Command("close"))
-async def close_command(
-    message: Message, client: Customer, support: SupportService, desk: SupportDesk, bot: Bot
-) -> None:
+async def close_command(message: Message, client: Customer, tickets: TicketDesk) -> None:
     assert message.from_user is not None
-    ticket = await support.open_ticket_of(client.id)
-    if ticket is None or not await close_ticket(
-        ticket, client, message.from_user, support, desk, bot
-    ):
+    if not await tickets.close_open_ticket(client, *_agent(message.from_user)):
         await message.reply(_("There is no open ticket in this topic."))
 
 
@@ -249,8 +201,8 @@ async def snippet(
     message: Message,
     command: CommandObject,
     client: Customer,
-    support: SupportService,
     desk: SupportDesk,
+    tickets: TicketDesk,
     snippets: Snippets,
 ) -> None:
     assert message.from_user is not None
@@ -268,13 +220,11 @@ async def snippet(
         await message.reply(problem)
         return
     await message.reply(_("Sent to the customer:") + "\n" + text)
-    await _replied(client, message.from_user, support, desk)
+    await tickets.agent_replied(client, *_agent(message.from_user))
 
 
 @router.message()
-async def relay(
-    message: Message, client: Customer, support: SupportService, desk: SupportDesk
-) -> None:
+async def relay(message: Message, client: Customer, desk: SupportDesk, tickets: TicketDesk) -> None:
     assert message.from_user is not None
     if message.text is not None and message.text.startswith("/"):
         await message.reply(
@@ -287,34 +237,7 @@ async def relay(
     if problem is not None:
         await message.reply(problem)
         return
-    await _replied(client, message.from_user, support, desk)
-
-
-async def _replied(
-    client: Customer, agent: User, support: SupportService, desk: SupportDesk
-) -> None:
-    """Something reached the customer from this agent: the first response, and the ticket
-    goes to the first agent who replies."""
-    ticket = await support.open_ticket_of(client.id)
-    if ticket is None:
-        return
-    agent_id, name = _agent(agent)
-    assigned, first_response, current = await support.agent_replied(ticket.id, agent_id, name)
-    if current is None:
-        return
-    if assigned:
-        await _announce_assignee(client, current, desk)
-    elif first_response:  # taken before: only the card's first-reply time is new
-        await desk.refresh_card(client, current)
-
-
-async def _announce_assignee(client: Customer, ticket: Ticket, desk: SupportDesk) -> None:
-    await desk.ticket_changed(client, ticket)
-    with desk.desk_language():
-        text = _("👷 {agent} is handling ticket #{ticket}.").format(
-            agent=html.quote(ticket.assignee_name or ""), ticket=ticket.id
-        )
-    await desk.post(client, ticket, text)
+    await tickets.agent_replied(client, *_agent(message.from_user))
 
 
 # Buttons on the customer's card. The callback router is not behind InSupportTopic (that
@@ -329,7 +252,7 @@ async def ticket_action(
     settings: Settings,
     support: SupportService,
     desk: SupportDesk,
-    bot: Bot,
+    tickets: TicketDesk,
     callback_answer: CallbackAnswer,
     roles: frozenset[Role] = frozenset(),
 ) -> None:
@@ -352,18 +275,17 @@ async def ticket_action(
     if ticket is None or topic is None or client is None or topic.customer_id != client.id:
         callback_answer.text = _("This button is no longer active.")
         return
+    agent_id, name = _agent(query.from_user)
     if callback_data.action == "close":
-        if not await close_ticket(ticket, client, query.from_user, support, desk, bot):
+        if not await tickets.close(ticket.id, client, agent_id, name):
             callback_answer.text = _("This ticket is closed already.")
         return
     if callback_data.action != "take":
         callback_answer.text = _("This button is no longer active.")
         return
-    agent_id, name = _agent(query.from_user)
-    outcome, current = await support.take(ticket.id, agent_id, name)
+    outcome, current = await tickets.take(ticket.id, client, agent_id, name)
     if outcome is TakeOutcome.TAKEN and current is not None:
         callback_answer.text = _("The ticket is yours.")
-        await _announce_assignee(client, current, desk)
     elif outcome is TakeOutcome.ALREADY_YOURS:
         callback_answer.text = _("The ticket is yours already.")
     elif outcome is TakeOutcome.TAKEN_BY_OTHER and current is not None:

@@ -143,35 +143,6 @@ async def talk_to_human(
         await _open(query.message, customer, support, desk, settings, "faq")
 
 
-def _rating_keyboard(ticket_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=f"{stars} ⭐",
-                    callback_data=RateTicket(ticket=ticket_id, stars=stars).pack(),
-                )
-                for stars in range(1, 6)
-            ]
-        ]
-    )
-
-
-def rating_request(ticket_id: int) -> tuple[str, InlineKeyboardMarkup]:
-    """What a customer gets when their ticket is closed (in their language)."""
-    return (
-        _(
-            "✅ Your ticket #{ticket} is closed. How did we do? Rate the help from 1 (poor) "
-            "to 5 (excellent):"
-        ).format(ticket=ticket_id),
-        _rating_keyboard(ticket_id),
-    )
-
-
-def closed_again_text(ticket_id: int) -> str:
-    return _("✅ Your ticket #{ticket} is closed again.").format(ticket=ticket_id)
-
-
 @router.callback_query(RateTicket.filter())
 async def rate(
     query: CallbackQuery,
