@@ -2,7 +2,7 @@
 
 The bundled rules: coffee 150 points, dessert 300, tote 800; 5 % back in points (0.01 EUR a
 point); points pay at most 50 % of a sale; codes are valid 15 minutes (their expiry is
-covered in tests/unit/test_redemptions.py with a clock the test controls)."""
+covered in tests/integration/test_redemptions.py with a clock the test controls)."""
 
 import asyncio
 import json
