@@ -128,21 +128,71 @@ def read_operator_files(settings: Settings) -> tuple[LoyaltyRules, Snippets, I18
 
 
 async def create_application(settings: Settings) -> Application:
+    """The composition root: read and check the operator's files, migrate, then wire the
+    storage, Telegram, the services, the Dispatcher and the HTTP server together."""
     token = settings.require_token()
     rules, snippets, i18n = read_operator_files(settings)
     await asyncio.to_thread(apply_migrations, settings.database.url)
     storage = await open_storage(settings.database.url)
-    admin_ids = frozenset(settings.telegram.admin_ids)
-
     customer_cache = CustomerCache()
     log = InteractionLog(storage, customer_cache)
-    intake = IntakeService(storage, customer_cache)
+    bot, flood_gate = _telegram(settings, token, log)
+    services, scheduler = _services(
+        settings, storage, bot, flood_gate, i18n, rules, snippets, log, customer_cache
+    )
+    in_flight = InFlight()
+    metrics = Metrics()
+    dispatcher = _dispatcher(services, storage, i18n, in_flight, metrics)
+    inbox, http = _http_server(
+        settings,
+        storage,
+        dispatcher,
+        bot,
+        in_flight,
+        metrics,
+        services.purchases,
+        services.loyalty,
+        services.notices,
+    )
+    application = Application(
+        settings,
+        storage,
+        bot,
+        dispatcher,
+        in_flight,
+        services.notices,
+        http,
+        services.faq,
+        scheduler,
+        services.desk,
+        services.broadcast_worker,
+        metrics,
+        inbox,
+    )
+    dispatcher.startup.register(
+        _on_startup(application, services.intake, services.customers, services.command_menu)
+    )
+    application.shutdown = _on_shutdown(application)
+    dispatcher.shutdown.register(application.shutdown)
+    return application
+
+
+def _services(
+    settings: Settings,
+    storage: Storage,
+    bot: Bot,
+    flood_gate: FloodGate,
+    i18n: I18n,
+    rules: LoyaltyRules,
+    snippets: Snippets,
+    log: InteractionLog,
+    customer_cache: CustomerCache,
+) -> tuple[Services, Scheduler]:
+    """Every service the handlers may ask for, and the scheduler with its jobs registered."""
+    admin_ids = frozenset(settings.telegram.admin_ids)
     command_menu = CommandMenu(
         i18n, settings.telegram.default_language, admin_ids, settings.support.chat_id
     )
-
-    bot, flood_gate = _telegram(settings, token, log)
-    customers = CustomerService(storage, customer_cache)
     roles = RoleService(storage, admin_ids)
     ledger = PointsLedger(rules)
     loyalty = LoyaltyService(storage, rules, ledger)
@@ -178,8 +228,8 @@ async def create_application(settings: Settings) -> Application:
     services = Services(
         settings=settings,
         log=log,
-        intake=intake,
-        customers=customers,
+        intake=IntakeService(storage, customer_cache),
+        customers=CustomerService(storage, customer_cache),
         command_menu=command_menu,
         role_service=roles,
         audit_log=AuditLog(storage),
@@ -200,32 +250,7 @@ async def create_application(settings: Settings) -> Application:
         tickets=TicketDesk(support, desk),
         snippets=snippets,
     )
-    in_flight = InFlight()
-    metrics = Metrics()
-    dispatcher = _dispatcher(services, storage, i18n, in_flight, metrics)
-
-    inbox, http = _http_server(
-        settings, storage, dispatcher, bot, in_flight, metrics, purchases, loyalty, notices
-    )
-    application = Application(
-        settings,
-        storage,
-        bot,
-        dispatcher,
-        in_flight,
-        notices,
-        http,
-        faq,
-        scheduler,
-        desk,
-        broadcasts,
-        metrics,
-        inbox,
-    )
-    dispatcher.startup.register(_on_startup(application, intake, customers, command_menu))
-    application.shutdown = _on_shutdown(application)
-    dispatcher.shutdown.register(application.shutdown)
-    return application
+    return services, scheduler
 
 
 def _telegram(settings: Settings, token: str, log: InteractionLog) -> tuple[Bot, FloodGate]:
