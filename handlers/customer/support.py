@@ -99,8 +99,17 @@ async def _open(
     if not desk.online:
         await message.answer(_offline_text())
         return
-    opened = await support.open(customer.id, source)
-    if opened.created:
+    # Asking again soon after a close (SUPPORT_REOPEN_MINUTES) reopens that ticket, as
+    # writing does: the agents keep the conversation's topic and history.
+    opened = await support.resume(customer.id, source)
+    if opened.reopened:
+        await desk.ticket_reopened(customer, opened.ticket)
+        await message.answer(
+            _("🔄 Your ticket #{ticket} is open again: a person will answer in this chat.").format(
+                ticket=opened.ticket.id
+            )
+        )
+    elif opened.created:
         try:
             await desk.ticket_opened(customer, opened.ticket)
         except TelegramAPIError as error:

@@ -187,6 +187,27 @@ async def test_a_conversation_both_ways_closed_and_rated(bot, emulator, support_
     )
 
 
+async def test_asking_for_a_person_again_soon_after_a_close_reopens_that_ticket(
+    bot, emulator, support_chat
+):
+    eve = emulator.add_user(first_name="Eve", language_code="en")
+    sam = emulator.add_user(first_name="Sam", username="sam_agent", language_code="en")
+    ticket, thread = await _open_ticket(eve, emulator, support_chat)
+    sam.send_text("/close", chat=support_chat, message_thread_id=thread)
+    assert "closed" in (await eve.next_message())["text"]
+
+    eve.send_text("/support")
+    again = await eve.next_message()
+    assert again["text"] == (
+        f"🔄 Your ticket #{ticket} is open again: a person will answer in this chat."
+    )
+    await emulator.wait_for(lambda: support_chat.topics[thread].name.startswith("🟢"))
+    await emulator.wait_for(
+        lambda: any("open again" in (m.get("text") or "") for m in _from_bot(support_chat, thread))
+    )
+    assert [row["status"] for row in _tickets(bot.database_url, eve.id)] == ["open"]
+
+
 async def test_two_agents_pressing_take_at_once_one_wins(bot, emulator, support_chat):
     cid = emulator.add_user(first_name="Cid", language_code="en")
     kim = emulator.add_user(first_name="Kim", username="kim_agent")
