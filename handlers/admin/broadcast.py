@@ -155,7 +155,7 @@ async def pick_language(
     try:
         await broadcasts.draft_of(Actor.telegram(query.from_user.id), callback_data.id)
     except BroadcastError as error:
-        callback_answer.text = str(error)
+        callback_answer.text = error.explain(_)
         return
     language = SUPPORTED_LANGUAGES[callback_data.seg]
     await state.set_state(Compose.translation)
@@ -181,7 +181,7 @@ async def take_translation(
         await broadcasts.set_text(actor, broadcast_id, language, message.html_text)
         broadcast = await broadcasts.draft_of(actor, broadcast_id)
     except BroadcastError as error:
-        await message.answer(html.quote(str(error)))
+        await message.answer(html.quote(error.explain(_)))
         return
     await _show_as_delivered(message.bot, message.chat.id, broadcast, language, i18n)
     await state.set_state(Compose.languages)
@@ -211,7 +211,7 @@ async def languages_done(
     try:
         await broadcasts.draft_of(Actor.telegram(query.from_user.id), callback_data.id)
     except BroadcastError as error:
-        callback_answer.text = str(error)
+        callback_answer.text = error.explain(_)
         return
     await state.set_state(Compose.segment)
     await state.set_data({"id": callback_data.id})

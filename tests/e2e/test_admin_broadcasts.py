@@ -190,3 +190,32 @@ async def test_the_composer_takes_a_text_per_language_and_reports_once(own_emula
     assert sum("finished" in str(m.get("text")) for m in admin.messages) == 1
     assert await process.stop() == 0
     assert rejected_calls(emulator) == []
+
+
+async def test_a_russian_admin_reads_the_composers_refusals_in_russian(own_emulator, tmp_path):
+    emulator = own_emulator
+    process = await _bot(emulator, tmp_path, (ADMIN_ID,))
+    admin = emulator.add_user(first_name="Ада", language_code="ru", user_id=ADMIN_ID)
+    admin.send_text("/start")
+    await _reply(admin, "Ада")
+    admin.send_text("/broadcast")
+    await emulator.wait_for(lambda: len(admin.messages) >= 2)
+    admin.send_text("Большие новости")
+    await emulator.wait_for(lambda: any(m.get("reply_markup") for m in admin.messages[2:]))
+    offer = next(m for m in admin.messages[2:] if m.get("reply_markup"))
+    # Buttons of a draft that is not this admin's (a stale or forged press), for a language
+    # and for Continue: the refusal reads in the admin's language, not in English.
+    for action in ("lang", "next"):
+        data = next(
+            button["callback_data"]
+            for row in offer["reply_markup"]["inline_keyboard"]
+            for button in row
+            if button["callback_data"].split(":")[2] == action
+        )
+        forged = ":".join(["bc", "999999", *data.split(":")[2:]])
+        query = admin.press(offer, forged, forge=True)
+        await emulator.wait_for(lambda query=query: emulator.callback_answer(query) is not None)
+        answer = emulator.callback_answer(query)
+        assert answer is not None and answer["text"] == "у вас нет такого черновика", answer
+    assert await process.stop() == 0
+    assert rejected_calls(emulator) == []
