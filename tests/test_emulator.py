@@ -906,6 +906,43 @@ async def test_file_uploaded_under_the_parameter_name(emu: BotAPIEmulator) -> No
         assert await got.read() == b"%PDF-1.4 direct"
 
 
+async def test_an_upload_arriving_in_small_pieces_is_read_whole(emu: BotAPIEmulator) -> None:
+    """An upload sent chunked, in uneven pieces, reads back byte for byte: boundary
+    look-alikes and every kind of line break included."""
+    ann = emu.add_user("Ann", started=True)
+    content = b"%PDF-1.4\r\n--not-the-boundary\r\n\n\r" + bytes(range(256)) * 200
+    boundary = "piecewise-boundary"
+    body = (
+        (
+            f"--{boundary}\r\nContent-Disposition: form-data; name=chat_id\r\n\r\n{ann.id}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=document; filename=split.pdf\r\n"
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+
+    async def pieces() -> AsyncIterator[bytes]:
+        # A few bytes, then more than aiohttp's 8 KiB read, over and over.
+        start = 0
+        for size in [5, 9000] * (len(body) // 9005 + 1):
+            yield body[start : start + size]
+            start += size
+
+    url = f"{emu.base_url}/bot{emu.token}/sendDocument"
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=pieces(), headers=headers) as response,
+    ):
+        assert response.status == 200, await response.text()
+        document = (await response.json())["result"]["document"]
+    assert (document["file_name"], document["file_size"]) == ("split.pdf", len(content))
+    record = emu.world.files.get(document["file_id"])
+    assert record is not None
+    assert record.data == content
+
+
 async def test_send_media_group_with_uploads(emu: BotAPIEmulator, bot: Bot) -> None:
     ann = emu.add_user("Ann", started=True)
     form = aiohttp.FormData()
