@@ -153,6 +153,7 @@ async def create_application(settings: Settings) -> Application:
         services.purchases,
         services.loyalty,
         services.notices,
+        services.faq,
     )
     application = Application(
         settings,
@@ -300,6 +301,7 @@ def _http_server(
     purchases: PurchaseService,
     loyalty: LoyaltyService,
     notices: NoticeWorker,
+    faq: FaqService,
 ) -> tuple[WebhookInbox, HttpServer | None]:
     """The HTTP server (integration API, /healthz, /metrics, the webhook) and, in webhook
     mode, the inbox its webhook route stores updates in."""
@@ -317,7 +319,13 @@ def _http_server(
     )
     if settings.http.port:
         webhook = settings.telegram.webhook_url is not None
-        health = Health(storage, bot, in_flight, "webhook" if webhook else "polling")
+        health = Health(
+            storage,
+            bot,
+            in_flight,
+            "webhook" if webhook else "polling",
+            faq_warming_up=lambda: faq.warming_up,
+        )
         api = create_api(
             ApiContext(
                 storage=storage,

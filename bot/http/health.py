@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot
@@ -22,8 +23,16 @@ PROBE_TIMEOUT_SECONDS = 5.0
 
 
 class Health:
-    def __init__(self, storage: Storage, bot: Bot, in_flight: InFlight, mode: str) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        bot: Bot,
+        in_flight: InFlight,
+        mode: str,
+        faq_warming_up: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._storage = storage
+        self._faq_warming_up = faq_warming_up
         self._bot = bot
         self._in_flight = in_flight
         self._mode = mode
@@ -46,7 +55,12 @@ class Health:
             return result
 
     async def report(self) -> tuple[int, dict[str, Any]]:
-        document: dict[str, Any] = {"mode": self._mode, "updates_in_flight": self._in_flight.count}
+        document: dict[str, Any] = {
+            "mode": self._mode,
+            "updates_in_flight": self._in_flight.count,
+            # Questions are answered meanwhile ("warming up" where unsure): not a failure.
+            "faq": {"warming_up": self._faq_warming_up()},
+        }
         database_ok = True
         try:
             async with self._storage.read() as uow:

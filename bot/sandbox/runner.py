@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 # SIGTERM must end the sandbox within 5 s: the bot gets most of it to shut down cleanly.
 BOT_STOP_SECONDS = 3.0
+# Past this the sandbox says ready anyway: questions then get "warming up" for a while.
+FAQ_WARM_UP_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,16 @@ async def _wait_until_started(emulator: BotAPIEmulator, bot: asyncio.Task[None])
             bot.result()  # raises what stopped the bot
             raise SettingsError("the bot stopped before it started polling")
         await asyncio.sleep(0.05)
+
+
+async def _faq_warm(till: Till) -> None:
+    """Ready means ready: the first question tried on the page gets the FAQ's answer, not
+    "warming up" (the first start builds the model: seconds)."""
+    deadline = time.monotonic() + FAQ_WARM_UP_SECONDS
+    if await till.faq_warming_up():
+        print("Warming up the FAQ model…", flush=True)
+    while await till.faq_warming_up() and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
 
 
 async def run_sandbox(options: SandboxOptions) -> None:
@@ -126,6 +138,7 @@ async def _serve(options: SandboxOptions, lock: DataDirectoryLock) -> None:
         if fresh:
             print("Preparing demo data (first start)…", flush=True)
             await demo.seed(emulator, till, timeout=90.0)
+        await _faq_warm(till)
         print(
             f"Sandbox ready: {page.url}\n"
             f"  data: {database} (start with --reset for a clean slate)\n"

@@ -69,6 +69,11 @@ class Till:
     async def customer(self, telegram_id: int) -> tuple[int, dict[str, Any]]:
         return await self._call("GET", f"/api/v1/customers/{telegram_id}", None)
 
+    async def faq_warming_up(self) -> bool:
+        """Whether the bot's FAQ model is still loading (its /healthz says)."""
+        _, health = await self._call("GET", "/healthz", None)
+        return bool(health.get("faq", {}).get("warming_up", False))
+
     async def _call(
         self, method: str, path: str, body: dict[str, Any] | None
     ) -> tuple[int, dict[str, Any]]:

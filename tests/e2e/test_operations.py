@@ -57,6 +57,7 @@ async def test_metrics_health_and_json_logs(own_emulator, tmp_path):
     assert health["mode"] == "polling"
     assert health["database"] == {"ok": True}
     assert health["telegram"] == {"ok": True}
+    assert health["faq"] == {"warming_up": False}
     assert health["queues"] == {"webhook_inbox": 0, "notices": 0, "broadcast_recipients": 0}
 
     assert value(found, "bot_updates_total", type="message", outcome="handled") == 2

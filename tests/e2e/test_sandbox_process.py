@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from bot.sandbox.personas import DEMO_CUSTOMERS
+from tests.e2e.harness import FAQ_WARMED_UP
 from tests.e2e.sandbox_process import SandboxProcess
 
 BORIS = DEMO_CUSTOMERS[0]
@@ -50,6 +51,9 @@ async def test_one_sandbox_per_data_directory(tmp_path: Path) -> None:
     url = await first.start()
     database = data / "sandbox.sqlite3"
     assert database.exists()
+    # Ready means the first question tried gets the FAQ's answer, not "warming up".
+    log = first.log()
+    assert FAQ_WARMED_UP in log and log.index(FAQ_WARMED_UP) < log.index("Sandbox ready"), log
 
     second = SandboxProcess(tmp_path / "second", data)
     await second.spawn()

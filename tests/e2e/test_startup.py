@@ -36,6 +36,7 @@ async def test_the_bot_answers_while_the_faq_model_warms_up(own_emulator, tmp_pa
     # The integration API is up too.
     async with aiohttp.ClientSession(bot.api_url) as http, http.get("/healthz") as health:
         assert health.status == 200
+        assert (await health.json())["faq"] == {"warming_up": True}
 
     # A question the model-free matcher is unsure of: "warming up", and recorded.
     mia.send_text(PARAPHRASE)
@@ -56,6 +57,8 @@ async def test_the_bot_answers_while_the_faq_model_warms_up(own_emulator, tmp_pa
     gate.touch()
     await own_emulator.wait_for(lambda: FAQ_WARMED_UP in bot.log(), timeout=60)
     assert "ONNX graph built" in bot.log()
+    async with aiohttp.ClientSession(bot.api_url) as http, http.get("/healthz") as health:
+        assert (await health.json())["faq"] == {"warming_up": False}
     mia.send_text(PARAPHRASE)
     answer = await mia.next_message(timeout=10)
     assert ORDER_STATUS_ANSWER in answer["text"]
