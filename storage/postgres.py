@@ -288,5 +288,6 @@ def is_postgres(url: str) -> bool:
 
 
 def sync_url(url: str) -> str:
-    """The URL yoyo-migrations opens with psycopg 3 (it needs a synchronous driver)."""
+    """SQLAlchemy's name for the URL with psycopg 3: the migrations run on a synchronous
+    driver (storage/migrations/upgrade.py)."""
     return "postgresql+psycopg://" + url.split("://", 1)[1]

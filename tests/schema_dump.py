@@ -44,6 +44,11 @@ def normalise_sql(sql: str) -> str:
     return re.sub(r"\s+,", ",", sql)
 
 
+def _column(name: str, type_: str, attributes: list[str]) -> str:
+    """`  column NAME: TYPE | attribute | …`: a type or a default may hold spaces."""
+    return f"  column {name}: {type_}" + "".join(f" | {a}" for a in attributes if a)
+
+
 def _balanced(text: str, start: int) -> str:
     """The parenthesised text that opens at `start`, parentheses included."""
     depth = 0
@@ -85,12 +90,12 @@ def _sqlite_lines(connection: sqlite3.Connection) -> list[str]:
         for _cid, column, type_, notnull, default, pk in connection.execute(
             f'PRAGMA table_info("{name}")'
         ):
-            lines.append(
-                f"  column {column} {type_}"
-                + (" not null" if notnull else "")
-                + (f" default {default}" if default is not None else "")
-                + (f" pk={pk}" if pk else "")
-            )
+            attributes = [
+                "not null" if notnull else "",
+                f"default {default}" if default is not None else "",
+                f"pk={pk}" if pk else "",
+            ]
+            lines.append(_column(column, type_, attributes))
         details = _checks(sql)
         keys: dict[int, list[Any]] = {}
         for row in connection.execute(f'PRAGMA foreign_key_list("{name}")'):
@@ -178,12 +183,12 @@ def _postgresql(url: str) -> list[str]:
     for table, column, type_, notnull, default, identity in columns:
         if table in BOOKKEEPING:
             continue
-        tables.setdefault(table, []).append(
-            f"  column {column} {type_}"
-            + (" not null" if notnull else "")
-            + (f" default {default}" if default is not None else "")
-            + ({"a": " identity always", "d": " identity by default"}.get(identity, ""))
-        )
+        attributes = [
+            "not null" if notnull else "",
+            f"default {default}" if default is not None else "",
+            {"a": "identity always", "d": "identity by default"}.get(identity, ""),
+        ]
+        tables.setdefault(table, []).append(_column(column, type_, attributes))
     details: dict[str, list[str]] = {}
     for table, name, definition in constraints:
         if table not in BOOKKEEPING:

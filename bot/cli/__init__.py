@@ -22,6 +22,7 @@ from typing import Any
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import masking as log_masking
 from bot.logs import setup as logs
+from storage.migrations import SchemaRefused
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         if loading is not None:
             loading.done()
         return asyncio.run(runner(settings, arguments))
-    except SettingsError as error:
+    except (SettingsError, SchemaRefused) as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIGURATION
 
@@ -130,8 +131,6 @@ def configure_logging(level: str, log_format: str = "text") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # yoyo narrates every migration step at INFO; operators need to know only what applied.
-    logging.getLogger("yoyo").setLevel(max(logging.WARNING, logging.getLogger().level))
     # At DEBUG these print every statement with its parameters (customers' messages, phone
     # numbers, names) or whole request payloads: LOG_LEVEL=DEBUG is for our own code.
     for talkative in PAYLOAD_LOGGERS:

@@ -17,5 +17,5 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 async def run(settings: Settings, arguments: argparse.Namespace) -> int:
     report = apply_migrations(settings.database.url)
     applied = ", ".join(report.applied) or "nothing to apply"
-    print(f"migrations: {applied}; schema at {report.current[-1]}")
+    print(f"migrations: {applied}; schema at {report.head}")
     return EXIT_OK

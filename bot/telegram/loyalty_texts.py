@@ -26,7 +26,7 @@ from bot.telegram.text import cut
 from storage.repositories.loyalty import PointsEntry
 from storage.repositories.referrals import ReferralStats
 
-# Why points moved, as the ledger records it (storage/migrations/sqlite/0004_loyalty.sql).
+# Why points moved, as the ledger records it (points_entries.reason in storage/schema.py).
 REASONS: dict[str, str] = {
     "purchase": N_("Purchase"),
     "refund": N_("Refund"),

@@ -1,67 +1,93 @@
-"""Versioned schema migrations, applied with yoyo-migrations.
+"""Schema migrations: Alembic revisions of the one schema in storage/schema.py.
 
-Each backend has its own folder of numbered SQL files (SQLite and PostgreSQL differ in
-types); the file names, and so the versions, are the same in every folder.
+`apply_migrations(url)` brings a database to `HEAD`. The bot calls it at every start, so the
+usual case, a database already at head, is answered here with the plain driver (one read of
+`alembic_version`) and never imports SQLAlchemy or Alembic. Only a database that needs work
+is migrated, in a child process (`python -m storage.migrations URL`, storage/migrations/
+upgrade.py), so the bot's memory never holds those libraries (docs/design.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sqlite3
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from yoyo import get_backend, read_migrations
-
-from storage.postgres import MIGRATION_LOCK_KEY, is_postgres, sync_url
+from storage.postgres import is_postgres
 
 MIGRATIONS_ROOT = Path(__file__).parent
+
+# The newest revision in versions/ (tests/unit/test_schema.py checks they agree).
+HEAD = "0023_baseline"
+
+# What the child's exit status means.
+EXIT_REFUSED = 2
 
 
 @dataclass(frozen=True)
 class MigrationReport:
+    # The revisions this call applied, oldest first (none when the database was at head).
     applied: list[str]
-    current: list[str]
+    head: str
 
 
-def _folder_for(url: str) -> Path:
-    if url.startswith("sqlite:///"):
-        return MIGRATIONS_ROOT / "sqlite"
-    if is_postgres(url):
-        return MIGRATIONS_ROOT / "postgresql"
-    raise NotImplementedError(f"no migrations for {url.split(':', 1)[0]}")
+class SchemaRefused(Exception):
+    """The database cannot be migrated as it stands (for instance an old release left its
+    migrations half done); the message says what to do."""
+
+
+class MigrationFailed(Exception):
+    """The migration process failed; the message holds what it printed."""
 
 
 def apply_migrations(url: str) -> MigrationReport:
-    """Apply every pending migration; safe to run from several processes at once (yoyo locks)."""
+    """Bring the database at `url` to HEAD; safe from several processes at once (the first
+    migrates, the others wait for it and find the database at head)."""
+    if current_revision(url) == HEAD:
+        return MigrationReport(applied=[], head=HEAD)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    migrations = read_migrations(str(_folder_for(url)))
-    with _exclusive(url):
-        backend = get_backend(sync_url(url) if is_postgres(url) else url)
+    child = subprocess.run(  # noqa: S603 - our own module, the URL as one argument
+        [sys.executable, "-m", "storage.migrations", url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if child.returncode == EXIT_REFUSED:
+        raise SchemaRefused(child.stderr.strip())
+    if child.returncode != 0:
+        raise MigrationFailed(f"migrating the database failed:\n{child.stderr.strip()}")
+    return MigrationReport(applied=child.stdout.split(), head=HEAD)
+
+
+def current_revision(url: str) -> str | None:
+    """The revision recorded in the database, or None (no database yet, never migrated by
+    Alembic, or unreadable: the migration process then finds out which)."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            return None
         try:
-            with backend.lock():
-                pending = backend.to_apply(migrations)
-                applied = [migration.id for migration in pending]
-                backend.apply_migrations(pending)
-        finally:
-            backend.connection.close()
-    current = [migration.id for migration in migrations]
-    return MigrationReport(applied=applied, current=current)
-
-
-@contextmanager
-def _exclusive(url: str) -> Iterator[None]:
-    """On PostgreSQL, one migrating process at a time: yoyo's own lock is a row in a table
-    it first creates, and two processes creating that table at once collide."""
-    if not is_postgres(url):
-        yield
-        return
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return None
         try:
-            yield
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.Error:
+            return None
         finally:
-            connection.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+            connection.close()
+        return None if row is None else str(row[0])
+    if is_postgres(url):
+        # Imported here: a bot on SQLite never needs the synchronous PostgreSQL driver.
+        import psycopg
+
+        try:
+            with psycopg.connect(url) as server:
+                row = server.execute("SELECT version_num FROM alembic_version").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+        return None if row is None else str(row[0])
+    raise NotImplementedError(f"no migrations for {url.split(':', 1)[0]}")

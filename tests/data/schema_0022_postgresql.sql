@@ -1,367 +1,367 @@
 table api_tokens
-  column id bigint not null identity by default
-  column name text not null
-  column token_hash text not null
-  column prefix text not null
-  column created_at text not null
-  column revoked_at text
-  column last_used_at text
-  column scopes text not null default 'purchases refunds customers:read'::text
+  column id: bigint | not null | identity by default
+  column name: text | not null
+  column token_hash: text | not null
+  column prefix: text | not null
+  column created_at: text | not null
+  column revoked_at: text
+  column last_used_at: text
+  column scopes: text | not null | default 'purchases refunds customers:read'::text
   constraint api_tokens_pkey PRIMARY KEY (id)
   constraint api_tokens_token_hash_key UNIQUE (token_hash)
 table audit
-  column id bigint not null identity by default
-  column at text not null
-  column actor bigint
-  column via text not null
-  column action text not null
-  column subject text
-  column before text
-  column after text
+  column id: bigint | not null | identity by default
+  column at: text | not null
+  column actor: bigint
+  column via: text | not null
+  column action: text | not null
+  column subject: text
+  column before: text
+  column after: text
   constraint audit_pkey PRIMARY KEY (id)
 table broadcast_recipients
-  column broadcast_id bigint not null
-  column customer_id bigint not null
-  column state text not null default 'pending'::text
-  column attempts bigint not null default 0
-  column not_before text
-  column message_id bigint
-  column error text
-  column at text
-  column payload text
+  column broadcast_id: bigint | not null
+  column customer_id: bigint | not null
+  column state: text | not null | default 'pending'::text
+  column attempts: bigint | not null | default 0
+  column not_before: text
+  column message_id: bigint
+  column error: text
+  column at: text
+  column payload: text
   constraint broadcast_recipients_broadcast_id_fkey FOREIGN KEY (broadcast_id) REFERENCES broadcasts(id)
   constraint broadcast_recipients_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint broadcast_recipients_pkey PRIMARY KEY (broadcast_id, customer_id)
   constraint broadcast_recipients_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'blocked'::text, 'skipped'::text])))
 table broadcasts
-  column id bigint not null identity by default
-  column text text not null
-  column photo text
-  column photo_file_id text
-  column buttons text
-  column segment text not null default 'all'::text
-  column state text not null default 'draft'::text
-  column created_by text not null
-  column created_at text not null
-  column send_at text
-  column started_at text
-  column finished_at text
-  column total bigint
-  column resent bigint not null default 0
-  column progress_chat_id bigint
-  column progress_message_id bigint
-  column campaign text
-  column texts text
+  column id: bigint | not null | identity by default
+  column text: text | not null
+  column photo: text
+  column photo_file_id: text
+  column buttons: text
+  column segment: text | not null | default 'all'::text
+  column state: text | not null | default 'draft'::text
+  column created_by: text | not null
+  column created_at: text | not null
+  column send_at: text
+  column started_at: text
+  column finished_at: text
+  column total: bigint
+  column resent: bigint | not null | default 0
+  column progress_chat_id: bigint
+  column progress_message_id: bigint
+  column campaign: text
+  column texts: text
   constraint broadcasts_pkey PRIMARY KEY (id)
   constraint broadcasts_state_check CHECK ((state = ANY (ARRAY['draft'::text, 'scheduled'::text, 'sending'::text, 'paused'::text, 'done'::text, 'cancelled'::text])))
 table campaign_deliveries
-  column campaign text not null
-  column customer_id bigint not null
-  column period text not null
-  column broadcast_id bigint not null
-  column queued_at text not null
+  column campaign: text | not null
+  column customer_id: bigint | not null
+  column period: text | not null
+  column broadcast_id: bigint | not null
+  column queued_at: text | not null
   constraint campaign_deliveries_broadcast_id_fkey FOREIGN KEY (broadcast_id) REFERENCES broadcasts(id)
   constraint campaign_deliveries_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint campaign_deliveries_pkey PRIMARY KEY (campaign, customer_id, period)
 table customer_tags
-  column customer_id bigint not null
-  column tag text not null
+  column customer_id: bigint | not null
+  column tag: text | not null
   constraint customer_tags_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint customer_tags_pkey PRIMARY KEY (customer_id, tag)
 table customers
-  column id bigint not null identity by default
-  column telegram_id bigint
-  column first_name text
-  column last_name text
-  column username text
-  column telegram_language text
-  column language text
-  column first_seen text not null
-  column last_seen text not null
-  column consent_promotions bigint not null default 1
-  column consent_surveys bigint not null default 1
-  column start_payload text
-  column reachable bigint not null default 1
-  column unreachable_since text
-  column card_code text
-  column referral_code text
-  column tier text
-  column birthday text
-  column phone text
-  column consents_changed_at text
-  column forgotten_at text
-  column promotions_opted_in_at text
+  column id: bigint | not null | identity by default
+  column telegram_id: bigint
+  column first_name: text
+  column last_name: text
+  column username: text
+  column telegram_language: text
+  column language: text
+  column first_seen: text | not null
+  column last_seen: text | not null
+  column consent_promotions: bigint | not null | default 1
+  column consent_surveys: bigint | not null | default 1
+  column start_payload: text
+  column reachable: bigint | not null | default 1
+  column unreachable_since: text
+  column card_code: text
+  column referral_code: text
+  column tier: text
+  column birthday: text
+  column phone: text
+  column consents_changed_at: text
+  column forgotten_at: text
+  column promotions_opted_in_at: text
   constraint customers_pkey PRIMARY KEY (id)
   constraint customers_telegram_id_key UNIQUE (telegram_id)
 table erased_telegram_ids
-  column id_hash text not null
-  column erased_at text not null
+  column id_hash: text | not null
+  column erased_at: text | not null
   constraint erased_telegram_ids_pkey PRIMARY KEY (id_hash)
 table faq_entries
-  column id text not null
-  column position bigint not null
-  column document text not null
-  column updated_at text not null
+  column id: text | not null
+  column position: bigint | not null
+  column document: text | not null
+  column updated_at: text | not null
   constraint faq_entries_pkey PRIMARY KEY (id)
 table faq_queries
-  column id bigint not null identity by default
-  column customer_id bigint
-  column at text not null
-  column language text
-  column text text not null
-  column entry_id text
-  column score double precision
-  column confident bigint not null
-  column outcome text not null
-  column feedback text
+  column id: bigint | not null | identity by default
+  column customer_id: bigint
+  column at: text | not null
+  column language: text
+  column text: text | not null
+  column entry_id: text
+  column score: double precision
+  column confident: bigint | not null
+  column outcome: text | not null
+  column feedback: text
   constraint faq_queries_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id) ON DELETE SET NULL
   constraint faq_queries_pkey PRIMARY KEY (id)
 table faq_vectors
-  column model text not null
-  column text_hash text not null
-  column vector bytea not null
+  column model: text | not null
+  column text_hash: text | not null
+  column vector: bytea | not null
   constraint faq_vectors_pkey PRIMARY KEY (model, text_hash)
 table fsm_states
-  column storage_key text not null
-  column chat_id bigint not null
-  column user_id bigint not null
-  column state text
-  column data text not null default '{}'::text
-  column updated_at text not null
+  column storage_key: text | not null
+  column chat_id: bigint | not null
+  column user_id: bigint | not null
+  column state: text
+  column data: text | not null | default '{}'::text
+  column updated_at: text | not null
   constraint fsm_states_pkey PRIMARY KEY (storage_key)
 table installation_secrets
-  column name text not null
-  column value text not null
-  column created_at text not null
+  column name: text | not null
+  column value: text | not null
+  column created_at: text | not null
   constraint installation_secrets_pkey PRIMARY KEY (name)
 table interactions
-  column id bigint not null identity by default
-  column customer_id bigint not null
-  column at text not null
-  column direction text not null
-  column kind text not null
-  column text text
-  column update_id bigint
-  column message_id bigint
-  column status text not null default 'received'::text
-  column error text
-  column meta text
-  column outbound_key text
+  column id: bigint | not null | identity by default
+  column customer_id: bigint | not null
+  column at: text | not null
+  column direction: text | not null
+  column kind: text | not null
+  column text: text
+  column update_id: bigint
+  column message_id: bigint
+  column status: text | not null | default 'received'::text
+  column error: text
+  column meta: text
+  column outbound_key: text
   constraint interactions_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id) ON DELETE CASCADE
   constraint interactions_direction_check CHECK ((direction = ANY (ARRAY['in'::text, 'out'::text])))
   constraint interactions_pkey PRIMARY KEY (id)
 table job_runs
-  column job text not null
-  column run_key text not null
-  column started_at text not null
-  column finished_at text
-  column result text
+  column job: text | not null
+  column run_key: text | not null
+  column started_at: text | not null
+  column finished_at: text
+  column result: text
   constraint job_runs_pkey PRIMARY KEY (job, run_key)
 table lot_usage
-  column rowid bigint not null identity always
-  column entry_id bigint not null
-  column lot_id bigint not null
-  column points bigint not null
+  column rowid: bigint | not null | identity always
+  column entry_id: bigint | not null
+  column lot_id: bigint | not null
+  column points: bigint | not null
   constraint lot_usage_entry_id_fkey FOREIGN KEY (entry_id) REFERENCES points_entries(id)
   constraint lot_usage_lot_id_fkey FOREIGN KEY (lot_id) REFERENCES points_entries(id)
   constraint lot_usage_pkey PRIMARY KEY (rowid)
   constraint lot_usage_points_check CHECK ((points <> 0))
 table nps_invitations
-  column survey_id bigint not null
-  column customer_id bigint not null
-  column invited_at text not null
+  column survey_id: bigint | not null
+  column customer_id: bigint | not null
+  column invited_at: text | not null
   constraint nps_invitations_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint nps_invitations_pkey PRIMARY KEY (survey_id, customer_id)
   constraint nps_invitations_survey_id_fkey FOREIGN KEY (survey_id) REFERENCES nps_surveys(id)
 table nps_responses
-  column survey_id bigint not null
-  column customer_id bigint not null
-  column score bigint not null
-  column reason text
-  column answered_at text not null
+  column survey_id: bigint | not null
+  column customer_id: bigint | not null
+  column score: bigint | not null
+  column reason: text
+  column answered_at: text | not null
   constraint nps_responses_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint nps_responses_pkey PRIMARY KEY (survey_id, customer_id)
   constraint nps_responses_score_check CHECK (((score >= 0) AND (score <= 10)))
   constraint nps_responses_survey_id_fkey FOREIGN KEY (survey_id) REFERENCES nps_surveys(id)
 table nps_surveys
-  column id bigint not null identity by default
-  column created_at text not null
-  column created_by bigint
-  column recipients bigint not null
-  column segment text not null default 'all'::text
-  column origin text not null default 'admin'::text
+  column id: bigint | not null | identity by default
+  column created_at: text | not null
+  column created_by: bigint
+  column recipients: bigint | not null
+  column segment: text | not null | default 'all'::text
+  column origin: text | not null | default 'admin'::text
   constraint nps_surveys_pkey PRIMARY KEY (id)
 table outbox
-  column id bigint not null identity by default
-  column customer_id bigint not null
-  column kind text not null
-  column payload text not null
-  column dedupe_key text
-  column created_at text not null
-  column not_before text not null
-  column state text not null default 'pending'::text
-  column attempts bigint not null default 0
-  column sent_at text
-  column error text
+  column id: bigint | not null | identity by default
+  column customer_id: bigint | not null
+  column kind: text | not null
+  column payload: text | not null
+  column dedupe_key: text
+  column created_at: text | not null
+  column not_before: text | not null
+  column state: text | not null | default 'pending'::text
+  column attempts: bigint | not null | default 0
+  column sent_at: text
+  column error: text
   constraint outbox_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint outbox_dedupe_key_key UNIQUE (dedupe_key)
   constraint outbox_pkey PRIMARY KEY (id)
   constraint outbox_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'sent'::text, 'failed'::text])))
 table points_entries
-  column id bigint not null identity by default
-  column customer_id bigint not null
-  column at text not null
-  column delta bigint not null
-  column reason text not null
-  column source text
-  column idempotency_key text
-  column is_lot bigint not null default 0
-  column expires_at text
-  column note text
+  column id: bigint | not null | identity by default
+  column customer_id: bigint | not null
+  column at: text | not null
+  column delta: bigint | not null
+  column reason: text | not null
+  column source: text
+  column idempotency_key: text
+  column is_lot: bigint | not null | default 0
+  column expires_at: text
+  column note: text
   constraint points_entries_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint points_entries_delta_check CHECK ((delta <> 0))
   constraint points_entries_idempotency_key_key UNIQUE (idempotency_key)
   constraint points_entries_pkey PRIMARY KEY (id)
 table processed_updates
-  column update_id bigint not null
-  column received_at text not null
-  column state text not null default 'received'::text
-  column claim text
-  column finished_at text
+  column update_id: bigint | not null
+  column received_at: text | not null
+  column state: text | not null | default 'received'::text
+  column claim: text
+  column finished_at: text
   constraint processed_updates_pkey PRIMARY KEY (update_id)
   constraint processed_updates_state_check CHECK ((state = ANY (ARRAY['received'::text, 'done'::text, 'orphaned'::text])))
 table purchases
-  column id bigint not null identity by default
-  column order_id text not null
-  column customer_id bigint not null
-  column amount_minor bigint not null
-  column currency text not null
-  column purchased_at text not null
-  column recorded_at text not null
-  column points bigint not null
-  column balance_after bigint not null
-  column tier text
-  column recorded_by text not null
-  column purchased_epoch bigint
+  column id: bigint | not null | identity by default
+  column order_id: text | not null
+  column customer_id: bigint | not null
+  column amount_minor: bigint | not null
+  column currency: text | not null
+  column purchased_at: text | not null
+  column recorded_at: text | not null
+  column points: bigint | not null
+  column balance_after: bigint | not null
+  column tier: text
+  column recorded_by: text | not null
+  column purchased_epoch: bigint
   constraint purchases_amount_minor_check CHECK ((amount_minor > 0))
   constraint purchases_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint purchases_order_id_key UNIQUE (order_id)
   constraint purchases_pkey PRIMARY KEY (id)
 table redemptions
-  column id bigint not null identity by default
-  column code text not null
-  column customer_id bigint not null
-  column reward_id text
-  column points bigint not null
-  column created_at text not null
-  column expires_at text not null
-  column state text not null default 'issued'::text
-  column closed_at text
-  column confirmed_by bigint
-  column sale_amount_minor bigint
+  column id: bigint | not null | identity by default
+  column code: text | not null
+  column customer_id: bigint | not null
+  column reward_id: text
+  column points: bigint | not null
+  column created_at: text | not null
+  column expires_at: text | not null
+  column state: text | not null | default 'issued'::text
+  column closed_at: text
+  column confirmed_by: bigint
+  column sale_amount_minor: bigint
   constraint redemptions_code_key UNIQUE (code)
   constraint redemptions_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint redemptions_pkey PRIMARY KEY (id)
   constraint redemptions_points_check CHECK ((points > 0))
   constraint redemptions_state_check CHECK ((state = ANY (ARRAY['issued'::text, 'confirmed'::text, 'expired'::text, 'cancelled'::text])))
 table referrals
-  column referee_id bigint not null
-  column referrer_id bigint not null
-  column attributed_at text not null
-  column converted_at text
-  column order_id text
-  column referrer_points bigint not null default 0
-  column referee_points bigint not null default 0
-  column reversed_at text
+  column referee_id: bigint | not null
+  column referrer_id: bigint | not null
+  column attributed_at: text | not null
+  column converted_at: text
+  column order_id: text
+  column referrer_points: bigint | not null | default 0
+  column referee_points: bigint | not null | default 0
+  column reversed_at: text
   constraint referrals_pkey PRIMARY KEY (referee_id)
   constraint referrals_referee_id_fkey FOREIGN KEY (referee_id) REFERENCES customers(id)
   constraint referrals_referrer_id_fkey FOREIGN KEY (referrer_id) REFERENCES customers(id)
 table refunds
-  column id bigint not null identity by default
-  column refund_key text not null
-  column purchase_id bigint not null
-  column amount_minor bigint not null
-  column points_reversed bigint not null
-  column points_uncollected bigint not null default 0
-  column balance_after bigint not null
-  column at text not null
+  column id: bigint | not null | identity by default
+  column refund_key: text | not null
+  column purchase_id: bigint | not null
+  column amount_minor: bigint | not null
+  column points_reversed: bigint | not null
+  column points_uncollected: bigint | not null | default 0
+  column balance_after: bigint | not null
+  column at: text | not null
   constraint refunds_amount_minor_check CHECK ((amount_minor > 0))
   constraint refunds_pkey PRIMARY KEY (id)
   constraint refunds_purchase_id_fkey FOREIGN KEY (purchase_id) REFERENCES purchases(id)
   constraint refunds_refund_key_key UNIQUE (refund_key)
 table request_fingerprints
-  column kind text not null
-  column request_key text not null
-  column fields text not null
-  column result text
-  column created_at text not null
+  column kind: text | not null
+  column request_key: text | not null
+  column fields: text | not null
+  column result: text
+  column created_at: text | not null
   constraint request_fingerprints_pkey PRIMARY KEY (kind, request_key)
 table reviews
-  column id bigint not null identity by default
-  column customer_id bigint not null
-  column purchase_id bigint
-  column stars bigint not null
-  column text text
-  column photo text
-  column source text not null
-  column created_at text not null
-  column updated_at text not null
-  column published_at text
-  column published_message_id bigint
+  column id: bigint | not null | identity by default
+  column customer_id: bigint | not null
+  column purchase_id: bigint
+  column stars: bigint | not null
+  column text: text
+  column photo: text
+  column source: text | not null
+  column created_at: text | not null
+  column updated_at: text | not null
+  column published_at: text
+  column published_message_id: bigint
   constraint reviews_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint reviews_pkey PRIMARY KEY (id)
   constraint reviews_purchase_id_fkey FOREIGN KEY (purchase_id) REFERENCES purchases(id)
   constraint reviews_stars_check CHECK (((stars >= 1) AND (stars <= 5)))
 table roles
-  column telegram_id bigint not null
-  column role text not null
-  column granted_by bigint
-  column granted_at text not null
+  column telegram_id: bigint | not null
+  column role: text | not null
+  column granted_by: bigint
+  column granted_at: text | not null
   constraint roles_pkey PRIMARY KEY (telegram_id, role)
   constraint roles_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'agent'::text, 'cashier'::text])))
 table support_relays
-  column source_chat_id bigint not null
-  column source_message_id bigint not null
-  column target_chat_id bigint not null
-  column target_message_id bigint not null
-  column customer_id bigint not null
+  column source_chat_id: bigint | not null
+  column source_message_id: bigint | not null
+  column target_chat_id: bigint | not null
+  column target_message_id: bigint | not null
+  column customer_id: bigint | not null
   constraint support_relays_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint support_relays_pkey PRIMARY KEY (source_chat_id, source_message_id)
 table support_topics
-  column customer_id bigint not null
-  column chat_id bigint not null
-  column thread_id bigint not null
-  column created_at text not null
+  column customer_id: bigint | not null
+  column chat_id: bigint | not null
+  column thread_id: bigint | not null
+  column created_at: text | not null
   constraint support_topics_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint support_topics_pkey PRIMARY KEY (customer_id)
 table tickets
-  column id bigint not null identity by default
-  column customer_id bigint not null
-  column status text not null default 'open'::text
-  column source text not null
-  column opened_at text not null
-  column assignee_id bigint
-  column assignee_name text
-  column first_response_at text
-  column closed_at text
-  column closed_by bigint
-  column rating bigint
-  column rating_comment text
-  column rated_at text
-  column reminded_at text
-  column card_message_id bigint
+  column id: bigint | not null | identity by default
+  column customer_id: bigint | not null
+  column status: text | not null | default 'open'::text
+  column source: text | not null
+  column opened_at: text | not null
+  column assignee_id: bigint
+  column assignee_name: text
+  column first_response_at: text
+  column closed_at: text
+  column closed_by: bigint
+  column rating: bigint
+  column rating_comment: text
+  column rated_at: text
+  column reminded_at: text
+  column card_message_id: bigint
   constraint tickets_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers(id)
   constraint tickets_pkey PRIMARY KEY (id)
   constraint tickets_rating_check CHECK (((rating >= 1) AND (rating <= 5)))
 table webhook_inbox
-  column update_id bigint not null
-  column payload text
-  column received_at text not null
-  column state text not null default 'pending'::text
-  column claimed_by text
-  column claimed_at text
-  column attempts integer not null default 0
-  column finished_at text
+  column update_id: bigint | not null
+  column payload: text
+  column received_at: text | not null
+  column state: text | not null | default 'pending'::text
+  column claimed_by: text
+  column claimed_at: text
+  column attempts: integer | not null | default 0
+  column finished_at: text
   constraint webhook_inbox_pkey PRIMARY KEY (update_id)
   constraint webhook_inbox_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'done'::text])))
 index api_tokens_active_name: CREATE UNIQUE INDEX api_tokens_active_name ON public.api_tokens USING btree (name) WHERE (revoked_at IS NULL)

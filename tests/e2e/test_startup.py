@@ -1,11 +1,14 @@
-"""Start-up: the bot answers at once while its FAQ model warms up in the background, and a
-restart loads the model's graph from the cache instead of building it again."""
+"""Start-up: the bot answers at once while its FAQ model warms up in the background, a
+restart loads the model's graph from the cache instead of building it again, and a database
+of the releases before Alembic is taken over as it is."""
 
 import aiohttp
 
 from bot.app import FAQ_WARM_UP_GATE_VARIABLE
+from storage.migrations import HEAD, current_revision
 from tests import databases
 from tests.e2e.harness import FAQ_WARMED_UP, BotProcess
+from tests.yoyo_era import yoyo_era_database
 
 # The model-free matcher only half-recognises this (it offers a choice); the model answers.
 PARAPHRASE = "my parcel hasn't shown up yet"
@@ -78,4 +81,45 @@ async def test_a_restart_loads_the_model_from_the_cache(own_emulator, tmp_path):
     leo.send_text(PARAPHRASE)
     answer = await leo.next_message(timeout=10)
     assert ORDER_STATUS_ANSWER in answer["text"]
+    assert await bot.stop() == 0
+
+
+async def test_a_bot_on_a_database_of_the_yoyo_releases_starts_and_knows_its_customers(
+    own_emulator, tmp_path
+):
+    (tmp_path / "bot").mkdir()
+    url = databases.fresh_database_url(tmp_path / "bot")
+    yoyo_era_database(url)
+    ann = own_emulator.add_user(first_name="Ann", language_code="en")
+    first_seen = "2026-01-02 03:04:05.000000"
+    databases.query(
+        url,
+        "INSERT INTO customers (telegram_id, first_name, language, first_seen, last_seen)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (ann.id, "Ann", "en", first_seen, first_seen),
+    )
+    bot = BotProcess(own_emulator, tmp_path / "bot", env={"DATABASE_URL": url})
+    await bot.start(wait_for_faq=False)
+    assert current_revision(url) == HEAD
+
+    ann.send_text("/start")
+    assert (await ann.next_message(timeout=10))["text"]
+    await own_emulator.wait_for(
+        lambda: (
+            databases.value(
+                url,
+                "SELECT COUNT(*) FROM interactions i JOIN customers c ON c.id = i.customer_id"
+                " WHERE c.telegram_id = ? AND i.direction = 'in'",
+                (ann.id,),
+            )
+            == 1
+        ),
+        timeout=10,
+    )
+    # The same customer as before the upgrade, not a new one.
+    assert databases.rows(
+        url, "SELECT first_name, first_seen FROM customers WHERE telegram_id = ?", (ann.id,)
+    ) == [("Ann", first_seen)]
+    shown = await bot.customer(ann.id)
+    assert shown["first_seen"].startswith("2026-01-02")
     assert await bot.stop() == 0

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
-from yoyo import get_backend, read_migrations
 
 from bot.http.api.schemas import AdjustIn, ApiLimits, PurchaseIn
 from bot.services.access import CLI
@@ -17,11 +16,9 @@ from bot.services.loyalty.purchases import CustomerRef, PurchaseRequest, Purchas
 from bot.services.loyalty.rules import load_rules
 from bot.services.loyalty.service import LoyaltyService
 from storage.clock import utcnow
-from storage.migrations import _folder_for, apply_migrations
-from storage.postgres import is_postgres, sync_url
 from storage.repositories import TelegramProfile
 from storage.unit_of_work import open_storage
-from tests.databases import fresh_database_url, query
+from tests.databases import migrated_database_url, query
 
 RULES = load_rules()
 
@@ -99,20 +96,13 @@ async def test_an_adjustment_key_answers_its_first_result_or_a_conflict(storage,
 
 
 async def test_tokens_have_scopes_and_old_tokens_keep_a_tills_three(tmp_path):
-    url = fresh_database_url(tmp_path)
-    migrations = read_migrations(str(_folder_for(url)))
-    backend = get_backend(sync_url(url) if is_postgres(url) else url)
-    try:
-        with backend.lock():
-            backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id < "0014")))
-    finally:
-        backend.connection.close()
+    url = migrated_database_url(tmp_path)
+    # A token as stored before scopes existed: no scopes given, the schema's default applies.
     query(
         url,
         "INSERT INTO api_tokens (name, token_hash, prefix, created_at) VALUES (?, ?, ?, ?)",
         ("old-till", hash_token("lsb_old"), "lsb_old", "2026-01-01 00:00:00.000000"),
     )
-    apply_migrations(url)
     storage = await open_storage(url)
     try:
         tokens = ApiTokenService(storage)

@@ -1,5 +1,6 @@
 """The customer's loyalty screens as pure functions: formatting, labels, links, tier progress."""
 
+import re
 import struct
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -116,14 +117,10 @@ def test_reasons_read_as_people_say_them(english):
 
 
 def test_every_ledger_reason_has_a_label():
-    schema = ROOT / "storage" / "migrations" / "sqlite" / "0004_loyalty.sql"
-    with schema.open(encoding="utf-8") as source:
-        listed = next(line for line in source if "purchase, refund, welcome" in line)
-    reasons = {word.strip() for word in listed.split("--", 1)[1].split(",")}
-    for later in sorted(schema.parent.glob("*.sql")):
-        for line in later.read_text(encoding="utf-8").splitlines():
-            if line.startswith("-- Ledger reasons added:"):
-                reasons |= {word.strip() for word in line.split(":", 1)[1].split(",")}
+    source = (ROOT / "storage" / "schema.py").read_text(encoding="utf-8")
+    listed = re.search(r"# Ledger reasons:(.*(?:\n\s*#.*)*)", source)
+    assert listed is not None
+    reasons = {word.strip(" #\n") for word in listed.group(1).split(",")} - {""}
     assert reasons == set(texts.REASONS)
 
 

@@ -1,0 +1,87 @@
+"""One schema source: what Alembic builds, and how databases of earlier releases come over.
+
+tests/data/schema_0022_{sqlite,postgresql}.sql hold what the yoyo migrations 0001…0022 built
+(tests/data/README.md): a new database must have exactly that, column order, types, defaults,
+constraints, indexes, triggers and functions included, on the engine under test.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bot.cli import main as cli_main
+from bot.config import load_settings
+from storage.migrations import HEAD, SchemaRefused, apply_migrations, current_revision
+from storage.migrations.upgrade import BASELINE, YOYO_MIGRATIONS, revisions
+from tests.databases import fresh_database_url, migrated_database_url, query
+from tests.schema_dump import dump
+from tests.yoyo_era import frozen_schema, yoyo_era_database
+
+
+def test_a_new_database_has_the_frozen_schema_and_is_at_head(tmp_path):
+    url = fresh_database_url(tmp_path)
+    assert current_revision(url) is None
+    report = apply_migrations(url)
+    assert report.applied == revisions()
+    assert dump(url) == frozen_schema()
+    assert current_revision(url) == HEAD
+    assert apply_migrations(url).applied == []  # at head: nothing to do, and nothing done
+
+
+def test_the_bot_process_never_holds_sqlalchemy_nor_alembic(tmp_path):
+    # A new database is migrated by a child process; one at head is only read.
+    url = fresh_database_url(tmp_path)
+    script = (
+        "import json, sys; from storage.migrations import apply_migrations; "
+        "reports = [apply_migrations(sys.argv[1]).applied for _ in range(2)]; "
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic'}); "
+        "print(json.dumps([reports, loaded]))"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script, url], capture_output=True, text=True, check=True
+    )
+    assert json.loads(child.stdout) == [[revisions(), []], []]
+
+
+def test_head_is_the_newest_revision():
+    assert revisions()[-1] == HEAD
+    assert revisions()[0] == BASELINE
+
+
+def test_a_database_of_the_yoyo_releases_is_stamped_and_keeps_its_rows(tmp_path):
+    url = fresh_database_url(tmp_path)
+    yoyo_era_database(url)
+    query(
+        url,
+        "INSERT INTO customers (telegram_id, first_name, first_seen, last_seen)"
+        " VALUES (?, ?, ?, ?)",
+        (42, "Ann", "2026-01-01 00:00:00.000000", "2026-01-01 00:00:00.000000"),
+    )
+    report = apply_migrations(url)
+    assert report.applied == revisions()[revisions().index(BASELINE) + 1 :]
+    assert current_revision(url) == HEAD
+    # The revisions after the baseline bring it where a new database starts.
+    assert dump(url) == dump(migrated_database_url(tmp_path / "new"))
+    assert query(url, "SELECT telegram_id, first_name FROM customers") == [
+        {"telegram_id": 42, "first_name": "Ann"}
+    ]
+
+
+def test_a_half_migrated_yoyo_database_is_refused_with_exit_2(tmp_path, capsys):
+    url = fresh_database_url(tmp_path)
+    yoyo_era_database(url, applied=YOYO_MIGRATIONS[:13])
+    child = subprocess.run(
+        [sys.executable, "-m", "storage.migrations", url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert child.returncode == 2
+    assert "0013_ops" in child.stderr and "half-migrated" in child.stderr
+    with pytest.raises(SchemaRefused, match="0022_ticket_cards"):
+        apply_migrations(url)
+    assert cli_main(["migrate"], load_settings({"DATABASE_URL": url}, env_file=None)) == 2
+    assert "half-migrated" in capsys.readouterr().err
+    assert current_revision(url) is None  # left as it was
