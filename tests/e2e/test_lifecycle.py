@@ -71,7 +71,7 @@ async def test_migrate_and_customer_show_from_the_cli(own_emulator, tmp_path):
     bot = BotProcess(own_emulator, tmp_path)
     migrated = await bot.cli("migrate")
     assert migrated.returncode == 0
-    assert "0001_initial" in migrated.stdout
+    assert "0023_baseline" in migrated.stdout
     again = await bot.cli("migrate")
     assert "nothing to apply" in again.stdout
     missing = await bot.cli("customer", "show", "12345")
