@@ -64,6 +64,8 @@ SQLITE_WAIT = 120
 def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_ROOT))
+    # `revision(..., rev_id="0024_what")` writes versions/r0024_what.py, as they are named.
+    config.set_main_option("file_template", "r%%(rev)s")
     config.attributes["connection"] = connection
     return config
 
