@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import traceback
 from contextlib import chdir, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from functools import cache
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,8 @@ from bot.cli import main as cli_main
 from bot.config import SettingsError, load_settings
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
+from bot.services.faq.matcher import default_embedder
+from bot.services.faq.model_cache import APPLICATION_DIRECTORY, CACHE_FILE_NAME
 from tests.databases import fresh_database_url
 
 TOKEN = "123456789:AAH-test-token-000000000000000000000"
@@ -52,8 +58,12 @@ class BotProcess:
         *,
         admin_ids: tuple[int, ...] = (),
         env: dict[str, str] | None = None,
+        faq_model_cache: bool = True,
     ) -> None:
+        """faq_model_cache: start with the FAQ model's graph already built and cached, as every
+        start after a bot's first finds it (False: the first start builds it, as in production)."""
         self.emulator = emulator
+        self.faq_model_cache = faq_model_cache
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         BotProcess.created.append(self)
@@ -63,6 +73,10 @@ class BotProcess:
         self.database = workdir / "bot.sqlite3"
         self.database_url = (env or {}).get("DATABASE_URL") or fresh_database_url(workdir)
         self.log_path = workdir / "bot.log"
+        # The log read so far (log() reads only what was appended since).
+        self._log_read = 0
+        self._log_text = ""
+        self._log_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.http_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.http_port}"
         self.env = {
@@ -89,6 +103,8 @@ class BotProcess:
         background, as scenarios that ask questions expect."""
         calls_before = len(self.emulator.calls)
         warm_before = self.log().count(FAQ_WARMED_UP)
+        if self.faq_model_cache:
+            self._place_faq_model_cache()
         with self.log_path.open("ab") as log_file:  # the child keeps its own descriptor
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -128,8 +144,32 @@ class BotProcess:
     async def kill(self) -> int:
         return await self.stop(signal.SIGKILL)
 
+    def _place_faq_model_cache(self) -> None:
+        """A copy of the graph this test process built once, where the bot looks for it
+        (bot/services/faq/model_cache.py): beside its SQLite file, else under its
+        XDG_CACHE_HOME. A file already there (a restart) is left alone."""
+        built = built_faq_model_cache()
+        url = self.env["DATABASE_URL"]
+        if url.startswith("sqlite:///"):
+            directory = (self.workdir / url.removeprefix("sqlite:///")).parent
+        else:
+            directory = Path(self.env["XDG_CACHE_HOME"]) / APPLICATION_DIRECTORY
+        if built is not None and not (directory / CACHE_FILE_NAME).exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(built, directory / CACHE_FILE_NAME)
+
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        """Everything the bot has logged so far. Read incrementally: start-up and scenarios
+        poll it every 50 ms, and re-reading a log of megabytes each time cost CPU."""
+        try:
+            with self.log_path.open("rb") as log_file:
+                log_file.seek(self._log_read)
+                fresh = log_file.read()
+        except FileNotFoundError:
+            return self._log_text
+        self._log_read += len(fresh)
+        self._log_text += self._log_decoder.decode(fresh)
+        return self._log_text
 
     async def cli(self, *arguments: str, stdin: str = "") -> CliResult:
         """`python -m bot ARGUMENTS` with this bot's settings, run in the test's own process
@@ -186,6 +226,17 @@ def run_cli_in_process(
         finally:
             sys.stdin = saved_stdin
     return CliResult(returncode, stdout.getvalue(), stderr.getvalue())
+
+
+@cache
+def built_faq_model_cache() -> Path | None:
+    """The FAQ model's graph built once per test process (once per xdist worker), as the bot
+    builds and caches it on its first start: bots then load it instead of each spending
+    seconds of CPU building the same graph. None where this machine has no model."""
+    directory = Path(tempfile.mkdtemp(prefix="faq-model-cache-"))
+    default_embedder(directory)
+    path = directory / CACHE_FILE_NAME
+    return path if path.exists() else None
 
 
 def free_port() -> int:

