@@ -53,6 +53,8 @@ SUBCOMMANDS: dict[tuple[str, str], str] = {
     ("customer", "forget"): "bot.cli.privacy",
 }
 DEFAULT_COMMAND = "run"
+# Commands that speak to Telegram with the bot's own token: without one they stop at once.
+TOKEN_COMMANDS = frozenset({"run"})
 
 Runner = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -87,8 +89,15 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     named = next((word for word in argv if not word.startswith("-")), None)
     if named is None and not {"-h", "--help"} & set(argv):
         named = DEFAULT_COMMAND
-    arguments = build_parser(named).parse_args(argv)
     try:
+        if settings is None and not {"-h", "--help"} & set(argv):
+            # Settings first: a misconfigured start is told in a fraction of a second, before
+            # the command's module imports aiogram and the FAQ model's libraries (seconds).
+            settings = load_settings()
+            configure_logging(settings.logging.level, settings.logging.format)
+            if named in TOKEN_COMMANDS:
+                settings.require_token()
+        arguments = build_parser(named).parse_args(argv)
         if settings is None:
             settings = load_settings()
             configure_logging(settings.logging.level, settings.logging.format)
