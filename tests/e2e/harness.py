@@ -27,7 +27,11 @@ from bot.config import SettingsError, load_settings
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
 from bot.services.faq.matcher import default_embedder
-from bot.services.faq.model_cache import APPLICATION_DIRECTORY, CACHE_FILE_NAME
+from bot.services.faq.model_cache import (
+    APPLICATION_DIRECTORY,
+    CACHE_FILE_NAME,
+    CACHE_FILE_NAMES,
+)
 from tests.databases import fresh_database_url
 
 TOKEN = "123456789:AAH-test-token-000000000000000000000"
@@ -156,7 +160,8 @@ class BotProcess:
             directory = Path(self.env["XDG_CACHE_HOME"]) / APPLICATION_DIRECTORY
         if built is not None and not (directory / CACHE_FILE_NAME).exists():
             directory.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(built, directory / CACHE_FILE_NAME)
+            for name in CACHE_FILE_NAMES:  # the manifest, the graph and its weights
+                shutil.copyfile(built / name, directory / name)
 
     def log(self) -> str:
         """Everything the bot has logged so far. Read incrementally: start-up and scenarios
@@ -230,13 +235,12 @@ def run_cli_in_process(
 
 @cache
 def built_faq_model_cache() -> Path | None:
-    """The FAQ model's graph built once per test process (once per xdist worker), as the bot
-    builds and caches it on its first start: bots then load it instead of each spending
-    seconds of CPU building the same graph. None where this machine has no model."""
+    """Where the FAQ model's graph lies, built once per test process (once per xdist worker)
+    as the bot builds and caches it on its first start: bots then load it instead of each
+    spending seconds of CPU building the same graph. None where this machine has no model."""
     directory = Path(tempfile.mkdtemp(prefix="faq-model-cache-"))
     default_embedder(directory)
-    path = directory / CACHE_FILE_NAME
-    return path if path.exists() else None
+    return directory if (directory / CACHE_FILE_NAME).exists() else None
 
 
 def free_port() -> int:
