@@ -36,7 +36,9 @@ async def main() -> None:
     questions = [row["text"] for row in rows]
     for shots in arguments.shots.split(","):
         service, storage, import_seconds = await faq_from(
-            arguments.data / f"faq_{shots}shot.json", fresh_embedder(arguments.engine)
+            arguments.data / f"faq_{shots}shot.json",
+            fresh_embedder(arguments.engine),
+            contrast=arguments.contrast,
         )
         answers, latencies = await ask_all(service, questions)
         hits = sum(

@@ -34,7 +34,9 @@ async def main() -> None:
     in_scope = [(text, intent) for text, intent in test["in_scope"]]
     out_of_scope = list(test["out_of_scope"])
     service, storage, import_seconds = await faq_from(
-        arguments.data / "faq_10shot.json", fresh_embedder(arguments.engine)
+        arguments.data / "faq_10shot.json",
+        fresh_embedder(arguments.engine),
+        contrast=arguments.contrast,
     )
     answers, latencies = await ask_all(service, [text for text, _ in in_scope])
     right = sum(

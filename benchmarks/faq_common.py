@@ -21,14 +21,18 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 async def faq_from(
-    path: Path, embedder: Embedder | None, background_from: int | None = None
+    path: Path,
+    embedder: Embedder | None,
+    background_from: int | None = None,
+    *,
+    contrast: bool = True,
 ) -> tuple[FaqService, Storage, float]:
     """The FAQ imported from `path` on a scratch database, and the import's seconds (until
     it returned: with background_from, the model may still be joining the index)."""
     url = f"sqlite:///{tempfile.mkdtemp(prefix='faq-bench-')}/faq.sqlite3"
     apply_migrations(url)
     storage = await open_storage(url)
-    service = FaqService(storage, embedder, background_from=background_from)
+    service = FaqService(storage, embedder, background_from=background_from, contrast=contrast)
     started = time.perf_counter()
     await service.import_entries(parse_entries(json.loads(path.read_text())), merge=False)
     return service, storage, time.perf_counter() - started
@@ -74,6 +78,12 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lexical-only", dest="engine", action="store_const", const="lexical", help="no model"
+    )
+    parser.add_argument(
+        "--no-contrast",
+        dest="contrast",
+        action="store_false",
+        help="the ablation: near pairs not settled by the contrast (matcher.py)",
     )
 
 

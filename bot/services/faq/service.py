@@ -101,6 +101,8 @@ def decide(result: MatchResult, threshold: float) -> tuple[str, int]:
     scores = [match.score for match in result.matches]
     if not scores:
         return "declined", 0
+    if result.contested:  # a near pair the phrasings could not settle: both, to pick from
+        return "suggested", min(len(scores), 2)
     if result.confident:
         close = [score for score in scores if scores[0] - score < AMBIGUITY_MARGIN]
         return ("suggested", min(len(close), MAX_CHOICES)) if len(close) > 1 else ("answered", 1)
@@ -117,14 +119,21 @@ class Gap:
 
 class FaqService:
     def __init__(
-        self, storage: Storage, embedder: Embedder | None, *, background_from: int | None = None
+        self,
+        storage: Storage,
+        embedder: Embedder | None,
+        *,
+        background_from: int | None = None,
+        contrast: bool = True,
     ) -> None:
         """background_from: embed in the background when at least this many phrasings are
         new (the bot: `background_threshold`); None: always before returning (the CLI,
-        whose process ends with the command)."""
+        whose process ends with the command). contrast: False only to measure the matcher
+        without its near-pair contrast (benchmarks)."""
         self._storage = storage
         self._embedder = embedder
         self._background_from = background_from
+        self._contrast = contrast
         self._completion: asyncio.Task[None] | None = None
         self._pending = 0
         self._entries: dict[str, FaqEntry] = {}
@@ -329,7 +338,7 @@ class FaqService:
             )
         choices = entries[:offered] if outcome == "suggested" else []
         return Answer(
-            MatchResult(result.matches[:limit], result.confident),
+            MatchResult(result.matches[:limit], result.confident, result.contested),
             entries[:limit],
             query_id,
             outcome,
@@ -490,7 +499,9 @@ class FaqService:
                     self._pending = len(missing)
                     known.update(await self._embed_and_store(missing, BACKGROUND_SLICE))
                 vectors = np.stack([known[text] for text in texts])
-        matcher = await asyncio.to_thread(HybridMatcher, pairs, embedder, vectors)
+        matcher = await asyncio.to_thread(
+            HybridMatcher, pairs, embedder, vectors, contrast=self._contrast
+        )
         self._show(entries)
         self._matcher = matcher
         logger.info(
