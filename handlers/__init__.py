@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.filters import PRIVATE_CHAT, IsAdmin
+from bot.telegram.filters import PRIVATE_CHAT, CommandButtonOrAnswer, IsAdmin
 from bot.telegram.menu import MAIN_MENU
 from bot.telegram.middlewares.prompts import LeavePromptMiddleware
 from handlers.admin import broadcast as admin_broadcast
@@ -54,10 +54,17 @@ admin.include_routers(
     admin_reviews.router,
     admin_broadcast.router,
 )
+# The features answering commands, reply-keyboard buttons and their own questions sit under
+# one parent whose filter lets free text with no question pending (most updates: questions
+# for the FAQ) skip them all at once: aiogram's walk through routers and handlers was a
+# third of the event loop's time per update (docs/benchmarks.md). A unit test holds every
+# handler under it to a command, a button of REPLY_BUTTONS, a state or a non-text message.
+REPLY_BUTTONS = (*(entry.label for row in MAIN_MENU for entry in row), profile.CANCEL)
+requests = Router(name="requests")
+requests.message.filter(CommandButtonOrAnswer(REPLY_BUTTONS))
 # Cashiers' deep links (a scanned card or code) come before /start; for anyone else they are
-# an ordinary /start. The FAQ takes the
-# free text no other feature claimed, so it comes just before the fallback.
-private_chat.include_routers(
+# an ordinary /start.
+requests.include_routers(
     cashier.links,
     start.router,
     promotions.router,
@@ -70,6 +77,10 @@ private_chat.include_routers(
     privacy.router,
     cashier.router,
     admin,
+)
+# The FAQ takes the free text no other feature claimed, so it comes just before the fallback.
+private_chat.include_routers(
+    requests,
     # While a customer talks to a person, what they write goes to the agents, not the FAQ.
     support_customers.router,
     faq.router,

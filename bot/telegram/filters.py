@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from aiogram.enums import ChatType
@@ -52,6 +53,27 @@ class MenuButton(Filter):
 
     async def __call__(self, message: Message, i18n: I18n) -> bool:
         return message.text is not None and message.text in all_translations(i18n, self._msgid)
+
+
+class CommandButtonOrAnswer(Filter):
+    """Anything but free text typed with no question pending: a command, a reply-keyboard
+    button (in any language), an answer while the bot waits for one (a state is set), or a
+    message without text (a contact, a photo). On a router whose handlers take only these,
+    free text (most updates: questions for the FAQ) skips the router and all it includes in
+    one check instead of being tried against each handler."""
+
+    def __init__(self, button_labels: Iterable[str]) -> None:
+        self._labels = tuple(button_labels)  # msgids, matched in every language
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self._labels
+
+    async def __call__(self, message: Message, i18n: I18n, raw_state: str | None = None) -> bool:
+        text = message.text
+        if text is None or text.startswith("/") or raw_state is not None:
+            return True
+        return any(text in all_translations(i18n, label) for label in self._labels)
 
 
 class HasRole(Filter):
