@@ -3,6 +3,7 @@
 hundred times the check, paid by every message that reaches the router."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aiogram import Router
 from aiogram.dispatcher.event.handler import FilterObject
@@ -44,7 +45,7 @@ NON_TEXT_HANDLERS = {"contact_shared"}
 
 
 def _message_handlers(router: Router) -> list[tuple[str, list[object]]]:
-    found = [
+    found: list[tuple[str, list[object]]] = [
         (f"{router.name} {handler.callback.__name__}", [f.callback for f in handler.filters or ()])
         for handler in router.message.handlers
     ]
@@ -84,7 +85,7 @@ async def test_the_gate_lets_through_commands_buttons_answers_and_non_text_only(
     gate = CommandButtonOrAnswer(REPLY_BUTTONS)
     chat = Chat(id=1, type="private")
 
-    def message(**fields: object) -> Message:
+    def message(**fields: Any) -> Message:
         return Message(message_id=1, date=datetime.now(UTC), chat=chat, **fields)
 
     assert await gate(message(text="/points"), i18n)
