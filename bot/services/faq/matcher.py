@@ -56,14 +56,17 @@ CONFIDENT_WITH_MODEL = 0.42
 CONFIDENT_WITH_MODEL_AND_LEAD = 0.59
 CONFIDENT_LEXICAL_ONLY = 0.44
 # Near pairs ("how do I get points?" between earning and spending): when the runner-up is
-# within CONTRAST_GAP of a confident best, a ridge fitted on the two entries' phrasings
-# decides which side the question falls on; unless it leans to the best's side by more than
+# within CONTRAST_GAP of a confident best and the two entries are about the same thing
+# (their centroids' cosine at least CONTRAST_NEAR), a ridge fitted on the two entries'
+# phrasings decides which side the question falls on; unless it sides with the best by
 # CONTRAST_MARGIN (in units of its own held-out margin on those phrasings), the two are
 # offered as a choice instead of an answer (HybridMatcher.contrast). Chosen on the design
 # halves of the near-pair sets with CLINC150's confident-and-correct kept within 0.01
-# (docs/faq.md); only near-ties are looked at, so clear answers cost nothing extra.
-CONTRAST_GAP = 0.08
-CONTRAST_MARGIN = -0.2
+# (docs/faq.md): only near-ties between near entries are looked at, so clear answers and
+# unrelated runners-up cost nothing extra.
+CONTRAST_GAP = 0.12
+CONTRAST_NEAR = 0.65
+CONTRAST_MARGIN = 0.1
 CONTRAST_RIDGE = 0.3
 # The lexical kernel counts double: lemmas ("earn" vs "spend") settle what e5 blurs.
 CONTRAST_LEXICAL_WEIGHT = 2.0
@@ -445,12 +448,25 @@ class HybridMatcher:
         second = float(scores[order[1]]) if len(order) > 1 else 0.0
         confident = is_confident(best, second, self._threshold, self._with_lead)
         contested = False
-        if confident and self._contrast and len(order) > 1 and best - second < CONTRAST_GAP:
+        if (
+            confident
+            and self._contrast
+            and len(order) > 1
+            and best - second < CONTRAST_GAP
+            and self._near(int(order[0]), int(order[1]))
+        ):
             side = self.contrast(int(order[0]), int(order[1]), similar)
             contested = side < CONTRAST_MARGIN
             confident = not contested
         matches = [Match(self._ids[index], round(float(scores[index]), 4)) for index in order]
         return MatchResult(matches[:limit], confident, contested)
+
+    def _near(self, first: int, second: int) -> bool:
+        """Two entries about the same thing (earning and spending points), not merely a
+        runner-up; without the model every close runner-up counts."""
+        if self._embedder is None:
+            return True
+        return float(self._centroids[first] @ self._centroids[second]) >= CONTRAST_NEAR
 
     def contrast(self, first: int, second: int, similar: _Similarities) -> float:
         """Which of two entries the question belongs to, by a ridge fitted on their own
