@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import uuid
 from dataclasses import dataclass
 
@@ -13,9 +14,26 @@ from storage.models import Customer, Interaction
 from storage.repositories import CustomerRepository, InteractionRepository, NewInteraction
 from storage.unit_of_work import Storage
 
-# Outbound keys: unique per process start, then a counter (cheaper than a uuid per message).
-_PROCESS_KEY = uuid.uuid4().hex[:12]
-_SEQUENCE = itertools.count(1)
+
+class _OutboundKeys:
+    """Outbound keys: unique per process start, then a counter (cheaper than a uuid per
+    message)."""
+
+    def __init__(self) -> None:
+        self.renew()
+
+    def renew(self) -> None:
+        self._process = uuid.uuid4().hex[:12]
+        self._sequence = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._process}-{next(self._sequence)}"
+
+
+_OUTBOUND_KEYS = _OutboundKeys()
+# A process forked after this import (a server that preloads the bot and forks it, as the
+# tests' bot launcher does) is another process start: it draws keys of its own.
+os.register_at_fork(after_in_child=_OUTBOUND_KEYS.renew)
 
 
 @dataclass(frozen=True)
@@ -34,7 +52,7 @@ class InteractionLog:
     ) -> str:
         """Write the outgoing message before it is sent; returns the key to settle it with.
         Nothing is written when the chat is no customer's."""
-        key = f"{_PROCESS_KEY}-{next(_SEQUENCE)}"
+        key = _OUTBOUND_KEYS.next()
         interaction = NewInteraction(
             direction="out",
             kind=kind,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import secrets
 import time
 import zlib
@@ -83,8 +84,21 @@ class Answer:
         return self.entries[0] if self.result.confident and self.entries else None
 
 
-_QUERY_SEQUENCE = itertools.count()
-_PROCESS_TAG = secrets.randbits(10)
+class _QueryIds:
+    """This process's tag and counter for new_query_id."""
+
+    def __init__(self) -> None:
+        self.renew()
+
+    def renew(self) -> None:
+        self.tag = secrets.randbits(10)
+        self.sequence = itertools.count()
+
+
+_QUERY_IDS = _QueryIds()
+# A process forked after this import (a server that preloads the bot and forks it, as the
+# tests' bot launcher does) is another process: it draws a tag of its own.
+os.register_at_fork(after_in_child=_QUERY_IDS.renew)
 
 
 def new_query_id() -> int:
@@ -92,7 +106,7 @@ def new_query_id() -> int:
     increasing, so rows append to the table's B-tree: milliseconds since 2020, a random
     10-bit process tag (several bot processes), then a 12-bit counter; 63 bits in all."""
     milliseconds = int(time.time() * 1000) - 1_577_836_800_000
-    return (milliseconds << 22) | (_PROCESS_TAG << 12) | (next(_QUERY_SEQUENCE) & 0xFFF)
+    return (milliseconds << 22) | (_QUERY_IDS.tag << 12) | (next(_QUERY_IDS.sequence) & 0xFFF)
 
 
 def decide(result: MatchResult, threshold: float) -> tuple[str, int]:
