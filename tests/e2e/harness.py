@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
 import os
 import re
 import shutil
@@ -99,7 +102,7 @@ class BotProcess:
             "XDG_CACHE_HOME": str(workdir / "cache"),
             **(env or {}),
         }
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: BotChild | None = None
         self._starts = 0
 
     async def start(self, timeout: float = 90.0, *, wait_for_faq: bool = True) -> None:
@@ -109,16 +112,7 @@ class BotProcess:
         warm_before = self.log().count(FAQ_WARMED_UP)
         if self.faq_model_cache:
             self._place_faq_model_cache()
-        with self.log_path.open("ab") as log_file:  # the child keeps its own descriptor
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                cwd=self.workdir,
-                env=self.env,
-                stdout=log_file,
-                stderr=asyncio.subprocess.STDOUT,
-            )
+        self.process = BotChild.start(self.env, self.workdir, self.log_path)
         deadline = asyncio.get_running_loop().time() + timeout
         # Ready once it long-polls: a getUpdates answered, or (nothing to answer yet)
         # aiogram's own line announcing the polling loop; in webhook mode, once it set it.
@@ -203,6 +197,65 @@ class BotProcess:
         assert result.returncode == 0, result.stderr
         document: dict[str, Any] = result.json()
         return document
+
+
+# Bot processes are forked from a server that has imported the bot once (multiprocessing's
+# forkserver): each start then skips importing aiogram and the bot (~3 s of CPU), and
+# everything after the import is the bot's own `python -m bot` path in a process of its own.
+_BOT_FORKS = multiprocessing.get_context("forkserver")
+_BOT_FORKS.set_forkserver_preload(["bot.app", "bot.cli.run", "tests.e2e.harness"])
+
+
+class BotChild:
+    """A bot process forked from the preloaded server; what the tests use of
+    asyncio.subprocess.Process (pid, returncode, send_signal, kill, wait)."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess) -> None:
+        self._process = process
+        assert process.pid is not None
+        self.pid: int = process.pid
+
+    @classmethod
+    def start(cls, env: dict[str, str], workdir: Path, log_path: Path) -> BotChild:
+        process = _BOT_FORKS.Process(
+            target=_run_bot, args=(env, str(workdir), str(log_path)), daemon=False
+        )
+        process.start()
+        return cls(process)
+
+    @property
+    def returncode(self) -> int | None:
+        code: int | None = self._process.exitcode
+        return code
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    async def wait(self) -> int:
+        while (code := self.returncode) is None:
+            await asyncio.to_thread(multiprocessing.connection.wait, [self._process.sentinel], 1.0)
+        return code
+
+
+def _run_bot(env: dict[str, str], workdir: str, log_path: str) -> None:
+    """In the forked process: `python -m bot` started in `workdir` with the environment `env`
+    alone, its output appended to `log_path`."""
+    os.chdir(workdir)
+    os.environ.clear()
+    os.environ.update(env)
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    # Line-buffered, as PYTHONUNBUFFERED makes them in a process of its own.
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.argv = [str(ROOT / "bot" / "__main__.py")]
+    raise SystemExit(cli_main([]))
 
 
 # Commands redirect the process's stdout and stderr while they run: one at a time.
