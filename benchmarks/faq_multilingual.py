@@ -7,7 +7,8 @@ Sets written by the team: A (benchmarks/data/faq_ru_uk_paraphrases.json: 31 inte
 155 paraphrases, 32 off-topic) may be looked at when tuning; B (--set b,
 faq_ru_uk_paraphrases_b.json: 24 other intents, 120 paraphrases, 24 off-topic) only checks
 that what was chosen holds on text nobody tuned on; C (--set c, 12 more intents, 60
-paraphrases, 12 off-topic) was written after everything was chosen and run once. The
+paraphrases, 12 off-topic; rewritten after the first C was lost uncommitted) was written after
+everything was chosen and run once. The
 sample set (--set sample,
 faq_sample_paraphrases.json) asks 72 paraphrases of the sample café FAQ that ships with the
 bot, and 24 questions a café's customers might ask that it does not answer. Prints top-1,
