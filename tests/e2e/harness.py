@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import traceback
+from collections.abc import Awaitable, Callable
 from contextlib import chdir, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from functools import cache
@@ -294,6 +295,16 @@ def built_faq_model_cache() -> Path | None:
     directory = Path(tempfile.mkdtemp(prefix="faq-model-cache-"))
     default_embedder(directory)
     return directory if (directory / CACHE_FILE_NAME).exists() else None
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    """Until `check()` holds, for what only the bot's database or CLI can tell (the emulator's
+    wait_for re-checks on Telegram traffic only): polled every 0.1 s."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{check.__qualname__} did not hold within {timeout} s")
+        await asyncio.sleep(0.1)
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import RecordedCall
 from bot.emulator.users import EmulatedUser
-from tests.e2e.harness import BotProcess, rejected_calls
+from tests.databases import value
+from tests.e2e.harness import BotProcess, eventually, rejected_calls
 
 RATE = 20.0
 
@@ -85,6 +87,21 @@ async def _create(bot: BotProcess, *arguments: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+def _known_unreachable(bot: BotProcess, users: list[EmulatedUser]) -> Callable[[], Awaitable[bool]]:
+    """Whether the bot has recorded that all of `users` blocked it (Telegram told it)."""
+
+    async def recorded() -> bool:
+        marks = ",".join("?" * len(users))
+        unreachable = value(
+            bot.database_url,
+            f"SELECT COUNT(*) FROM customers WHERE reachable = 0 AND telegram_id IN ({marks})",
+            tuple(user.id for user in users),
+        )
+        return bool(unreachable == len(users))
+
+    return recorded
+
+
 def _rate(calls: list[RecordedCall]) -> float:
     ok = [call for call in calls if call.ok]
     if len(ok) < 2:
@@ -125,7 +142,7 @@ async def test_a_broadcast_survives_sigkill_and_respects_rate_opt_outs_and_block
     for user in silent_blocked:
         user.blocked = True  # the bot learns it only from a 403 when it sends
     await emulator.wait_for(lambda: emulator.pending_updates == 0, timeout=20)
-    await asyncio.sleep(1.0)
+    await eventually(_known_unreachable(bot, known_blocked))
 
     emulator.set_rate_limit(RATE * 1.1)  # just above BROADCAST_RATE
     marker = "Autumn sale"
@@ -194,7 +211,7 @@ async def test_the_bar_600_customers_60_blocked_5_opted_out_killed_mid_way(own_e
     for user in silent_blocked:
         user.blocked = True
     await emulator.wait_for(lambda: emulator.pending_updates == 0, timeout=30)
-    await asyncio.sleep(1.0)
+    await eventually(_known_unreachable(bot, known_blocked))
 
     emulator.set_rate_limit(BAR_RATE * 1.1)
     marker = "Winter sale"

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.emulator import BotAPIEmulator
 from bot.emulator.users import EmulatedUser
-from tests.e2e.harness import BotProcess, buttons, buy, press, rejected_calls
+from tests.e2e.harness import BotProcess, buttons, buy, eventually, press, rejected_calls
 from tests.e2e.test_jobs import api_session, midday_zone
 
 YEAR = timedelta(days=365)  # expiry.days in the bundled rules
@@ -134,8 +134,11 @@ async def test_birthday_expiry_and_reactivation_campaigns(own_emulator, tmp_path
     )
     cid.block_bot()
     await emulator.wait_for(lambda: emulator.pending_updates == 0, timeout=10)
-    await asyncio.sleep(1.0)
-    assert (await bot.customer(cid.id))["reachable"] is False
+
+    async def cid_unreachable() -> bool:
+        return (await bot.customer(cid.id))["reachable"] is False
+
+    await eventually(cid_unreachable)
     marks = {user.id: len(user.messages) for user in (ann, bob, cid, dan)}
 
     # Birthday: the bonus job first, then the greeting naming the bonus.
@@ -212,10 +215,14 @@ async def test_welcome_follow_up_falls_due_once_and_settings_are_checked(own_emu
     fay = await _started(emulator, "Fay", "en")
     fay.send_text("/stop")
     await _reply(fay, "/subscribe")  # the /stop reply names the way back
-    await asyncio.sleep(6.0)
+
+    async def follow_up_queued() -> bool:
+        listing = (await bot.cli("broadcast", "list")).stdout
+        return "campaign" in listing and "sending" in listing
+
+    # The welcome falls due (in 3.6 s) and its campaign is queued, held by the quiet hours.
+    await eventually(follow_up_queued, timeout=30)
     assert not _texts(eve, "Раді")
-    listing = await bot.cli("broadcast", "list")
-    assert "campaign" in listing.stdout and "sending" in listing.stdout, listing.stdout
     # Quiet hours over (here: the operator changed them and restarted).
     assert await bot.stop() == 0
     bot.env["PROMOTION_QUIET_HOURS"] = ""
