@@ -7,6 +7,7 @@ conversations. Either storage here survives both.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -27,17 +28,22 @@ class DatabaseStorage(BaseStorage):
 
     aiogram asks for the state on every update, and nearly every customer is in no
     conversation at all. With `sole_writer` (polling: one process takes all the updates),
-    a key found without a row is remembered as empty, so the next update of that chat costs
-    no read (three round trips to the database's thread). Only this process ever writes a
-    state or data; others (the CLI's erasure) only delete rows, which leaves "empty" true.
-    In webhook mode another replica may start a conversation, so every update reads."""
-
-    # Past this many remembered keys the memory starts over (a read each, then remembered).
-    _MAX_REMEMBERED = 100_000
+    the keys that have a row are read once, at the first update, and kept up to date by
+    this process's own writes: any other chat's state is known to be empty without a read
+    (three round trips to the database's thread, which a new customer's first update used
+    to pay). Only this process ever writes a state or data; others (the CLI's erasure) only
+    delete rows, after which a remembered key costs one read that finds nothing and
+    forgets it. In webhook mode another replica may start a conversation, so every update
+    reads."""
 
     def __init__(self, storage: Storage, *, sole_writer: bool = False) -> None:
         self._storage = storage
-        self._empty: set[str] | None = set() if sole_writer else None
+        self._sole_writer = sole_writer
+        # Keys that may have a row (sole writer): None until read at the first update.
+        self._stateful: set[str] | None = None
+        self._loading = asyncio.Lock()
+        # Written before the keys were read: joined to them once they are.
+        self._written_early: set[str] = set()
         # Bumped by every write: a read that saw no row while a write ran may be stale.
         self._writes = 0
 
@@ -67,21 +73,30 @@ class DatabaseStorage(BaseStorage):
     def _written(self, key: StorageKey) -> str:
         built = _KEYS.build(key)
         self._writes += 1
-        if self._empty is not None:
-            self._empty.discard(built)
+        if self._sole_writer:
+            (self._written_early if self._stateful is None else self._stateful).add(built)
         return built
+
+    async def _stateful_keys(self) -> set[str]:
+        if self._stateful is None:
+            async with self._loading:
+                if self._stateful is None:
+                    async with self._storage.read() as uow:
+                        keys = await uow.fsm.keys()
+                    self._stateful = keys | self._written_early
+                    self._written_early.clear()
+        return self._stateful
 
     async def _row(self, key: StorageKey) -> FsmRow | None:
         built = _KEYS.build(key)
-        if self._empty is not None and built in self._empty:
+        stateful = await self._stateful_keys() if self._sole_writer else None
+        if stateful is not None and built not in stateful:
             return None
         writes_before = self._writes
         async with self._storage.read() as uow:
             row = await uow.fsm.get(built)
-        if row is None and self._empty is not None and self._writes == writes_before:
-            if len(self._empty) >= self._MAX_REMEMBERED:
-                self._empty.clear()
-            self._empty.add(built)
+        if row is None and stateful is not None and self._writes == writes_before:
+            stateful.discard(built)
         return row
 
     async def close(self) -> None:

@@ -25,6 +25,11 @@ class FsmStateRepository:
         )
         return None if row is None else FsmRow(row["state"], row["data"])
 
+    async def keys(self) -> set[str]:
+        """Every key with a row: the chats in a conversation (a handful, not every chat)."""
+        rows = await self._session.fetch_all("SELECT storage_key FROM fsm_states")
+        return {row["storage_key"] for row in rows}
+
     async def set_state(
         self, key: str, chat_id: int, user_id: int, state: str | None, now: datetime
     ) -> None:

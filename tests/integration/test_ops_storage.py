@@ -123,11 +123,19 @@ async def test_polling_reads_a_chat_in_no_conversation_once(
 
     monkeypatch.setattr(storage, "read", counted_read)
     key = StorageKey(bot_id=1, chat_id=7, user_id=7)
-    # aiogram asks on every update; nearly every customer is in no conversation.
+    # A conversation left by the previous run (a restart mid-question) is still there.
+    earlier = StorageKey(bot_id=1, chat_id=8, user_id=8)
+    await DatabaseStorage(storage).set_state(earlier, Flow.step)
+    # aiogram asks on every update; nearly every customer is in no conversation: the keys
+    # in one are read once, and no chat outside them costs a read, a new one included.
     for _ in range(5):
         assert await fsm.get_state(key) is None
         assert await fsm.get_data(key) == {}
     assert reads == 1
+    for chat in range(100, 110):
+        assert await fsm.get_state(StorageKey(bot_id=1, chat_id=chat, user_id=chat)) is None
+    assert reads == 1
+    assert await fsm.get_state(earlier) == "Flow:step"
     # A conversation this process starts is seen at once, and its end too.
     await fsm.set_state(key, Flow.step)
     await fsm.update_data(key, {"review_id": 5})
