@@ -9,6 +9,7 @@ import functools
 import gc
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -583,6 +584,44 @@ def release_freed_memory() -> None:
     the warm-up. Elsewhere (musl, macOS) nothing to do."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+    release_library_code(_LOADED_ONCE_LIBRARIES)
+
+
+# Libraries whose start-up touches far more machine code than their steady use runs:
+# onnxruntime's ~18 MiB of code pages resident after a session is created, most of it
+# initialisation and kernels this graph never calls.
+_LOADED_ONCE_LIBRARIES = ("onnxruntime_pybind11_state",)
+_MADV_DONTNEED = 4
+_MAPPING = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ")
+
+
+def release_library_code(names: tuple[str, ...]) -> None:
+    """Drop the resident code pages of the shared libraries named (Linux): each is a clean,
+    read-only, executable mapping of the library's file, so the kernel simply reads a page
+    back from the file when it runs again, and only the code still in use returns. Any
+    mapping with private or anonymous pages (relocated data) is left alone."""
+    if _MADVISE is None:
+        return
+    try:
+        smaps = Path("/proc/self/smaps").read_text()
+    except OSError:
+        return
+    region: tuple[int, int] | None = None
+    clean = True
+    for line in [*smaps.splitlines(), "0-0 ---p end"]:
+        mapping = _MAPPING.match(line)
+        if mapping is None:
+            field, _, value = line.partition(":")
+            if field in ("Private_Dirty", "Anonymous") and value.split()[0] != "0":
+                clean = False
+            continue
+        if region is not None and clean:
+            _MADVISE(ctypes.c_void_p(region[0]), ctypes.c_size_t(region[1]), _MADV_DONTNEED)
+        start, end, permissions = mapping.groups()
+        path = line.rsplit(" ", 1)[-1]
+        wanted = permissions == "r-xp" and any(name in path for name in names)
+        region = (int(start, 16), int(end, 16) - int(start, 16)) if wanted else None
+        clean = True
 
 
 def _glibc_malloc_trim() -> Callable[[int], int] | None:
@@ -597,6 +636,20 @@ def _glibc_malloc_trim() -> Callable[[int], int] | None:
 
 
 _MALLOC_TRIM = _glibc_malloc_trim()
+
+
+def _libc_madvise() -> Callable[[ctypes.c_void_p, ctypes.c_size_t, int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+    madvise: Callable[[ctypes.c_void_p, ctypes.c_size_t, int], int] = libc.madvise
+    return madvise
+
+
+_MADVISE = _libc_madvise()
 
 
 async def check_telegram(bot: Bot, attempts: int = 5) -> None:

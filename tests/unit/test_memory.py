@@ -88,3 +88,57 @@ def test_the_models_vocabulary_is_not_a_dict_of_250000_strings():
     growth = float(result.stdout.strip())
     # A dict of all 250,000 pieces: ~40 MiB; the arrays, under 10.
     assert growth < 15, f"reading the model file grew the process by {growth:.0f} MiB"
+
+
+LIBRARY_CODE_RELEASE = textwrap.dedent(
+    """
+    import re
+    from pathlib import Path
+
+    import numpy as np
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    from bot.app import release_library_code
+
+    def resident_code_kib():
+        total, inside = 0, False
+        for line in Path("/proc/self/smaps").read_text().splitlines():
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                inside = " r-xp " in line and "onnxruntime_pybind11_state" in line
+            elif inside and line.startswith("Rss:"):
+                total += int(line.split()[1])
+        return total
+
+    tensor = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "x"], ["y"])], "double", [tensor],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 9
+    session = onnxruntime.InferenceSession(model.SerializeToString())
+    before = resident_code_kib()
+    release_library_code(("onnxruntime_pybind11_state",))
+    after = resident_code_kib()
+    (doubled,) = session.run(None, {"x": np.array([1.5, 2.0], dtype=np.float32)})
+    print(before, after, resident_code_kib(), doubled.tolist())
+    """
+)
+
+
+def test_onnxruntimes_start_up_code_is_handed_back_and_the_session_still_runs():
+    pytest.importorskip("onnxruntime")
+    result = subprocess.run(
+        [sys.executable, "-c", LIBRARY_CODE_RELEASE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    before, after, after_a_run, doubled = result.stdout.split(maxsplit=3)
+    assert int(before) > 8 * 1024, "onnxruntime's code was not resident to begin with"
+    assert int(after) < int(before) / 4
+    assert int(after_a_run) < int(before) / 2  # only what a run needs comes back
+    assert doubled.strip() == "[3.0, 4.0]"
