@@ -526,6 +526,11 @@ class BotAPIEmulator:
     def pending_updates(self) -> int:
         return len(self.world.updates)
 
+    @property
+    def last_update_id(self) -> int:
+        """The id of the newest update queued for the bot so far (0 before the first)."""
+        return self.world.updates.last_update_id
+
     # --- observing ---
 
     @property

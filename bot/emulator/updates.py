@@ -52,6 +52,11 @@ class UpdateQueue:
         return len(self._pending)
 
     @property
+    def last_update_id(self) -> int:
+        """The id of the newest update queued so far (0 before the first)."""
+        return self._next_update_id - 1
+
+    @property
     def allowed_updates(self) -> list[str]:
         return sorted(self._allowed) if self._allowed is not None else []
 

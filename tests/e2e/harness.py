@@ -36,7 +36,7 @@ from bot.services.faq.model_cache import (
     CACHE_FILE_NAME,
     CACHE_FILE_NAMES,
 )
-from tests.databases import fresh_database_url
+from tests.databases import fresh_database_url, value
 
 TOKEN = "123456789:AAH-test-token-000000000000000000000"
 ROOT = Path(__file__).resolve().parents[2]
@@ -305,6 +305,27 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"{check.__qualname__} did not hold within {timeout} s")
         await asyncio.sleep(0.1)
+
+
+async def settled(bot: BotProcess, timeout: float = 15.0) -> None:
+    """Until the bot (long polling) has finished handling every update queued for it so far:
+    taken from the emulator, recorded in its processed_updates, and none of them still being
+    handled ('received'; 'done' once the handler returned, 'orphaned' if a killed process
+    was cut short). What a check that nothing (more) came of them waits on."""
+    emulator = bot.emulator
+    last = emulator.last_update_id
+    await emulator.wait_for(lambda: emulator.pending_updates == 0, timeout)
+
+    async def handled() -> bool:
+        unfinished = value(
+            bot.database_url,
+            "SELECT COUNT(*) FROM processed_updates WHERE update_id <= ? AND state = 'received'",
+            (last,),
+        )
+        newest = value(bot.database_url, "SELECT MAX(update_id) FROM processed_updates")
+        return unfinished == 0 and (newest or 0) >= last
+
+    await eventually(handled, timeout)
 
 
 def free_port() -> int:

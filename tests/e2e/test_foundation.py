@@ -1,11 +1,10 @@
 """The foundation, as customers and an admin meet it: `python -m bot` against the emulator."""
 
-import asyncio
 import time
 
 import pytest
 
-from tests.e2e.harness import rejected_calls
+from tests.e2e.harness import rejected_calls, settled
 
 WELCOME = {
     "en": "Use the menu below",
@@ -97,8 +96,7 @@ async def test_every_inbound_and_outbound_interaction_is_recorded(bot, emulator)
     written = bob.send_text("hello there")
     await bob.next_message()
     bob.edit_text(written, "hello there, edited")
-    await emulator.wait_for(lambda: emulator.pending_updates == 0)
-    await asyncio.sleep(0.3)
+    await settled(bot)
 
     record = await bot.customer(bob.id)
     inbound = [item for item in record["interactions"] if item["direction"] == "in"]
@@ -156,7 +154,7 @@ async def test_forged_and_stale_buttons_are_answered_and_change_nothing(bot, emu
         await emulator.wait_for(lambda q=query: emulator.callback_answer(q) is not None)
         assert emulator.callback_answer(query)["text"] == "This button is no longer active."
 
-    await asyncio.sleep(0.3)
+    await settled(bot)
     assert len(emulator.calls_to("sendMessage", chat_id=eve.id)) == sends_before
     record = await bot.customer(eve.id)
     assert record["language"] is None
@@ -236,7 +234,7 @@ async def test_redelivered_update_is_processed_once(bot, emulator):
     queued = emulator.inject_update({"message": message})
     emulator.inject_update({"update_id": queued["update_id"], "message": message})
     await ivy.next_message()
-    await asyncio.sleep(0.5)
+    await settled(bot)
     assert len(emulator.calls_to("sendMessage", chat_id=ivy.id)) == 2
     record = await bot.customer(ivy.id)
     assert sum(1 for item in record["interactions"] if item["direction"] == "in") == 2
@@ -274,8 +272,7 @@ async def test_blocking_the_bot_marks_the_customer_unreachable(bot, emulator):
     lou.send_text("/start")
     await lou.next_message()
     lou.block_bot()
-    await emulator.wait_for(lambda: emulator.pending_updates == 0)
-    await asyncio.sleep(0.3)
+    await settled(bot)
     record = await bot.customer(lou.id)
     assert record["reachable"] is False
     assert record["interactions"][-1]["kind"] == "blocked"
@@ -290,8 +287,7 @@ async def test_flood_control_warns_once_and_still_records_everything(bot, emulat
     started = time.monotonic()
     for index in range(26):
         max_.send_text(f"message {index}")
-    await emulator.wait_for(lambda: emulator.pending_updates == 0)
-    await asyncio.sleep(1.0)
+    await settled(bot)
     calls = emulator.calls_to("sendMessage", chat_id=max_.id)
     warnings = [call for call in calls if "very fast" in call.params["text"]]
     answers = [call for call in calls if "very fast" not in call.params["text"]]
@@ -321,8 +317,7 @@ async def test_a_reply_refused_with_403_marks_the_customer_unreachable(bot, emul
         chat_id=ned.id,
     )
     ned.send_text("/help")
-    await emulator.wait_for(lambda: emulator.pending_updates == 0)
-    await asyncio.sleep(0.5)
+    await settled(bot)
     record = await bot.customer(ned.id)
     assert record["reachable"] is False
     assert record["interactions"][-1]["status"] == "failed"

@@ -3,7 +3,7 @@
 import asyncio
 import signal
 
-from tests.e2e.harness import BotProcess, rejected_calls
+from tests.e2e.harness import BotProcess, rejected_calls, settled
 
 
 async def test_sigterm_finishes_the_update_in_flight_and_exits_0(own_emulator, tmp_path):
@@ -48,8 +48,7 @@ async def test_kill_9_loses_no_record_and_no_update_is_answered_twice(own_emulat
     await bot.start()
     ben.send_text("/help")
     await own_emulator.wait_for(lambda: len(ben.messages) == 4)
-    await own_emulator.wait_for(lambda: own_emulator.pending_updates == 0)
-    await asyncio.sleep(0.5)
+    await settled(bot)
     assert len(ben.messages) == 4
     assert await bot.stop() == 0
     record = await bot.customer(ben.id)

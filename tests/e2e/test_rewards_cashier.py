@@ -21,7 +21,7 @@ from bot.telegram.callbacks import (
     UsePoints,
 )
 from bot.telegram.qr import qr_png, start_link
-from tests.e2e.harness import buttons, press
+from tests.e2e.harness import buttons, press, settled
 
 CODE = re.compile(r"(\d{4}) (\d{4})")
 
@@ -159,7 +159,7 @@ async def test_two_cashiers_pressing_confirm_at_once_one_wins(bot, emulator, adm
     assert outcomes[0] == "✅ Confirmed: give Sam Any coffee."
     assert re.fullmatch(r"❌ Code \d{4} \d{4} was already used at \d\d:\d\d\.", outcomes[1])
     assert "was used" in (await sam.next_message())["text"]
-    await asyncio.sleep(0.3)
+    await settled(bot)
     assert sam.skip_messages() == 0  # told once
     assert (await profile(api, sam))["balance"] == 0
 
@@ -311,7 +311,7 @@ async def test_non_cashiers_are_refused_and_forged_buttons_change_nothing(
         answer, _ = await press(emulator, nick, _photo_of(nick), data, forge=True)
         assert answer["text"] == "This button is no longer active."
     assert (await profile(api, ola))["balance"] == 0
-    await asyncio.sleep(0.3)
+    await settled(bot)
     assert ola.skip_messages() == 0  # no "your code was used"
 
     refusals = [e for e in await audit(bot, nick.id) if e["action"] == "refused"]
@@ -389,7 +389,7 @@ async def test_a_cashier_records_a_sale_by_card(bot, emulator, admin, api):
     assert "For cashiers:\n/sale" in (await ron.next_message())["text"]
     ron.send_text("5")  # no longer the sale's amount
     assert "Points to earn" not in (await ron.next_message())["text"]
-    await asyncio.sleep(0.3)
+    await settled(bot)
     assert (await profile(api, quinn))["balance"] == 212
 
     entries = [e for e in await audit(bot, ron.id) if e["action"] == "sale.record"]
