@@ -10,7 +10,7 @@ from typing import Any
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
 from tests.databases import query, rows
-from tests.e2e.harness import buttons, ticket_number, topic_of
+from tests.e2e.harness import buttons, settled, ticket_number, topic_of
 
 JSON = dict[str, Any]
 
@@ -85,7 +85,7 @@ async def test_a_low_support_rating_opens_a_recovery_ticket(bot, emulator, suppo
     # A forged second rating of the same ticket changes nothing and opens nothing.
     replay = eve.press(rating, buttons(rating)["1 ⭐"], forge=True)
     await emulator.wait_for(lambda: emulator.callback_answer(replay) is not None)
-    await asyncio.sleep(0.5)
+    await settled(bot)
     assert len(_tickets(bot.database_url, eve.id)) == 2
 
 
@@ -99,7 +99,7 @@ async def test_a_good_support_rating_opens_nothing(bot, emulator, support_chat):
     await emulator.wait_for(
         lambda: any("rated ticket" in text for text in _texts(support_chat, thread))
     )
-    await asyncio.sleep(0.5)
+    await settled(bot)
     assert [row["status"] for row in _tickets(bot.database_url, ada.id)] == ["closed"]
     assert not any("Low support rating" in text for text in _texts(support_chat, thread))
 
@@ -145,7 +145,7 @@ async def test_nps_to_a_segment_and_a_detractor_reaches_an_agent(
             for text in _texts(support_chat, thread)
         )
     )
-    await asyncio.sleep(0.5)
+    await settled(bot)
     assert out.skip_messages() == 0  # not in the segment: never asked
     assert admin.skip_messages() == 0  # the admin was not in it either
     audit = await bot.cli("audit", "--json")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.harness import BotProcess
+from tests.e2e.harness import BotProcess, settled
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -40,7 +39,7 @@ async def test_metrics_health_and_json_logs(own_emulator, tmp_path):
     await own_emulator.wait_for(
         lambda: any(not call.ok for call in own_emulator.calls_to("sendMessage")), timeout=15
     )
-    await asyncio.sleep(0.5)
+    await settled(bot)
 
     async with aiohttp.ClientSession(bot.api_url) as http:
         async with http.get("/healthz") as answer:

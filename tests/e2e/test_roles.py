@@ -1,9 +1,9 @@
 """Roles and the audit trail, as an admin and a customer would meet them."""
 
-import asyncio
 import json
 
 from tests.e2e.conftest import ADMIN_ID
+from tests.e2e.harness import settled
 
 
 async def test_admin_grants_and_revokes_a_role_and_it_is_audited(bot, emulator, admin):
@@ -48,7 +48,7 @@ async def test_a_customer_typing_admin_commands_is_refused_and_nothing_changes(b
     await mallory.next_message()
     mallory.send_text(f"/customer {mallory.id}")
     await mallory.next_message()
-    await asyncio.sleep(0.3)
+    await settled(bot)
     mallory.send_text(f"/grant admin {mallory.id}")  # still not an admin
     assert "только администраторам" in (await mallory.next_message())["text"]
     audit = await bot.cli("audit", "--actor", str(mallory.id))

@@ -11,7 +11,7 @@ import pytest
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
 from tests.databases import query
-from tests.e2e.harness import BotProcess, ticket_number, topic_of
+from tests.e2e.harness import BotProcess, settled, ticket_number, topic_of
 
 JSON = dict[str, Any]
 
@@ -56,12 +56,6 @@ def _tickets(database_url: str, customer_telegram_id: int) -> list[dict[str, Any
         "WHERE c.telegram_id = ? ORDER BY t.id",
         (customer_telegram_id,),
     )
-
-
-async def _settled(emulator: BotAPIEmulator) -> None:
-    """Every queued update fetched, and a moment for the bot to act on it."""
-    await emulator.wait_for(lambda: emulator.pending_updates == 0)
-    await asyncio.sleep(0.6)
 
 
 async def test_a_conversation_both_ways_closed_and_rated(bot, emulator, support_chat):
@@ -128,7 +122,7 @@ async def test_a_conversation_both_ways_closed_and_rated(bot, emulator, support_
     sam.send_text(
         "/note she is a regular, be generous", chat=support_chat, message_thread_id=thread
     )
-    await _settled(emulator)
+    await settled(bot)
     assert all("generous" not in (m.get("text") or "") for m in ann.messages)
 
     sam.send_text("/close", chat=support_chat, message_thread_id=thread)
@@ -232,7 +226,7 @@ async def test_two_agents_pressing_take_at_once_one_wins(bot, emulator, support_
     assert answers[1] == "The ticket is yours.", answers
     [stored] = _tickets(bot.database_url, cid.id)
     assert stored["assignee_id"] in (kim.id, lee.id)
-    await _settled(emulator)
+    await settled(bot)
     handling = [
         m for m in _from_bot(support_chat, thread) if "is handling" in (m.get("text") or "")
     ]
@@ -281,7 +275,7 @@ async def test_a_customer_who_blocked_the_bot_is_reported_in_the_topic(bot, emul
         lambda: any(m.get("text") == "Hello?" for m in _from_bot(support_chat, thread))
     )
     dan.block_bot()
-    await _settled(emulator)
+    await settled(bot)
     agent.send_text("Hi Dan, here to help", chat=support_chat, message_thread_id=thread)
     await emulator.wait_for(
         lambda: any(
@@ -423,7 +417,7 @@ async def test_the_faq_and_the_menu_lead_to_a_person(bot, emulator, support_chat
     kai.press(declined, _button(declined, "🙋 Talk to a person"))
     assert f"#{ticket} is open" in (await kai.next_message())["text"]
     kai.send_text("/start")
-    await _settled(emulator)
+    await settled(bot)
     kai.skip_messages()
     kai.press_reply_button("🙋 Support")
     assert f"#{ticket} is open" in (await kai.next_message())["text"]
@@ -437,7 +431,7 @@ async def test_the_faq_and_the_menu_lead_to_a_person(bot, emulator, support_chat
             for m in _from_bot(support_chat, thread)
         )
     )
-    await _settled(emulator)
+    await settled(bot)
     assert len(kai.messages) == before  # nothing from the FAQ
 
 
@@ -478,7 +472,7 @@ async def test_agent_tools_history_points_snippets(bot, emulator, support_chat):
     await emulator.wait_for(lambda: any("Usage: /snippet" in text for text in replies()))
     ned.send_text("/unknown", chat=support_chat, message_thread_id=thread)
     await emulator.wait_for(lambda: any("not sent to the customer" in text for text in replies()))
-    await _settled(emulator)
+    await settled(bot)
     assert all("/unknown" not in (m.get("text") or "") for m in lou.messages)
 
 
