@@ -17,7 +17,7 @@ from bot.emulator import BotAPIEmulator
 from bot.emulator.state import RecordedCall
 from bot.emulator.users import EmulatedUser
 from tests.databases import value
-from tests.e2e.harness import BotProcess, eventually, rejected_calls
+from tests.e2e.harness import BotProcess, eventually, rejected_calls, settled
 
 RATE = 20.0
 
@@ -319,10 +319,10 @@ async def test_429_pauses_all_sending_and_5xx_is_retried_pause_and_cancel(own_em
     paused_at = -1
     for _ in range(10):
         await asyncio.sleep(1.0)
-        settled = len(_broadcast_calls(emulator, "Slow one"))
-        if settled == paused_at:
+        so_far = len(_broadcast_calls(emulator, "Slow one"))
+        if so_far == paused_at:
             break
-        paused_at = settled
+        paused_at = so_far
     await asyncio.sleep(1.5)
     assert len(_broadcast_calls(emulator, "Slow one")) == paused_at
     assert paused_at < 30
@@ -389,7 +389,7 @@ async def test_admin_composes_previews_and_sends_a_broadcast_in_telegram(own_emu
     # A customer forging the admin's buttons changes nothing.
     intruder = customers[0]
     intruder.press(summary, f"bc:{broadcast_id}:go:-1:0", forge=True)
-    await asyncio.sleep(1.0)
+    await settled(process)
     assert (await _status(process, broadcast_id))["state"] == "draft"
 
     admin.press(summary, _button(summary, "now"))
@@ -409,7 +409,9 @@ async def test_admin_composes_previews_and_sends_a_broadcast_in_telegram(own_emu
 
     # A stale confirm (already sent) is refused.
     admin.press(question, _button(question, "go"))
-    await asyncio.sleep(1.0)
+    await settled(process)
+    status = await _status(process, broadcast_id)
+    assert (status["state"], status["sent"], status["pending"]) == ("done", 12, 0), status
     assert len(_received(customers[1], "Big news")) == 1
 
     # A photo, a typed segment, and scheduling for later.
