@@ -311,7 +311,9 @@ async def settled(bot: BotProcess, timeout: float = 15.0) -> None:
     """Until the bot (long polling) has finished handling every update queued for it so far:
     taken from the emulator, recorded in its processed_updates, and none of them still being
     handled ('received'; 'done' once the handler returned, 'orphaned' if a killed process
-    was cut short). What a check that nothing (more) came of them waits on."""
+    was cut short). What a check that nothing (more) came of them waits on. A redelivered
+    copy of an update already done may still be on its way to being skipped: a test about
+    duplicates waits for the bot's "delivered again" line as well."""
     emulator = bot.emulator
     last = emulator.last_update_id
     await emulator.wait_for(lambda: emulator.pending_updates == 0, timeout)

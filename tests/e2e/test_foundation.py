@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.e2e.harness import rejected_calls, settled
+from tests.e2e.harness import eventually, rejected_calls, settled
 
 WELCOME = {
     "en": "Use the menu below",
@@ -234,6 +234,11 @@ async def test_redelivered_update_is_processed_once(bot, emulator):
     queued = emulator.inject_update({"message": message})
     emulator.inject_update({"update_id": queued["update_id"], "message": message})
     await ivy.next_message()
+
+    async def second_copy_skipped() -> bool:
+        return f"update {queued['update_id']} delivered again; already handled" in bot.log()
+
+    await eventually(second_copy_skipped)
     await settled(bot)
     assert len(emulator.calls_to("sendMessage", chat_id=ivy.id)) == 2
     record = await bot.customer(ivy.id)
