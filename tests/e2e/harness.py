@@ -146,17 +146,13 @@ class BotProcess:
     def _place_faq_model_cache(self) -> None:
         """A copy of the graph this test process built once, where the bot looks for it
         (bot/services/faq/model_cache.py): beside its SQLite file, else under its
-        XDG_CACHE_HOME. A file already there (a restart) is left alone."""
-        built = built_faq_model_cache()
+        XDG_CACHE_HOME."""
         url = self.env["DATABASE_URL"]
         if url.startswith("sqlite:///"):
             directory = (self.workdir / url.removeprefix("sqlite:///")).parent
         else:
             directory = Path(self.env["XDG_CACHE_HOME"]) / APPLICATION_DIRECTORY
-        if built is not None and not (directory / CACHE_FILE_NAME).exists():
-            directory.mkdir(parents=True, exist_ok=True)
-            for name in CACHE_FILE_NAMES:  # the manifest, the graph and its weights
-                shutil.copyfile(built / name, directory / name)
+        place_faq_model_cache(directory)
 
     def log(self) -> str:
         """Everything the bot has logged so far. Read incrementally: start-up and scenarios
@@ -328,6 +324,16 @@ async def settled(bot: BotProcess, timeout: float = 15.0) -> None:
         return unfinished == 0 and (newest or 0) >= last
 
     await eventually(handled, timeout)
+
+
+def place_faq_model_cache(directory: Path) -> None:
+    """A copy of the FAQ model's graph built once (built_faq_model_cache) in `directory`,
+    where a bot or sandbox looks for it; a cache already there (a restart) is left alone."""
+    built = built_faq_model_cache()
+    if built is not None and not (directory / CACHE_FILE_NAME).exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in CACHE_FILE_NAMES:  # the manifest, the graph and its weights
+            shutil.copyfile(built / name, directory / name)
 
 
 def free_port() -> int:

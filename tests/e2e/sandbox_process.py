@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.e2e.harness import free_port
+from tests.e2e.harness import free_port, place_faq_model_cache
 
 READY = re.compile(r"Sandbox ready: (http://\S+)")
 
@@ -29,6 +29,9 @@ class SandboxProcess:
         SandboxProcess.created.append(self)
 
     async def spawn(self) -> None:
+        # Its data directory holds its SQLite file, so the FAQ model's cache too: the graph
+        # built once by this test process, not built again by every sandbox.
+        place_faq_model_cache(self.data_dir)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"}
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.process = await asyncio.create_subprocess_exec(
