@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from bot.emulator import BotAPIEmulator
 from tests.databases import fresh_database_url, rows
-from tests.e2e.harness import BotProcess, free_port, rejected_calls
+from tests.e2e.harness import BotProcess, eventually, free_port, rejected_calls
 
 SECRET = "test-webhook-secret_0123456789"
 PATH = "/telegram/webhook"
@@ -57,6 +58,19 @@ def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, .
     return rows(url, sql, params)
 
 
+def inbox_drained(bot: BotProcess) -> Callable[[], Awaitable[bool]]:
+    """Whether every update the bot stored in its webhook inbox has been handled (an update
+    is stored before Telegram gets its 200)."""
+
+    async def drained() -> bool:
+        unfinished = query(
+            bot.database_url, "SELECT COUNT(*) FROM webhook_inbox WHERE state <> 'done'"
+        )
+        return bool(unfinished == [(0,)])
+
+    return drained
+
+
 async def test_webhook_mode_serves_updates_and_refuses_a_wrong_secret(own_emulator, tmp_path):
     bot = webhook_bot(own_emulator, tmp_path)
     await bot.start()
@@ -86,7 +100,7 @@ async def test_webhook_mode_serves_updates_and_refuses_a_wrong_secret(own_emulat
             assert answer.status == 400
         async with http.post(f"{bot.api_url}{PATH}", json={"x": 1}, headers=good) as answer:
             assert answer.status == 400
-    await asyncio.sleep(0.5)
+    await eventually(inbox_drained(bot))
     assert len(ann.messages) == 2  # nothing came of the refused requests
     assert query(
         bot.database_url, "SELECT COUNT(*) FROM webhook_inbox WHERE update_id = ?", (99_000_001,)
@@ -125,7 +139,7 @@ async def test_the_same_update_delivered_twice_is_handled_once(own_emulator, tmp
     # Telegram's own redelivery of the same id, through the emulator's webhook.
     own_emulator.inject_update(dict(update))
     await own_emulator.wait_for(lambda: own_emulator.pending_updates == 0, timeout=10)
-    await asyncio.sleep(1.0)
+    await eventually(inbox_drained(bot))
     assert len(ben.messages) == 1
     assert await bot.stop() == 0
     record = await bot.customer(ben.id)
@@ -306,7 +320,12 @@ async def test_two_replicas_on_one_database_share_a_stream_without_loss_or_dupli
             lambda: all(len(user.messages) >= rounds for user in users), timeout=60
         )
         await own_emulator.wait_for(lambda: own_emulator.pending_updates == 0, timeout=10)
-        await asyncio.sleep(1.5)
+
+        async def every_update_handled() -> bool:
+            done = rows(database, "SELECT COUNT(*) FROM webhook_inbox WHERE state = 'done'")
+            return bool(done == [(total,)])
+
+        await eventually(every_update_handled)
         assert [len(user.messages) for user in users] == [rounds] * len(users)
         assert min(balancer.sent) >= total // 2
 
@@ -316,7 +335,14 @@ async def test_two_replicas_on_one_database_share_a_stream_without_loss_or_dupli
         await own_emulator.wait_for(
             lambda: all(len(user.messages) > rounds for user in users), timeout=60
         )
-        await asyncio.sleep(2)  # a duplicate, if any, would arrive now
+        broadcast_id = created.stdout.strip().splitlines()[-1]
+
+        async def broadcast_done() -> bool:
+            status = await replicas[0].cli("broadcast", "status", broadcast_id, "--json")
+            return bool(status.json()["state"] == "done")
+
+        # Done: every recipient's send was recorded, after Telegram (here) took it.
+        await eventually(broadcast_done, timeout=30)
         for user in users:
             got = [m for m in user.messages if "Replica sale" in str(m.get("text") or "")]
             assert len(got) == 1, user.first_name
