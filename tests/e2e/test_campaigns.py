@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.emulator import BotAPIEmulator
 from bot.emulator.users import EmulatedUser
+from tests.databases import value
 from tests.e2e.harness import BotProcess, buttons, buy, eventually, press, rejected_calls
 from tests.e2e.test_jobs import api_session, midday_zone
 
@@ -230,7 +231,15 @@ async def test_welcome_follow_up_falls_due_once_and_settings_are_checked(own_emu
     follow_up = await _reply(eve, "Раді", timeout=15)
     assert follow_up["text"].startswith("👋 Раді, що ви з нами!")
     assert _callbacks(follow_up) == ["rewards", "unsub"]
-    await asyncio.sleep(2.0)
+
+    async def campaigns_sent() -> bool:
+        unsent = value(
+            bot.database_url,
+            "SELECT COUNT(*) FROM broadcasts WHERE state IN ('scheduled', 'sending')",
+        )
+        return bool(unsent == 0)
+
+    await eventually(campaigns_sent)  # every recipient's send recorded after Telegram took it
     assert len(_texts(eve, "Раді, що ви з нами")) == 1
     assert not _texts(fay, "Glad you joined")
     # Unsubscribe under the follow-up works like under any promotion.
