@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 
 from tests.databases import fresh_database_url, rows
-from tests.e2e.harness import BotProcess
+from tests.e2e.harness import BotProcess, eventually
 
 
 async def _post(api: aiohttp.ClientSession, path: str, body: dict[str, Any]) -> tuple[int, Any]:
@@ -62,7 +62,12 @@ async def test_two_processes_share_one_database_without_double_counting(
         elsewhere = aiohttp.ClientSession(second.api_url, headers=dict(till.headers))
         apis = [till, elsewhere]
         opening = await _balance(apis[1], ann.id)  # the welcome bonus, if the rules give one
-        await asyncio.sleep(2)
+
+        async def notices_sent() -> bool:
+            pending = rows(url, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+            return bool(pending == [(0,)])
+
+        await eventually(notices_sent)
         ann.skip_messages()  # whatever the welcome brought
         notices_before = rows(url, "SELECT COUNT(*) FROM outbox")[0][0]
 
@@ -119,8 +124,9 @@ async def test_two_processes_share_one_database_without_double_counting(
         ann.skip_messages()
 
         # A broadcast: both replicas run a broadcast worker; everybody gets it exactly once.
+        # Done: every recipient's send was recorded after Telegram (here) took it, so a
+        # duplicate would be in by now.
         await _broadcast(first, "Replica news")
-        await asyncio.sleep(2)  # late duplicates, if any, would arrive now
         for user in (ann, *crowd):
             assert len(_received(user, "Replica news")) == 1, user.first_name
 
