@@ -58,6 +58,15 @@ class Session:
         [SKIP LOCKED]`` on PostgreSQL (see storage.postgres)."""
         return ""
 
+    def as_moment(self, expression: str = "?") -> str:
+        """A timestamp where PostgreSQL cannot tell the type from the column it goes to (a
+        CASE, a value built in SQL): as is here (text), cast to timestamptz there."""
+        return expression
+
+    def as_json(self, expression: str) -> str:
+        """A JSON document built in SQL as text: as is here, cast to jsonb on PostgreSQL."""
+        return expression
+
     async def lock(self, table: str, row_id: int) -> None:
         """Inside a write transaction, wait until no other transaction holds the row, and
         hold it until this one ends: what the transaction reads next about it (a customer's

@@ -40,12 +40,14 @@ import hashlib
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from storage.clock import to_db
 from storage.conflicts import writing
 from storage.database import Database, Params, Row, Session
 
@@ -119,10 +121,42 @@ def _number(text: str) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def moment_text(text: str) -> str:
+    """A timestamptz as the app's text (storage/clock.py): PostgreSQL prints
+    '2026-01-02 03:04:05+00', '…05.5+00' or '…05.123456+00' in the session's time zone (UTC,
+    set where the pool is made); the app's text always has six fractional digits."""
+    if not text.endswith("+00"):  # another zone (a session that changed it): convert
+        return to_db(datetime.fromisoformat(text))
+    seconds, _, fraction = text[:-3].partition(".")
+    return f"{seconds}.{fraction:0<6}"
+
+
+def _moment_in(value: str | datetime) -> str:
+    """The app's UTC text as is (the session's zone is UTC); an aware datetime as that text."""
+    return to_db(value) if isinstance(value, datetime) else value
+
+
+def _same_text(text: str) -> str:
+    return text
+
+
 async def _setup(connection: asyncpg.Connection) -> None:
+    # The code sees the same Python values as on SQLite (docs/design.md): numbers as int or
+    # float, timestamps as UTC text 'YYYY-MM-DD HH:MM:SS.ffffff', JSON as its text.
     await connection.set_type_codec(
         "numeric", encoder=str, decoder=_number, schema="pg_catalog", format="text"
     )
+    await connection.set_type_codec(
+        "timestamptz",
+        encoder=_moment_in,
+        decoder=moment_text,
+        schema="pg_catalog",
+        format="text",
+    )
+    for json_type in ("json", "jsonb"):
+        await connection.set_type_codec(
+            json_type, encoder=_same_text, decoder=_same_text, schema="pg_catalog", format="text"
+        )
 
 
 class PostgresSession(Session):
@@ -135,6 +169,12 @@ class PostgresSession(Session):
 
     def for_update(self, of: str | None = None, *, skip_locked: bool = False) -> str:
         return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
+
+    def as_moment(self, expression: str = "?") -> str:
+        return f"CAST({expression} AS timestamptz)"
+
+    def as_json(self, expression: str) -> str:
+        return f"CAST({expression} AS jsonb)"
 
     async def lock(self, table: str, row_id: int) -> None:
         if not self._writable or (table, row_id) in self._locked:
@@ -212,6 +252,8 @@ class PostgresDatabase(Database):
             max_size=POOL_SIZE,
             init=_setup,
             statement_cache_size=1024,
+            # Timestamps without a zone (the app's text) are UTC, and are printed in UTC.
+            server_settings={"timezone": "UTC"},
         )
         return cls(url, pool)
 

@@ -7,13 +7,18 @@ SQLAlchemy. Where the engines differ, the types say so per dialect:
 
 - integers are BIGINT on PostgreSQL (Telegram ids need 64 bits) and INTEGER on SQLite, where
   ``INTEGER PRIMARY KEY`` is the rowid; a surrogate key is an identity column on PostgreSQL;
-- timestamps are UTC text ``YYYY-MM-DD HH:MM:SS.ffffff`` on both (it sorts in time order, and
-  the code reads and compares it the same way everywhere); flags are 0/1 integers;
+- timestamps (``Moment``) are ``timestamptz`` on PostgreSQL and UTC text
+  ``YYYY-MM-DD HH:MM:SS.ffffff`` on SQLite (it sorts in time order there); JSON documents
+  (``Json``) are ``jsonb`` on PostgreSQL and text on SQLite. The code sees the same values on
+  both: storage/postgres.py reads and writes both types as that same text (docs/design.md);
+- flags are 0/1 integers;
 - SQLite's triggers and PostgreSQL's functions are raw DDL (``_SQLITE_DDL``, ``_POSTGRESQL_DDL``),
   created after the tables.
 
-tests/unit/test_schema.py checks that what this builds is exactly what the numbered SQL
-migrations 0001…0022 built (tests/data/schema_0022_*.sql).
+tests/integration/test_schema.py checks that what this builds is what the numbered SQL
+migrations 0001…0022 built (tests/data/schema_0022_*.sql), changed only by the later Alembic
+revisions (on PostgreSQL, 0024_pg_types: those types), and that a database upgraded through
+them ends exactly where a new one starts.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
+from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB, TIMESTAMP
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn
 from sqlalchemy.sql.compiler import DDLCompiler
@@ -52,8 +57,9 @@ Real: TypeEngine[float] = REAL().with_variant(DOUBLE_PRECISION(), "postgresql")
 # Only where the SQLite migrations said BIGINT too (tables added for both engines at once).
 BigInt = BigInteger()
 Blob = LargeBinary()
-# Timestamps: see the module docstring.
-Moment = Text()
+# Timestamps and JSON documents: see the module docstring.
+Moment = Text().with_variant(TIMESTAMP(timezone=True), "postgresql")
+Json = Text().with_variant(JSONB(), "postgresql")
 
 ONLY_POSTGRESQL = {"dialects": {"postgresql"}}
 
@@ -93,26 +99,26 @@ customers = Table(
     key(),
     # NULL once the customer has been forgotten: the row stays for anonymous aggregates.
     optional("telegram_id", Int, unique=True),
-    optional("first_name"),
-    optional("last_name"),
-    optional("username"),
-    optional("telegram_language"),
-    optional("language"),
+    optional("first_name", Text),
+    optional("last_name", Text),
+    optional("username", Text),
+    optional("telegram_language", Text),
+    optional("language", Text),
     required("first_seen"),
     required("last_seen"),
     required("consent_promotions", Int, server_default=default(1)),
     required("consent_surveys", Int, server_default=default(1)),
-    optional("start_payload"),
+    optional("start_payload", Text),
     required("reachable", Int, server_default=default(1)),
     optional("unreachable_since"),
-    optional("card_code"),
-    optional("referral_code"),
+    optional("card_code", Text),
+    optional("referral_code", Text),
     # The tier last announced to the customer: a change is what triggers "you reached Gold".
-    optional("tier"),
+    optional("tier", Text),
     # 'MM-DD' (the year is not needed for a birthday bonus and is less personal data).
-    optional("birthday"),
+    optional("birthday", Text),
     # The customer's own number, shared with Telegram's contact button ('+' and digits).
-    optional("phone"),
+    optional("phone", Text),
     # When the customer last changed a consent (promotions, surveys) themselves.
     optional("consents_changed_at"),
     # Set by /forget: every personal field is NULL from then on, telegram_id included.
@@ -136,7 +142,7 @@ interactions = Table(
     # delivered cannot lose them; the answer turns them into 'sent' or 'failed'.
     required("status", Text, server_default=default("received")),
     optional("error", Text),
-    optional("meta", Text),
+    optional("meta", Json),
     # Chosen by the sender before the call, so the outcome can be recorded without waiting
     # for the row id (outbound rows are written in batches).
     optional("outbound_key", Text),
@@ -165,7 +171,7 @@ faq_entries = Table(
     Column("id", Text, primary_key=True),
     required("position", Int),
     # The entry as imported (the file format of bot/services/faq/content.py), as JSON.
-    required("document", Text),
+    required("document", Json),
     required("updated_at"),
 )
 
@@ -220,8 +226,8 @@ audit = Table(
     required("via", Text),
     required("action", Text),
     optional("subject", Text),
-    optional("before", Text),
-    optional("after", Text),
+    optional("before", Json),
+    optional("after", Json),
 )
 
 # The loyalty engine: an append-only points ledger with FIFO lots, purchases and refunds,
@@ -358,7 +364,7 @@ outbox = Table(
     key(),
     ref("customer_id", "customers.id"),
     required("kind", Text),
-    required("payload", Text),
+    required("payload", Json),
     # The same notice is never queued twice (e.g. one expiry reminder per lot date).
     optional("dedupe_key", Text, unique=True),
     required("created_at"),
@@ -378,7 +384,7 @@ job_runs = Table(
     required("run_key", Text),
     required("started_at"),
     optional("finished_at"),
-    optional("result", Text),
+    optional("result", Json),
     PrimaryKeyConstraint("job", "run_key"),
 )
 
@@ -447,7 +453,7 @@ broadcasts = Table(
     # The file_id Telegram gave the first upload: every later recipient reuses it.
     optional("photo_file_id", Text),
     # JSON: [[{"text": ..., "url": ...}, ...], ...] URL buttons above Unsubscribe.
-    optional("buttons", Text),
+    optional("buttons", Json),
     required("segment", Text, server_default=default("all")),
     required(
         "state",
@@ -472,7 +478,7 @@ broadcasts = Table(
     # NULL for an admin's broadcast; the campaign's name for one a campaign run queued.
     optional("campaign", Text),
     # The texts in other languages beside the default, as JSON {"ru": "…", "uk": "…"}.
-    optional("texts", Text),
+    optional("texts", Json),
 )
 
 broadcast_recipients = Table(
@@ -494,7 +500,7 @@ broadcast_recipients = Table(
     optional("at"),
     # JSON: what a campaign message says to this recipient (points, dates), rendered in
     # their language when sent. NULL for an admin's broadcast (one text for everyone).
-    optional("payload", Text),
+    optional("payload", Json),
     # (broadcast, customer) is the delivery's idempotency key.
     PrimaryKeyConstraint("broadcast_id", "customer_id"),
     sqlite_with_rowid=False,
@@ -591,7 +597,7 @@ webhook_inbox = Table(
     "webhook_inbox",
     metadata,
     Column("update_id", BigInt, primary_key=True, autoincrement=False),
-    optional("payload", Text),
+    optional("payload", Json),
     required("received_at"),
     required("state", Text, one_of("state", "pending", "done"), server_default="pending"),
     # The process handling it and when it last said it still is (its lease).
@@ -610,7 +616,7 @@ fsm_states = Table(
     required("chat_id", BigInt),
     required("user_id", BigInt),
     optional("state", Text),
-    required("data", Text, server_default=default("{}")),
+    required("data", Json, server_default=default("{}")),
     required("updated_at"),
 )
 
@@ -624,9 +630,9 @@ request_fingerprints = Table(
     required("kind", Text),
     required("request_key", Text),
     # JSON {field: digest}: which field differs can be named without keeping the values.
-    required("fields", Text),
+    required("fields", Json),
     # JSON of the first answer when no other table keeps it (adjustments' balances).
-    optional("result", Text),
+    optional("result", Json),
     required("created_at"),
     PrimaryKeyConstraint("kind", "request_key"),
 )
@@ -756,6 +762,12 @@ END
 """,
 )
 
+JULIANDAY_OF_TIMESTAMPTZ = """
+CREATE FUNCTION julianday(moment TIMESTAMP WITH TIME ZONE) RETURNS DOUBLE PRECISION
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT EXTRACT(EPOCH FROM moment) / 86400.0 + 2440587.5 $$
+"""
+
 _POSTGRESQL_DDL = (
     # SQLite functions the repositories' SQL uses, with SQLite's results, so one SQL text
     # runs on both engines (storage/migrations/README.md).
@@ -765,6 +777,9 @@ CREATE FUNCTION julianday(moment TEXT) RETURNS DOUBLE PRECISION
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT EXTRACT(EPOCH FROM CAST(moment AS TIMESTAMP)) / 86400.0 + 2440587.5 $$
 """,
+    # The same for a timestamp column (timestamptz); a text argument or a `?` still picks the
+    # text one (PostgreSQL prefers text for a literal of unknown type).
+    JULIANDAY_OF_TIMESTAMPTZ,
     # ROUND(x, digits) on a floating-point value (PostgreSQL has it for NUMERIC only).
     """
 CREATE FUNCTION round(value DOUBLE PRECISION, digits INTEGER) RETURNS DOUBLE PRECISION

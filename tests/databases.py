@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.migrations import apply_migrations
+from storage.postgres import moment_text
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 ON_POSTGRES = TEST_DATABASE_URL.startswith(("postgresql://", "postgres://"))
@@ -84,9 +85,30 @@ def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, An
 
     # psycopg's placeholder is %s (and a literal % is %%); literals in these queries hold no ?.
     translated = re.sub(r"\?", "%s", sql.replace("%", "%%"))
-    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as connection:
+    with psycopg.connect(
+        url, autocommit=True, row_factory=dict_row, options="-c timezone=UTC"
+    ) as connection:
+        _read_as_the_bot_does(connection)
         cursor = connection.execute(translated.encode(), params)
         return list(cursor.fetchall()) if cursor.description else []
+
+
+def _read_as_the_bot_does(connection: Any) -> None:
+    """Timestamps and JSON as the bot reads them (storage/postgres.py's codecs): the app's UTC
+    text and the JSON text, so a test reads the same values on both engines."""
+    from psycopg.adapt import Loader
+
+    class MomentLoader(Loader):
+        def load(self, data: Any) -> str:
+            return moment_text(bytes(data).decode())
+
+    class JsonTextLoader(Loader):
+        def load(self, data: Any) -> str:
+            return bytes(data).decode()
+
+    connection.adapters.register_loader("timestamptz", MomentLoader)
+    for json_type in ("json", "jsonb"):
+        connection.adapters.register_loader(json_type, JsonTextLoader)
 
 
 def rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 
 from storage.migrations.upgrade import YOYO_MIGRATIONS
+from storage.migrations.versions import r0024_pg_types
 from tests.databases import ON_POSTGRES, query
 from tests.schema_dump import dump
 
@@ -43,6 +44,51 @@ def frozen_schema() -> str:
     """The schema the yoyo migrations built on the engine under test."""
     engine = "postgresql" if ON_POSTGRES else "sqlite"
     return (FROZEN / f"schema_0022_{engine}.sql").read_text()
+
+
+def head_schema() -> str:
+    """The frozen schema changed by the revisions after the baseline, written out by hand from
+    what each says it does: on PostgreSQL, 0024_pg_types turns its timestamp columns into
+    timestamptz and its JSON columns into jsonb, and adds julianday(timestamptz); on SQLite
+    nothing changes."""
+    frozen = frozen_schema()
+    if not ON_POSTGRES:
+        return frozen
+    new_types = {
+        **{
+            (table, column): "timestamp with time zone"
+            for table, columns in r0024_pg_types.TIMESTAMP_COLUMNS.items()
+            for column in columns
+        },
+        **{
+            (table, column): "jsonb"
+            for table, columns in r0024_pg_types.JSON_COLUMNS.items()
+            for column in columns
+        },
+    }
+    lines: list[str] = []
+    table = ""
+    for line in frozen.splitlines():
+        if line.startswith("table "):
+            table = line.removeprefix("table ")
+        column = re.fullmatch(r"  column (\w+): text( \|.*)?", line)
+        if column and (table, column.group(1)) in new_types:
+            new_type = new_types[table, column.group(1)]
+            attributes = (column.group(2) or "").replace("'::text", f"'::{new_type}")
+            lines.append(f"  column {column.group(1)}: {new_type}{attributes}")
+        else:
+            lines.append(line)
+    lines.append(
+        "function julianday(moment timestamp with time zone): CREATE OR REPLACE FUNCTION"
+        " public.julianday(moment timestamp with time zone) RETURNS double precision LANGUAGE"
+        " sql IMMUTABLE PARALLEL SAFE STRICT AS $function$ SELECT EXTRACT(EPOCH FROM moment)"
+        " / 86400.0 + 2440587.5 $function$"
+    )
+    functions = sorted(line for line in lines if line.startswith("function "))
+    return (
+        "\n".join([*(line for line in lines if not line.startswith("function ")), *functions])
+        + "\n"
+    )
 
 
 def yoyo_era_database(url: str, applied: tuple[str, ...] = YOYO_MIGRATIONS) -> None:

@@ -98,10 +98,11 @@ class AuditRepository:
     async def find(
         self, since: datetime | None = None, actor: int | None = None, limit: int = 1000
     ) -> list[AuditEntry]:
+        since_text = to_db(since) if since else None  # None: from the start
         rows = await self._session.fetch_all(
-            "SELECT * FROM audit WHERE at >= ? AND (CAST(? AS BIGINT) IS NULL OR actor = ?) "
-            "ORDER BY id DESC LIMIT ?",
-            (to_db(since) if since else "", actor, actor, limit),
+            "SELECT * FROM audit WHERE (CAST(? AS TEXT) IS NULL OR at >= ?) "
+            "AND (CAST(? AS BIGINT) IS NULL OR actor = ?) ORDER BY id DESC LIMIT ?",
+            (since_text, since_text, actor, actor, limit),
         )
         return [
             AuditEntry(

@@ -274,11 +274,11 @@ class AnalyticsRepository:
         rows = await self._session.fetch_all(
             """
             WITH firsts AS (
-                SELECT customer_id, substr(MIN(purchased_at), 1, 7) AS cohort
+                SELECT customer_id, substr(CAST(MIN(purchased_at) AS TEXT), 1, 7) AS cohort
                 FROM purchases GROUP BY customer_id
             ),
             active AS (
-                SELECT DISTINCT customer_id, substr(purchased_at, 1, 7) AS month
+                SELECT DISTINCT customer_id, substr(CAST(purchased_at AS TEXT), 1, 7) AS month
                 FROM purchases WHERE purchased_at >= ?
             )
             SELECT f.cohort, a.month, COUNT(*) AS customers
@@ -287,7 +287,10 @@ class AnalyticsRepository:
             GROUP BY f.cohort, a.month
             ORDER BY f.cohort, a.month
             """,
-            (since_month, since_month),
+            # The month's first moment for the timestamp, the month for the text; a
+            # timestamptz as text starts with the UTC date and time (the session's zone is
+            # UTC), as the text SQLite stores does.
+            (f"{since_month}-01 00:00:00.000000", since_month),
         )
         return [(row[0], row[1], int(row[2])) for row in rows]
 

@@ -211,7 +211,7 @@ class BroadcastRepository:
             f"""
             INSERT INTO broadcast_recipients (broadcast_id, customer_id, state, at)
             SELECT ?, c.id, CASE WHEN c.reachable = 1 THEN 'pending' ELSE 'blocked' END,
-                   CASE WHEN c.reachable = 1 THEN NULL ELSE ? END
+                   CASE WHEN c.reachable = 1 THEN NULL ELSE {self._session.as_moment()} END
             FROM customers c WHERE {ELIGIBLE} AND ({condition})
             ORDER BY c.id
             ON CONFLICT DO NOTHING

@@ -116,11 +116,12 @@ class FaqRepository:
         )
 
     async def unanswered(self, since: datetime | None = None) -> list[str]:
+        since_text = to_db(since) if since else None  # None: from the start
         rows = await self._session.fetch_all(
             # Questions asked while the model warmed up were not looked at by it: no gap.
-            "SELECT text FROM faq_queries WHERE confident = 0 AND at >= ? "
-            "AND outcome <> 'warming_up' ORDER BY id",
-            (to_db(since) if since else "",),
+            "SELECT text FROM faq_queries WHERE confident = 0 "
+            "AND (CAST(? AS TEXT) IS NULL OR at >= ?) AND outcome <> 'warming_up' ORDER BY id",
+            (since_text, since_text),
         )
         return [row["text"] for row in rows]
 
@@ -163,6 +164,6 @@ class FaqRepository:
     async def revision(self) -> str:
         """Changes with every import, from this process or another (the operator CLI)."""
         value = await self._session.fetch_value(
-            "SELECT COUNT(*) || '@' || COALESCE(MAX(updated_at), '') FROM faq_entries"
+            "SELECT COUNT(*) || '@' || COALESCE(CAST(MAX(updated_at) AS TEXT), '') FROM faq_entries"
         )
         return str(value)

@@ -156,8 +156,10 @@ class PersonalDataRepository:
                     (name, ERASED, other, name),
                 )
                 changed += await self._session.execute(
-                    "UPDATE outbox SET payload = replace(payload, ?, ?) "
-                    "WHERE customer_id = ? AND replace(payload, ?, '') <> payload",
+                    "UPDATE outbox SET payload = "  # noqa: S608
+                    + self._session.as_json("replace(CAST(payload AS TEXT), ?, ?)")
+                    + " WHERE customer_id = ? AND replace(CAST(payload AS TEXT), ?, '')"
+                    " <> CAST(payload AS TEXT)",
                     (in_json, ERASED, other, in_json),
                 )
         return changed

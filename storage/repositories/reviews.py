@@ -137,9 +137,13 @@ class ReviewRepository:
             f"""
             INSERT INTO outbox (customer_id, kind, payload, dedupe_key, created_at, not_before)
             SELECT p.customer_id, 'rating_request',
-                   CAST({json_object}('purchase_id', p.id, 'order_id', p.order_id,
-                                      'amount_minor', p.amount_minor,
-                                      'currency', p.currency) AS TEXT),
+                   {
+                self._session.as_json(
+                    f"{json_object}('purchase_id', p.id, "
+                    "'order_id', p.order_id, 'amount_minor', p.amount_minor, "
+                    "'currency', p.currency)"
+                )
+            },
                    'rate:' || p.order_id, :at, :at
             FROM purchases p JOIN customers c ON c.id = p.customer_id
             WHERE p.recorded_at >= :start AND p.recorded_at < :end
@@ -214,10 +218,11 @@ class NpsRepository:
             """,
             (survey_id, to_db(at), *params, since, since),
         )
+        payload = self._session.as_json("""'{"survey_id": ' || i.survey_id || '}'""")
         await self._session.execute(
-            """
+            f"""
             INSERT INTO outbox (customer_id, kind, payload, dedupe_key, created_at, not_before)
-            SELECT i.customer_id, 'nps_request', '{"survey_id": ' || i.survey_id || '}',
+            SELECT i.customer_id, 'nps_request', {payload},
                    'nps:' || i.survey_id || ':' || i.customer_id, ?, ?
             FROM nps_invitations i WHERE i.survey_id = ?
             ON CONFLICT (dedupe_key) DO NOTHING

@@ -1,8 +1,9 @@
 """One schema source: what Alembic builds, and how databases of earlier releases come over.
 
 tests/data/schema_0022_{sqlite,postgresql}.sql hold what the yoyo migrations 0001…0022 built
-(tests/data/README.md): a new database must have exactly that, column order, types, defaults,
-constraints, indexes, triggers and functions included, on the engine under test.
+(tests/data/README.md), which is the baseline (0023): a new database must have exactly that,
+column order, types, defaults, constraints, indexes, triggers and functions included, on the
+engine under test, changed only as the later revisions say (tests/yoyo_era.py:head_schema).
 """
 
 import json
@@ -17,12 +18,14 @@ from sqlalchemy.pool import NullPool
 
 from bot.cli import main as cli_main
 from bot.config import load_settings
+from storage.clock import from_db
 from storage.migrations import HEAD, SchemaRefused, apply_migrations, current_revision
 from storage.migrations.upgrade import BASELINE, YOYO_MIGRATIONS, engine_url, revisions
 from storage.schema import metadata
+from storage.unit_of_work import open_storage
 from tests.databases import ON_POSTGRES, fresh_database_url, migrated_database_url, query
 from tests.schema_dump import dump
-from tests.yoyo_era import frozen_schema, yoyo_era_database
+from tests.yoyo_era import head_schema, yoyo_era_database
 
 
 def test_a_new_database_has_the_frozen_schema_and_is_at_head(tmp_path):
@@ -30,7 +33,7 @@ def test_a_new_database_has_the_frozen_schema_and_is_at_head(tmp_path):
     assert current_revision(url) is None
     report = apply_migrations(url)
     assert report.applied == revisions()
-    assert dump(url) == frozen_schema()
+    assert dump(url) == head_schema()
     assert current_revision(url) == HEAD
     assert apply_migrations(url).applied == []  # at head: nothing to do, and nothing done
 
@@ -102,3 +105,68 @@ def test_a_half_migrated_yoyo_database_is_refused_with_exit_2(tmp_path, capsys):
     assert cli_main(["migrate"], load_settings({"DATABASE_URL": url}, env_file=None)) == 2
     assert "half-migrated" in capsys.readouterr().err
     assert current_revision(url) is None  # left as it was
+
+
+MOMENTS = (
+    "2026-01-01 00:00:00.000000",  # PostgreSQL prints no fraction for these
+    "2026-03-04 05:06:07.500000",  # and a short one for these
+    "2026-12-31 23:59:59.123456",
+)
+
+
+async def test_upgrading_keeps_every_row_and_the_values_the_code_reads(tmp_path):
+    url = fresh_database_url(tmp_path)
+    yoyo_era_database(url)
+    document = {"ru": "Привет", "buttons": [[{"text": "Сайт", "url": "https://example.com"}]]}
+    for number, moment in enumerate(MOMENTS, start=1):
+        query(
+            url,
+            "INSERT INTO customers (telegram_id, first_name, first_seen, last_seen, birthday)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (number, "Ann", moment, moment, "02-29"),
+        )
+        query(
+            url,
+            "INSERT INTO audit (at, via, action, after) VALUES (?, 'cli', 'test', ?)",
+            (moment, json.dumps(document)),
+        )
+    apply_migrations(url)
+    storage = await open_storage(url)
+    try:
+        async with storage.database.snapshot() as session:
+            customers = await session.fetch_all(
+                "SELECT first_seen, last_seen, birthday FROM customers ORDER BY telegram_id"
+            )
+            audit = await session.fetch_all("SELECT at, after FROM audit ORDER BY id")
+    finally:
+        await storage.close()
+    assert [tuple(row) for row in customers] == [(m, m, "02-29") for m in MOMENTS]
+    assert [row["at"] for row in audit] == list(MOMENTS)
+    # jsonb keeps the document, not its spelling (key order, escapes): the code parses it.
+    assert [json.loads(row["after"]) for row in audit] == [document] * len(MOMENTS)
+
+
+async def test_a_timestamp_written_is_read_back_unchanged(tmp_path):
+    storage = await open_storage(migrated_database_url(tmp_path))
+    try:
+        async with storage.database.transaction() as session:
+            for number, moment in enumerate(MOMENTS, start=1):
+                await session.execute(
+                    "INSERT INTO customers (telegram_id, first_seen, last_seen) VALUES (?, ?, ?)",
+                    (number, moment, moment),
+                )
+        async with storage.database.snapshot() as session:
+            read = await session.fetch_all(
+                "SELECT first_seen, MAX(last_seen) OVER () AS latest FROM customers"
+                " WHERE first_seen >= ? ORDER BY first_seen",
+                (MOMENTS[0],),
+            )
+            days = await session.fetch_value(
+                "SELECT julianday(MAX(first_seen)) - julianday(MIN(first_seen)) FROM customers"
+            )
+    finally:
+        await storage.close()
+    assert [row["first_seen"] for row in read] == list(MOMENTS)
+    assert {row["latest"] for row in read} == {MOMENTS[-1]}
+    expected = (from_db(MOMENTS[-1]) - from_db(MOMENTS[0])).total_seconds() / 86400
+    assert abs(days - expected) < 1e-6

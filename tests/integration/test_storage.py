@@ -122,7 +122,10 @@ async def test_a_failing_job_does_not_sink_its_batch(storage):
     from storage.batching import Statement
 
     good = storage.batcher.write(
-        Statement("INSERT INTO processed_updates (update_id, received_at) VALUES (1, 'x')")
+        Statement(
+            "INSERT INTO processed_updates (update_id, received_at)"
+            " VALUES (1, '2026-01-01 00:00:00.000000')"
+        )
     )
     bad = storage.batcher.write(Statement("INSERT INTO no_such_table VALUES (1)"))
     results = await asyncio.gather(good, bad, return_exceptions=True)
