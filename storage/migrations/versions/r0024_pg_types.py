@@ -2,10 +2,10 @@
 text for both, so there this revision does nothing.
 
 Every timestamp the bot ever wrote is UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``
-(storage/clock.py), read here as the UTC moment it names; every JSON column only ever held
-``json.dumps`` output, so each value parses (a value that did not would stop the upgrade, in
-its transaction, with nothing changed). ALTER … TYPE rewrites each table once, with its
-indexes (docs/operations.md: how long that takes).
+(storage/clock.py), read here as the UTC moment it names; every JSON column changed here
+only ever held ``json.dumps`` output, so each value parses (a value that did not would stop
+the upgrade, in its transaction, with nothing changed). ALTER … TYPE rewrites each table
+once, with its indexes (docs/operations.md: how long that takes).
 
 The lists are frozen here, as this revision found the schema: storage/schema.py declares the
 same types for new databases (``Moment``, ``Json``), and tests/integration/test_schema.py
@@ -75,7 +75,7 @@ JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "job_runs": ("result",),
     "outbox": ("payload",),
     "request_fingerprints": ("fields", "result"),
-    "webhook_inbox": ("payload",),
+    # Not webhook_inbox.payload: the raw body Telegram sent, kept as text (storage/schema.py).
 }
 
 # Columns with a text default that has no cast to jsonb: dropped, then set again as jsonb.
