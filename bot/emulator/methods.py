@@ -201,8 +201,10 @@ class BotMethods(MessagingMethods):
             batch = queue.batch(limit)
             timeout = max(int(params.get("timeout", 0)), 0)
             if not batch and timeout > 0:
+                # asyncio.timeout keeps a cancellation a cancellation (see World.wait_until).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(poll.event.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await poll.event.wait()
                 if poll.terminated:
                     raise conflict(
                         "terminated by other getUpdates request; "

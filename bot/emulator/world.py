@@ -149,8 +149,12 @@ class World:
                 self._change = asyncio.Event()
             change = self._change
             # Re-check at least every 50 ms so predicates over outside state also work.
+            # asyncio.timeout, not wait_for: on Python 3.11 a cancellation that arrives just as
+            # wait_for times out can come back as TimeoutError, which this loop would swallow
+            # (suspected where a sandbox stopped by SIGTERM while seeding went on to serve).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(change.wait(), min(remaining, 0.05))
+                async with asyncio.timeout(min(remaining, 0.05)):
+                    await change.wait()
 
     def record_call(self, call: RecordedCall) -> None:
         self.calls.append(call)
