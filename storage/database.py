@@ -43,6 +43,7 @@ IntegrityError = _integrity_errors()
 
 
 BUSY_TIMEOUT_MS = 15_000
+CHECKPOINT_WAIT_MS = 500
 
 
 class Session:
@@ -168,8 +169,16 @@ class Database:
         """Fold the WAL back into the main file and empty it; False when a reader kept part
         of it. After erasing data: with secure_delete, no old copy remains in either file."""
         async with self._write_lock:
-            cursor = await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            row = await cursor.fetchone()
+            # TRUNCATE waits for readers on the busy handler while it holds the write lock:
+            # bounded, so a reader's long snapshot costs the other writers a moment, not
+            # BUSY_TIMEOUT_MS (a stall of every write seen under load); what is left is folded
+            # at the next checkpoint.
+            await self._writer.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+            try:
+                cursor = await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                row = await cursor.fetchone()
+            finally:
+                await self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return row is not None and row[0] == 0
 
     async def hold_role(self, name: str) -> bool:

@@ -18,7 +18,7 @@ from storage.migrations.upgrade import revisions
 from storage.postgres import translate
 from storage.repositories import ClaimResult, TelegramProfile
 from storage.unit_of_work import open_storage
-from tests.databases import fresh_database_url, query
+from tests.databases import ON_POSTGRES, fresh_database_url, query
 
 
 def profile(telegram_id, first_name="Ann", language="en"):
@@ -327,3 +327,25 @@ async def test_a_transaction_cut_off_at_its_begin_does_not_wedge_the_connection(
         await uow.session.execute("INSERT INTO wedge_probe VALUES (1)")
     async with storage.read() as uow:
         assert await uow.session.fetch_value("SELECT n FROM wedge_probe") == 1
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's WAL checkpoint; PostgreSQL has none of ours")
+async def test_a_checkpoint_a_reader_holds_up_gives_way_quickly_and_writes_go_on(storage):
+    path = storage.database.url.removeprefix("sqlite:///")
+    async with storage.write() as uow:
+        await uow.customers.touch(profile(1), utcnow())
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM customers").fetchone()  # a snapshot, held
+        async with storage.write() as uow:  # a frame the reader's snapshot pins in the WAL
+            await uow.customers.touch(profile(2), utcnow())
+        started = asyncio.get_running_loop().time()
+        assert not await storage.database.checkpoint()
+        # Bounded: not the 15 s busy timeout every other write would queue behind.
+        assert asyncio.get_running_loop().time() - started < 5
+        async with storage.write() as uow:
+            await uow.customers.touch(profile(3), utcnow())
+    finally:
+        reader.close()
+    assert await storage.database.checkpoint()
