@@ -22,7 +22,7 @@ from typing import Any
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import masking as log_masking
 from bot.logs import setup as logs
-from storage.migrations import SchemaRefused
+from storage.migrations import SchemaRefused, begin_migrations
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -97,6 +97,9 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
             configure_logging(settings.logging.level, settings.logging.format)
             if named in TOKEN_COMMANDS:
                 settings.require_token()
+            if named == DEFAULT_COMMAND:
+                # A new database's schema is built in a child process meanwhile (start-up).
+                begin_migrations(settings.database.url)
         arguments = build_parser(named).parse_args(argv)
         if settings is None:
             settings = load_settings()

@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.cli import main as cli_main
 from bot.config import load_settings
+from storage import migrations
 from storage.clock import from_db
 from storage.migrations import HEAD, SchemaRefused, apply_migrations, current_revision
 from storage.migrations.upgrade import BASELINE, YOYO_MIGRATIONS, engine_url, revisions
@@ -170,3 +171,19 @@ async def test_a_timestamp_written_is_read_back_unchanged(tmp_path):
     assert {row["latest"] for row in read} == {MOMENTS[-1]}
     expected = (from_db(MOMENTS[-1]) - from_db(MOMENTS[0])).total_seconds() / 86400
     assert abs(days - expected) < 1e-6
+
+
+def test_migrations_begun_early_are_waited_for_once_and_at_head_none_begin(tmp_path):
+    url = migrated_database_url(tmp_path / "at-head")
+    migrations.begin_migrations(url)
+    assert url not in migrations._begun  # at head: nothing to start
+
+    new = f"sqlite:///{tmp_path / 'new' / 'bot.sqlite3'}"
+    migrations.begin_migrations(new)
+    migrations.begin_migrations(new)  # one child per URL
+    child = migrations._begun[new]
+    report = migrations.apply_migrations(new)
+    assert child.returncode == 0 and new not in migrations._begun
+    assert report.applied[-1] == migrations.HEAD
+    assert migrations.current_revision(new) == migrations.HEAD
+    assert migrations.apply_migrations(new).applied == []
