@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -14,8 +12,9 @@ def utcnow() -> datetime:
 def to_db(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetimes are ambiguous; pass an aware one")
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    # isoformat is C; strftime and strptime were a few per cent of the time per update.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def from_db(text: str) -> datetime:
-    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)

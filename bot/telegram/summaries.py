@@ -155,5 +155,7 @@ def _buttons_meta(markup: Any) -> str | None:
     rows = getattr(markup, "inline_keyboard", None) or getattr(markup, "keyboard", None)
     if not rows:
         return None
-    labels = [[getattr(button, "text", str(button)) for button in row] for row in rows]
+    labels = [
+        [button if isinstance(button, str) else button.text for button in row] for row in rows
+    ]
     return json.dumps({"buttons": labels}, ensure_ascii=False)
