@@ -77,8 +77,6 @@ requests.include_routers(
     privacy.router,
     cashier.router,
     admin,
-    support_customers.requests,
-    faq.requests,
 )
 # The FAQ takes the free text no other feature claimed, so it comes just before the fallback.
 private_chat.include_routers(
@@ -93,6 +91,4 @@ private_chat.include_routers(
 def feature_routers() -> list[Router]:
     # The agents' forum supergroup comes before the private chat: its Take / Close buttons
     # must not reach the private chat's catch-all.
-    # The error handlers come last: errors reach them wherever they are, and messages need
-    # not walk past them.
-    return [tickets.router, tickets.buttons, private_chat, errors.router]
+    return [errors.router, tickets.router, tickets.buttons, private_chat]

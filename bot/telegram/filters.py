@@ -64,7 +64,6 @@ class CommandButtonOrAnswer(Filter):
 
     def __init__(self, button_labels: Iterable[str]) -> None:
         self._labels = tuple(button_labels)  # msgids, matched in every language
-        self._rendered: frozenset[str] | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -74,11 +73,7 @@ class CommandButtonOrAnswer(Filter):
         text = message.text
         if text is None or text.startswith("/") or raw_state is not None:
             return True
-        if self._rendered is None:  # the catalogues are loaded once, before any update
-            self._rendered = frozenset().union(
-                *(all_translations(i18n, label) for label in self._labels)
-            )
-        return text in self._rendered
+        return any(text in all_translations(i18n, label) for label in self._labels)
 
 
 class HasRole(Filter):

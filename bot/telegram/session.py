@@ -9,7 +9,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError
-from aiogram.methods import Response, TelegramMethod
+from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiohttp import ClientError, ClientTimeout
 
@@ -66,23 +66,6 @@ class JsonBodySession(AiohttpSession):
             bot=bot, method=method, status_code=response.status, content=raw_result
         )
         return cast(TelegramType, result.result)
-
-    def check_response(
-        self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
-    ) -> Response[TelegramType]:
-        _hold_response_type(method.__returning__)
-        return super().check_response(bot, method, status_code, content)
-
-
-# pydantic keeps the classes it builds for Response[Message], Response[bool]… in a weak
-# cache; nothing else holds them, so a garbage collection drops them and the next call
-# rebuilds one (~0.9 ms, a few times a second under load). Held here, built once.
-_RESPONSE_TYPES: dict[Any, type[Response[Any]]] = {}
-
-
-def _hold_response_type(returning: Any) -> None:
-    if returning not in _RESPONSE_TYPES:
-        _RESPONSE_TYPES[returning] = Response[returning]
 
 
 def telegram_session(settings: Settings) -> AiohttpSession:

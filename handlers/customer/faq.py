@@ -25,9 +25,6 @@ from bot.telegram.text import CAPTION_LIMIT, cut, visible_len
 from storage.models import Customer
 
 router = Router(name=__name__)
-# The command and the menu button: under handlers.requests, which free text with no question
-# pending skips in one check.
-requests = Router(name=__name__ + ".requests")
 
 PAGE_SIZE = 8
 TITLE_LENGTH = 60
@@ -204,8 +201,8 @@ def _browse_keyboard(faq: FaqService, *, human: bool = False) -> InlineKeyboardM
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-@requests.message(Command("faq"))
-@requests.message(MenuButton(FAQ.label))
+@router.message(Command("faq"))
+@router.message(MenuButton(FAQ.label))
 async def browse(message: Message, faq: FaqService) -> None:
     if not faq.entries:
         await message.answer(_("The FAQ is empty for now."))

@@ -30,9 +30,6 @@ from storage.repositories.support import Ticket
 logger = logging.getLogger(__name__)
 
 router = Router(name=__name__)
-# The command, the menu button and the rating's comment: they sit under handlers.requests,
-# which free text with no question pending skips in one check.
-requests = Router(name=__name__ + ".requests")
 
 COMMENT_LIMIT = 1000
 
@@ -131,8 +128,8 @@ async def _open(
         )
 
 
-@requests.message(Command("support"))
-@requests.message(MenuButton(SUPPORT.label))
+@router.message(Command("support"))
+@router.message(MenuButton(SUPPORT.label))
 async def support_command(
     message: Message,
     customer: Customer,
@@ -235,7 +232,7 @@ async def skip_comment(query: CallbackQuery, state: FSMContext) -> None:
         await query.message.edit_reply_markup(reply_markup=None)
 
 
-@requests.message(StateFilter(RatingComment.text), Check(F.text & ~F.text.startswith("/")))
+@router.message(StateFilter(RatingComment.text), Check(F.text & ~F.text.startswith("/")))
 async def comment(
     message: Message,
     customer: Customer,
