@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from contextlib import chdir, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from io import StringIO
 from pathlib import Path
@@ -402,3 +403,10 @@ async def topic_of(emulator: BotAPIEmulator, chat: EmulatedChat, ticket: int) ->
     return next(
         thread for thread, topic in chat.topics.items() if topic.name.endswith(f"#{ticket}")
     )
+
+
+def midday_zone() -> str:
+    """A fixed-offset time zone where it is around noon now, so that no test step crosses
+    a local midnight and "today" is the same day throughout."""
+    offset = 12 - datetime.now(UTC).hour
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-3 is UTC+3

@@ -16,8 +16,16 @@ from zoneinfo import ZoneInfo
 from bot.emulator import BotAPIEmulator
 from bot.emulator.users import EmulatedUser
 from tests.databases import value
-from tests.e2e.harness import BotProcess, buttons, buy, eventually, press, rejected_calls
-from tests.e2e.test_jobs import api_session, midday_zone
+from tests.e2e.harness import (
+    BotProcess,
+    buttons,
+    buy,
+    eventually,
+    midday_zone,
+    press,
+    rejected_calls,
+)
+from tests.e2e.test_jobs import api_session
 
 YEAR = timedelta(days=365)  # expiry.days in the bundled rules
 
@@ -176,7 +184,7 @@ async def test_birthday_expiry_and_reactivation_campaigns(own_emulator, tmp_path
     assert "You have 350 points waiting for you." in comeback["text"]
 
     # Each at most once per period: the same runs again, and for yesterday, queue nothing.
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    yesterday = (datetime.now(ZoneInfo(zone)) - timedelta(days=1)).date().isoformat()
     for job in ("campaign-birthday", "campaign-expiry", "campaign-reactivation"):
         assert "already ran" in await _jobs_run(bot, job)
         again = await _jobs_run(bot, job, "--date", yesterday)

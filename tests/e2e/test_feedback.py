@@ -4,13 +4,14 @@ service-recovery ticket in the customer's topic; NPS to a segment and on a sched
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
 from tests.databases import query, rows
-from tests.e2e.harness import buttons, settled, ticket_number, topic_of
+from tests.e2e.harness import buttons, midday_zone, settled, ticket_number, topic_of
 
 JSON = dict[str, Any]
 
@@ -155,6 +156,7 @@ async def test_nps_to_a_segment_and_a_detractor_reaches_an_agent(
 async def test_scheduled_nps_asks_each_customer_once_per_period(own_emulator, tmp_path):
     from tests.e2e.harness import BotProcess
 
+    zone = midday_zone()
     process = BotProcess(
         own_emulator,
         tmp_path / "bot",
@@ -162,12 +164,15 @@ async def test_scheduled_nps_asks_each_customer_once_per_period(own_emulator, tm
             "NPS_SURVEY_EVERY_DAYS": "30",
             "NPS_SURVEY_SEGMENT": "not tag=staff",
             "QUIET_HOURS": "",
+            # Midday there: the day's run (DAILY_JOBS_AT, 03:00) is due at start, whatever
+            # the hour this runs at.
+            "TIMEZONE": zone,
         },
     )
     await process.start()
     try:
         # The day's run at the start comes first (before anyone is known: it asks nobody).
-        today = datetime.now(UTC).date()
+        today = datetime.now(ZoneInfo(zone)).date()
         await own_emulator.wait_for(
             lambda: f"nps-survey for {today.isoformat()} done" in process.log(), timeout=15
         )

@@ -8,16 +8,9 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from babel.dates import format_date
 
-from tests.e2e.harness import BotProcess, buy, rejected_calls
+from tests.e2e.harness import BotProcess, buy, midday_zone, rejected_calls
 
 YEAR = timedelta(days=365)  # expiry.days in the bundled rules
-
-
-def midday_zone() -> str:
-    """A fixed-offset time zone where it is around noon now, so that no test step crosses
-    a local midnight and "today" is the same day throughout."""
-    offset = 12 - datetime.now(UTC).hour
-    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-3 is UTC+3
 
 
 async def api_session(bot: BotProcess, name: str) -> aiohttp.ClientSession:
