@@ -74,6 +74,7 @@ from bot.telegram.fsm import create_fsm
 from bot.telegram.middlewares.intake import InFlight, IntakeMiddleware
 from bot.telegram.middlewares.locale import CustomerLocaleMiddleware
 from bot.telegram.middlewares.roles import RolesMiddleware
+from bot.telegram.middlewares.services import ServicesMiddleware
 from bot.telegram.middlewares.throttling import ThrottlingMiddleware
 from bot.telegram.notices import Renderer
 from bot.telegram.notices.campaigns import RENDERERS as CAMPAIGN_TEXTS
@@ -276,7 +277,12 @@ def _dispatcher(
         storage, settings.telegram.redis_url, polling=settings.telegram.webhook_url is None
     )
     dispatcher = Dispatcher(storage=fsm_storage, events_isolation=events_isolation)
-    dispatcher.workflow_data.update(services.workflow_data())
+    # One key on the way through the routers; every service by name once a handler is chosen.
+    dispatcher.workflow_data["services"] = services
+    spread = ServicesMiddleware(services.workflow_data())
+    for name, observer in dispatcher.observers.items():
+        if name != "update":  # the update observer's only handler walks the routers
+            observer.middleware(spread)
     logging.getLogger().addHandler(ErrorCounter(metrics))
     dispatcher.update.outer_middleware(UpdateMetricsMiddleware(metrics))
     # Outer middlewares run in the order registered: claim and record the update first,

@@ -14,6 +14,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.container import Services
 from bot.services.access import Actor, Role
 from bot.services.interactions import InteractionLog
 from bot.services.languages import effective_language
@@ -55,19 +56,18 @@ class InSupportTopic(Filter):
     """A person's message in a topic of the support chat; the topic's customer is resolved
     here once (messages in other topics, e.g. General, are not ours)."""
 
-    async def __call__(
-        self, message: Message, settings: Settings, support: SupportService
-    ) -> bool | dict[str, object]:
-        if settings.support.chat_id is None or message.chat.id != settings.support.chat_id:
+    async def __call__(self, message: Message, services: Services) -> bool | dict[str, object]:
+        chat_id = services.settings.support.chat_id
+        if chat_id is None or message.chat.id != chat_id:
             return False
         if not message.is_topic_message or message.message_thread_id is None:
             return False
         if message.from_user is None or message.from_user.is_bot:
             return False
-        topic = await support.topic_by_thread(message.chat.id, message.message_thread_id)
+        topic = await services.support.topic_by_thread(message.chat.id, message.message_thread_id)
         if topic is None:
             return False
-        client = await support.customer(topic.customer_id)
+        client = await services.support.customer(topic.customer_id)
         if client is None:
             return False
         return {"client": client}

@@ -15,7 +15,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
+from bot.container import Services
 from bot.services.faq.content import FaqEntry
 from bot.services.faq.service import WARMING_UP, Answer, FaqService
 from bot.telegram.callbacks import FaqFeedback, FaqNav, FaqPick, TalkToHuman
@@ -34,11 +34,11 @@ class AnswerableText(Filter):
     """Free text a customer typed (not a command) that fits within MAX_TEXT_LENGTH; longer
     texts fall through to the fallback, which asks for a shorter one."""
 
-    async def __call__(self, message: Message, settings: Settings) -> bool:
+    async def __call__(self, message: Message, services: Services) -> bool:
         text = message.text
         if not text or text.startswith("/"):
             return False
-        return len(text) <= settings.telegram.max_text_length
+        return len(text) <= services.settings.telegram.max_text_length
 
 
 def _language() -> str:

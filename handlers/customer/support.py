@@ -16,6 +16,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.container import Services
 from bot.services.support import SupportService, needs_recovery
 from bot.telegram.callbacks import RateTicket, SkipComment, TalkToHuman
 from bot.telegram.filters import PRIVATE_CHAT, Check, MenuButton
@@ -45,15 +46,14 @@ class InConversation(Filter):
     async def __call__(
         self,
         message: Message,
-        support: SupportService,
-        desk: SupportDesk,
+        services: Services,
         customer: Customer | None = None,
     ) -> bool:
-        if customer is None or not desk.online:
+        if customer is None or not services.desk.online:
             return False
         if message.text is not None and message.text.startswith("/"):
             return False
-        return await support.in_conversation(customer.id)
+        return await services.support.in_conversation(customer.id)
 
 
 def _not_delivered_text() -> str:

@@ -1,1 +1,2 @@
-"""Per-update mechanisms every feature shares: intake, language, roles, flood control."""
+"""Per-update mechanisms every feature shares: intake, language, roles, flood control,
+the services."""
