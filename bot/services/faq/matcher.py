@@ -42,6 +42,7 @@ import numpy as np
 import simplemma
 
 from bot.services.faq import onnx_e5
+from bot.services.faq.head import KernelHead, fit_head
 from bot.services.faq.lemmas import LEMMA_LOW_MEMORY
 from bot.services.faq.model_cache import GraphCache
 from bot.services.faq.question_cache import QuestionCache, normalise
@@ -55,6 +56,11 @@ LEXICAL_WEIGHT_WITH_MODEL = 0.3
 CONFIDENT_WITH_MODEL = 0.42
 CONFIDENT_WITH_MODEL_AND_LEAD = 0.59
 CONFIDENT_LEXICAL_ONLY = 0.44
+# The head (head.py): entry score = (1 - HEAD_WEIGHT) * the score above + HEAD_WEIGHT * the
+# head's output, and its own thresholds for the same rule.
+HEAD_WEIGHT = 0.5
+CONFIDENT_WITH_HEAD = 0.27
+CONFIDENT_WITH_HEAD_AND_LEAD = 0.41
 # Near pairs ("how do I get points?" between earning and spending): when the runner-up is
 # within CONTRAST_GAP of a confident best and the two entries are about the same thing
 # (their centroids' cosine at least CONTRAST_NEAR), a ridge fitted on the two entries'
@@ -388,6 +394,9 @@ class HybridMatcher:
         phrasing_vectors: np.ndarray | None = None,
         *,
         contrast: bool = True,
+        head: bool = False,
+        head_weight: float = HEAD_WEIGHT,
+        thresholds: tuple[float, float] | None = None,
     ) -> None:
         """entries: (entry id, its phrasings in every language). phrasing_vectors: the
         embedder's vectors of those phrasings in the same order, if already computed.
@@ -404,6 +413,8 @@ class HybridMatcher:
         self._contrast = contrast
         self._pairs: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, float, np.ndarray]] = {}
         self.backend = f"{embedder.name}+lexical" if embedder else "lexical"
+        self._head: KernelHead | None = None
+        self._head_weight = head_weight
         if embedder is None or not texts:
             self._lexical_weight = 1.0
             self._threshold = CONFIDENT_LEXICAL_ONLY
@@ -418,6 +429,13 @@ class HybridMatcher:
         self._lexical_weight = LEXICAL_WEIGHT_WITH_MODEL
         self._threshold = CONFIDENT_WITH_MODEL
         self._with_lead = CONFIDENT_WITH_MODEL_AND_LEAD
+        if head:
+            self._head = fit_head(self._vectors, self._owners, len(self._ids))
+        if self._head is not None:
+            self._threshold = CONFIDENT_WITH_HEAD
+            self._with_lead = CONFIDENT_WITH_HEAD_AND_LEAD
+        if thresholds is not None:
+            self._threshold, self._with_lead = thresholds
 
     def _similarities(self, text: str) -> _Similarities:
         text = to_cyrillic(text) or text
@@ -433,6 +451,9 @@ class HybridMatcher:
         if similar.semantic is not None and similar.centroid is not None:
             best = np.maximum.reduceat(similar.semantic, self._starts)
             scores += SEMANTIC_MAX_WEIGHT * best + (1 - SEMANTIC_MAX_WEIGHT) * similar.centroid
+            if self._head is not None:
+                learned = self._head.scores(similar.semantic)
+                scores = (1 - self._head_weight) * scores + self._head_weight * learned
         return scores
 
     def scores(self, text: str) -> np.ndarray:
