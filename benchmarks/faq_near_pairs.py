@@ -34,9 +34,17 @@ SPLITS = ("design", "held_out")
 
 
 async def measure(
-    faq: Path, questions: list[tuple[str, str]], engine: str, *, contrast: bool, show: bool
+    faq: Path,
+    questions: list[tuple[str, str]],
+    engine: str,
+    *,
+    contrast: bool,
+    show: bool,
+    matcher: str = "default",
 ) -> str:
-    service, storage, _ = await faq_from(faq, fresh_embedder(engine), contrast=contrast)
+    service, storage, _ = await faq_from(
+        faq, fresh_embedder(engine), contrast=contrast, matcher=matcher
+    )
     answers, _ = await ask_all(service, [text for text, _ in questions])
     await storage.close()
     total = len(questions)
@@ -83,7 +91,12 @@ async def main() -> None:
     print(f"set {arguments.set}, split {arguments.split}: {len(questions)} questions")
     for contrast in (True, False) if arguments.contrast else (False,):
         line = await measure(
-            faq, questions, arguments.engine, contrast=contrast, show=arguments.show
+            faq,
+            questions,
+            arguments.engine,
+            contrast=contrast,
+            show=arguments.show,
+            matcher=arguments.matcher,
         )
         print(line)
 

@@ -61,6 +61,8 @@ async def main() -> None:
         path,
         embedder,
         None if arguments.wait else background_threshold(embedder),
+        contrast=arguments.contrast,
+        matcher=arguments.matcher,
     )
     pending = service.pending
     await service.wait_for_model()

@@ -40,6 +40,9 @@ class KernelHead:
     # Leave-one-phrasing-out accuracy at that ridge (each phrasing against the rest).
     held_out_accuracy: float
     sharpness: float = HEAD_SHARPNESS
+    # With held_out_entries: per phrasing, the head's scores for the other entries from a
+    # fit that never saw the phrasing's own entry (own entry: -inf); phrasings × entries.
+    unseen: np.ndarray | None = None
 
     def scores(self, cosines: np.ndarray) -> np.ndarray:
         """Per entry, for a question whose cosines to every phrasing are `cosines`."""
@@ -60,6 +63,8 @@ def fit_head(
     sharpness: float = HEAD_SHARPNESS,
     ridges: tuple[float, ...] = HEAD_RIDGES,
     max_phrasings: int = HEAD_MAX_PHRASINGS,
+    centred: bool = False,
+    held_out_entries: bool = False,
 ) -> KernelHead | None:
     """vectors: unit rows, one per phrasing; owners: each phrasing's entry (0..entries-1).
     None when there is nothing to learn (one entry) or too much (see HEAD_MAX_PHRASINGS)."""
@@ -73,6 +78,8 @@ def fit_head(
     eigenvalues = np.maximum(eigenvalues, 0.0)
     targets = np.zeros((count, entries))
     targets[np.arange(count), owners] = 1.0
+    if centred:
+        targets -= 1.0 / entries
     projected = eigenvectors.T @ targets
     squares = eigenvectors * eigenvectors
     best: tuple[float, float] | None = None
@@ -88,4 +95,20 @@ def fit_head(
     assert best is not None
     ridge, accuracy = best
     weights = eigenvectors @ ((1.0 / (eigenvalues + ridge))[:, None] * projected)
-    return KernelHead(weights.astype(np.float32), ridge, accuracy, sharpness)
+    unseen = None
+    if held_out_entries:
+        shrink = eigenvalues / (eigenvalues + ridge)
+        fitted = eigenvectors @ (shrink[:, None] * projected)
+        unseen = np.empty((count, entries), dtype=np.float32)
+        starts = np.r_[0, np.flatnonzero(np.diff(owners)) + 1, count]
+        for start, end in zip(starts[:-1], starts[1:], strict=True):
+            rows = eigenvectors[start:end]
+            hat = (rows * shrink) @ rows.T
+            # Leave the whole entry out: (I - H_GG)^-1 (fitted_G - H_GG y_G), the other
+            # entries' columns only matter (its own is set to -inf).
+            block = np.linalg.solve(
+                np.eye(end - start) - hat, fitted[start:end] - hat @ targets[start:end]
+            )
+            block[:, owners[start]] = -np.inf
+            unseen[start:end] = block
+    return KernelHead(weights.astype(np.float32), ridge, accuracy, sharpness, unseen)

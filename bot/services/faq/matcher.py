@@ -59,8 +59,12 @@ CONFIDENT_LEXICAL_ONLY = 0.44
 # The head (head.py): entry score = (1 - HEAD_WEIGHT) * the score above + HEAD_WEIGHT * the
 # head's output, and its own thresholds for the same rule.
 HEAD_WEIGHT = 0.5
-CONFIDENT_WITH_HEAD = 0.27
+CONFIDENT_WITH_HEAD = 0.31
 CONFIDENT_WITH_HEAD_AND_LEAD = 0.41
+# Calibrated per FAQ (HybridMatcher._unseen_scores): from this many entries; at most this
+# many phrasings scored.
+CALIBRATION_MIN_ENTRIES = 4
+CALIBRATION_PHRASINGS = 2000
 # Near pairs ("how do I get points?" between earning and spending): when the runner-up is
 # within CONTRAST_GAP of a confident best and the two entries are about the same thing
 # (their centroids' cosine at least CONTRAST_NEAR), a ridge fitted on the two entries'
@@ -397,6 +401,11 @@ class HybridMatcher:
         head: bool = False,
         head_weight: float = HEAD_WEIGHT,
         thresholds: tuple[float, float] | None = None,
+        head_centred: bool = False,
+        plain_floor: float | None = None,
+        calibration: tuple[float, float] | None = None,
+        rank_only: bool = False,
+        contrast_gap: float = CONTRAST_GAP,
     ) -> None:
         """entries: (entry id, its phrasings in every language). phrasing_vectors: the
         embedder's vectors of those phrasings in the same order, if already computed.
@@ -415,6 +424,9 @@ class HybridMatcher:
         self.backend = f"{embedder.name}+lexical" if embedder else "lexical"
         self._head: KernelHead | None = None
         self._head_weight = head_weight
+        self._plain_floor: float | None = None
+        self._rank_only = rank_only
+        self._contrast_gap = contrast_gap
         if embedder is None or not texts:
             self._lexical_weight = 1.0
             self._threshold = CONFIDENT_LEXICAL_ONLY
@@ -430,12 +442,52 @@ class HybridMatcher:
         self._threshold = CONFIDENT_WITH_MODEL
         self._with_lead = CONFIDENT_WITH_MODEL_AND_LEAD
         if head:
-            self._head = fit_head(self._vectors, self._owners, len(self._ids))
-        if self._head is not None:
+            self._head = fit_head(
+                self._vectors,
+                self._owners,
+                len(self._ids),
+                centred=head_centred,
+                held_out_entries=calibration is not None,
+            )
+        self._plain_floor = plain_floor
+        self.unseen_scores: tuple[np.ndarray, np.ndarray] | None = None
+        if self._head is not None and not rank_only:
             self._threshold = CONFIDENT_WITH_HEAD
             self._with_lead = CONFIDENT_WITH_HEAD_AND_LEAD
+        if calibration is not None and len(self._ids) >= CALIBRATION_MIN_ENTRIES:
+            self.unseen_scores = self._unseen_scores()
+            best, with_lead = self.unseen_scores
+            self._threshold = float(np.quantile(best, calibration[0]))
+            self._with_lead = float(np.quantile(with_lead, calibration[1]))
         if thresholds is not None:
             self._threshold, self._with_lead = thresholds
+
+    def _unseen_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """What questions about something this FAQ does not answer score on it: each phrasing
+        (at most CALIBRATION_PHRASINGS of them, evenly spread) scored against the other
+        entries only, with the head (if any) fitted without its own entry. Returns the best
+        score and best + (best - runner-up) of each: their quantiles are this FAQ's
+        thresholds, so one setting declines the same share of unknown questions on every
+        FAQ, large or small, fine-grained or not."""
+        count = len(self._texts)
+        rows = np.arange(count)
+        if count > CALIBRATION_PHRASINGS:
+            rows = np.linspace(0, count - 1, CALIBRATION_PHRASINGS).round().astype(np.int64)
+        plain: np.ndarray = np.empty((len(rows), len(self._ids)), dtype=np.float32)
+        for position, row in enumerate(rows):
+            similar = _Similarities(
+                self._lexical.similarities(self._texts[row]),
+                self._vectors @ self._vectors[row],
+                self._centroids @ self._vectors[row],
+            )
+            plain[position] = self._plain_scores(similar)
+        scores: np.ndarray = plain
+        if self._head is not None and self._head.unseen is not None:
+            scores = (1 - self._head_weight) * plain + self._head_weight * self._head.unseen[rows]
+        scores[np.arange(len(rows)), self._owners[rows]] = -np.inf
+        ordered = np.sort(scores, axis=1)
+        best, second = ordered[:, -1], ordered[:, -2]
+        return best, 2 * best - second
 
     def _similarities(self, text: str) -> _Similarities:
         text = to_cyrillic(text) or text
@@ -446,15 +498,26 @@ class HybridMatcher:
         query /= np.linalg.norm(query) or 1.0
         return _Similarities(lexical, self._vectors @ query, self._centroids @ query)
 
-    def _entry_scores(self, similar: _Similarities) -> np.ndarray:
+    def _plain_scores(self, similar: _Similarities) -> np.ndarray:
+        """Nearest neighbours and centroids with the lexical channel (no head)."""
         scores = self._lexical_weight * np.maximum.reduceat(similar.lexical, self._starts)
         if similar.semantic is not None and similar.centroid is not None:
             best = np.maximum.reduceat(similar.semantic, self._starts)
             scores += SEMANTIC_MAX_WEIGHT * best + (1 - SEMANTIC_MAX_WEIGHT) * similar.centroid
-            if self._head is not None:
-                learned = self._head.scores(similar.semantic)
-                scores = (1 - self._head_weight) * scores + self._head_weight * learned
         return scores
+
+    def _entry_scores(self, similar: _Similarities, plain: np.ndarray | None = None) -> np.ndarray:
+        scores = self._plain_scores(similar) if plain is None else plain
+        if self._head is not None and similar.semantic is not None:
+            learned = self._head.scores(similar.semantic)
+            scores = (1 - self._head_weight) * scores + self._head_weight * learned
+        return scores
+
+    def score_table(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(entry scores, the same without the head): for calibration."""
+        similar = self._similarities(text)
+        plain = self._plain_scores(similar)
+        return self._entry_scores(similar, plain), plain
 
     def scores(self, text: str) -> np.ndarray:
         return self._entry_scores(self._similarities(text))
@@ -463,17 +526,25 @@ class HybridMatcher:
         if not self._ids or not text.strip():
             return MatchResult([], False)
         similar = self._similarities(text)
-        scores = self._entry_scores(similar)
+        plain = self._plain_scores(similar)
+        scores = self._entry_scores(similar, plain)
         order = np.argsort(-scores)[: max(limit, 2)]
         best = float(scores[order[0]])
         second = float(scores[order[1]]) if len(order) > 1 else 0.0
+        if self._rank_only and self._head is not None:
+            # The head picks the entry; whether to answer is the plain score's call.
+            best = float(plain[order[0]])
+            others = np.delete(plain, order[0])
+            second = float(others.max()) if len(others) else 0.0
         confident = is_confident(best, second, self._threshold, self._with_lead)
+        if self._plain_floor is not None and plain[order[0]] < self._plain_floor:
+            confident = False
         contested = False
         if (
             confident
             and self._contrast
             and len(order) > 1
-            and best - second < CONTRAST_GAP
+            and best - second < self._contrast_gap
             and self._near(int(order[0]), int(order[1]))
         ):
             side = self.contrast(int(order[0]), int(order[1]), similar)

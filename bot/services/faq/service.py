@@ -10,9 +10,10 @@ import os
 import secrets
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -139,15 +140,18 @@ class FaqService:
         *,
         background_from: int | None = None,
         contrast: bool = True,
+        matcher_options: Mapping[str, Any] | None = None,
     ) -> None:
         """background_from: embed in the background when at least this many phrasings are
         new (the bot: `background_threshold`); None: always before returning (the CLI,
         whose process ends with the command). contrast: False only to measure the matcher
-        without its near-pair contrast (benchmarks)."""
+        without its near-pair contrast (benchmarks). matcher_options: more of HybridMatcher's
+        keyword arguments, for the benchmarks' ablations (benchmarks/faq_common.py VARIANTS)."""
         self._storage = storage
         self._embedder = embedder
         self._background_from = background_from
         self._contrast = contrast
+        self._matcher_options = dict(matcher_options or {})
         self._completion: asyncio.Task[None] | None = None
         self._pending = 0
         self._entries: dict[str, FaqEntry] = {}
@@ -514,7 +518,12 @@ class FaqService:
                     known.update(await self._embed_and_store(missing, BACKGROUND_SLICE))
                 vectors = np.stack([known[text] for text in texts])
         matcher = await asyncio.to_thread(
-            HybridMatcher, pairs, embedder, vectors, contrast=self._contrast
+            HybridMatcher,
+            pairs,
+            embedder,
+            vectors,
+            contrast=self._contrast,
+            **self._matcher_options,
         )
         self._show(entries)
         self._matcher = matcher
