@@ -92,8 +92,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "head-floor-gap-0.16": {"head": True, "plain_floor": 0.4, "contrast_gap": 0.16},
     "head-floor-gap-0.2": {"head": True, "plain_floor": 0.4, "contrast_gap": 0.2},
     "head-rank-only": {"head": True, "rank_only": True},
-    "calibrated": {"calibration": (0.9, 0.9)},
-    "head-calibrated": {"head": True, "calibration": (0.9, 0.9)},
+    "head-rank-only-cv": {"head": True, "rank_only": True, "head_weights": (0.25, 0.5, 0.75, 1.0)},
+    "calibrated": {"calibration": (0.82, 0.67)},
+    "head-calibrated": {"head": True, "calibration": (0.85, 0.7)},
 }
 
 

@@ -27,9 +27,11 @@ HEAD_SHARPNESS = 2.0
 # Candidate ridges; the FAQ's own leave-one-phrasing-out accuracy picks one (ties: larger).
 HEAD_RIDGES = (0.03, 0.1, 0.3, 1.0)
 # Past this many phrasings the head is not fitted (the matcher works without it): the
-# eigendecomposition is cubic (1,500 phrasings: 0.4 s; 3,000: ~3 s) and its kernel and
-# eigenvectors take 2 × phrasings² × 4 bytes while it runs (3,000: 72 MB).
-HEAD_MAX_PHRASINGS = 3000
+# eigendecomposition is cubic (measured on this 2-core machine beside other work: 770
+# phrasings 0.3 s, 1,500 1.8 s, 3,000 13-16 s) and its kernel and eigenvectors take
+# 2 x phrasings^2 x 8 bytes while it runs (2,000: 64 MB); a question costs a kernel row
+# times phrasings x entries weights (1,500 phrasings: 0.4 ms).
+HEAD_MAX_PHRASINGS = 2000
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class KernelHead:
     # With held_out_entries: per phrasing, the head's scores for the other entries from a
     # fit that never saw the phrasing's own entry (own entry: -inf); phrasings × entries.
     unseen: np.ndarray | None = None
+    # With keep_held_out: each phrasing's leave-one-out scores (phrasings × entries).
+    held_out: np.ndarray | None = None
 
     def scores(self, cosines: np.ndarray) -> np.ndarray:
         """Per entry, for a question whose cosines to every phrasing are `cosines`."""
@@ -65,33 +69,41 @@ def fit_head(
     max_phrasings: int = HEAD_MAX_PHRASINGS,
     centred: bool = False,
     held_out_entries: bool = False,
+    keep_held_out: bool = False,
 ) -> KernelHead | None:
     """vectors: unit rows, one per phrasing; owners: each phrasing's entry (0..entries-1).
     None when there is nothing to learn (one entry) or too much (see HEAD_MAX_PHRASINGS)."""
     count = len(vectors)
     if entries < 2 or count == 0 or count > max_phrasings:
         return None
-    points = vectors.astype(np.float64)
-    gram = kernel(points @ points.T, sharpness)
+    # Single precision throughout (the ridges keep the system well conditioned): half the
+    # memory while it runs, which is what bounds the FAQ's size here.
+    points = np.ascontiguousarray(vectors, dtype=np.float32)
+    gram = points @ points.T
+    gram -= 1.0
+    gram *= sharpness
+    np.exp(gram, out=gram)
+    gram += 1.0
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
     del gram
     eigenvalues = np.maximum(eigenvalues, 0.0)
-    targets = np.zeros((count, entries))
+    targets = np.zeros((count, entries), dtype=np.float32)
     targets[np.arange(count), owners] = 1.0
     if centred:
         targets -= 1.0 / entries
     projected = eigenvectors.T @ targets
-    squares = eigenvectors * eigenvectors
     best: tuple[float, float] | None = None
+    kept: np.ndarray | None = None
     for ridge in sorted(ridges, reverse=True):
-        shrink = eigenvalues / (eigenvalues + ridge)
+        shrink = (eigenvalues / (eigenvalues + ridge)).astype(np.float32)
         fitted = eigenvectors @ (shrink[:, None] * projected)
-        leverage = squares @ shrink
+        leverage = np.einsum("ij,ij,j->i", eigenvectors, eigenvectors, shrink)
         # Leave-one-out predictions of a linear smoother: (fitted - h·y) / (1 - h).
         held_out = (fitted - leverage[:, None] * targets) / (1.0 - leverage)[:, None]
         accuracy = float(np.mean(held_out.argmax(axis=1) == owners))
         if best is None or accuracy > best[1] + 1e-9:
             best = (ridge, accuracy)
+            kept = held_out if keep_held_out else None
     assert best is not None
     ridge, accuracy = best
     weights = eigenvectors @ ((1.0 / (eigenvalues + ridge))[:, None] * projected)
@@ -107,8 +119,9 @@ def fit_head(
             # Leave the whole entry out: (I - H_GG)^-1 (fitted_G - H_GG y_G), the other
             # entries' columns only matter (its own is set to -inf).
             block = np.linalg.solve(
-                np.eye(end - start) - hat, fitted[start:end] - hat @ targets[start:end]
+                np.eye(end - start, dtype=np.float32) - hat,
+                fitted[start:end] - hat @ targets[start:end],
             )
             block[:, owners[start]] = -np.inf
             unseen[start:end] = block
-    return KernelHead(weights.astype(np.float32), ridge, accuracy, sharpness, unseen)
+    return KernelHead(weights.astype(np.float32), ridge, accuracy, sharpness, unseen, kept)

@@ -406,6 +406,7 @@ class HybridMatcher:
         calibration: tuple[float, float] | None = None,
         rank_only: bool = False,
         contrast_gap: float = CONTRAST_GAP,
+        head_weights: tuple[float, ...] | None = None,
     ) -> None:
         """entries: (entry id, its phrasings in every language). phrasing_vectors: the
         embedder's vectors of those phrasings in the same order, if already computed.
@@ -448,7 +449,10 @@ class HybridMatcher:
                 len(self._ids),
                 centred=head_centred,
                 held_out_entries=calibration is not None,
+                keep_held_out=head_weights is not None,
             )
+            if self._head is not None and head_weights is not None:
+                self._head_weight = self._held_out_weight(head_weights)
         self._plain_floor = plain_floor
         self.unseen_scores: tuple[np.ndarray, np.ndarray] | None = None
         if self._head is not None and not rank_only:
@@ -461,6 +465,40 @@ class HybridMatcher:
             self._with_lead = float(np.quantile(with_lead, calibration[1]))
         if thresholds is not None:
             self._threshold, self._with_lead = thresholds
+
+    def _held_out_weight(self, candidates: tuple[float, ...]) -> float:
+        """The head's weight in the entry score, by leave-one-phrasing-out accuracy on the
+        FAQ's own phrasings: each phrasing scored without itself (its nearest neighbour,
+        its entry's centroid and the head all leave it out). Ties: the smaller weight."""
+        assert self._head is not None and self._head.held_out is not None
+        count = len(self._texts)
+        plain = np.empty((count, len(self._ids)), dtype=np.float32)
+        sums = np.add.reduceat(self._vectors, self._starts, axis=0)
+        for row in range(count):
+            lexical = self._lexical.similarities(self._texts[row])
+            semantic = self._vectors @ self._vectors[row]
+            lexical[row] = semantic[row] = -np.inf
+            centroid = self._centroids @ self._vectors[row]
+            own = int(self._owners[row])
+            rest = sums[own] - self._vectors[row]
+            size = float(np.linalg.norm(rest))
+            centroid[own] = float(rest @ self._vectors[row]) / size if size > 1e-6 else 0.0
+            lexical_best = np.maximum.reduceat(lexical, self._starts)
+            semantic_best = np.maximum.reduceat(semantic, self._starts)
+            plain[row] = (
+                self._lexical_weight * np.where(np.isfinite(lexical_best), lexical_best, 0.0)
+                + SEMANTIC_MAX_WEIGHT * np.where(np.isfinite(semantic_best), semantic_best, 0.0)
+                + (1 - SEMANTIC_MAX_WEIGHT) * centroid
+            )
+        best: tuple[float, float] | None = None
+        for weight in sorted(candidates):
+            scores = (1 - weight) * plain + weight * self._head.held_out
+            accuracy = float(np.mean(scores.argmax(axis=1) == self._owners))
+            if best is None or accuracy > best[1] + 1e-9:
+                best = (weight, accuracy)
+        assert best is not None
+        self.head_weight_accuracy = best[1]
+        return best[0]
 
     def _unseen_scores(self) -> tuple[np.ndarray, np.ndarray]:
         """What questions about something this FAQ does not answer score on it: each phrasing
