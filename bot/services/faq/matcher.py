@@ -12,6 +12,12 @@ Two channels, scored per entry and added:
   lemmas, so word forms, typos and word order matter little. Weight 0.3 with the model; the
   whole score without it.
 
+The head (head.py): a kernel ridge fitted on the FAQ's own phrasings when it is loaded ranks
+the entries, blended with the score above by a weight the FAQ's own phrasings choose
+(leave-one-phrasing-out); the plain score of the entry it ranks first decides whether to
+answer, by the rule below, and is the score shown. FAQs of more than 2,000 phrasings, and
+the lexical-only matcher, go without it.
+
 `confident` is one global rule: the best score must reach a floor, and the best score plus
 its lead over the runner-up must reach a bar, so a near-tie between two entries needs a
 higher score to be trusted (most confident wrong answers were near-ties between fine-grained
