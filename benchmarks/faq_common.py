@@ -97,6 +97,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "head-floor-gap-0.2": {"head": True, **_FIXED, "plain_floor": 0.4, "contrast_gap": 0.2},
     "head-rank-only": {"head": True, "rank_only": True, "head_weights": None},
     "calibrated": {"head": False, "calibration": (0.82, 0.67)},
+    # The default with the thresholds --calibrate chose for it on validation data.
+    "default-0.48-0.50": {"thresholds": (0.48, 0.50)},
+    "default-0.40-0.56": {"thresholds": (0.40, 0.56)},
+    # The default, with each FAQ's thresholds at least a quantile of its unseen-entry scores.
+    "default-calibrated": {"calibration": (0.9, 0.9), "calibration_minimum": (0.42, 0.59)},
     "head-calibrated": {"head": True, **_FIXED, "calibration": (0.85, 0.7)},
 }
 

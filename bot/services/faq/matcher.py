@@ -414,6 +414,7 @@ class HybridMatcher:
         head_centred: bool = False,
         plain_floor: float | None = None,
         calibration: tuple[float, float] | None = None,
+        calibration_minimum: tuple[float, float] = (0.0, 0.0),
         rank_only: bool = True,
         contrast_gap: float = CONTRAST_GAP,
         head_weights: tuple[float, ...] | None = HEAD_WEIGHTS,
@@ -471,8 +472,10 @@ class HybridMatcher:
         if calibration is not None and len(self._ids) >= CALIBRATION_MIN_ENTRIES:
             self.unseen_scores = self._unseen_scores()
             best, with_lead = self.unseen_scores
-            self._threshold = float(np.quantile(best, calibration[0]))
-            self._with_lead = float(np.quantile(with_lead, calibration[1]))
+            self._threshold = max(calibration_minimum[0], float(np.quantile(best, calibration[0])))
+            self._with_lead = max(
+                calibration_minimum[1], float(np.quantile(with_lead, calibration[1]))
+            )
         if thresholds is not None:
             self._threshold, self._with_lead = thresholds
 
@@ -530,7 +533,8 @@ class HybridMatcher:
             )
             plain[position] = self._plain_scores(similar)
         scores: np.ndarray = plain
-        if self._head is not None and self._head.unseen is not None:
+        # Where the head only ranks, confidence is the plain score's: so is its calibration.
+        if self._head is not None and self._head.unseen is not None and not self._rank_only:
             scores = (1 - self._head_weight) * plain + self._head_weight * self._head.unseen[rows]
         scores[np.arange(len(rows)), self._owners[rows]] = -np.inf
         ordered = np.sort(scores, axis=1)
