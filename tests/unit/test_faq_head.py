@@ -85,7 +85,8 @@ class _Lookup:
         return np.stack([self._vectors[text] for text in texts])
 
 
-def test_the_matcher_with_the_head_answers_in_the_same_shape() -> None:
+def _two_entry_faq() -> tuple[list[str], _Lookup, list[tuple[str, list[str]]]]:
+    """Two entries' phrasings, each text embedded as `_two_entries` gives it."""
     vectors, owners = _two_entries()
     texts = [f"entry {owner} phrasing {index}" for index, owner in enumerate(owners)]
     embedder = _Lookup(dict(zip(texts, vectors, strict=True)))
@@ -93,6 +94,11 @@ def test_the_matcher_with_the_head_answers_in_the_same_shape() -> None:
         (f"e{entry}", [t for t, o in zip(texts, owners, strict=True) if o == entry])
         for entry in (0, 1)
     ]
+    return texts, embedder, entries
+
+
+def test_the_matcher_with_the_head_answers_in_the_same_shape() -> None:
+    texts, embedder, entries = _two_entry_faq()
     plain = HybridMatcher(entries, embedder)
     learned = HybridMatcher(entries, embedder, head=True)
     for text in texts[:2]:
@@ -103,13 +109,7 @@ def test_the_matcher_with_the_head_answers_in_the_same_shape() -> None:
 
 
 def test_by_default_the_head_ranks_and_the_plain_score_decides() -> None:
-    vectors, owners = _two_entries()
-    texts = [f"entry {owner} phrasing {index}" for index, owner in enumerate(owners)]
-    embedder = _Lookup(dict(zip(texts, vectors, strict=True)))
-    entries = [
-        (f"e{entry}", [t for t, o in zip(texts, owners, strict=True) if o == entry])
-        for entry in (0, 1)
-    ]
+    texts, embedder, entries = _two_entry_faq()
     default = HybridMatcher(entries, embedder)
     nearest = HybridMatcher(entries, embedder, head=False)
     assert default.ranks_only and not nearest.ranks_only
