@@ -6,6 +6,8 @@ whenever they are missing or older than their .po, so a fresh clone needs no bui
 
 from __future__ import annotations
 
+import os
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -32,10 +34,17 @@ def compile_catalogs(locales_dir: Path = LOCALES_DIR) -> list[Path]:
             continue
         with po_path.open("rb") as source:
             catalog = read_po(source, locale=po_path.parent.parent.name)
-        temporary = mo_path.with_suffix(".mo.tmp")
-        with temporary.open("wb") as target:
-            write_mo(target, catalog)
-        temporary.replace(mo_path)
+        # A temporary file of its own: processes starting together (test workers, replicas
+        # on one volume) each compile, and the last complete file wins.
+        descriptor, name = tempfile.mkstemp(prefix=f"{DOMAIN}.", suffix=".tmp", dir=mo_path.parent)
+        temporary = Path(name)
+        try:
+            with os.fdopen(descriptor, "wb") as target:
+                write_mo(target, catalog)
+            temporary.chmod(0o644)
+            temporary.replace(mo_path)
+        finally:
+            temporary.unlink(missing_ok=True)
         compiled.append(mo_path)
     return compiled
 
