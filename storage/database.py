@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -23,6 +24,8 @@ from typing import Any
 import aiosqlite
 
 from storage.conflicts import writing
+
+logger = logging.getLogger(__name__)
 
 # sqlite3.Row or asyncpg.Record: both index by column name and by position, and dict(row)
 # works on both.
@@ -155,15 +158,25 @@ class Database:
         return cls(path, writer, reader)
 
     async def close(self) -> None:
-        async with self._write_lock:
-            # Folding the WAL back into the main file leaves a single file behind,
-            # which is what an operator copying the database expects.
-            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            await self._writer.close()
-        await self._reader.close()
-        for descriptor in self._role_locks.values():
-            os.close(descriptor)
-        self._role_locks.clear()
+        """Closes both connections whatever happens first: an unclosed aiosqlite connection
+        keeps its thread, and the process, alive after everything else stopped."""
+        try:
+            async with self._write_lock:
+                try:
+                    # Folding the WAL back into the main file leaves a single file behind,
+                    # which is what an operator copying the database expects.
+                    await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.OperationalError as error:  # e.g. "database table is locked"
+                    logger.warning("closing %s without folding the WAL back: %s", self.path, error)
+                finally:
+                    await self._writer.close()
+        finally:
+            try:
+                await self._reader.close()
+            finally:
+                for descriptor in self._role_locks.values():
+                    os.close(descriptor)
+                self._role_locks.clear()
 
     async def checkpoint(self) -> bool:
         """Fold the WAL back into the main file and empty it; False when a reader kept part
