@@ -25,19 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.faq_common import SHARED, VARIANTS
+from benchmarks.faq_common import DATA, SHARED, STAND_INS, VARIANTS
 from bot.services.faq.content import parse_entries
 from bot.services.faq.matcher import HybridMatcher, MatchResult
 from bot.services.faq.onnx_e5 import OnnxE5Embedder
 from bot.services.faq.service import SAMPLE_FAQ, decide
 
-DATA = Path(__file__).resolve().parent / "data"
-STAND_INS = {
-    "a": DATA / "faq_ru_uk_paraphrases.json",
-    "b": DATA / "faq_ru_uk_paraphrases_b.json",
-    "c": DATA / "faq_ru_uk_paraphrases_c.json",
-    "sample": DATA / "faq_sample_paraphrases.json",
-}
 PAIRS = {"sample": DATA / "faq_near_pairs.json", "shop": DATA / "faq_near_pairs_shop.json"}
 
 

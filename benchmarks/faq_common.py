@@ -19,6 +19,14 @@ from storage.migrations import apply_migrations
 from storage.unit_of_work import Storage, open_storage
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+DATA = Path(__file__).resolve().parent / "data"
+# The own ru/uk/en paraphrase stand-ins of a shop FAQ, by the name --set takes.
+STAND_INS = {
+    "a": DATA / "faq_ru_uk_paraphrases.json",
+    "b": DATA / "faq_ru_uk_paraphrases_b.json",
+    "c": DATA / "faq_ru_uk_paraphrases_c.json",
+    "sample": DATA / "faq_sample_paraphrases.json",
+}
 
 
 async def faq_from(

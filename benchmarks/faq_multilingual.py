@@ -29,6 +29,7 @@ from pathlib import Path
 
 from benchmarks.faq_common import (
     SHARED,
+    STAND_INS,
     add_engine_options,
     ask_all,
     faq_from,
@@ -37,13 +38,7 @@ from benchmarks.faq_common import (
 )
 from bot.services.faq.service import SAMPLE_FAQ
 
-DATA = Path(__file__).resolve().parent / "data"
-SETS = {
-    "a": DATA / "faq_ru_uk_paraphrases.json",
-    "b": DATA / "faq_ru_uk_paraphrases_b.json",
-    "c": DATA / "faq_ru_uk_paraphrases_c.json",
-    "sample": DATA / "faq_sample_paraphrases.json",
-}
+SETS = STAND_INS
 
 
 async def main() -> None:
