@@ -13,6 +13,7 @@ from bot.services.intake import InboundEvent, IntakeService
 from bot.services.interactions import InteractionLog
 from storage.batching import Statement
 from storage.clock import utcnow
+from storage.database import IntegrityError
 from storage.migrations import apply_migrations
 from storage.migrations.upgrade import revisions
 from storage.postgres import translate
@@ -349,3 +350,36 @@ async def test_a_checkpoint_a_reader_holds_up_gives_way_quickly_and_writes_go_on
     finally:
         reader.close()
     assert await storage.database.checkpoint()
+
+
+async def test_a_failing_batched_write_rolls_back_its_whole_transaction(storage):
+    """On SQLite executemany is held until the next statement or the commit (one hop to the
+    connection's thread for both): its failure must still undo the transaction."""
+    async with storage.write() as uow:
+        await uow.session.execute("CREATE TABLE held_probe (n INTEGER PRIMARY KEY)")
+    with pytest.raises(IntegrityError):
+        async with storage.write() as uow:
+            await uow.session.execute("INSERT INTO held_probe (n) VALUES (1)")
+            await uow.session.execute_many("INSERT INTO held_probe (n) VALUES (?)", [(2,), (1,)])
+    async with storage.read() as uow:
+        assert await uow.session.fetch_value("SELECT COUNT(*) FROM held_probe") == 0
+    async with storage.write() as uow:
+        await uow.session.execute_many("INSERT INTO held_probe (n) VALUES (?)", [(3,), (4,)])
+        # A read in the same transaction sees the writes queued before it.
+        assert await uow.session.fetch_value("SELECT COUNT(*) FROM held_probe") == 2
+
+
+async def test_a_batched_write_failing_inside_a_savepoint_is_undone_there(storage):
+    async with storage.write() as uow:
+        await uow.session.execute("CREATE TABLE held_probe (n INTEGER PRIMARY KEY)")
+    async with storage.write() as uow:
+        await uow.session.execute("INSERT INTO held_probe (n) VALUES (1)")
+        with pytest.raises(IntegrityError):
+            async with uow.session.savepoint():
+                await uow.session.execute_many(
+                    "INSERT INTO held_probe (n) VALUES (?)", [(2,), (1,)]
+                )
+        await uow.session.execute_many("INSERT INTO held_probe (n) VALUES (?)", [(5,)])
+    async with storage.read() as uow:
+        rows = await uow.session.fetch_all("SELECT n FROM held_probe ORDER BY n")
+        assert [row[0] for row in rows] == [1, 5]
