@@ -134,7 +134,7 @@ async def one_round(
             cpu_before = cpu_seconds(process.pid)
             await emulator.wait_for(
                 lambda: (
-                    len(emulator.calls_to("sendMessage")) >= expected
+                    emulator.count_calls("sendMessage") >= expected
                     or process.returncode is not None
                 ),
                 timeout=max(1.0, deadline - time.monotonic()),

@@ -153,6 +153,8 @@ async def test_parameter_validation(emu: BotAPIEmulator) -> None:
     assert last.params == {"chat_id": ann.id, "text": "query"}
     failed = emu.calls_to("sendMessage", ok=False)
     assert [call.error_code for call in failed] == [400] * 6
+    # Refused calls count too; names are matched as calls_to matches them.
+    assert emu.count_calls("sendmessage") == len(emu.calls_to("sendMessage")) == 8
 
 
 async def test_legacy_reply_to_message_id_is_accepted(emu: BotAPIEmulator) -> None:
