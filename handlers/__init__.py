@@ -88,7 +88,13 @@ private_chat.include_routers(
 )
 
 
+# The card's buttons sit under the agents' router: a customer's message, which that router's
+# topic filter turns away, then skips them too (each router walked costs every update).
+tickets.router.include_router(tickets.buttons)
+
+
 def feature_routers() -> list[Router]:
     # The agents' forum supergroup comes before the private chat: its Take / Close buttons
-    # must not reach the private chat's catch-all.
-    return [errors.router, tickets.router, tickets.buttons, private_chat]
+    # must not reach the private chat's catch-all. The error handler comes last: an error
+    # reaches it wherever it is, and messages need not walk past it.
+    return [tickets.router, private_chat, errors.router]
