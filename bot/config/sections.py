@@ -146,11 +146,12 @@ class TelegramSettings(Section):
         le=1000,
     )
     polling_in_flight: int = setting(
-        128,
+        256,
         "POLLING_IN_FLIGHT",
         "long-polled updates one process handles at once; the rest wait at Telegram, so a "
-        "burst cannot fill memory with thousands of updates half done",
-        "give how many polled updates one process handles at once, e.g. 128",
+        "burst cannot fill memory with thousands of updates half done. A customer's updates "
+        "are handled one after another, and those waiting their turn count too",
+        "give how many polled updates one process handles at once, e.g. 256",
         ge=1,
         le=10000,
     )
