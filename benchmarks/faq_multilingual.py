@@ -38,17 +38,15 @@ from benchmarks.faq_common import (
 )
 from bot.services.faq.service import SAMPLE_FAQ
 
-SETS = STAND_INS
-
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=SHARED / "banking77")
-    parser.add_argument("--set", choices=sorted(SETS), default="a")
+    parser.add_argument("--set", choices=sorted(STAND_INS), default="a")
     parser.add_argument("--en-only", action="store_true")
     add_engine_options(parser)
     arguments = parser.parse_args()
-    check = json.loads(SETS[arguments.set].read_text(encoding="utf-8"))
+    check = json.loads(STAND_INS[arguments.set].read_text(encoding="utf-8"))
     if check.get("faq") == "sample":  # the bot's own sample FAQ, as shipped
         faq = json.loads(SAMPLE_FAQ.read_text(encoding="utf-8"))
     else:

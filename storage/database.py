@@ -115,7 +115,7 @@ class Session:
         self, sql: str, params: Params = (), size: int = 2000
     ) -> AsyncIterator[list[Row]]:
         """A query's rows in chunks of `size` (one hop per chunk)."""
-        await self.send_held()
+        await self._send_held()
         cursor = await self._connection.execute(sql, params)
         try:
             while rows := list(await cursor.fetchmany(size)):
@@ -134,7 +134,7 @@ class Session:
         await self.execute("SAVEPOINT attempt")
         try:
             yield
-            await self.send_held()  # a held write of the block fails inside it
+            await self._send_held()  # a held write of the block fails inside it
         except BaseException:
             self._held.clear()
             await self._connection.execute("ROLLBACK TO attempt")
@@ -142,7 +142,7 @@ class Session:
             raise
         await self._connection.execute("RELEASE attempt")
 
-    async def send_held(self) -> None:
+    async def _send_held(self) -> None:
         if self._held:
             await self._hop(None)
 
