@@ -13,7 +13,7 @@ model's graph into its cache (its peak RSS printed), each round loads it from th
 --first-start makes every round build it instead.
 
     .venv/bin/python -m benchmarks.updates [--users 200] [--messages 5] [--rounds 3]
-        [--cold] [--first-start]
+        [--cold] [--first-start] [--distinct]
 """
 
 from __future__ import annotations
@@ -59,14 +59,20 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _queue_burst(emulator: BotAPIEmulator, users: int, messages: int) -> int:
+def _queue_burst(
+    emulator: BotAPIEmulator, users: int, messages: int, *, distinct: bool = False
+) -> int:
+    """Customers ask the same few questions in the same words (25 texts in all), as they do;
+    distinct: every question is a text the bot has not seen (its vector and its match are
+    computed, not remembered)."""
     for index in range(users):
         user = emulator.add_user(
             first_name=f"User{index}", language_code=("en", "ru", "uk")[index % 3]
         )
         user.send_text("/start")
         for number in range(messages):
-            user.send_text(f"{QUESTIONS[number % len(QUESTIONS)]} #{number}")
+            tag = f"{index}-{number}" if distinct else str(number)
+            user.send_text(f"{QUESTIONS[number % len(QUESTIONS)]} #{tag}")
     return users * (1 + messages)
 
 
@@ -87,13 +93,19 @@ async def _settled(process: asyncio.subprocess.Process, deadline: float) -> None
 
 
 async def one_round(
-    contender: str, users: int, messages: int, *, cold: bool, model_cache: Path | None = None
+    contender: str,
+    users: int,
+    messages: int,
+    *,
+    cold: bool,
+    model_cache: Path | None = None,
+    distinct: bool = False,
 ) -> Figures:
     """cold: the burst is queued before the process starts, so the clock (first update
     taken to last answer) also runs over whatever the process still does after it started
     polling (our bot: the FAQ warm-up). Otherwise the burst is queued once it has settled."""
     async with BotAPIEmulator(token=TOKEN) as emulator:
-        expected = _queue_burst(emulator, users, messages) if cold else 0
+        expected = _queue_burst(emulator, users, messages, distinct=distinct) if cold else 0
         workdir = Path(tempfile.mkdtemp(prefix=f"bench-{contender}-"))
         if model_cache is not None:
             # An everyday start: the FAQ model's graph is loaded, not built (see --first-start).
@@ -129,7 +141,7 @@ async def one_round(
             )
             if not cold:
                 await _settled(process, deadline)
-                expected = _queue_burst(emulator, users, messages)
+                expected = _queue_burst(emulator, users, messages, distinct=distinct)
             queued_at_call = len(emulator.calls)
             cpu_before = cpu_seconds(process.pid)
             await emulator.wait_for(
@@ -198,6 +210,11 @@ async def main() -> None:
     parser.add_argument(
         "--cold", action="store_true", help="also time a burst queued before each process starts"
     )
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="every question a text not seen before (none remembered by the FAQ)",
+    )
     arguments = parser.parse_args()
     total = arguments.users * (1 + arguments.messages)
     print(
@@ -222,6 +239,7 @@ async def main() -> None:
                     arguments.messages,
                     cold=mode == "cold",
                     model_cache=model_cache,
+                    distinct=arguments.distinct,
                 )
                 results.setdefault((mode, contender), []).append(figures)
                 print(
