@@ -11,11 +11,12 @@ matched by the bot's matcher (HybridMatcher, default settings: head, contrast, t
 and the same figures are printed for the untuned copy (`--baseline`).
 
 Settings were chosen on the validation data only (BANKING77's training questions outside
-the 10-shot FAQ, every fifth; CLINC150's validation split); docs/faq.md has the runs.
-Needs PyTorch, which the bot does not (`pip install torch==2.13.0`, the CPU build):
+the 10-shot FAQ, every fifth; CLINC150's validation split), and so were the tuned encoder's
+thresholds (`--sweep` on CLINC150's validation split gave 0.62,0.59); docs/faq.md has the
+runs. Needs PyTorch, which the bot does not (`pip install torch==2.13.0`, the CPU build):
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.faq_tuning --set banking77 \\
-        --split test --baseline
+        --split test --baseline --thresholds 0.62,0.59
 """
 
 from __future__ import annotations
@@ -197,15 +198,15 @@ class _Vectors:
 
 
 def evaluate(
-    encoder: TrainableEncoder,
-    frozen: FrozenOutputs,
+    vectors: _Vectors,
     entries: Sequence[tuple[str, list[str]]],
     questions: Sequence[tuple[str, str | None]],
+    thresholds: tuple[float, float] | None = None,
 ) -> dict[str, float]:
-    vectors = _Vectors(encoder, frozen)
+    """thresholds: (floor, with lead) instead of the matcher's defaults."""
     vectors.embed([text for text, _ in questions])
     phrasings = [text for _id, texts in entries for text in texts]
-    matcher = HybridMatcher(list(entries), vectors, vectors.embed(phrasings))
+    matcher = HybridMatcher(list(entries), vectors, vectors.embed(phrasings), thresholds=thresholds)
     results = [(matcher.match(text, 3), entry) for text, entry in questions]
     in_scope = [(result, entry) for result, entry in results if entry is not None]
     off_topic = [result for result, entry in results if entry is None]
@@ -260,6 +261,12 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=32, help="entries per batch")
     parser.add_argument("--per", type=int, default=2, help="phrasings per entry in a batch")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--thresholds", help="FLOOR,LEAD for the tuned encoder instead of the defaults"
+    )
+    parser.add_argument(
+        "--sweep", action="store_true", help="the tuned figures over a grid of thresholds"
+    )
     arguments = parser.parse_args()
     torch.manual_seed(arguments.seed)
     embedder = OnnxE5Embedder()
@@ -269,11 +276,23 @@ def main() -> None:
     entries = [(entry.id, entry.phrasings()) for entry in parse_entries(faq)]
     print(f"{arguments.set} 10-shot, {arguments.split} split, {len(questions)} questions")
     if arguments.baseline:
-        print("  untuned:", evaluate(encoder, frozen, entries, questions), flush=True)
+        untuned = evaluate(_Vectors(encoder, frozen), entries, questions)
+        print("  untuned:", untuned, flush=True)
     seconds = tune(encoder, frozen, entries, arguments)
     settings = f"top {arguments.layers} layers, {arguments.steps} steps, lr {arguments.lr}"
+    tuned = _Vectors(encoder, frozen)
+    thresholds = None
+    if arguments.thresholds:
+        floor, lead = (float(value) for value in arguments.thresholds.split(","))
+        thresholds = (floor, lead)
+        settings += f", thresholds {floor}/{lead}"
     print(f"  tuned ({settings}; {seconds:.0f} s on this machine):", end=" ")
-    print(evaluate(encoder, frozen, entries, questions))
+    print(evaluate(tuned, entries, questions, thresholds), flush=True)
+    if arguments.sweep:
+        for floor in (0.42, 0.46, 0.50, 0.54, 0.58, 0.62):
+            for lead in (0.59, 0.65, 0.71, 0.77, 0.83):
+                figures = evaluate(tuned, entries, questions, (floor, lead))
+                print(f"  thresholds {floor:.2f}/{lead:.2f}:", figures, flush=True)
 
 
 if __name__ == "__main__":
