@@ -46,6 +46,7 @@ from bot.http.webhook import MAX_UPDATE_BYTES, WebhookInbox, register_webhook
 from bot.i18n import create_i18n
 from bot.jobs.catalogue import register_jobs, register_running_bot_jobs
 from bot.jobs.scheduler import Scheduler
+from bot.loop_watch import watch_loop
 from bot.services.access import AuditLog, RoleService
 from bot.services.analytics import AnalyticsService
 from bot.services.api_tokens import ApiTokenService
@@ -716,6 +717,16 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
         await app.storage.close()
         await app.bot.session.close()
         raise
+    stall_seconds = app.settings.logging.loop_stall_seconds
+    watch = asyncio.create_task(watch_loop(stall_seconds)) if stall_seconds > 0 else None
+    try:
+        await _serve(app, stop)
+    finally:
+        if watch is not None:
+            watch.cancel()
+
+
+async def _serve(app: Application, stop: asyncio.Event | None) -> None:
     if app.settings.telegram.webhook_url is not None and app.inbox is not None:
         await _run_webhook(app, app.inbox)
         return

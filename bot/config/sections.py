@@ -624,6 +624,15 @@ class LoggingSettings(Section):
         "use text or json",
     )
 
+    loop_stall_seconds: float = setting(
+        5.0,
+        "LOOP_STALL_SECONDS",
+        "when the event loop has not turned for this long, every thread's stack is written "
+        "to the log while the stall lasts (bot/loop_watch.py); 0 turns it off",
+        "give seconds (0 turns it off)",
+        ge=0,
+    )
+
     @field_validator("format")
     @classmethod
     def _log_format(cls, value: str) -> str:
