@@ -3,6 +3,7 @@ nothing while it turns."""
 
 import asyncio
 import time
+from pathlib import Path
 
 from bot.loop_watch import watch_loop
 
@@ -11,7 +12,7 @@ def _stall_the_loop_for(seconds: float) -> None:
     time.sleep(seconds)  # a blocking call on the loop: what the watch is for
 
 
-async def _run(tmp_path, *, stall: float) -> str:
+async def _run(tmp_path: Path, *, stall: float) -> str:
     dump = tmp_path / "stacks.txt"
     with dump.open("w") as file:
         watch = asyncio.create_task(watch_loop(0.3, file))
