@@ -590,12 +590,11 @@ class HybridMatcher:
     def match(self, text: str, limit: int = 3) -> MatchResult:
         if not self._ids or not text.strip():
             return MatchResult([], False)
-        key = (text, limit)
-        remembered = self._recent.get(key)
+        remembered = self.remembered(text, limit)
         if remembered is not None:
             return remembered
         result = self._match(text, limit)
-        self._recent.put(key, result)
+        self._recent.put((text, limit), result)
         return result
 
     def _match(self, text: str, limit: int) -> MatchResult:
