@@ -118,7 +118,13 @@ class _SigtermWhileLoading:
     handle SIGTERM itself; a SIGTERM then (docker stop, a supervisor, the sandbox's tests)
     has nothing to stop yet, so the process ends at once with 0 instead of dying of it.
     Once the command runs, SIGTERM does what it did before: the default (the process dies),
-    unless the command installed its own handling (the bot, the sandbox)."""
+    unless the command installed its own handling (the bot, the sandbox).
+
+    It ends with os._exit, not SystemExit: the handler runs wherever the main thread is, and
+    there a finaliser (__del__, a weakref callback, run by the garbage collector during an
+    import) swallows an exception, so the command went on loading and served on regardless
+    (seen once in CI: a sandbox stopped while importing was still running 30 s later).
+    Nothing is open yet that needs closing; a migration child already begun finishes alone."""
 
     def __init__(self) -> None:
         self.loading = True
@@ -129,7 +135,9 @@ class _SigtermWhileLoading:
 
     def _on_sigterm(self, signum: int, _frame: FrameType | None) -> None:
         if self.loading:
-            raise SystemExit(EXIT_OK)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_OK)
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 

@@ -69,7 +69,10 @@ class SandboxProcess:
 
     async def exit_code(self, timeout: float) -> int:
         assert self.process is not None
-        return await asyncio.wait_for(self.process.wait(), timeout)
+        try:
+            return await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"still running after {timeout} s:\n{self.log()}") from None
 
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         assert self.process is not None
