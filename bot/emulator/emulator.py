@@ -629,6 +629,14 @@ class BotAPIEmulator:
         record = self.world.callback_queries.get(str(query_id))
         return record.answer if record is not None else None
 
+    def unanswered_callback_queries(self) -> list[str]:
+        """The ids of button presses the bot has not (successfully) answered yet."""
+        return [
+            query_id
+            for query_id, record in self.world.callback_queries.items()
+            if record.answer is None
+        ]
+
     def commands(
         self, scope: Mapping[str, Any] | None = None, language_code: str = ""
     ) -> list[JSON]:
