@@ -45,11 +45,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import simplemma
 
 from bot.services.faq import onnx_e5
 from bot.services.faq.head import KernelHead, fit_head
-from bot.services.faq.lemmas import LEMMA_LOW_MEMORY
+from bot.services.faq.lemmas import lemmatize
 from bot.services.faq.model_cache import GraphCache
 from bot.services.faq.question_cache import QuestionCache, RecentResults, normalise
 from bot.services.faq.translit import to_cyrillic
@@ -299,11 +298,7 @@ _STOPWORDS = frozenset(word for line in _STOPWORD_LINES for word in line.split()
 @lru_cache(maxsize=200_000)
 def _lemma(word: str) -> str:
     languages = ("ru", "uk") if _CYRILLIC.search(word) else ("en",)
-    return (
-        simplemma.lemmatize(word, lang=languages, low_memory=LEMMA_LOW_MEMORY)
-        .lower()
-        .replace("ё", "е")
-    )
+    return lemmatize(word, languages).lower().replace("ё", "е")
 
 
 def _features(text: str) -> Counter[str]:

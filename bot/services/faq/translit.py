@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
 
-import simplemma
-
-from bot.services.faq.lemmas import LEMMA_LOW_MEMORY
+from bot.services.faq.lemmas import is_known
 
 # Longest first: at each position every listed reading is tried.
 _READINGS: dict[str, tuple[str, ...]] = {
@@ -177,14 +175,12 @@ def _softened(spelling: str) -> list[str]:
 
 
 def _known(spelling: str, language: _Language) -> bool:
-    return spelling in language.common or simplemma.is_known(
-        spelling, lang=language.code, low_memory=LEMMA_LOW_MEMORY
-    )
+    return spelling in language.common or is_known(spelling, language.code)
 
 
 @lru_cache(maxsize=50_000)
 def _english(word: str) -> bool:
-    return simplemma.is_known(word, lang="en", low_memory=LEMMA_LOW_MEMORY)
+    return is_known(word, "en")
 
 
 def to_cyrillic(text: str) -> str | None:
