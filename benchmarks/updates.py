@@ -262,6 +262,16 @@ async def main() -> None:
             f" peak RSS bot {our_peak:.1f} MiB, echo {echo_peak:.1f} MiB"
             f" ({our_peak / echo_peak:.2f}x)"
         )
+        if len(ours) > 1:
+            # The machine's pace drifts between rounds (the echo bot alone moves by a third):
+            # each round's pair, run back to back, is the fairer comparison.
+            pairs = sorted(
+                b.updates_per_second / e.updates_per_second for e, b in zip(echo, ours, strict=True)
+            )
+            print(
+                f"{mode}: ratio round by round {', '.join(f'{r:.2f}' for r in pairs)};"
+                f" median {statistics.median(pairs):.2f}"
+            )
     replies = sorted(IDLE_REPLIES)
     print(
         f"idle /start -> welcome: p50 {replies[len(replies) // 2] * 1000:.0f} ms,"
