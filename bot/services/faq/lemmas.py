@@ -81,11 +81,13 @@ class CompactLexicon(DecodedStrMapping):
         self._chunks = bytes(chunks)
         self._resume = resume
 
+    def _head_key(self, block: int) -> bytes:
+        return self._heads[self._bounds[2 * block] : self._bounds[2 * block + 1]]
+
     def _head(self, block: int) -> tuple[bytes, bytes]:
-        key_end = self._bounds[2 * block + 1]
         return (
-            self._heads[self._bounds[2 * block] : key_end],
-            self._heads[key_end : self._bounds[2 * block + 2]],
+            self._head_key(block),
+            self._heads[self._bounds[2 * block + 1] : self._bounds[2 * block + 2]],
         )
 
     def _rest_of(self, block: int, key: bytes, value: bytes) -> Iterator[tuple[bytes, bytes]]:
@@ -104,7 +106,7 @@ class CompactLexicon(DecodedStrMapping):
         low, high = 0, len(self._resume)
         while low < high:  # the last block whose first key is <= target
             middle = (low + high) // 2
-            if self._heads[self._bounds[2 * middle] : self._bounds[2 * middle + 1]] <= target:
+            if self._head_key(middle) <= target:
                 low = middle + 1
             else:
                 high = middle
@@ -112,23 +114,24 @@ class CompactLexicon(DecodedStrMapping):
             return None
         head_key, head_value = self._head(low - 1)
         if head_key == target:
-            return self._decoded(head_value)
+            return self._text(head_value)
         for stored_key, stored_value in self._rest_of(low - 1, head_key, head_value):
             if stored_key == target:
-                return self._decoded(stored_value)
+                return self._text(stored_value)
             if stored_key > target:  # sorted: the key is not in the lexicon
                 return None
         return None
 
-    def _decoded(self, stored_value: bytes) -> str:
-        return (stored_value[::-1] if self._reversed else stored_value).decode()
+    def _text(self, stored: bytes) -> str:
+        """A key or value as stored (reversed, in a reversed lexicon) -> its text."""
+        return (stored[::-1] if self._reversed else stored).decode()
 
     def __iter__(self) -> Iterator[str]:
         for block in range(len(self._resume)):
             head_key, head_value = self._head(block)
             rest = islice(self._rest_of(block, head_key, head_value), _BLOCK_SIZE - 1)
             for stored_key in (head_key, *(stored for stored, _value in rest)):
-                yield (stored_key[::-1] if self._reversed else stored_key).decode()
+                yield self._text(stored_key)
 
     def __len__(self) -> int:
         return self._count
