@@ -1,5 +1,6 @@
 """FAQ content validation, import semantics and the matcher, without Telegram."""
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -281,6 +282,26 @@ async def test_a_repeated_question_is_answered_on_the_event_loop_without_a_worke
     assert again.result == first.result and again.outcome == first.outcome
     with pytest.raises(AssertionError, match="worker thread"):
         await faq.ask(question + "?", record=False)  # another text is matched anew
+
+
+async def test_the_same_question_asked_at_once_is_matched_once(faq, monkeypatch):
+    matched: list[str] = []
+    real_to_thread = asyncio.to_thread
+
+    async def counting(function, *args, **kwargs):
+        matched.append(args[0])
+        return await real_to_thread(function, *args, **kwargs)
+
+    monkeypatch.setattr("bot.services.faq.service.asyncio.to_thread", counting)
+    question = "is there parking next to the shop"
+    first, *others = [asyncio.ensure_future(faq.ask(question, record=False)) for _ in range(8)]
+    first.cancel()  # one asker gone (a stop, say) leaves the match to the others
+    answers = await asyncio.gather(*others)
+    assert matched == [question]
+    assert all(answer.result == answers[0].result for answer in answers)
+    assert first.cancelled()
+    await faq.ask("is there parking behind the shop", record=False)
+    assert matched == [question, "is there parking behind the shop"]
 
 
 async def test_a_changed_faq_is_not_answered_from_a_remembered_result(faq):

@@ -162,6 +162,10 @@ class FaqService:
         # Index rebuilds (import, reload) run one at a time; asking never waits for them.
         self._rebuild = asyncio.Lock()
         self._warm_up_task: asyncio.Task[None] | None = None
+        # Questions being matched now: the same text asked again meanwhile waits for that
+        # match instead of starting its own (a broadcast or a shared link sends many
+        # customers to ask the same thing at once).
+        self._matching_now: dict[tuple[int, str, int], asyncio.Future[MatchResult]] = {}
 
     def start_warm_up(self, load_embedder: Callable[[], Awaitable[Embedder | None]]) -> None:
         """Bring the FAQ in from the background, so the bot answers everything else at once:
@@ -319,6 +323,19 @@ class FaqService:
             await self._build([], {})
         return removed
 
+    async def _matching(self, matcher: HybridMatcher, text: str, limit: int) -> MatchResult:
+        # The matcher is in the key because a rebuild swaps it; the pending match holds it,
+        # so its id is not reused while the key is here.
+        key = (id(matcher), text, limit)
+        match = self._matching_now.get(key)
+        if match is None:
+            match = asyncio.ensure_future(asyncio.to_thread(matcher.match, text, limit))
+            self._matching_now[key] = match
+            match.add_done_callback(lambda _done: self._matching_now.pop(key, None))
+        # Shielded: one asker cancelled (a stop, a customer's second message) does not
+        # cancel the match the others wait for.
+        return await asyncio.shield(match)
+
     async def ask(
         self,
         text: str,
@@ -334,7 +351,7 @@ class FaqService:
         wanted = max(limit, MAX_CHOICES)
         result = matcher.remembered(text, wanted)
         if result is None:
-            result = await asyncio.to_thread(matcher.match, text, wanted)
+            result = await self._matching(matcher, text, wanted)
         entries = [entries_now[m.entry_id] for m in result.matches if m.entry_id in entries_now]
         outcome, offered = decide(result, matcher.threshold)
         if warming_up and outcome != "answered":
