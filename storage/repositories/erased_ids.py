@@ -15,6 +15,12 @@ class ErasedIdRepository:
     async def secret(self, name: str, candidate: str, at: datetime) -> str:
         """The installation's secret `name`; `candidate` becomes it if there is none yet (of
         two first uses at once, both get the one that was stored first)."""
+        # Read first: it exists after the first use, and the insert is a round trip more.
+        value = await self._session.fetch_value(
+            "SELECT value FROM installation_secrets WHERE name = ?", (name,)
+        )
+        if value is not None:
+            return str(value)
         await self._session.execute(
             "INSERT INTO installation_secrets (name, value, created_at) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO NOTHING",

@@ -383,3 +383,14 @@ async def test_a_batched_write_failing_inside_a_savepoint_is_undone_there(storag
     async with storage.read() as uow:
         rows = await uow.session.fetch_all("SELECT n FROM held_probe ORDER BY n")
         assert [row[0] for row in rows] == [1, 5]
+
+
+async def test_an_installation_secret_is_made_once_and_read_back_after(storage):
+    now = utcnow()
+    async with storage.write() as uow:
+        first = await uow.erased_ids.secret("test-key", "first-candidate", now)
+    async with storage.write() as uow:
+        again = await uow.erased_ids.secret("test-key", "second-candidate", now)
+        other = await uow.erased_ids.secret("other-key", "its-own", now)
+    assert first == again == "first-candidate"
+    assert other == "its-own"
