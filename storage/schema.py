@@ -186,6 +186,25 @@ faq_vectors = Table(
     PrimaryKeyConstraint("model", "text_hash"),
 )
 
+# The FAQ model's encoder tuned on the FAQ's own phrasings (`python -m bot faq tune`; one
+# row, the latest): the bot uses it while the FAQ's phrasings are the ones it learned.
+faq_tuning = Table(
+    "faq_tuning",
+    metadata,
+    key(),
+    required("phrasings_sha256", Text),
+    required("weights_sha256", Text),
+    # The tuned layers' tensors, an .npz archive of float16 arrays (onnx_e5.TunedWeights).
+    required("weights", Blob),
+    # The matcher's thresholds for this encoder: confident above `floor`, or above
+    # `with_lead` with a lead over the runner-up.
+    required("floor", Real),
+    required("with_lead", Real),
+    # How it was tuned and what it measured, for the operator (JSON).
+    required("report", Json),
+    required("created_at"),
+)
+
 faq_queries = Table(
     "faq_queries",
     metadata,

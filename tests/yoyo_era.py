@@ -46,14 +46,53 @@ def frozen_schema() -> str:
     return (FROZEN / f"schema_0022_{engine}.sql").read_text()
 
 
+# 0025_faq_tuning's table, as each engine describes it.
+_FAQ_TUNING_COLUMNS = {
+    "sqlite": [
+        "  column id: INTEGER | pk=1",
+        "  column phrasings_sha256: TEXT | not null",
+        "  column weights_sha256: TEXT | not null",
+        "  column weights: BLOB | not null",
+        "  column floor: REAL | not null",
+        "  column with_lead: REAL | not null",
+        "  column report: TEXT | not null",
+        "  column created_at: TEXT | not null",
+    ],
+    "postgresql": [
+        "  column id: bigint | not null | identity by default",
+        "  column phrasings_sha256: text | not null",
+        "  column weights_sha256: text | not null",
+        "  column weights: bytea | not null",
+        "  column floor: double precision | not null",
+        "  column with_lead: double precision | not null",
+        "  column report: jsonb | not null",
+        "  column created_at: timestamp with time zone | not null",
+        "  constraint faq_tuning_pkey PRIMARY KEY (id)",
+    ],
+}
+_FAQ_TUNING_INDEX = (
+    "index faq_tuning_pkey: CREATE UNIQUE INDEX faq_tuning_pkey ON public.faq_tuning USING"
+    " btree (id)"
+)
+
+
 def head_schema() -> str:
     """The frozen schema changed by the revisions after the baseline, written out by hand from
     what each says it does: on PostgreSQL, 0024_pg_types turns its timestamp columns into
     timestamptz and its JSON columns into jsonb, and adds julianday(timestamptz); on SQLite
-    nothing changes."""
+    nothing changes. 0025_faq_tuning adds the faq_tuning table on both."""
     frozen = frozen_schema()
-    if not ON_POSTGRES:
-        return frozen
+    lines = _with_faq_tuning(
+        _with_pg_types(frozen.splitlines()) if ON_POSTGRES else frozen.splitlines()
+    )
+    functions = sorted(line for line in lines if line.startswith("function "))
+    return (
+        "\n".join([*(line for line in lines if not line.startswith("function ")), *functions])
+        + "\n"
+    )
+
+
+def _with_pg_types(frozen: list[str]) -> list[str]:
     new_types = {
         **{
             (table, column): "timestamp with time zone"
@@ -68,7 +107,7 @@ def head_schema() -> str:
     }
     lines: list[str] = []
     table = ""
-    for line in frozen.splitlines():
+    for line in frozen:
         if line.startswith("table "):
             table = line.removeprefix("table ")
         column = re.fullmatch(r"  column (\w+): text( \|.*)?", line)
@@ -84,11 +123,22 @@ def head_schema() -> str:
         " sql IMMUTABLE PARALLEL SAFE STRICT AS $function$ SELECT EXTRACT(EPOCH FROM moment)"
         " / 86400.0 + 2440587.5 $function$"
     )
-    functions = sorted(line for line in lines if line.startswith("function "))
-    return (
-        "\n".join([*(line for line in lines if not line.startswith("function ")), *functions])
-        + "\n"
-    )
+    return lines
+
+
+def _with_faq_tuning(lines: list[str]) -> list[str]:
+    """The table goes where the dump sorts it (tables, then indexes, by name)."""
+    table_at = lines.index("table faq_vectors")
+    engine = "postgresql" if ON_POSTGRES else "sqlite"
+    lines = [*lines[:table_at], "table faq_tuning", *_FAQ_TUNING_COLUMNS[engine], *lines[table_at:]]
+    if ON_POSTGRES:
+        index_at = next(
+            at
+            for at, line in enumerate(lines)
+            if line.startswith("index ") and line > _FAQ_TUNING_INDEX
+        )
+        lines.insert(index_at, _FAQ_TUNING_INDEX)
+    return lines
 
 
 def yoyo_era_database(url: str, applied: tuple[str, ...] = YOYO_MIGRATIONS) -> None:

@@ -20,7 +20,7 @@ from storage.postgres import is_postgres
 MIGRATIONS_ROOT = Path(__file__).parent
 
 # The newest revision in versions/ (tests/unit/test_schema.py checks they agree).
-HEAD = "0024_pg_types"
+HEAD = "0025_faq_tuning"
 
 # What the child's exit status means.
 EXIT_REFUSED = 2
