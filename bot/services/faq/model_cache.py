@@ -117,6 +117,7 @@ class GraphCache:
         """The graph split into graph and weights files, then the manifest; a failure only
         costs the next start a build."""
         import onnx
+        from onnx.external_data_helper import set_external_data
 
         staging: Path | None = None
         manifest: str | None = None
@@ -125,14 +126,14 @@ class GraphCache:
             # A private directory for the pair: onnx writes the weights file beside the
             # graph under the name the graph refers to, so both are renamed out of it.
             staging = Path(tempfile.mkdtemp(dir=self.directory, prefix=f".{GRAPH_FILE_NAME}."))
-            onnx.save_model(
-                onnx.load_model_from_string(graph),
-                str(staging / GRAPH_FILE_NAME),
-                save_as_external_data=True,
-                all_tensors_to_one_file=True,
-                location=WEIGHTS_FILE_NAME,
-                size_threshold=_EXTERNAL_FROM_BYTES,
-            )
+            model = onnx.load_model_from_string(graph)
+            # Marked here rather than with save_model(save_as_external_data=True), which
+            # refuses when a file of the weights' name exists in the working directory (onnx
+            # checks the relative name against it): the bot's own cache, often enough.
+            for tensor in model.graph.initializer:
+                if tensor.HasField("raw_data") and len(tensor.raw_data) >= _EXTERNAL_FROM_BYTES:
+                    set_external_data(tensor, WEIGHTS_FILE_NAME)
+            onnx.save_model(model, str(staging / GRAPH_FILE_NAME))
             header: dict[str, str | int] = dict(self.key)
             for name, label in ((GRAPH_FILE_NAME, "graph"), (WEIGHTS_FILE_NAME, "weights")):
                 staged = staging / name
