@@ -55,7 +55,8 @@ from bot.services.customer_cache import CustomerCache
 from bot.services.customers import CustomerService
 from bot.services.faq.matcher import Embedder, default_embedder
 from bot.services.faq.model_cache import cache_directory
-from bot.services.faq.service import FaqService
+from bot.services.faq.onnx_e5 import TunedWeights
+from bot.services.faq.service import FaqService, TunedLoader, tuned_model_loader
 from bot.services.intake import IntakeService
 from bot.services.interactions import InteractionLog
 from bot.services.loyalty.ledger import PointsLedger
@@ -93,6 +94,7 @@ from bot.telegram.session import telegram_session
 from bot.telegram.support_desk import SupportDesk
 from handlers import feature_routers
 from storage.migrations import apply_migrations
+from storage.repositories.faq import FaqTuning
 from storage.unit_of_work import Storage, open_storage
 
 logger = logging.getLogger(__name__)
@@ -214,7 +216,7 @@ def _services(
     }
     notices = NoticeWorker(storage, bot, i18n, rules, renderers, settings.telegram.default_language)
     # The model comes in from the background once the bot answers (see _on_startup).
-    faq = FaqService(storage, None)
+    faq = FaqService(storage, None, tuned_loader=_tuned_faq_model_loader(settings))
     scheduler = Scheduler(
         storage, settings.zone, tick_seconds=settings.jobs.tick_seconds, on_change=notices.wake
     )
@@ -491,6 +493,20 @@ def _faq_model_loader(settings: Settings) -> Callable[[], Awaitable[Embedder | N
         return embedder
 
     return load
+
+
+def _tuned_faq_model_loader(settings: Settings) -> TunedLoader:
+    # A daemon thread, as for the packaged model (see _faq_model_loader).
+    load = tuned_model_loader(cache_directory(settings.database.sqlite_path), in_daemon_thread)
+
+    async def loaded(
+        tuning: FaqTuning, read_weights: Callable[[], Awaitable[TunedWeights | None]]
+    ) -> Embedder | None:
+        embedder = await load(tuning, read_weights)
+        release_freed_memory()
+        return embedder
+
+    return loaded
 
 
 T = TypeVar("T")

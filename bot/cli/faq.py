@@ -11,9 +11,9 @@ from typing import Any
 from bot.config import Settings
 from bot.services.access import CLI
 from bot.services.faq.content import FaqFileError, dump_entries
-from bot.services.faq.matcher import default_embedder
+from bot.services.faq.matcher import Embedder, default_embedder
 from bot.services.faq.model_cache import cache_directory
-from bot.services.faq.service import Answer, FaqService
+from bot.services.faq.service import Answer, FaqService, tuned_model_loader
 from storage.migrations import apply_migrations
 from storage.unit_of_work import open_storage
 
@@ -35,6 +35,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     ask.add_argument("text")
     ask.add_argument("--json", action="store_true", help="print JSON")
     ask.add_argument("--lang", default=None, help="the asker's language (en, ru, uk)")
+    tune = faq_commands.add_parser(
+        "tune", help="tune the FAQ model on the FAQ's phrasings (needs PyTorch: the tune extra)"
+    )
+    tune.add_argument("--steps", type=int, default=200, help="training steps (default 200)")
+    tune.add_argument("--seed", type=int, default=0)
     gaps = faq_commands.add_parser("gaps", help="questions the FAQ could not answer, grouped")
     gaps.add_argument("--json", action="store_true", help="print JSON")
     gaps.add_argument("--limit", type=int, default=20)
@@ -44,13 +49,18 @@ async def run(settings: Settings, arguments: argparse.Namespace) -> int:
     apply_migrations(settings.database.url)
     storage = await open_storage(settings.database.url)
     try:
-        faq = FaqService(storage, default_embedder(cache_directory(settings.database.sqlite_path)))
+        directory = cache_directory(settings.database.sqlite_path)
         command = arguments.faq_command
-        if command == "import":
-            return await _import(faq, arguments)
-        if command == "clear":
-            return await _clear(faq, arguments)
-        await faq.load()
+        if command in {"import", "clear"}:
+            faq = FaqService(storage, default_embedder(directory))
+            return await (_import if command == "import" else _clear)(faq, arguments)
+
+        async def packaged() -> Embedder | None:
+            return default_embedder(directory)
+
+        # Answers as the bot does: with the encoder tuned on this FAQ, if one fits.
+        faq = FaqService(storage, None, tuned_loader=tuned_model_loader(directory))
+        await faq.load_with_model(packaged)
         if command == "export":
             text = dump_entries(faq.entries)
             if arguments.file:

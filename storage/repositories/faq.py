@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,7 @@ import numpy as np
 
 from bot.services.faq.content import FaqEntry
 from storage.batching import Statement
-from storage.clock import to_db
+from storage.clock import from_db, to_db
 from storage.database import Session
 
 
@@ -24,9 +25,61 @@ class EntryStats:
     unhelpful: int
 
 
+@dataclass(frozen=True)
+class FaqTuning:
+    """The encoder tuned on the FAQ (`python -m bot faq tune`), without its weights."""
+
+    phrasings_sha256: str
+    weights_sha256: str
+    floor: float
+    with_lead: float
+    report: dict[str, object]
+    created_at: datetime
+
+
 class FaqRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    async def tuning(self) -> FaqTuning | None:
+        row = await self._session.fetch_one(
+            "SELECT phrasings_sha256, weights_sha256, floor, with_lead, report, created_at "
+            "FROM faq_tuning ORDER BY id DESC LIMIT 1"
+        )
+        if row is None:
+            return None
+        return FaqTuning(
+            phrasings_sha256=row["phrasings_sha256"],
+            weights_sha256=row["weights_sha256"],
+            floor=float(row["floor"]),
+            with_lead=float(row["with_lead"]),
+            report=json.loads(row["report"]),
+            created_at=from_db(row["created_at"]),
+        )
+
+    async def tuning_weights(self, weights_sha256: str) -> bytes | None:
+        value = await self._session.fetch_value(
+            "SELECT weights FROM faq_tuning WHERE weights_sha256 = ? ORDER BY id DESC LIMIT 1",
+            (weights_sha256,),
+        )
+        return None if value is None else bytes(value)
+
+    async def store_tuning(self, tuning: FaqTuning, weights: bytes) -> None:
+        """In place of the one before (only the latest is kept)."""
+        await self._session.execute("DELETE FROM faq_tuning")
+        await self._session.execute(
+            "INSERT INTO faq_tuning (phrasings_sha256, weights_sha256, weights, floor, "
+            "with_lead, report, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                tuning.phrasings_sha256,
+                tuning.weights_sha256,
+                weights,
+                tuning.floor,
+                tuning.with_lead,
+                json.dumps(tuning.report),
+                to_db(tuning.created_at),
+            ),
+        )
 
     async def entries(self) -> list[FaqEntry]:
         rows = await self._session.fetch_all("SELECT document FROM faq_entries ORDER BY position")
@@ -162,8 +215,10 @@ class FaqRepository:
         }
 
     async def revision(self) -> str:
-        """Changes with every import, from this process or another (the operator CLI)."""
+        """Changes with every import and every tuning, from this process or another (the
+        operator CLI)."""
         value = await self._session.fetch_value(
-            "SELECT COUNT(*) || '@' || COALESCE(CAST(MAX(updated_at) AS TEXT), '') FROM faq_entries"
+            "SELECT COUNT(*) || '@' || COALESCE(CAST(MAX(updated_at) AS TEXT), '') || '+' || "
+            "COALESCE((SELECT MAX(weights_sha256) FROM faq_tuning), '') FROM faq_entries"
         )
         return str(value)

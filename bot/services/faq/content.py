@@ -12,7 +12,9 @@ the FAQ is `python -m bot faq clear --yes`, never the side effect of an empty or
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -133,3 +135,13 @@ def dump_entries(entries: list[FaqEntry]) -> str:
     return json.dumps(
         [entry.model_dump(exclude_defaults=True) for entry in entries], ensure_ascii=False, indent=1
     )
+
+
+def phrasings_digest(entries: Sequence[FaqEntry]) -> str:
+    """What an encoder tuned on the FAQ learned from: each entry's id and phrasings (order
+    aside). Another answer or category leaves it; a phrasing added, changed or moved to
+    another entry changes it."""
+    digest = hashlib.sha256()
+    for entry in sorted(entries, key=lambda item: item.id):
+        digest.update(json.dumps([entry.id, sorted(entry.phrasings())]).encode())
+    return digest.hexdigest()

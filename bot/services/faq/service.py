@@ -18,10 +18,17 @@ from typing import Any
 import numpy as np
 
 from bot.services.access import Actor, audit
-from bot.services.faq.content import FaqEntry, read_file
-from bot.services.faq.matcher import Embedder, HybridMatcher, LexicalIndex, MatchResult
+from bot.services.faq.content import FaqEntry, phrasings_digest, read_file
+from bot.services.faq.matcher import (
+    Embedder,
+    HybridMatcher,
+    LexicalIndex,
+    MatchResult,
+    tuned_embedder,
+)
+from bot.services.faq.onnx_e5 import TunedWeights
 from storage.clock import utcnow
-from storage.repositories.faq import EntryStats, FaqRepository
+from storage.repositories.faq import EntryStats, FaqRepository, FaqTuning
 from storage.unit_of_work import Storage
 
 logger = logging.getLogger(__name__)
@@ -52,6 +59,35 @@ def background_threshold(embedder: Embedder | None) -> int | None:
     if embedder is None:
         return None
     return max(1, round(BACKGROUND_EMBEDDING_SECONDS / embedder.seconds_per_text))
+
+
+# Loads the encoder a tuning describes (`python -m bot faq tune`); the second argument reads
+# its weights, needed only when the graph built from them is not cached. None: unavailable.
+TunedLoader = Callable[
+    [FaqTuning, Callable[[], Awaitable[TunedWeights | None]]], Awaitable[Embedder | None]
+]
+
+
+def tuned_model_loader(
+    cache_directory: Path | None,
+    run: Callable[..., Awaitable[Embedder | None]] = asyncio.to_thread,
+) -> TunedLoader:
+    """The TunedLoader of the packaged model: its graph with the tuned layers from the graph
+    cache, or built from the weights (read only then: ~14 MB, ~28 MiB as floats) and cached.
+    run: how the blocking load runs (a worker thread by default)."""
+
+    async def load(
+        tuning: FaqTuning, read_weights: Callable[[], Awaitable[TunedWeights | None]]
+    ) -> Embedder | None:
+        embedder = await run(tuned_embedder, cache_directory, tuning.weights_sha256)
+        if embedder is None:
+            weights = await read_weights()
+            if weights is None:
+                return None
+            embedder = await run(tuned_embedder, cache_directory, tuning.weights_sha256, weights)
+        return embedder
+
+    return load
 
 
 @dataclass(frozen=True)
@@ -141,15 +177,27 @@ class FaqService:
         background_from: int | None = None,
         contrast: bool = True,
         matcher_options: Mapping[str, Any] | None = None,
+        tuned_loader: TunedLoader | None = None,
     ) -> None:
         """background_from: embed in the background when at least this many phrasings are
         new (the bot: `background_threshold`); None: always before returning (the CLI,
         whose process ends with the command). contrast: False only to measure the matcher
         without its near-pair contrast (benchmarks). matcher_options: more of HybridMatcher's
-        keyword arguments, for the benchmarks' ablations (benchmarks/faq_common.py VARIANTS)."""
+        keyword arguments, for the benchmarks' ablations (benchmarks/faq_common.py VARIANTS).
+        tuned_loader: the encoder tuned on this FAQ is used, once the warm-up asks for a
+        model, while its phrasings are the FAQ's (`_choose_encoder`)."""
         self._storage = storage
         self._embedder = embedder
+        self._tuned_loader = tuned_loader
+        # Set by the warm-up: loads the packaged encoder (again, after a tuned one).
+        self._load_base: Callable[[], Awaitable[Embedder | None]] | None = None
+        self._base_tried = False
+        # The tuning whose encoder answers now, and the thresholds it was chosen with.
+        self._tuning: FaqTuning | None = None
+        self._thresholds: tuple[float, float] | None = None
         self._background_from = background_from
+        # The bot's warm-up: a new encoder brings its own background threshold.
+        self._embed_in_background = False
         self._contrast = contrast
         self._matcher_options = dict(matcher_options or {})
         self._completion: asyncio.Task[None] | None = None
@@ -206,17 +254,20 @@ class FaqService:
             self._show(entries)
         if not await self.load_sample_if_empty():
             await self.load()
-        embedder = await load_embedder()
-        if embedder is not None:
-            async with self._rebuild:
-                self._embedder = embedder
-                self._background_from = background_threshold(embedder)
-            await self.load()
+        # The index above is the model-free one; this one brings the model in, and with it
+        # the background embedding of large imports (the bot keeps running; see _build).
+        self._embed_in_background = True
+        await self.load_with_model(load_embedder)
         logger.info("FAQ matcher: %s (warmed up)", self.backend)
 
     @property
     def backend(self) -> str:
         return self._matcher.backend
+
+    @property
+    def threshold(self) -> float:
+        """The score above which an answer is confident, with the encoder answering now."""
+        return self._matcher.threshold
 
     @property
     def pending(self) -> int:
@@ -243,6 +294,12 @@ class FaqService:
                 self._revision = await uow.faq.revision()
             await self._build(entries, {})
         return len(entries)
+
+    async def load_with_model(self, load_embedder: Callable[[], Awaitable[Embedder | None]]) -> int:
+        """`load`, with the model: the encoder tuned on this FAQ if there is one that fits
+        (see `_choose_encoder`), else the one `load_embedder` loads."""
+        self._load_base = load_embedder
+        return await self.load()
 
     async def reload_if_changed(self) -> bool:
         """Rebuild the index when the FAQ was imported elsewhere (e.g. by the operator CLI
@@ -521,6 +578,7 @@ class FaqService:
         at hand, so they are not read again. Too many phrasings without a vector: the index
         is built without the model now and with it from the background (finish=True: that
         background step, which embeds whatever is left)."""
+        await self._choose_encoder(entries)
         pairs = [(entry.id, entry.phrasings()) for entry in entries]
         texts = [text for _id, phrasings in pairs for text in phrasings]
         embedder, vectors = self._embedder, None
@@ -537,13 +595,14 @@ class FaqService:
                     self._pending = len(missing)
                     known.update(await self._embed_and_store(missing, BACKGROUND_SLICE))
                 vectors = np.stack([known[text] for text in texts])
+        options: dict[str, Any] = {"thresholds": self._thresholds} if self._thresholds else {}
         matcher = await asyncio.to_thread(
             HybridMatcher,
             pairs,
             embedder,
             vectors,
             contrast=self._contrast,
-            **self._matcher_options,
+            **(options | self._matcher_options),
         )
         self._show(entries)
         self._matcher = matcher
@@ -556,6 +615,81 @@ class FaqService:
             if self._pending
             else "",
         )
+
+    async def store_tuning(
+        self,
+        trained_on: Sequence[FaqEntry],
+        weights: TunedWeights,
+        thresholds: tuple[float, float],
+        report: dict[str, Any],
+        actor: Actor,
+    ) -> FaqTuning:
+        """Keep an encoder tuned on `trained_on` (in place of any earlier tuning): the bot
+        uses it while those are the FAQ's phrasings, in every replica, from its next reload
+        of the FAQ (`reload_if_changed`)."""
+        tuning = FaqTuning(
+            phrasings_sha256=phrasings_digest(trained_on),
+            weights_sha256=weights.digest,
+            floor=thresholds[0],
+            with_lead=thresholds[1],
+            report=report,
+            created_at=utcnow(),
+        )
+        data = weights.to_bytes()
+        async with self._storage.write() as uow:
+            await uow.faq.store_tuning(tuning, data)
+            await audit(
+                uow, actor, "faq.tune", "faq", None, {"weights": tuning.weights_sha256, **report}
+            )
+        return tuning
+
+    async def _choose_encoder(self, entries: list[FaqEntry]) -> None:
+        """The encoder tuned on this FAQ while its phrasings are the ones it learned (an
+        import that changes them goes back to the packaged encoder until the next tuning),
+        else the packaged one. One at a time: each holds an onnxruntime session (~40 MiB).
+        Nothing changes before the warm-up asks for a model, nor where no loader is given
+        (the CLI builds its service with the encoder it wants). The caller holds the
+        rebuild lock."""
+        if self._load_base is None:
+            return
+        tuning = await self._fitting_tuning(entries)
+        if tuning is not None and self._tuned_loader is not None:
+            if self._tuning is not None and self._tuning.weights_sha256 == tuning.weights_sha256:
+                return
+            tuned = await self._tuned_loader(tuning, lambda: self._tuned_weights(tuning))
+            if tuned is not None:
+                self._use_encoder(tuned, tuning)
+                return
+            logger.warning("FAQ: the tuned encoder is unavailable; the packaged one answers")
+        if self._tuning is not None or not self._base_tried:
+            self._base_tried = True
+            self._use_encoder(None, None)  # the tuned one goes before the other comes
+            self._use_encoder(await self._load_base(), None)
+
+    async def _fitting_tuning(self, entries: list[FaqEntry]) -> FaqTuning | None:
+        if self._tuned_loader is None:
+            return None
+        async with self._storage.read() as uow:
+            tuning = await uow.faq.tuning()
+        if tuning is None or tuning.phrasings_sha256 != phrasings_digest(entries):
+            return None
+        return tuning
+
+    async def _tuned_weights(self, tuning: FaqTuning) -> TunedWeights | None:
+        async with self._storage.read() as uow:
+            data = await uow.faq.tuning_weights(tuning.weights_sha256)
+        return None if data is None else TunedWeights.from_bytes(data)
+
+    def _use_encoder(self, embedder: Embedder | None, tuning: FaqTuning | None) -> None:
+        self._embedder, self._tuning = embedder, tuning
+        self._thresholds = (tuning.floor, tuning.with_lead) if tuning is not None else None
+        if self._embed_in_background:
+            self._background_from = background_threshold(embedder)
+
+    @property
+    def tuning(self) -> FaqTuning | None:
+        """The tuning whose encoder answers now (None: the packaged encoder, or none)."""
+        return self._tuning
 
     def _show(self, entries: list[FaqEntry]) -> None:
         """The entries browsing and answers use (the matcher is swapped in separately)."""
