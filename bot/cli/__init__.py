@@ -51,6 +51,8 @@ SUBCOMMANDS: dict[tuple[str, str], str] = {
     # Erasure withdraws reviews from the channel: Telegram, so aiogram, only for these.
     ("customer", "export"): "bot.cli.privacy",
     ("customer", "forget"): "bot.cli.privacy",
+    # Needs PyTorch (optional): nothing else imports it.
+    ("faq", "tune"): "bot.cli.faq_tune",
 }
 DEFAULT_COMMAND = "run"
 # Commands that speak to Telegram with the bot's own token: without one they stop at once.

@@ -1,8 +1,12 @@
 """The FAQ from the operator's shell: `python -m bot faq …` as a subprocess."""
 
+import importlib.util
 import json
 from typing import Any
 
+import pytest
+
+from bot.services.faq.matcher import TUNED_GRAPH_DIRECTORY
 from bot.services.faq.service import SAMPLE_FAQ
 from tests.e2e.harness import BotProcess
 
@@ -130,3 +134,36 @@ async def test_an_answer_with_a_tag_telegram_refuses_is_not_imported(own_emulato
     code, out, _ = await run(bot, "faq", "export")
     hours = next(item for item in json.loads(out) if item["id"] == "opening_hours")
     assert "<b>open</i>" not in json.dumps(hours)
+
+
+TORCH = importlib.util.find_spec("torch") is not None
+
+
+@pytest.mark.skipif(TORCH, reason="PyTorch is installed here: the tuning itself is tested")
+async def test_tuning_without_pytorch_says_what_it_needs_and_changes_nothing(
+    own_emulator, tmp_path
+):
+    bot = BotProcess(own_emulator, tmp_path)
+    await run(bot, "faq", "import", str(SAMPLE_FAQ))
+    code, out, err = await run(bot, "faq", "tune")
+    assert code == 3 and "needs PyTorch" in err and "'.[tune]'" in err
+    assert "tuned" not in out
+    code, out, _ = await run(bot, "audit", "--json")
+    assert "faq.tune" not in out
+
+
+@pytest.mark.skipif(not TORCH, reason="PyTorch (the tune extra) is not installed here")
+async def test_tuning_stores_an_encoder_the_faq_then_answers_with(own_emulator, tmp_path):
+    bot = BotProcess(own_emulator, tmp_path)
+    await run(bot, "faq", "import", str(SAMPLE_FAQ))
+    code, out, err = await run(bot, "faq", "tune", "--steps", "5")
+    assert code == 0, err
+    assert "FAQ model tuned" in out and "graph agreement" in out
+    code, out, _ = await run(bot, "audit", "--json")
+    assert "faq.tune" in out
+    # `faq ask` answers as the bot does, with the tuned encoder (its graph built and cached).
+    code, out, err = await run(bot, "faq", "ask", "--json", "When do you open?")
+    assert code == 0, err
+    assert json.loads(out)["matches"][0]["id"] == "opening_hours"
+    tuned_graphs = list(tmp_path.rglob(f"{TUNED_GRAPH_DIRECTORY}/*.onnx-cache"))
+    assert len(tuned_graphs) == 1 and len(list(tmp_path.rglob("*.onnx-cache"))) == 2

