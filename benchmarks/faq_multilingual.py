@@ -35,8 +35,8 @@ from benchmarks.faq_common import (
     faq_from,
     fresh_embedder,
     percentile,
+    stand_in,
 )
-from bot.services.faq.service import SAMPLE_FAQ
 
 
 async def main() -> None:
@@ -46,17 +46,7 @@ async def main() -> None:
     parser.add_argument("--en-only", action="store_true")
     add_engine_options(parser)
     arguments = parser.parse_args()
-    check = json.loads(STAND_INS[arguments.set].read_text(encoding="utf-8"))
-    if check.get("faq") == "sample":  # the bot's own sample FAQ, as shipped
-        faq = json.loads(SAMPLE_FAQ.read_text(encoding="utf-8"))
-    else:
-        faq = json.loads((arguments.data / "faq_10shot.json").read_text(encoding="utf-8"))
-    if not arguments.en_only:
-        for entry in faq:
-            extra = check["intents"].get(entry["id"], {}).get("faq_add", [])
-            entry["questions"]["ru"] = extra[:1] or entry["questions"].get("ru", [])
-            entry["questions"]["uk"] = extra[1:2] or entry["questions"].get("uk", [])
-            entry["questions"] = {lang: qs for lang, qs in entry["questions"].items() if qs}
+    faq, asked = stand_in(arguments.set, arguments.data, en_only=arguments.en_only)
     path = Path(tempfile.mkdtemp()) / "faq.json"
     path.write_text(json.dumps(faq, ensure_ascii=False))
     service, storage, _ = await faq_from(
@@ -65,9 +55,9 @@ async def main() -> None:
         contrast=arguments.contrast,
         matcher=arguments.matcher,
     )
-    queries = [(q, intent) for intent, item in check["intents"].items() for q in item["queries"]]
+    queries = [(question, intent) for question, intent in asked if intent is not None]
     answers, latencies = await ask_all(service, [q for q, _ in queries])
-    off_topic, _ = await ask_all(service, check["off_topic"])
+    off_topic, _ = await ask_all(service, [question for question, intent in asked if not intent])
     right = [
         answer.result.best is not None and answer.result.best.entry_id == intent
         for answer, (_, intent) in zip(answers, queries, strict=True)

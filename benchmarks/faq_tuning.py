@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.faq_common import SHARED
+from benchmarks.faq_common import SHARED, STAND_INS, stand_in
 from bot.services.faq.content import parse_entries
 from bot.services.faq.matcher import Embedder, HybridMatcher
 from bot.services.faq.onnx_e5 import OnnxE5Embedder
@@ -106,6 +106,8 @@ def evaluate(
 
 
 def data(name: str, split: str) -> tuple[Any, list[tuple[str, str | None]]]:
+    if name in STAND_INS:  # the team's ru/uk stand-ins (faq_multilingual.py): no splits
+        return stand_in(name)
     if name == "banking77":
         folder = SHARED / "banking77"
         faq = json.loads((folder / "faq_10shot.json").read_text(encoding="utf-8"))
@@ -130,7 +132,12 @@ def data(name: str, split: str) -> tuple[Any, list[tuple[str, str | None]]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", choices=["banking77", "clinc150"], default="banking77")
+    parser.add_argument(
+        "--set",
+        choices=["banking77", "clinc150", *sorted(STAND_INS)],
+        default="banking77",
+        help="a public set, or one of the ru/uk stand-ins of faq_multilingual.py",
+    )
     parser.add_argument("--split", choices=["val", "test"], default="val")
     parser.add_argument("--baseline", action="store_true", help="also the untuned copy")
     parser.add_argument("--layers", type=int, default=4, help="top layers trained")
