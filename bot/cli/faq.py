@@ -90,6 +90,11 @@ async def _import(faq: FaqService, arguments: argparse.Namespace) -> int:
         f"{report.updated} updated, {report.removed} removed; {report.total} entries "
         f"({report.embedded} new phrasings embedded; matcher: {faq.backend})"
     )
+    if await faq.tuning_fits() is False:
+        print(
+            "note: the FAQ model was tuned on the earlier phrasings; the bot answers with the "
+            "packaged model until you run `python -m bot faq tune` again"
+        )
     return EXIT_OK
 
 

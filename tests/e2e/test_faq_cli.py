@@ -167,3 +167,12 @@ async def test_tuning_stores_an_encoder_the_faq_then_answers_with(own_emulator, 
     assert json.loads(out)["matches"][0]["id"] == "opening_hours"
     tuned_graphs = list(tmp_path.rglob(f"{TUNED_GRAPH_DIRECTORY}/*.onnx-cache"))
     assert len(tuned_graphs) == 1 and len(list(tmp_path.rglob("*.onnx-cache"))) == 2
+    # An import that changes a phrasing says the tuning no longer applies.
+    code, out, _ = await run(bot, "faq", "import", "--merge", str(SAMPLE_FAQ))
+    assert code == 0 and "faq tune" not in out  # the same phrasings: the tuning still fits
+    changed = tmp_path / "changed.json"
+    entries = json.loads(SAMPLE_FAQ.read_text())
+    entries[0]["questions"]["en"].append("Is there something new here?")
+    changed.write_text(json.dumps(entries))
+    code, out, _ = await run(bot, "faq", "import", str(changed))
+    assert code == 0 and "run `python -m bot faq tune` again" in out

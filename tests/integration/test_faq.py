@@ -428,6 +428,7 @@ async def test_the_encoder_tuned_on_the_faq_answers_while_the_faq_is_the_one_it_
 
     service = FaqService(storage, None, tuned_loader=load_tuned)
     await service.load_sample_if_empty()
+    assert await service.tuning_fits() is None
     weights = nudged_top_layer(embedder, seed=1)
     stored = await service.store_tuning(service.entries, weights, (0.62, 0.59), {}, CLI)
 
@@ -447,8 +448,10 @@ async def test_the_encoder_tuned_on_the_faq_answers_while_the_faq_is_the_one_it_
     assert (tmp_path / TUNED_GRAPH_DIRECTORY).is_dir()
 
     # A phrasing added: the tuning no longer fits; the packaged encoder answers again.
+    assert await service.tuning_fits() is True
     document = entry("socket", questions={"en": ["Can I charge my phone here?"]})
     await service.import_entries(parse_entries([document]), merge=True)
+    assert await service.tuning_fits() is False
     assert service.tuning is None and service.backend == f"{embedder.name}+lexical"
     assert loads[-1] == "base" and service.threshold != 0.62
 

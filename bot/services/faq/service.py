@@ -666,6 +666,14 @@ class FaqService:
             self._use_encoder(None, None)  # the tuned one goes before the other comes
             self._use_encoder(await self._load_base(), None)
 
+    async def tuning_fits(self) -> bool | None:
+        """Whether the stored tuning was made on the FAQ's phrasings as they are now (None:
+        there is none): an import that changed them leaves it unused."""
+        async with self._storage.read() as uow:
+            tuning = await uow.faq.tuning()
+            entries = await uow.faq.entries()
+        return None if tuning is None else tuning.phrasings_sha256 == phrasings_digest(entries)
+
     async def _fitting_tuning(self, entries: list[FaqEntry]) -> FaqTuning | None:
         if self._tuned_loader is None:
             return None
