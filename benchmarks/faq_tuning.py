@@ -29,7 +29,6 @@ import torch
 
 from benchmarks.faq_common import SHARED, STAND_INS, stand_in
 from bot.services.faq.content import parse_entries
-from bot.services.faq.matcher import Embedder, HybridMatcher
 from bot.services.faq.onnx_e5 import OnnxE5Embedder
 from bot.services.faq.tuning import (
     FrozenOutputs,
@@ -39,70 +38,20 @@ from bot.services.faq.tuning import (
     tune,
     tuned_weights,
 )
+from bot.services.faq.tuning_check import OnceEach, evaluate
 
 
-class _Vectors:
-    """The Embedder protocol over the tuned copy (texts the matcher rewrites, e.g. from
-    Latin letters, are embedded when asked)."""
+class _TorchCopy:
+    """The Embedder protocol over the PyTorch copy (tuned or not)."""
 
-    name = "e5-small-tuned-torch"
+    name = "e5-small-torch"
     seconds_per_text = 0.002
 
     def __init__(self, encoder: TrainableEncoder, frozen: FrozenOutputs) -> None:
         self._encoder, self._frozen = encoder, frozen
-        self._known: dict[str, np.ndarray] = {}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        missing = sorted({text for text in texts if text not in self._known})
-        if missing:
-            self._known.update(
-                zip(missing, embed(self._encoder, self._frozen, missing), strict=True)
-            )
-        return np.stack([self._known[text] for text in texts])
-
-
-class _OnnxVectors:
-    """The Embedder protocol over the bot's graph, embedding each text once."""
-
-    def __init__(self, graph: OnnxE5Embedder) -> None:
-        self.name, self.seconds_per_text = graph.name, graph.seconds_per_text
-        self._graph = graph
-        self._known: dict[str, np.ndarray] = {}
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        missing = sorted({text for text in texts if text not in self._known})
-        if missing:
-            self._known.update(zip(missing, self._graph.embed(missing), strict=True))
-        return np.stack([self._known[text] for text in texts])
-
-
-def evaluate(
-    vectors: Embedder,
-    entries: Sequence[tuple[str, list[str]]],
-    questions: Sequence[tuple[str, str | None]],
-    thresholds: tuple[float, float] | None = None,
-) -> dict[str, float]:
-    """thresholds: (floor, with lead) instead of the matcher's defaults."""
-    vectors.embed([text for text, _ in questions])
-    phrasings = [text for _id, texts in entries for text in texts]
-    matcher = HybridMatcher(list(entries), vectors, vectors.embed(phrasings), thresholds=thresholds)
-    results = [(matcher.match(text, 3), entry) for text, entry in questions]
-    in_scope = [(result, entry) for result, entry in results if entry is not None]
-    off_topic = [result for result, entry in results if entry is None]
-
-    def share(flags: list[bool]) -> float:
-        return round(float(np.mean(flags)), 3) if flags else float("nan")
-
-    return {
-        "top1": share([r.best is not None and r.best.entry_id == e for r, e in in_scope]),
-        "confident_right": share(
-            [r.confident and r.best is not None and r.best.entry_id == e for r, e in in_scope]
-        ),
-        "confident_wrong": share(
-            [r.confident and r.best is not None and r.best.entry_id != e for r, e in in_scope]
-        ),
-        "off_topic_declined": share([not r.confident for r in off_topic]),
-    }
+        return embed(self._encoder, self._frozen, texts)
 
 
 def data(name: str, split: str) -> tuple[Any, list[tuple[str, str | None]]]:
@@ -167,7 +116,7 @@ def main() -> None:
     entries = [(entry.id, entry.phrasings()) for entry in parse_entries(faq)]
     print(f"{arguments.set} 10-shot, {arguments.split} split, {len(questions)} questions")
     if arguments.baseline:
-        untuned = evaluate(_Vectors(encoder, frozen), entries, questions)
+        untuned = evaluate(OnceEach(_TorchCopy(encoder, frozen)), entries, questions)
         print("  untuned:", untuned, flush=True)
     seconds = tune(
         encoder,
@@ -184,7 +133,7 @@ def main() -> None:
         ),
     )
     settings = f"top {arguments.layers} layers, {arguments.steps} steps, lr {arguments.lr}"
-    tuned = _Vectors(encoder, frozen)
+    tuned = OnceEach(_TorchCopy(encoder, frozen))
     thresholds = None
     if arguments.thresholds:
         floor, lead = (float(value) for value in arguments.thresholds.split(","))
@@ -195,7 +144,7 @@ def main() -> None:
     if arguments.onnx:
         graph = OnnxE5Embedder(tuned=tuned_weights(encoder))
         print("  tuned, int8 ONNX graph:", end=" ")
-        print(evaluate(_OnnxVectors(graph), entries, questions, thresholds), flush=True)
+        print(evaluate(OnceEach(graph), entries, questions, thresholds), flush=True)
     if arguments.sweep:
         for floor in (0.42, 0.46, 0.50, 0.54, 0.58, 0.62):
             for lead in (0.59, 0.65, 0.71, 0.77, 0.83):

@@ -40,6 +40,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     tune.add_argument("--steps", type=int, default=200, help="training steps (default 200)")
     tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument(
+        "--force", action="store_true", help="store it even if the check finds it no better"
+    )
     gaps = faq_commands.add_parser("gaps", help="questions the FAQ could not answer, grouped")
     gaps.add_argument("--json", action="store_true", help="print JSON")
     gaps.add_argument("--limit", type=int, default=20)

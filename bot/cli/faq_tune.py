@@ -28,6 +28,7 @@ except ImportError as missing:  # no PyTorch here
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_UNAVAILABLE = 3
+EXIT_NOT_BETTER = 4
 
 
 async def run(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -54,14 +55,38 @@ async def run(settings: Settings, arguments: argparse.Namespace) -> int:
         except ValueError as error:
             print(f"nothing tuned: {error}", file=sys.stderr)
             return EXIT_INVALID
-        stored = await faq.store_tuning(
-            entries, result.weights, tuning.TUNED_THRESHOLDS, result.report, CLI
-        )
         report = result.report
         print(
             f"FAQ model tuned in {report['seconds']} s on {report['phrasings']} phrasings "
-            f"(graph agreement {report['graph_agreement']}); stored as "
-            f"{stored.weights_sha256[:16]}: the bot answers with it from its next FAQ reload"
+            f"(graph agreement {report['graph_agreement']}). Checked on "
+            f"{report['held_out']} phrasings kept back and {report['off_topic_probes']} "
+            "off-topic questions:"
+        )
+        floor, with_lead = result.thresholds
+        print(f"  (the tuned model's thresholds for this FAQ: {floor} / {with_lead})")
+        for name in ("untuned", "tuned"):
+            figures = report[name]
+            print(
+                f"  {name:8} right and sure {figures['confident_right']:.3f}, wrong and sure "
+                f"{figures['confident_wrong']:.3f}, off-topic declined "
+                f"{figures['off_topic_declined']:.3f}, top-1 {figures['top1']:.3f}"
+            )
+        if not result.kept and not arguments.force:
+            print(
+                "not stored: on this FAQ the tuned model does not answer better without "
+                "answering worse elsewhere; the bot keeps the packaged model (--force stores "
+                "it anyway)",
+                file=sys.stderr,
+            )
+            return EXIT_NOT_BETTER
+        # What was stored learned all but the phrasings kept back: the model that was
+        # checked is the model the bot gets.
+        stored = await faq.store_tuning(
+            entries, result.weights, result.thresholds, {**report, "kept": result.kept}, CLI
+        )
+        print(
+            f"stored as {stored.weights_sha256[:16]}: the bot answers with it from its next "
+            "FAQ reload"
         )
         return EXIT_OK
     finally:

@@ -26,6 +26,13 @@ import torch
 from torch.nn import functional
 
 from bot.services.faq.onnx_e5 import OnnxE5Embedder, TunedWeights
+from bot.services.faq.tuning_check import (
+    OFF_TOPIC_PROBES,
+    OnceEach,
+    choose_thresholds,
+    earns_its_place,
+    evaluate,
+)
 
 
 @dataclass(frozen=True)
@@ -193,11 +200,6 @@ def tune(
     return time.perf_counter() - started
 
 
-# The matcher's thresholds for a tuned encoder, whose vectors sit closer together: confident
-# above 0.62, or above 0.59 with a lead. Chosen on CLINC150's validation split to decline as
-# many off-topic questions as the untuned matcher does there (benchmarks/faq_tuning.py
-# --sweep; docs/faq.md).
-TUNED_THRESHOLDS = (0.62, 0.59)
 # The int8 graph against the PyTorch copy it was built from, over the FAQ's phrasings: the
 # lowest cosine the bot accepts (quantisation costs ~0.005 on the untuned model).
 MIN_GRAPH_AGREEMENT = 0.95
@@ -207,40 +209,68 @@ _AGREEMENT_SAMPLE = 64
 @dataclass(frozen=True)
 class FaqTuningResult:
     weights: TunedWeights
+    # The matcher's (floor, with lead) for it on this FAQ (`choose_thresholds`).
+    thresholds: tuple[float, float]
     report: dict[str, Any]
+    # What the check said (`earns_its_place`): store only if True, unless told otherwise.
+    kept: bool
 
 
 def tune_faq(
     entries: Sequence[tuple[str, list[str]]], settings: TuningSettings | None = None
 ) -> FaqTuningResult:
-    """Tune the encoder on the FAQ's phrasings (entry id, its phrasings) and check the bot's
-    int8 graph with the tuned layers against the tuned copy. Raises ValueError when the FAQ
-    gives nothing to learn from (fewer than two entries with two phrasings or more)."""
+    """Tune the encoder on the FAQ's phrasings (entry id, its phrasings), one phrasing of
+    each entry held out, and check the result on those and on OFF_TOPIC_PROBES against the
+    packaged encoder (the bot's matcher, the int8 graph the bot would build, the tuned
+    thresholds). Also checks the graph against the tuned copy. Raises ValueError when the
+    FAQ gives too little to learn from and check on."""
     settings = settings or TuningSettings()
-    usable = [entry for entry in entries if len(entry[1]) >= 2]
-    if len(usable) < 2:
+    chooser = random.Random(settings.seed)
+    training: list[tuple[str, list[str]]] = []
+    held_out: list[tuple[str, str | None]] = []
+    for entry_id, phrasings in entries:
+        learned = list(phrasings)
+        if len(learned) >= 3:
+            kept_back = chooser.choice(learned)
+            held_out.append((kept_back, entry_id))
+            learned = [text for text in learned if text != kept_back]
+        training.append((entry_id, learned))
+    if len(held_out) < 2:
         raise ValueError(
-            "nothing to learn from: tuning needs two entries or more with two phrasings each"
+            "too little to learn from: tuning needs two entries or more with three phrasings "
+            "each (one of them is kept back to check the result on)"
         )
+    questions = [*held_out, *((probe, None) for probe in OFF_TOPIC_PROBES)]
     torch.manual_seed(settings.seed)
     embedder = OnnxE5Embedder()
+    untuned = evaluate(OnceEach(embedder), training, questions)
     encoder = TrainableEncoder(embedder, settings.layers)
     frozen = FrozenOutputs(embedder, encoder)
-    seconds = tune(encoder, frozen, entries, settings)
+    seconds = tune(encoder, frozen, training, settings)
     weights = tuned_weights(encoder)
-    phrasings = sorted({text for _id, texts in entries for text in texts})
-    sample = random.Random(settings.seed).sample(phrasings, min(_AGREEMENT_SAMPLE, len(phrasings)))
+    phrasings = sorted({text for _id, texts in training for text in texts})
+    sample = chooser.sample(phrasings, min(_AGREEMENT_SAMPLE, len(phrasings)))
     graph = OnnxE5Embedder(tuned=weights)
     agreement = float(np.min(np.sum(graph.embed(sample) * embed(encoder, frozen, sample), axis=1)))
     if agreement < MIN_GRAPH_AGREEMENT:
         raise RuntimeError(
             f"the int8 graph with the tuned layers disagrees with them ({agreement:.3f})"
         )
+    vectors = OnceEach(graph)
+    thresholds, tuned = choose_thresholds(
+        lambda chosen: evaluate(vectors, training, questions, chosen), untuned, len(held_out)
+    )
     report = {
         "settings": asdict(settings),
         "entries": len(entries),
         "phrasings": len(phrasings),
+        "held_out": len(held_out),
+        "off_topic_probes": len(OFF_TOPIC_PROBES),
         "seconds": round(seconds, 1),
         "graph_agreement": round(agreement, 4),
+        "untuned": untuned,
+        "tuned": tuned,
+        "thresholds": list(thresholds),
     }
-    return FaqTuningResult(weights, report)
+    kept = earns_its_place(untuned, tuned, len(held_out))
+    return FaqTuningResult(weights, thresholds, report, kept)

