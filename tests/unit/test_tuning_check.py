@@ -7,7 +7,13 @@ import pytest
 
 from bot.services.faq.content import parse_entries
 from bot.services.faq.service import SAMPLE_FAQ
-from bot.services.faq.tuning_check import OFF_TOPIC_PROBES, OnceEach, earns_its_place, evaluate
+from bot.services.faq.tuning_check import (
+    OFF_TOPIC_PROBES,
+    OnceEach,
+    choose_thresholds,
+    earns_its_place,
+    evaluate,
+)
 
 UNTUNED = {"top1": 0.8, "confident_right": 0.6, "confident_wrong": 0.05, "off_topic_declined": 0.9}
 
@@ -34,6 +40,25 @@ def test_a_tuning_is_kept_only_if_it_answers_better_without_answering_worse():
         UNTUNED, figures(top1=0.9, off_topic_declined=0.9 - 2 * one_probe), held_out
     )
     assert not earns_its_place(UNTUNED, figures(top1=0.9, confident_right=0.5), held_out)
+
+
+def test_the_tuned_thresholds_are_the_surest_that_stay_as_safe_as_the_packaged_model():
+    def figures_at(thresholds):
+        floor, with_lead = thresholds
+        # Higher floors: fewer answers, right or wrong, and more off-topic declined.
+        return {
+            "top1": 0.9,
+            "confident_right": round(1.5 - floor - (with_lead - floor), 3),
+            "confident_wrong": 0.1 if floor < 0.7 else 0.05,
+            "off_topic_declined": 0.8 if floor < 0.75 else 0.95,
+        }
+
+    chosen, figures = choose_thresholds(figures_at, UNTUNED, held_out=20)
+    assert chosen == (0.8, 0.8)  # the lowest floor declining enough off-topic, no lead asked
+    assert figures == figures_at((0.8, 0.8))
+    # Nothing as safe: the highest thresholds tried.
+    strict = UNTUNED | {"off_topic_declined": 1.0}
+    assert choose_thresholds(figures_at, strict, held_out=20)[0] == (0.86, 1.01)
 
 
 def test_the_check_runs_the_bots_matcher_on_known_answers_and_off_topic_probes():
