@@ -90,6 +90,11 @@ def tuned_model_loader(
     return load
 
 
+def _learned_from(tuning: FaqTuning, entries: Sequence[FaqEntry]) -> bool:
+    """Whether `tuning` was made on exactly these entries' phrasings."""
+    return tuning.phrasings_sha256 == phrasings_digest(entries)
+
+
 @dataclass(frozen=True)
 class ImportReport:
     added: int
@@ -667,21 +672,19 @@ class FaqService:
             self._use_encoder(await self._load_base(), None)
 
     async def tuning_fits(self) -> bool | None:
-        """Whether the stored tuning was made on the FAQ's phrasings as they are now (None:
-        there is none): an import that changed them leaves it unused."""
+        """Whether the stored tuning was made on the FAQ's phrasings as this service last
+        loaded or imported them (None: there is none): an import that changed them leaves it
+        unused."""
         async with self._storage.read() as uow:
             tuning = await uow.faq.tuning()
-            entries = await uow.faq.entries()
-        return None if tuning is None else tuning.phrasings_sha256 == phrasings_digest(entries)
+        return None if tuning is None else _learned_from(tuning, self.entries)
 
     async def _fitting_tuning(self, entries: list[FaqEntry]) -> FaqTuning | None:
         if self._tuned_loader is None:
             return None
         async with self._storage.read() as uow:
             tuning = await uow.faq.tuning()
-        if tuning is None or tuning.phrasings_sha256 != phrasings_digest(entries):
-            return None
-        return tuning
+        return tuning if tuning is not None and _learned_from(tuning, entries) else None
 
     async def _tuned_weights(self, tuning: FaqTuning) -> TunedWeights | None:
         async with self._storage.read() as uow:
