@@ -35,6 +35,8 @@ from bot.services.faq.tuning import (
     TrainableEncoder,
     TuningSettings,
     embed,
+    mix_weights,
+    trained_state,
     tune,
     tuned_weights,
 )
@@ -79,7 +81,7 @@ def data(name: str, split: str) -> tuple[Any, list[tuple[str, str | None]]]:
     ]
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--set",
@@ -103,11 +105,25 @@ def main() -> None:
         "--sweep", action="store_true", help="the tuned figures over a grid of thresholds"
     )
     parser.add_argument(
+        "--share",
+        type=float,
+        default=TuningSettings.tuned_share,
+        help="the tuned weights' share in the result, the packaged weights' the rest",
+    )
+    parser.add_argument(
+        "--mix",
+        help="A,B,...: train to the end (share 1), then also each share A, B, ...",
+    )
+    parser.add_argument(
         "--onnx",
         action="store_true",
         help="also the tuned layers in the bot's int8 ONNX graph (what the bot would run)",
     )
-    arguments = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    arguments = _arguments()
     torch.manual_seed(arguments.seed)
     embedder = OnnxE5Embedder()
     encoder = TrainableEncoder(embedder, arguments.layers)
@@ -118,6 +134,9 @@ def main() -> None:
     if arguments.baseline:
         untuned = evaluate(OnceEach(_TorchCopy(encoder, frozen)), entries, questions)
         print("  untuned:", untuned, flush=True)
+    untuned_state = trained_state(encoder)
+    # With --mix, trained to the end (share 1), then mixed at each share asked.
+    share = 1.0 if arguments.mix else arguments.share
     seconds = tune(
         encoder,
         frozen,
@@ -130,9 +149,13 @@ def main() -> None:
             classes=arguments.classes,
             per=arguments.per,
             seed=arguments.seed,
+            tuned_share=share,
         ),
     )
-    settings = f"top {arguments.layers} layers, {arguments.steps} steps, lr {arguments.lr}"
+    settings = (
+        f"top {arguments.layers} layers, {arguments.steps} steps, lr {arguments.lr},"
+        f" tuned share {share}"
+    )
     tuned = OnceEach(_TorchCopy(encoder, frozen))
     thresholds = None
     if arguments.thresholds:
@@ -145,6 +168,16 @@ def main() -> None:
         graph = OnnxE5Embedder(tuned=tuned_weights(encoder))
         print("  tuned, int8 ONNX graph:", end=" ")
         print(evaluate(OnceEach(graph), entries, questions, thresholds), flush=True)
+    if arguments.mix:
+        tuned_state = trained_state(encoder)
+        for mixed_share in (float(value) for value in arguments.mix.split(",")):
+            mix_weights(encoder, untuned_state, tuned_state, mixed_share)
+            print(f"  mixed, tuned share {mixed_share}:", end=" ")
+            print(
+                evaluate(OnceEach(_TorchCopy(encoder, frozen)), entries, questions, thresholds),
+                flush=True,
+            )
+        mix_weights(encoder, untuned_state, tuned_state, 1.0)
     if arguments.sweep:
         for floor in (0.42, 0.46, 0.50, 0.54, 0.58, 0.62):
             for lead in (0.59, 0.65, 0.71, 0.77, 0.83):

@@ -46,6 +46,10 @@ class TuningSettings:
     classes: int = 32  # entries per batch
     per: int = 2  # phrasings per entry in a batch
     seed: int = 0
+    # The trained layers end as this share of the tuned weights and the rest of the
+    # packaged ones (mix_weights): keeps the matching across languages that training on
+    # one language's phrasings costs.
+    tuned_share: float = 0.7
 
 
 _LINEAR = ("q", "k", "v", "ao", "fi", "fo")
@@ -172,9 +176,11 @@ def tune(
     entries: Sequence[tuple[str, list[str]]],
     settings: TuningSettings,
 ) -> float:
-    """Supervised contrastive training; returns its seconds."""
+    """Supervised contrastive training, the result mixed back towards the packaged weights
+    by `settings.tuned_share`; returns its seconds."""
     arguments = settings
     chooser = random.Random(arguments.seed)
+    untuned = trained_state(encoder)
     trainable = [parameter for parameter in encoder.parameters() if parameter.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=arguments.lr, weight_decay=0.01)
     usable = [(label, texts) for label, (_id, texts) in enumerate(entries) if len(texts) >= 2]
@@ -197,7 +203,31 @@ def tune(
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
+    mix_weights(encoder, untuned, trained_state(encoder), arguments.tuned_share)
     return time.perf_counter() - started
+
+
+def trained_state(encoder: TrainableEncoder) -> dict[str, torch.Tensor]:
+    return {
+        name: parameter.detach().clone()
+        for name, parameter in encoder.named_parameters()
+        if parameter.requires_grad
+    }
+
+
+def mix_weights(
+    encoder: TrainableEncoder,
+    untuned: dict[str, torch.Tensor],
+    tuned: dict[str, torch.Tensor],
+    tuned_share: float,
+) -> None:
+    """Set the trained parameters to a weighted average of their untuned and tuned values
+    (Wortsman et al. 2022, WiSE-FT: the average keeps most of what tuning learned and much
+    of what it forgot)."""
+    with torch.no_grad():
+        for name, parameter in encoder.named_parameters():
+            if name in tuned:
+                parameter.copy_(untuned[name] + tuned_share * (tuned[name] - untuned[name]))
 
 
 # The int8 graph against the PyTorch copy it was built from, over the FAQ's phrasings: the
