@@ -5,7 +5,8 @@ is started with nothing queued and left to settle (our bot warms its FAQ model u
 background after it starts polling; see `_settled`); then a burst is queued: USERS customers
 each sending /start and MESSAGES free-text messages. The clock runs from the first update
 taken (the getUpdates that returns it) to the last answer: steady state, start-up not
-counted. Prints updates/s, CPU per update (over the burst) and peak RSS (VmHWM, so the
+counted. The two run back to back in every round, in turns (echo first, then the bot first).
+Prints updates/s, CPU per update (over the burst) and peak RSS (VmHWM, so the
 warm-up's peak counts) for each contender, the medians and the ratio; with --cold, also the
 old figure: the burst queued before the process starts, so the warm-up runs inside the clock.
 Our bot starts as it does every day after its first start: one priming start builds the FAQ
@@ -232,7 +233,10 @@ async def main() -> None:
     results: dict[tuple[str, str], list[Figures]] = {}
     for round_number in range(1, arguments.rounds + 1):
         for mode in modes:
-            for contender in ("echo", "bot"):
+            # Each round's pair runs back to back, in turns (echo first, then the bot first),
+            # so that a drift in the machine's pace favours neither.
+            order = ("echo", "bot") if round_number % 2 else ("bot", "echo")
+            for contender in order:
                 figures = await one_round(
                     contender,
                     arguments.users,
