@@ -14,6 +14,7 @@ const state = {
   keyboardHidden: false,
   stick: false, // scroll to the newest message on the next render
   following: true, // the chat shows its newest message: keep it so as photos load
+  scrolledTo: 0, // where the page last scrolled the chat itself (scrollToEnd)
 };
 const $ = (id) => document.getElementById(id);
 const COLORS = ["#e17076", "#7bc862", "#65aadd", "#a695e7", "#ee7aae", "#6ec9cb", "#faa774"];
@@ -358,8 +359,13 @@ function render(view) {
   // Last, once the keyboard and composer have taken their room: follow the conversation
   // unless the visitor scrolled up to read.
   state.following = firstRender || nearBottom || state.stick;
-  if (state.following) messages.scrollTop = messages.scrollHeight;
+  if (state.following) scrollToEnd(messages);
   state.stick = false;
+}
+
+function scrollToEnd(messages) {
+  messages.scrollTop = messages.scrollHeight;
+  state.scrolledTo = messages.scrollTop;
 }
 
 // --- live data ---
@@ -516,13 +522,16 @@ async function main() {
   // A photo takes its height only once it has loaded, after the render scrolled down: the
   // newest message would slip out of sight. Load events do not bubble, hence the capture.
   $("messages").addEventListener("load", (event) => {
-    if (event.target.tagName === "IMG" && state.following) {
-      $("messages").scrollTop = $("messages").scrollHeight;
-    }
+    if (event.target.tagName === "IMG" && state.following) scrollToEnd($("messages"));
   }, true);
   $("messages").addEventListener("scroll", () => {
     const messages = $("messages");
-    state.following = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
+    // The scroll event of the page's own scrolling may be delivered after a photo grew the
+    // chat: then the end looks far off though the visitor did not move. Only a move up from
+    // where the page put the chat is the visitor's reading.
+    const movedUp = messages.scrollTop < state.scrolledTo - 1;
+    state.following = !movedUp
+      || messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
   });
   $("messages").addEventListener("click", (event) => {
     const link = event.target.closest("a[href]");
