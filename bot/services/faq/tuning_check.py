@@ -97,7 +97,7 @@ def earns_its_place(untuned: dict[str, float], tuned: dict[str, float], held_out
     kept back from the FAQ's own author are easier than customers' questions (on the sample
     FAQ, a tuning one held-out phrasing better did worse on the paraphrase set: docs/faq.md),
     hence more than one."""
-    slack, probe_slack = 1 / held_out, 1 / len(OFF_TOPIC_PROBES)
+    slack = 1 / held_out
     better = (
         tuned["confident_right"] > untuned["confident_right"] + slack + 1e-9
         or tuned["top1"] > untuned["top1"] + slack + 1e-9
@@ -105,7 +105,16 @@ def earns_its_place(untuned: dict[str, float], tuned: dict[str, float], held_out
     return (
         better
         and tuned["confident_right"] >= untuned["confident_right"] - slack
-        and tuned["confident_wrong"] <= untuned["confident_wrong"] + slack + 1e-9
+        and _misleads_no_more(untuned, tuned, held_out)
+    )
+
+
+def _misleads_no_more(untuned: dict[str, float], tuned: dict[str, float], held_out: int) -> bool:
+    """No more held-out phrasings answered wrongly with confidence and no fewer off-topic
+    probes declined than the packaged encoder, one question of slack each."""
+    slack, probe_slack = 1 / held_out, 1 / len(OFF_TOPIC_PROBES)
+    return (
+        tuned["confident_wrong"] <= untuned["confident_wrong"] + slack + 1e-9
         and tuned["off_topic_declined"] >= untuned["off_topic_declined"] - probe_slack - 1e-9
     )
 
@@ -131,7 +140,6 @@ def choose_thresholds(
     declines too few off-topic questions on a small FAQ (the sample FAQ: 0.79 against the
     packaged encoder's 1.0). Chosen and checked on the same few questions: a
     guard against a tuning that does harm, not a measurement of it."""
-    slack, probe_slack = 1 / held_out, 1 / len(OFF_TOPIC_PROBES)
     tried = [
         ((floor, with_lead), figures_at((floor, with_lead)))
         for floor in _FLOORS
@@ -140,8 +148,7 @@ def choose_thresholds(
     safe = [
         (thresholds, figures)
         for thresholds, figures in tried
-        if figures["off_topic_declined"] >= untuned["off_topic_declined"] - probe_slack - 1e-9
-        and figures["confident_wrong"] <= untuned["confident_wrong"] + slack + 1e-9
+        if _misleads_no_more(untuned, figures, held_out)
     ]
     if not safe:
         return tried[-1]
