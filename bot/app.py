@@ -89,6 +89,7 @@ from bot.telegram.notices.reviews import RENDERERS as REVIEW_NOTICES
 from bot.telegram.notices.rewards import RENDERERS as REWARD_NOTICES
 from bot.telegram.notices.worker import NoticeWorker
 from bot.telegram.outbound import OutboundLogMiddleware
+from bot.telegram.polling import PollingBacklog
 from bot.telegram.retry import RetryMiddleware
 from bot.telegram.session import telegram_session
 from bot.telegram.support_desk import SupportDesk
@@ -147,9 +148,14 @@ async def create_application(settings: Settings) -> Application:
     services, scheduler = _services(
         settings, storage, bot, flood_gate, i18n, rules, snippets, log, customer_cache
     )
-    in_flight = InFlight()
+    polling = settings.telegram.webhook_url is None
+    # Webhook mode: the inbox claims no more than WEBHOOK_IN_FLIGHT updates at once itself.
+    in_flight = InFlight(settings.telegram.polling_in_flight if polling else None)
     metrics = Metrics()
     dispatcher = _dispatcher(services, storage, i18n, in_flight, metrics)
+    if polling:
+        tasks = dispatcher._handle_update_tasks  # aiogram's task per polled update
+        bot.session.middleware(PollingBacklog(lambda: tasks, settings.telegram.polling_held))
     inbox, http = _http_server(
         settings,
         storage,
@@ -751,7 +757,8 @@ async def _serve(app: Application, stop: asyncio.Event | None) -> None:
         allowed_updates=ALLOWED_UPDATES,
         polling_timeout=25,
         handle_signals=stop is None,
-        tasks_concurrency_limit=app.settings.telegram.polling_in_flight,
+        # POLLING_IN_FLIGHT is applied where handling starts (InFlight), POLLING_HELD before
+        # updates are taken (PollingBacklog): aiogram's own cap would count both as one.
     )
     try:
         await (polling if stop is None else _poll_until(app.dispatcher, polling, stop))

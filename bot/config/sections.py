@@ -148,12 +148,21 @@ class TelegramSettings(Section):
     polling_in_flight: int = setting(
         256,
         "POLLING_IN_FLIGHT",
-        "long-polled updates one process handles at once; the rest wait at Telegram, so a "
-        "burst cannot fill memory with thousands of updates half done. A customer's updates "
-        "are handled one after another, and those waiting their turn count too",
+        "long-polled updates one process handles at once. A customer's updates are handled "
+        "one after another; those waiting their turn do not count here (POLLING_HELD bounds "
+        "them)",
         "give how many polled updates one process handles at once, e.g. 256",
         ge=1,
         le=10000,
+    )
+    polling_held: int = setting(
+        512,
+        "POLLING_HELD",
+        "long-polled updates one process holds, handled or waiting their customer's turn; "
+        "the rest wait at Telegram, so a burst cannot fill memory with thousands of updates",
+        "give how many polled updates one process holds at once, e.g. 512",
+        ge=1,
+        le=100000,
     )
     redis_url: str | None = setting(
         None,

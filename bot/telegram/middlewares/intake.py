@@ -18,15 +18,19 @@ logger = logging.getLogger(__name__)
 
 
 class InFlight:
-    """Counts updates being handled, so shutdown can wait for them to finish."""
+    """Counts updates being handled, so shutdown can wait for them to finish; with a `limit`,
+    holds each further update back until one of them finishes."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
+        self._slots = asyncio.Semaphore(limit) if limit is not None else None
         self._count = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def enter(self) -> None:
+    async def enter(self) -> None:
+        if self._slots is not None:
+            await self._slots.acquire()
         self._count += 1
         self._idle.clear()
         task = asyncio.current_task()
@@ -38,6 +42,8 @@ class InFlight:
         self._tasks.discard(asyncio.current_task())
         if self._count == 0:
             self._idle.set()
+        if self._slots is not None:
+            self._slots.release()
 
     async def cancel_remaining(self, timeout: float) -> None:
         """Cut short what the grace period did not see finish, before the storage closes
@@ -70,7 +76,7 @@ class IntakeMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         assert isinstance(event, Update)
-        self._in_flight.enter()
+        await self._in_flight.enter()
         try:
             reception = await self._intake.receive(inbound_event(event))
             if not reception.should_handle:
