@@ -26,9 +26,8 @@ class PollingBacklog(BaseRequestMiddleware):
 
     aiogram's polling makes a task of every update it takes. Its own cap on those tasks
     (`tasks_concurrency_limit`) also counts the updates waiting for their customer's earlier
-    ones, which take no work: a burst in which each customer sent a few messages filled it
-    with waiting updates while only a few customers were served (0.53 of the echo bot's
-    rate in benchmarks/updates.py against 0.90 without the cap). So the cap is split: the
+    ones, which take no work: a customer who sent eight messages at once held the other
+    customers behind them back until six of the eight were answered. So the cap is split: the
     updates being handled are bounded where handling starts (`InFlight`), and the updates
     held, handled or waiting, here, before they are taken from Telegram."""
 
