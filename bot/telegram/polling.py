@@ -26,7 +26,7 @@ class PollingBacklog(BaseRequestMiddleware):
 
     aiogram's polling makes a task of every update it takes. Its own cap on those tasks
     (`tasks_concurrency_limit`) also counts the updates waiting for their customer's earlier
-    ones, which take no work: a customer who sent eight messages at once held the other
+    ones, which take no work: with a cap of three, a customer who sent eight messages held the
     customers behind them back until six of the eight were answered. So the cap is split: the
     updates being handled are bounded where handling starts (`InFlight`), and the updates
     held, handled or waiting, here, before they are taken from Telegram."""
