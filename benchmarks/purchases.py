@@ -37,12 +37,12 @@ import aiohttp
 import asyncpg
 
 from bot.emulator import BotAPIEmulator
+from bot.sandbox.setup import free_port
 from storage.clock import utcnow
 from storage.migrations import apply_migrations
 from storage.repositories import TelegramProfile
 from storage.unit_of_work import open_storage
 from tests.databases import with_database
-from tests.e2e.harness import free_port
 
 TOKEN = "123456789:AAH-benchmark-token-0000000000000000"
 

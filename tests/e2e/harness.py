@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -31,6 +30,7 @@ from bot.cli import main as cli_main
 from bot.config import SettingsError, load_settings
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
+from bot.sandbox.setup import free_port
 from bot.services.faq.matcher import default_embedder
 from bot.services.faq.model_cache import (
     APPLICATION_DIRECTORY,
@@ -335,13 +335,6 @@ def place_faq_model_cache(directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         for name in CACHE_FILE_NAMES:  # the manifest, the graph and its weights
             shutil.copyfile(built / name, directory / name)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def rejected_calls(emulator: BotAPIEmulator) -> list[Any]:

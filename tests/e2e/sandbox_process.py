@@ -9,7 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.e2e.harness import free_port, place_faq_model_cache
+from bot.sandbox.setup import free_port
+from tests.e2e.harness import place_faq_model_cache
 
 READY = re.compile(r"Sandbox ready: (http://\S+)")
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import redis.asyncio
 
+from bot.sandbox.setup import free_port
 from tests.databases import rows
-from tests.e2e.harness import BotProcess, buy, free_port
+from tests.e2e.harness import BotProcess, buy
 
 
 def _stars(message: dict[str, Any]) -> list[str]:

@@ -8,9 +8,10 @@ import time
 import aiohttp
 from aiohttp import web
 
+from bot.sandbox.setup import free_port
 from bot.telegram.callbacks import ConfirmForget, SetConsent
 from tests.databases import every_row_as_text
-from tests.e2e.harness import TOKEN, BotProcess, buttons, free_port, press
+from tests.e2e.harness import TOKEN, BotProcess, buttons, press
 
 
 async def started(emulator, name, **profile):

@@ -14,8 +14,9 @@ import aiohttp
 from aiohttp import web
 
 from bot.emulator import BotAPIEmulator
+from bot.sandbox.setup import free_port
 from tests.databases import fresh_database_url, rows
-from tests.e2e.harness import BotProcess, eventually, free_port, rejected_calls
+from tests.e2e.harness import BotProcess, eventually, rejected_calls
 
 SECRET = "test-webhook-secret_0123456789"
 PATH = "/telegram/webhook"
