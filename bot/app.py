@@ -154,8 +154,8 @@ async def create_application(settings: Settings) -> Application:
     metrics = Metrics()
     dispatcher = _dispatcher(services, storage, i18n, in_flight, metrics)
     if polling:
-        tasks = dispatcher._handle_update_tasks  # aiogram's task per polled update
-        bot.session.middleware(PollingBacklog(lambda: tasks, settings.telegram.polling_held))
+        polled = dispatcher._handle_update_tasks  # aiogram's task per polled update
+        bot.session.middleware(PollingBacklog(polled, settings.telegram.polling_held))
     inbox, http = _http_server(
         settings,
         storage,

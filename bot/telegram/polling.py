@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from aiogram.client.session.middlewares.base import (
@@ -31,7 +31,8 @@ class PollingBacklog(BaseRequestMiddleware):
     updates being handled are bounded where handling starts (`InFlight`), and the updates
     held, handled or waiting, here, before they are taken from Telegram."""
 
-    def __init__(self, unfinished: Callable[[], Collection[asyncio.Task[Any]]], limit: int):
+    def __init__(self, unfinished: Collection[asyncio.Task[Any]], limit: int):
+        # aiogram's own set of polling tasks, which it keeps current in place.
         self._unfinished = unfinished
         self._limit = limit
 
@@ -42,7 +43,7 @@ class PollingBacklog(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         if isinstance(method, GetUpdates):
-            while len(held := self._unfinished()) >= self._limit:
-                await asyncio.wait(set(held), return_when=asyncio.FIRST_COMPLETED)
-            method.limit = min(MOST_PER_POLL, self._limit - len(self._unfinished()))
+            while len(self._unfinished) >= self._limit:
+                await asyncio.wait(set(self._unfinished), return_when=asyncio.FIRST_COMPLETED)
+            method.limit = min(MOST_PER_POLL, self._limit - len(self._unfinished))
         return await make_request(bot, method)
