@@ -198,10 +198,13 @@ class BotProcess:
 
 
 # Bot processes are forked from a server that has imported the bot once (multiprocessing's
-# forkserver): each start then skips importing aiogram and the bot (~3 s of CPU), and
-# everything after the import is the bot's own `python -m bot` path in a process of its own.
+# forkserver): each start then skips importing aiogram and the bot (~3 s of CPU) and reading
+# the lemmatiser's lexicons (~1.4 s, tests/e2e/fork_preload.py), and everything after is the
+# bot's own `python -m bot` path in a process of its own.
 _BOT_FORKS = multiprocessing.get_context("forkserver")
-_BOT_FORKS.set_forkserver_preload(["bot.app", "bot.cli.run", "tests.e2e.harness"])
+_BOT_FORKS.set_forkserver_preload(
+    ["bot.app", "bot.cli.run", "tests.e2e.harness", "tests.e2e.fork_preload"]
+)
 
 
 class BotChild:
