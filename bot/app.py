@@ -53,6 +53,7 @@ from bot.services.api_tokens import ApiTokenService
 from bot.services.broadcasts.service import BroadcastService
 from bot.services.customer_cache import CustomerCache
 from bot.services.customers import CustomerService
+from bot.services.faq.lemmas import LEXICONS
 from bot.services.faq.matcher import Embedder, default_embedder
 from bot.services.faq.model_cache import cache_directory
 from bot.services.faq.onnx_e5 import TunedWeights
@@ -140,6 +141,8 @@ async def create_application(settings: Settings) -> Application:
     storage, Telegram, the services, the Dispatcher and the HTTP server together."""
     token = settings.require_token()
     rules, snippets, i18n = read_operator_files(settings)
+    # The FAQ's warm-up reads the lemmatiser's lexicons from copies beside the model's graph.
+    LEXICONS.keep_copies_in(cache_directory(settings.database.sqlite_path))
     await asyncio.to_thread(apply_migrations, settings.database.url)
     storage = await open_storage(settings.database.url)
     customer_cache = CustomerCache()

@@ -11,6 +11,7 @@ from typing import Any
 from bot.config import Settings
 from bot.services.access import CLI
 from bot.services.faq.content import FaqFileError, dump_entries
+from bot.services.faq.lemmas import LEXICONS
 from bot.services.faq.matcher import Embedder, default_embedder
 from bot.services.faq.model_cache import cache_directory
 from bot.services.faq.service import Answer, FaqService, tuned_model_loader
@@ -53,6 +54,7 @@ async def run(settings: Settings, arguments: argparse.Namespace) -> int:
     storage = await open_storage(settings.database.url)
     try:
         directory = cache_directory(settings.database.sqlite_path)
+        LEXICONS.keep_copies_in(directory)
         command = arguments.faq_command
         if command in {"import", "clear"}:
             faq = FaqService(storage, default_embedder(directory))

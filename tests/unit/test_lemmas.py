@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import simplemma
 
-from bot.services.faq.lemmas import LEXICONS, is_known, lemmatize
+from bot.services.faq import lemmas
+from bot.services.faq.lemmas import (
+    LEXICONS,
+    CompactLexicon,
+    CompactLexicons,
+    copy_path,
+    is_known,
+    lemmatize,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
@@ -60,3 +69,75 @@ def test_the_lexicon_lists_every_record_once() -> None:
     assert all(lexicon[word] for word in words[::997])
     with pytest.raises(KeyError):
         lexicon["zzzz-not-a-word"]
+
+
+def compact(factory: CompactLexicons, language: str) -> CompactLexicon:
+    lexicon = factory.get_dictionary(language)
+    assert isinstance(lexicon, CompactLexicon)
+    return lexicon
+
+
+def test_a_copy_on_disk_is_read_back_without_simplemmas_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = CompactLexicons()
+    built.keep_copies_in(tmp_path)
+    original = compact(built, "en")
+    assert copy_path(tmp_path, "en").exists()
+
+    def no_simplemma_data(language: str) -> bytes:
+        raise AssertionError(f"simplemma's {language} data read despite the copy")
+
+    monkeypatch.setattr(lemmas, "_read_decompressed", no_simplemma_data)
+    again = CompactLexicons()
+    again.keep_copies_in(tmp_path)
+    restored = compact(again, "en")
+    assert restored.parts() == original.parts()
+    assert len(restored) == len(original)
+    for word in ["running", "went", "children", "points", "refunds", "zzzq"]:
+        assert restored.get(word) == original.get(word), word
+
+
+def _tampered(path: Path) -> None:
+    content = bytearray(path.read_bytes())
+    content[-100] ^= 0xFF
+    path.write_bytes(bytes(content))
+
+
+def _other_simplemma(path: Path) -> None:
+    content = path.read_bytes()
+    path.write_bytes(content.replace(b'"simplemma": "', b'"simplemma": "0.', 1))
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_tampered, "corrupt"),
+        (_other_simplemma, "built for another simplemma"),
+        (lambda path: path.chmod(0o666), "writable by other users"),
+        (lambda path: path.write_bytes(b"not a lexicon\n"), "not a lexicon copy"),
+    ],
+)
+def test_a_copy_that_is_not_exactly_ours_is_ignored_and_written_again(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    change: Callable[[Path], object],
+    reason: str,
+) -> None:
+    first = CompactLexicons()
+    first.keep_copies_in(tmp_path)
+    expected = compact(first, "en").parts()
+    path = copy_path(tmp_path, "en")
+    change(path)
+    second = CompactLexicons()
+    second.keep_copies_in(tmp_path)
+    with caplog.at_level("WARNING"):
+        assert compact(second, "en").parts() == expected
+    assert reason in caplog.text
+    # Written again, whole: a third process reads it.
+    third = CompactLexicons()
+    third.keep_copies_in(tmp_path)
+    with caplog.at_level("WARNING"):
+        caplog.clear()
+        assert compact(third, "en").parts() == expected
+    assert "ignored" not in caplog.text

@@ -13,14 +13,29 @@ tests compare both backends word by word), ~60 µs per word not seen before inst
 
 The stream format and its record reader are simplemma's own (`frontcode`), pinned to the
 2.0 series in pyproject.toml; if a release changes them, the comparison test fails.
+
+Building that form walks every record in Python: ~1.3 s of CPU for the three at every
+start (ru 0.8 s). Where the process has a cache directory (the FAQ model's, model_cache.py:
+`LEXICONS.keep_copies_in`), each language's compact form is kept there as one file,
+`simplemma-<language>.lexicon` (a magic line, a JSON header naming what it was built from,
+the parts' lengths and their SHA-256, then the parts), read back in milliseconds. A copy that
+differs in anything, does not hash to its header, or is not the bot user's own is ignored
+and written again, as the model's graph is: never trusted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
 import zlib
 from array import array
 from collections.abc import Iterator
 from itertools import islice
+from pathlib import Path
 
 from simplemma import Lemmatizer
 from simplemma.strategies import DefaultStrategy, DictionaryLookupStrategy
@@ -31,6 +46,10 @@ from simplemma.strategies.dictionaries.dictionary_factory import (
     _read_decompressed,
 )
 from simplemma.utils import normalize_token
+
+from bot.services.faq.model_cache import package_version, untrusted
+
+logger = logging.getLogger(__name__)
 
 _BLOCK_SIZE = 32
 # Blocks compressed together: ~3 KiB of stream, a few microseconds to inflate per lookup
@@ -80,6 +99,33 @@ class CompactLexicon(DecodedStrMapping):
                 resume[member] -= begin
         self._chunks = bytes(chunks)
         self._resume = resume
+
+    @property
+    def reversed_keys(self) -> bool:
+        """Whether keys and values are stored back to front (simplemma's choice per language)."""
+        return bool(self._reversed)
+
+    def parts(self) -> tuple[bytes, ...]:
+        """What `restored` takes back: the index and the deflated stream, as bytes."""
+        return (
+            self._heads,
+            self._bounds.tobytes(),
+            self._resume.tobytes(),
+            self._chunks,
+            self._chunk_at.tobytes(),
+        )
+
+    @classmethod
+    def restored(cls, reversed_: bool, count: int, parts: list[bytes]) -> CompactLexicon:
+        heads, bounds, resume, chunks, chunk_at = parts
+        lexicon = cls.__new__(cls)
+        lexicon._reversed, lexicon._count = reversed_, count
+        lexicon._heads, lexicon._chunks = heads, chunks
+        lexicon._bounds, lexicon._resume, lexicon._chunk_at = array("I"), array("I"), array("I")
+        lexicon._bounds.frombytes(bounds)
+        lexicon._resume.frombytes(resume)
+        lexicon._chunk_at.frombytes(chunk_at)
+        return lexicon
 
     def _head_key(self, block: int) -> bytes:
         return self._heads[self._bounds[2 * block] : self._bounds[2 * block + 1]]
@@ -138,12 +184,134 @@ class CompactLexicon(DecodedStrMapping):
 
 
 class CompactLexicons(CachingDictionaryFactory):
-    """simplemma's DictionaryFactory over CompactLexicon, each language read once."""
+    """simplemma's DictionaryFactory over CompactLexicon, each language read once (from its
+    copy on disk when there is one: `keep_copies_in`)."""
 
-    __slots__ = ()
+    __slots__ = ("_directory",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._directory: Path | None = None
+
+    def keep_copies_in(self, directory: Path | None) -> None:
+        """Where the languages not read yet are read from, or written to once built."""
+        self._directory = directory
 
     def _get_dictionary_uncached(self, lang: str) -> CompactLexicon:
-        return CompactLexicon(lang)
+        directory = self._directory
+        if directory is not None:
+            copy = _read_copy(directory, lang)
+            if copy is not None:
+                return copy
+        lexicon = CompactLexicon(lang)
+        if directory is not None:
+            _write_copy(directory, lang, lexicon)
+        return lexicon
+
+
+_COPY_MAGIC = b"LSB-LEXICON 1\n"
+# A header names a dozen short values; a longer one is not ours.
+_COPY_MAX_HEADER_BYTES = 1 << 12
+
+
+def copy_path(directory: Path, language: str) -> Path:
+    return directory / f"simplemma-{language}.lexicon"
+
+
+def _copy_key(language: str) -> dict[str, str | int]:
+    """Everything a copy's bytes depend on."""
+    return {
+        "language": language,
+        "simplemma": package_version("simplemma"),
+        "block_size": _BLOCK_SIZE,
+        "blocks_per_chunk": _BLOCKS_PER_CHUNK,
+        "byteorder": sys.byteorder,
+        "itemsize": array("I").itemsize,
+    }
+
+
+def _read_copy(directory: Path, language: str) -> CompactLexicon | None:
+    path = copy_path(directory, language)
+    try:
+        with path.open("rb") as source:
+            problem = untrusted(os.fstat(source.fileno()))
+            content = b"" if problem else source.read()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        logger.warning("lexicon copy %s unreadable (%s): reading simplemma's", path, error)
+        return None
+    lexicon = None
+    if problem is None:
+        lexicon, problem = _parsed_copy(content, language)
+    if lexicon is None:
+        logger.warning("lexicon copy %s ignored: %s; reading simplemma's", path, problem)
+    return lexicon
+
+
+def _parsed_copy(content: bytes, language: str) -> tuple[CompactLexicon | None, str]:
+    end = content.find(b"\n", len(_COPY_MAGIC), len(_COPY_MAGIC) + _COPY_MAX_HEADER_BYTES)
+    header: object = None
+    if content.startswith(_COPY_MAGIC) and end > 0:
+        try:
+            header = json.loads(content[len(_COPY_MAGIC) : end])
+        except ValueError:
+            header = None
+    if not isinstance(header, dict):
+        return None, "not a lexicon copy of this format, or its header is damaged"
+    differing = sorted(k for k, v in _copy_key(language).items() if header.get(k) != v)
+    if differing:
+        return None, f"built for another {', '.join(differing)}"
+    payload = content[end + 1 :]
+    lengths = header.get("lengths")
+    if (
+        not isinstance(lengths, list)
+        or len(lengths) != 5
+        or not all(isinstance(length, int) and length >= 0 for length in lengths)
+        or sum(lengths) != len(payload)
+        or hashlib.sha256(payload).hexdigest() != header.get("sha256")
+        or not isinstance(header.get("count"), int)
+    ):
+        return None, "its parts do not match their lengths and checksum (corrupt)"
+    parts, start = [], 0
+    for length in lengths:
+        parts.append(payload[start : start + length])
+        start += length
+    return CompactLexicon.restored(bool(header.get("reversed")), header["count"], parts), ""
+
+
+def _write_copy(directory: Path, language: str, lexicon: CompactLexicon) -> None:
+    """Written under a temporary name and renamed into place; a failure only costs the
+    next start the build."""
+    parts = lexicon.parts()
+    payload = b"".join(parts)
+    header = {
+        **_copy_key(language),
+        "reversed": lexicon.reversed_keys,
+        "count": len(lexicon),
+        "lengths": [len(part) for part in parts],
+        "sha256": hashlib.sha256(payload).hexdigest(),
+    }
+    staged: str | None = None
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # mkstemp creates the file readable and writable by its owner only.
+        descriptor, staged = tempfile.mkstemp(
+            dir=directory, prefix=f".{copy_path(directory, language).name}.", suffix=".tmp"
+        )
+        with os.fdopen(descriptor, "wb") as target:
+            target.write(_COPY_MAGIC)
+            target.write(json.dumps(header, sort_keys=True).encode() + b"\n")
+            target.write(payload)
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(staged, copy_path(directory, language))
+        staged = None
+    except OSError as error:
+        logger.warning("lexicon copy not written to %s: %s", directory, error)
+    finally:
+        if staged is not None:
+            Path(staged).unlink(missing_ok=True)
 
 
 LEXICONS = CompactLexicons()

@@ -107,7 +107,7 @@ class GraphCache:
 
     def _manifest(self) -> bytes | None:
         with self.path.open("rb") as source:
-            problem = _untrusted(os.fstat(source.fileno()))
+            problem = untrusted(os.fstat(source.fileno()))
             if problem:
                 logger.warning("FAQ model cache %s ignored: %s", self.path, problem)
                 return None
@@ -172,7 +172,7 @@ def _fsync(path: Path) -> None:
         os.close(descriptor)
 
 
-def _untrusted(status: os.stat_result) -> str | None:
+def untrusted(status: os.stat_result) -> str | None:
     """Why a cache file may have been written by someone else (POSIX); None if it's ours."""
     if not hasattr(os, "getuid"):
         return None
@@ -199,7 +199,7 @@ def _verified(head: bytes, directory: Path, key: dict[str, str | int]) -> str | 
         return f"built for another {', '.join(differing)}"
     for name, label in ((GRAPH_FILE_NAME, "graph"), (WEIGHTS_FILE_NAME, "weights")):
         path = directory / name
-        problem = _untrusted(path.stat())
+        problem = untrusted(path.stat())
         if problem:
             return f"{name}: {problem}"
         if path.stat().st_size != header.get(f"{label}_bytes") or (
