@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import re
 from collections.abc import Callable
@@ -104,6 +106,16 @@ def _tampered(path: Path) -> None:
     path.write_bytes(bytes(content))
 
 
+def _index_not_whole(path: Path) -> None:
+    """Consistent with its own header and checksum, but the block index one byte off."""
+    magic, header_line, payload = path.read_bytes().split(b"\n", 2)
+    header = json.loads(header_line)
+    header["lengths"][0] -= 1
+    header["lengths"][1] += 1
+    header["sha256"] = hashlib.sha256(payload).hexdigest()
+    path.write_bytes(magic + b"\n" + json.dumps(header).encode() + b"\n" + payload)
+
+
 def _other_simplemma(path: Path) -> None:
     content = path.read_bytes()
     path.write_bytes(content.replace(b'"simplemma": "', b'"simplemma": "0.', 1))
@@ -113,6 +125,7 @@ def _other_simplemma(path: Path) -> None:
     ("change", "reason"),
     [
         (_tampered, "corrupt"),
+        (_index_not_whole, "not whole"),
         (_other_simplemma, "built for another simplemma"),
         (lambda path: path.chmod(0o666), "writable by other users"),
         (lambda path: path.write_bytes(b"not a lexicon\n"), "not a lexicon copy"),

@@ -277,7 +277,10 @@ def _parsed_copy(content: bytes, language: str) -> tuple[CompactLexicon | None, 
     for length in lengths:
         parts.append(payload[start : start + length])
         start += length
-    return CompactLexicon.restored(bool(header.get("reversed")), header["count"], parts), ""
+    try:
+        return CompactLexicon.restored(bool(header.get("reversed")), header["count"], parts), ""
+    except ValueError:  # an index whose length is not a whole number of entries
+        return None, "its index is not whole (corrupt)"
 
 
 def _write_copy(directory: Path, language: str, lexicon: CompactLexicon) -> None:
