@@ -37,7 +37,7 @@ from bot.services.faq.model_cache import (
     CACHE_FILE_NAME,
     CACHE_FILE_NAMES,
 )
-from tests.databases import fresh_database_url, value
+from tests.databases import fresh_database_url, migrated_database_url, value
 
 TOKEN = "123456789:AAH-test-token-000000000000000000000"
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,9 +68,13 @@ class BotProcess:
         admin_ids: tuple[int, ...] = (),
         env: dict[str, str] | None = None,
         faq_model_cache: bool = True,
+        migrated: bool = True,
     ) -> None:
         """faq_model_cache: start with the FAQ model's graph already built and cached, as every
-        start after a bot's first finds it (False: the first start builds it, as in production)."""
+        start after a bot's first finds it (False: the first start builds it, as in production).
+        migrated: a database with every migration applied (a copy of one migrated once per test
+        process), as every start after a bot's first finds it; False: an empty one, which the
+        first start migrates in a child process (~0.6 s), as in production."""
         self.emulator = emulator
         self.faq_model_cache = faq_model_cache
         self.workdir = workdir
@@ -80,7 +84,9 @@ class BotProcess:
         # process gets a fresh PostgreSQL database instead: use `database_url` with
         # tests.databases.query to look inside either.
         self.database = workdir / "bot.sqlite3"
-        self.database_url = (env or {}).get("DATABASE_URL") or fresh_database_url(workdir)
+        self.database_url = (env or {}).get("DATABASE_URL") or (
+            migrated_database_url(workdir) if migrated else fresh_database_url(workdir)
+        )
         self.log_path = workdir / "bot.log"
         # The log read so far (log() reads only what was appended since).
         self._log_read = 0

@@ -67,7 +67,7 @@ async def test_bad_token_is_reported_clearly(own_emulator, tmp_path):
 
 
 async def test_migrate_and_customer_show_from_the_cli(own_emulator, tmp_path):
-    bot = BotProcess(own_emulator, tmp_path)
+    bot = BotProcess(own_emulator, tmp_path, migrated=False)
     migrated = await bot.cli("migrate")
     assert migrated.returncode == 0
     assert "0023_baseline" in migrated.stdout
