@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import zlib
 from array import array
 from collections.abc import Iterator
@@ -47,7 +46,7 @@ from simplemma.strategies.dictionaries.dictionary_factory import (
 )
 from simplemma.utils import normalize_token
 
-from bot.services.faq.model_cache import package_version, untrusted
+from bot.services.faq.model_cache import package_version, untrusted, write_private_file
 
 logger = logging.getLogger(__name__)
 
@@ -284,8 +283,7 @@ def _parsed_copy(content: bytes, language: str) -> tuple[CompactLexicon | None, 
 
 
 def _write_copy(directory: Path, language: str, lexicon: CompactLexicon) -> None:
-    """Written under a temporary name and renamed into place; a failure only costs the
-    next start the build."""
+    """A failure only costs the next start the build."""
     parts = lexicon.parts()
     payload = b"".join(parts)
     header = {
@@ -295,26 +293,16 @@ def _write_copy(directory: Path, language: str, lexicon: CompactLexicon) -> None
         "lengths": [len(part) for part in parts],
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
-    staged: str | None = None
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # mkstemp creates the file readable and writable by its owner only.
-        descriptor, staged = tempfile.mkstemp(
-            dir=directory, prefix=f".{copy_path(directory, language).name}.", suffix=".tmp"
+        write_private_file(
+            copy_path(directory, language),
+            _COPY_MAGIC,
+            json.dumps(header, sort_keys=True).encode() + b"\n",
+            payload,
         )
-        with os.fdopen(descriptor, "wb") as target:
-            target.write(_COPY_MAGIC)
-            target.write(json.dumps(header, sort_keys=True).encode() + b"\n")
-            target.write(payload)
-            target.flush()
-            os.fsync(target.fileno())
-        os.replace(staged, copy_path(directory, language))
-        staged = None
     except OSError as error:
         logger.warning("lexicon copy not written to %s: %s", directory, error)
-    finally:
-        if staged is not None:
-            Path(staged).unlink(missing_ok=True)
 
 
 LEXICONS = CompactLexicons()

@@ -120,7 +120,6 @@ class GraphCache:
         from onnx.external_data_helper import set_external_data
 
         staging: Path | None = None
-        manifest: str | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             # A private directory for the pair: onnx writes the weights file beside the
@@ -143,25 +142,33 @@ class GraphCache:
                 header[f"{label}_bytes"] = staged.stat().st_size
             for name in (GRAPH_FILE_NAME, WEIGHTS_FILE_NAME):
                 os.replace(staging / name, self.directory / name)
-            # mkstemp creates the file readable and writable by its owner only.
-            descriptor, manifest = tempfile.mkstemp(
-                dir=self.directory, prefix=f".{CACHE_FILE_NAME}.", suffix=".tmp"
+            write_private_file(
+                self.path, _MAGIC, json.dumps(header, sort_keys=True).encode() + b"\n"
             )
-            with os.fdopen(descriptor, "wb") as target:
-                target.write(_MAGIC)
-                target.write(json.dumps(header, sort_keys=True).encode() + b"\n")
-                target.flush()
-                os.fsync(target.fileno())
-            os.replace(manifest, self.path)
-            manifest = None
             logger.info("FAQ model cache written: %s", self.path)
         except (OSError, ValueError) as error:
             logger.warning("FAQ model cache not written to %s: %s", self.directory, error)
         finally:
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
-            if manifest is not None:
-                Path(manifest).unlink(missing_ok=True)
+
+
+def write_private_file(path: Path, *chunks: bytes) -> None:
+    """`chunks` as the file at `path`, readable and writable by its owner only: written
+    under a temporary name beside it, synced, then renamed into place, so a reader finds
+    the old file or the whole new one. Raises OSError (nothing left behind)."""
+    # mkstemp creates the file readable and writable by its owner only.
+    descriptor, staged = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as target:
+            for chunk in chunks:
+                target.write(chunk)
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(staged, path)
+    except BaseException:
+        Path(staged).unlink(missing_ok=True)
+        raise
 
 
 def _fsync(path: Path) -> None:
