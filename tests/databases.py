@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import tempfile
 import uuid
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,14 @@ def fresh_database_url(directory: Path, filename: str = "bot.sqlite3") -> str:
     return with_database(TEST_DATABASE_URL, name)
 
 
-def migrated_database_url(directory: Path, filename: str = "bot.sqlite3") -> str:
+def migrated_database_url(
+    directory: Path, filename: str = "bot.sqlite3", template: str | None = None
+) -> str:
     """A new database with every migration applied: a copy of one migrated once per test
     session (a file copy on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL), so a test
-    pays for the copy, not for running every migration again."""
-    template = _migrated_template()
+    pays for the copy, not for running every migration again. template: a copy of another
+    migrated database instead (`filled_template`)."""
+    template = template or _migrated_template()
     if not ON_POSTGRES:
         target = directory / filename
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +56,19 @@ def migrated_database_url(directory: Path, filename: str = "bot.sqlite3") -> str
     with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     return with_database(TEST_DATABASE_URL, name)
+
+
+def filled_template(fill: Callable[[str], None]) -> str:
+    """A template for `migrated_database_url`: a migrated database that `fill(url)` has
+    written into (and closed: PostgreSQL copies a template only while nobody is connected)."""
+    if not ON_POSTGRES:
+        directory = Path(tempfile.mkdtemp(prefix="filled-template-"))
+        url = migrated_database_url(directory, "template.sqlite3")
+        fill(url)
+        return str(directory / "template.sqlite3")
+    url = migrated_database_url(Path())
+    fill(url)
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
 
 
 @cache

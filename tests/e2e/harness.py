@@ -25,19 +25,30 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bot.cli import EXIT_CONFIGURATION
 from bot.cli import main as cli_main
 from bot.config import SettingsError, load_settings
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmulatedChat
 from bot.sandbox.setup import free_port
+from bot.services.faq.content import read_file
 from bot.services.faq.matcher import default_embedder
 from bot.services.faq.model_cache import (
     APPLICATION_DIRECTORY,
     CACHE_FILE_NAME,
     CACHE_FILE_NAMES,
 )
-from tests.databases import fresh_database_url, migrated_database_url, value
+from bot.services.faq.service import SAMPLE_FAQ
+from storage.repositories.faq import text_hash
+from tests.databases import (
+    filled_template,
+    fresh_database_url,
+    migrated_database_url,
+    query,
+    value,
+)
 
 TOKEN = "123456789:AAH-test-token-000000000000000000000"
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +96,9 @@ class BotProcess:
         # tests.databases.query to look inside either.
         self.database = workdir / "bot.sqlite3"
         self.database_url = (env or {}).get("DATABASE_URL") or (
-            migrated_database_url(workdir) if migrated else fresh_database_url(workdir)
+            migrated_database_url(workdir, template=_template_with_sample_faq_vectors())
+            if migrated
+            else fresh_database_url(workdir)
         )
         self.log_path = workdir / "bot.log"
         # The log read so far (log() reads only what was appended since).
@@ -334,6 +347,35 @@ async def settled(bot: BotProcess, timeout: float = 15.0) -> None:
         return unfinished == 0 and (newest or 0) >= last
 
     await eventually(handled, timeout)
+
+
+@cache
+def _template_with_sample_faq_vectors() -> str | None:
+    """A migrated database that already holds the sample FAQ's phrasing vectors, embedded
+    once per test process by the graph the bots load (built_faq_model_cache). A bot's first
+    start loads the sample FAQ as in production but finds its vectors stored, as a restart
+    does, instead of each bot spending ~0.7 s of CPU embedding the same 138 phrasings. The
+    embedding itself stays tested where it is the subject (BotProcess(migrated=False), the
+    FAQ's integration tests). None where this machine has no model."""
+    built = built_faq_model_cache()
+    embedder = default_embedder(built) if built is not None else None
+    if embedder is None:
+        return None
+    texts = list(dict.fromkeys(t for entry in read_file(SAMPLE_FAQ) for t in entry.phrasings()))
+    vectors = embedder.embed(texts)
+    rows = [
+        value
+        for text, vector in zip(texts, vectors, strict=True)
+        for value in (embedder.name, text_hash(text), vector.astype(np.float32).tobytes())
+    ]
+    statement = "INSERT INTO faq_vectors (model, text_hash, vector) VALUES " + ", ".join(
+        ["(?, ?, ?)"] * len(texts)
+    )
+
+    def fill(url: str) -> None:
+        query(url, statement, tuple(rows))
+
+    return filled_template(fill)
 
 
 def place_faq_model_cache(directory: Path) -> None:
