@@ -418,9 +418,9 @@ async def test_the_faq_and_the_menu_lead_to_a_person(bot, emulator, support_chat
     assert f"#{ticket} is open" in (await kai.next_message())["text"]
     kai.send_text("/start")
     # Waiting on the menu's own message (not on the update being handled) says what came
-    # instead if the menu is missing.
+    # instead if the menu is missing (seen once in CI, not reproduced since).
     menu = await kai.next_message()
-    assert "Use the menu below" in menu["text"], menu
+    assert "Use the menu below" in menu["text"], (menu, bot.log()[-4000:])
     kai.press_reply_button("🙋 Support")
     assert f"#{ticket} is open" in (await kai.next_message())["text"]
     assert sum(1 for topic in support_chat.topics.values() if "@kai_faq" in topic.name) == 1
