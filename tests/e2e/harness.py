@@ -363,17 +363,17 @@ def _template_with_sample_faq_vectors() -> str | None:
         return None
     texts = list(dict.fromkeys(t for entry in read_file(SAMPLE_FAQ) for t in entry.phrasings()))
     vectors = embedder.embed(texts)
-    rows = [
-        value
+    fields = [
+        field
         for text, vector in zip(texts, vectors, strict=True)
-        for value in (embedder.name, text_hash(text), vector.astype(np.float32).tobytes())
+        for field in (embedder.name, text_hash(text), vector.astype(np.float32).tobytes())
     ]
     statement = "INSERT INTO faq_vectors (model, text_hash, vector) VALUES " + ", ".join(
         ["(?, ?, ?)"] * len(texts)
     )
 
     def fill(url: str) -> None:
-        query(url, statement, tuple(rows))
+        query(url, statement, tuple(fields))
 
     return filled_template(fill)
 
