@@ -46,7 +46,12 @@ from simplemma.strategies.dictionaries.dictionary_factory import (
 )
 from simplemma.utils import normalize_token
 
-from bot.services.faq.model_cache import package_version, untrusted, write_private_file
+from bot.services.faq.model_cache import (
+    keyed_header,
+    package_version,
+    untrusted,
+    write_private_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -209,8 +214,6 @@ class CompactLexicons(CachingDictionaryFactory):
 
 
 _COPY_MAGIC = b"LSB-LEXICON 1\n"
-# A header names a dozen short values; a longer one is not ours.
-_COPY_MAX_HEADER_BYTES = 1 << 12
 
 
 def copy_path(directory: Path, language: str) -> Path:
@@ -249,19 +252,10 @@ def _read_copy(directory: Path, language: str) -> CompactLexicon | None:
 
 
 def _parsed_copy(content: bytes, language: str) -> tuple[CompactLexicon | None, str]:
-    end = content.find(b"\n", len(_COPY_MAGIC), len(_COPY_MAGIC) + _COPY_MAX_HEADER_BYTES)
-    header: object = None
-    if content.startswith(_COPY_MAGIC) and end > 0:
-        try:
-            header = json.loads(content[len(_COPY_MAGIC) : end])
-        except ValueError:
-            header = None
-    if not isinstance(header, dict):
-        return None, "not a lexicon copy of this format, or its header is damaged"
-    differing = sorted(k for k, v in _copy_key(language).items() if header.get(k) != v)
-    if differing:
-        return None, f"built for another {', '.join(differing)}"
-    payload = content[end + 1 :]
+    header, problem = keyed_header(content, _COPY_MAGIC, _copy_key(language), "lexicon copy")
+    if header is None:
+        return None, problem
+    payload = content[content.index(b"\n", len(_COPY_MAGIC)) + 1 :]
     lengths = header.get("lengths")
     if (
         not isinstance(lengths, list)

@@ -26,9 +26,11 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -190,25 +192,38 @@ def untrusted(status: os.stat_result) -> str | None:
     return None
 
 
-def _verified(head: bytes, directory: Path, key: dict[str, str | int]) -> str | None:
-    """None when the manifest matches the key and each file its own length and digest (and
-    is ours); else why not."""
+def keyed_header(
+    content: bytes, magic: bytes, key: Mapping[str, object], kind: str
+) -> tuple[dict[str, Any] | None, str]:
+    """The JSON header on the line after `magic` at the start of `content`, if it names
+    every value of `key` as `key` does; else None and why not (`kind`: what the file is
+    meant to be). The files kept beside the model's graph all start this way."""
+    end = content.find(b"\n", len(magic), len(magic) + _MAX_HEADER_BYTES)
     header: object = None
-    if head.startswith(_MAGIC) and head.endswith(b"\n"):
+    if content.startswith(magic) and end > 0:
         try:
-            header = json.loads(head[len(_MAGIC) :])
+            header = json.loads(content[len(magic) : end])
         except ValueError:
             header = None
     if not isinstance(header, dict):
-        return "not a cache file of this format, or its header is damaged"
+        return None, f"not a {kind} of this format, or its header is damaged"
     differing = sorted(name for name, value in key.items() if header.get(name) != value)
     if differing:
-        return f"built for another {', '.join(differing)}"
+        return None, f"built for another {', '.join(differing)}"
+    return header, ""
+
+
+def _verified(head: bytes, directory: Path, key: dict[str, str | int]) -> str | None:
+    """None when the manifest matches the key and each file its own length and digest (and
+    is ours); else why not."""
+    header, problem = keyed_header(head, _MAGIC, key, "cache file")
+    if header is None:
+        return problem
     for name, label in ((GRAPH_FILE_NAME, "graph"), (WEIGHTS_FILE_NAME, "weights")):
         path = directory / name
-        problem = untrusted(path.stat())
-        if problem:
-            return f"{name}: {problem}"
+        foreign = untrusted(path.stat())
+        if foreign:
+            return f"{name}: {foreign}"
         if path.stat().st_size != header.get(f"{label}_bytes") or (
             file_sha256(path) != header.get(f"{label}_sha256")
         ):
