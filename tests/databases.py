@@ -68,7 +68,7 @@ def filled_template(fill: Callable[[str], None]) -> str:
         return str(directory / "template.sqlite3")
     url = migrated_database_url(Path())
     fill(url)
-    return url.rsplit("/", 1)[1].split("?", 1)[0]
+    return _database_name(url)
 
 
 @cache
@@ -80,6 +80,11 @@ def _migrated_template() -> str:
         return str(path)
     url = fresh_database_url(Path())
     apply_migrations(url)
+    return _database_name(url)
+
+
+def _database_name(url: str) -> str:
+    """The PostgreSQL database a URL names (what CREATE DATABASE … TEMPLATE takes)."""
     return url.rsplit("/", 1)[1].split("?", 1)[0]
 
 

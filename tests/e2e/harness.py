@@ -307,13 +307,29 @@ def run_cli_in_process(
 
 
 @cache
-def built_faq_model_cache() -> Path | None:
-    """Where the FAQ model's graph lies, built once per test process (once per xdist worker)
-    as the bot builds and caches it on its first start: bots then load it instead of each
-    spending seconds of CPU building the same graph. None where this machine has no model."""
+def _faq_model_built_once() -> tuple[Path, list[Any]] | None:
+    """The FAQ model's graph built once per test process (once per xdist worker), as the bot
+    builds and caches it on its first start, and the sample FAQ's phrasings embedded by it
+    while it is loaded: (the graph's directory, faq_vectors rows' fields in a row). None
+    where this machine has no model."""
     directory = Path(tempfile.mkdtemp(prefix="faq-model-cache-"))
-    default_embedder(directory)
-    return directory if (directory / CACHE_FILE_NAME).exists() else None
+    embedder = default_embedder(directory)
+    if embedder is None or not (directory / CACHE_FILE_NAME).exists():
+        return None
+    texts = list(dict.fromkeys(t for entry in read_file(SAMPLE_FAQ) for t in entry.phrasings()))
+    fields = [
+        field
+        for text, vector in zip(texts, embedder.embed(texts), strict=True)
+        for field in (embedder.name, text_hash(text), vector.astype(np.float32).tobytes())
+    ]
+    return directory, fields
+
+
+def built_faq_model_cache() -> Path | None:
+    """Where the FAQ model's graph lies (_faq_model_built_once): bots load it instead of each
+    spending seconds of CPU building the same graph. None where this machine has no model."""
+    built = _faq_model_built_once()
+    return built[0] if built is not None else None
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
@@ -352,24 +368,17 @@ async def settled(bot: BotProcess, timeout: float = 15.0) -> None:
 @cache
 def _template_with_sample_faq_vectors() -> str | None:
     """A migrated database that already holds the sample FAQ's phrasing vectors, embedded
-    once per test process by the graph the bots load (built_faq_model_cache). A bot's first
+    once per test process by the graph the bots load (_faq_model_built_once). A bot's first
     start loads the sample FAQ as in production but finds its vectors stored, as a restart
     does, instead of each bot spending ~0.7 s of CPU embedding the same 138 phrasings. The
     embedding itself stays tested where it is the subject (BotProcess(migrated=False), the
     FAQ's integration tests). None where this machine has no model."""
-    built = built_faq_model_cache()
-    embedder = default_embedder(built) if built is not None else None
-    if embedder is None:
+    built = _faq_model_built_once()
+    if built is None:
         return None
-    texts = list(dict.fromkeys(t for entry in read_file(SAMPLE_FAQ) for t in entry.phrasings()))
-    vectors = embedder.embed(texts)
-    fields = [
-        field
-        for text, vector in zip(texts, vectors, strict=True)
-        for field in (embedder.name, text_hash(text), vector.astype(np.float32).tobytes())
-    ]
+    fields = built[1]
     statement = "INSERT INTO faq_vectors (model, text_hash, vector) VALUES " + ", ".join(
-        ["(?, ?, ?)"] * len(texts)
+        ["(?, ?, ?)"] * (len(fields) // 3)
     )
 
     def fill(url: str) -> None:
