@@ -221,10 +221,11 @@ def _verified(head: bytes, directory: Path, key: dict[str, str | int]) -> str | 
         return problem
     for name, label in ((GRAPH_FILE_NAME, "graph"), (WEIGHTS_FILE_NAME, "weights")):
         path = directory / name
-        foreign = untrusted(path.stat())
+        status = path.stat()
+        foreign = untrusted(status)
         if foreign:
             return f"{name}: {foreign}"
-        if path.stat().st_size != header.get(f"{label}_bytes") or (
+        if status.st_size != header.get(f"{label}_bytes") or (
             file_sha256(path) != header.get(f"{label}_sha256")
         ):
             return f"the {label} does not match its length and checksum (corrupt)"
