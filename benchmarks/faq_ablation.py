@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.faq_common import DATA, SHARED, STAND_INS, VARIANTS
+from benchmarks.faq_common import stand_in as stand_in_set
 from bot.services.faq.content import parse_entries
 from bot.services.faq.matcher import HybridMatcher, MatchResult
 from bot.services.faq.onnx_e5 import OnnxE5Embedder
@@ -147,25 +148,16 @@ def clinc150(
 def stand_in(
     name: str, embedder: CachedEmbedder | None, options: dict[str, Any]
 ) -> dict[str, float]:
-    check = json.loads(STAND_INS[name].read_text(encoding="utf-8"))
-    if check.get("faq") == "sample":
-        faq = json.loads(SAMPLE_FAQ.read_text(encoding="utf-8"))
-    else:
-        faq = json.loads((SHARED / "banking77" / "faq_10shot.json").read_text(encoding="utf-8"))
-    for entry in faq:  # as faq_multilingual does
-        extra = check["intents"].get(entry["id"], {}).get("faq_add", [])
-        entry["questions"]["ru"] = extra[:1] or entry["questions"].get("ru", [])
-        entry["questions"]["uk"] = extra[1:2] or entry["questions"].get("uk", [])
-        entry["questions"] = {lang: qs for lang, qs in entry["questions"].items() if qs}
+    faq, asked = stand_in_set(name)
     matcher, _ = build(faq, embedder, options)
-    queries = [(q, intent) for intent, item in check["intents"].items() for q in item["queries"]]
+    queries = [(q, intent) for q, intent in asked if intent is not None]
     results = ask(matcher, [q for q, _ in queries])
     hits = [
         r.best is not None and r.best.entry_id == intent
         for r, (_, intent) in zip(results, queries, strict=False)
     ]
     confident = [r.confident for r in results]
-    declined = [not r.confident for r in ask(matcher, check["off_topic"])]
+    declined = [not r.confident for r in ask(matcher, [q for q, intent in asked if not intent])]
     return {
         f"{name}_top1": float(np.mean(hits)),
         f"{name}_right": float(np.mean([c and h for c, h in zip(confident, hits, strict=False)])),

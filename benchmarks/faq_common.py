@@ -25,6 +25,7 @@ STAND_INS = {
     "a": DATA / "faq_ru_uk_paraphrases.json",
     "b": DATA / "faq_ru_uk_paraphrases_b.json",
     "c": DATA / "faq_ru_uk_paraphrases_c.json",
+    "d": DATA / "faq_shop_paraphrases_d.json",
     "sample": DATA / "faq_sample_paraphrases.json",
 }
 
@@ -32,12 +33,14 @@ STAND_INS = {
 def stand_in(
     name: str, data: Path = SHARED / "banking77", *, en_only: bool = False
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str | None]]]:
-    """A stand-in set (STAND_INS): its FAQ (BANKING77's 10-shot one, or the bot's sample
-    FAQ, with the set's ru and uk phrasings added unless en_only) and its questions, each
-    with the entry that answers it (None: off-topic)."""
+    """A stand-in set (STAND_INS): its FAQ (BANKING77's 10-shot one, the bot's sample FAQ,
+    or the set's own shop FAQ, with the set's ru and uk phrasings added unless en_only) and
+    its questions, each with the entry that answers it (None: off-topic)."""
     check = json.loads(STAND_INS[name].read_text(encoding="utf-8"))
     if check.get("faq") == "sample":  # the bot's own sample FAQ, as shipped
         faq = json.loads(SAMPLE_FAQ.read_text(encoding="utf-8"))
+    elif isinstance(check.get("faq"), list):  # a FAQ of its own, phrasings in every language
+        faq = check["faq"]
     else:
         faq = json.loads((data / "faq_10shot.json").read_text(encoding="utf-8"))
     if not en_only:
