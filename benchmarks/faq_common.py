@@ -26,6 +26,7 @@ STAND_INS = {
     "b": DATA / "faq_ru_uk_paraphrases_b.json",
     "c": DATA / "faq_ru_uk_paraphrases_c.json",
     "d": DATA / "faq_shop_paraphrases_d.json",
+    "e": DATA / "faq_shop_paraphrases_e.json",
     "sample": DATA / "faq_sample_paraphrases.json",
 }
 
