@@ -182,7 +182,7 @@ async def _send_answer(
         await message.answer(text, reply_markup=keyboard)
 
 
-def _browse_keyboard(faq: FaqService, *, human: bool = False) -> InlineKeyboardMarkup:
+def _browse_rows(faq: FaqService, *, human: bool = False) -> list[list[InlineKeyboardButton]]:
     rows = [
         [
             InlineKeyboardButton(
@@ -198,7 +198,11 @@ def _browse_keyboard(faq: FaqService, *, human: bool = False) -> InlineKeyboardM
                 )
             ]
         )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return rows
+
+
+def _browse_keyboard(faq: FaqService, *, human: bool = False) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=_browse_rows(faq, human=human))
 
 
 @router.message(Command("faq"))
@@ -326,32 +330,22 @@ async def _reply(message: Message, answer: Answer, faq: FaqService, is_admin: bo
             message, answer.entries[0], answer.query_id, is_admin, best.score if best else None
         )
         return
-    if answer.outcome == "suggested" and answer.choices and answer.query_id is not None:
-        language = _language()
-        rows = []
-        for entry in answer.choices:
-            position = faq.position(entry.id)
-            if position is None:
-                continue
-            rows.append(
-                [
-                    InlineKeyboardButton(
-                        text=_title(entry, language),
-                        callback_data=FaqPick(
-                            q=answer.query_id, entry=position, v=faq.version
-                        ).pack(),
-                    )
-                ]
-            )
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text=_("📚 Browse the FAQ"), callback_data=FaqNav(v=faq.version).pack()
-                )
-            ]
-        )
+    choices = _choice_rows(answer, faq) if answer.query_id is not None else []
+    if answer.outcome == "suggested" and choices:
         await message.answer(
-            _("Did you mean…"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows)
+            _("Did you mean…"),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[*choices, *_browse_rows(faq)]),
+        )
+        return
+    if choices:  # declined, with the nearest entries as related questions
+        await message.answer(
+            _(
+                "I'm not sure I know the answer to that, and I'd rather not guess. These may "
+                "be related; or ask in other words, browse the FAQ, or talk to a person."
+            ),
+            reply_markup=InlineKeyboardMarkup(
+                inline_keyboard=[*choices, *_browse_rows(faq, human=True)]
+            ),
         )
         return
     await message.answer(
@@ -361,3 +355,18 @@ async def _reply(message: Message, answer: Answer, faq: FaqService, is_admin: bo
         ),
         reply_markup=_browse_keyboard(faq, human=True),
     )
+
+
+def _choice_rows(answer: Answer, faq: FaqService) -> list[list[InlineKeyboardButton]]:
+    """One button per entry offered for the question: a pick answers it (`pick`)."""
+    assert answer.query_id is not None
+    language = _language()
+    rows = []
+    for entry in answer.choices:
+        position = faq.position(entry.id)
+        if position is not None:
+            pick = FaqPick(q=answer.query_id, entry=position, v=faq.version)
+            rows.append(
+                [InlineKeyboardButton(text=_title(entry, language), callback_data=pick.pack())]
+            )
+    return rows

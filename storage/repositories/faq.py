@@ -188,10 +188,11 @@ class FaqRepository:
         return changed > 0
 
     async def record_pick(self, query_id: int, customer_id: int, entry_id: str) -> bool:
-        """The customer chose one of the entries offered for their question."""
+        """The customer chose one of the entries offered for their question (to pick from,
+        or as related questions under "I don't know")."""
         changed = await self._session.execute(
             "UPDATE faq_queries SET entry_id = ?, outcome = 'picked' "
-            "WHERE id = ? AND customer_id = ? AND outcome = 'suggested'",
+            "WHERE id = ? AND customer_id = ? AND outcome IN ('suggested', 'declined')",
             (entry_id, query_id, customer_id),
         )
         return changed > 0

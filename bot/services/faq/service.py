@@ -43,6 +43,13 @@ AMBIGUITY_MARGIN = 0.05
 # Not confident, but this close under the threshold: offer the nearest entries to pick from
 # rather than a flat "I don't know".
 SUGGESTION_MARGIN = 0.12
+# Declined, but this close: the nearest entries go under "I don't know" as related questions.
+# On a terse FAQ (stand-in D: four phrasings an entry) a quarter of its customers' questions
+# scored under the suggestions' floor, and for 23 of those 30 the right entry was among the
+# ones this offers (28 with no floor at all). Off-topic chatter (jokes, weather) scores as
+# high, so the reply says "may be related", never "did you mean"; below the floor (0.20 with
+# the model) half of D's off-topic questions get no buttons (capitals, arithmetic).
+RELATED_MARGIN = 0.22
 MAX_CHOICES = 3
 # An import or start-up whose new phrasings would take longer than this to embed answers at
 # once with the model-free matcher (calibrated on its own) and brings the model in from the
@@ -116,8 +123,9 @@ class Answer:
     result: MatchResult
     entries: list[FaqEntry]
     query_id: int | None = None
-    # answered: entries[0] is the answer; suggested: `choices` to pick from; declined: none;
-    # warming_up (WARMING_UP): none yet, the model is still loading.
+    # answered: entries[0] is the answer; suggested: `choices` to pick from; declined:
+    # `choices` are related questions, if any; warming_up (WARMING_UP): none yet, the model
+    # is still loading.
     outcome: str = "declined"
     choices: list[FaqEntry] = field(default_factory=list)
 
@@ -153,7 +161,7 @@ def new_query_id() -> int:
 
 def decide(result: MatchResult, threshold: float) -> tuple[str, int]:
     """What the chat does with a match: ("answered" | "suggested" | "declined", how many of
-    the best matches to offer)."""
+    the best matches to offer: to pick from, or, declined, as related questions)."""
     scores = [match.score for match in result.matches]
     if not scores:
         return "declined", 0
@@ -163,7 +171,10 @@ def decide(result: MatchResult, threshold: float) -> tuple[str, int]:
         close = [score for score in scores if scores[0] - score < AMBIGUITY_MARGIN]
         return ("suggested", min(len(close), MAX_CHOICES)) if len(close) > 1 else ("answered", 1)
     near = [score for score in scores if score >= threshold - SUGGESTION_MARGIN]
-    return ("suggested", min(len(near), MAX_CHOICES)) if near else ("declined", 0)
+    if near:
+        return "suggested", min(len(near), MAX_CHOICES)
+    related = [score for score in scores if score >= threshold - RELATED_MARGIN]
+    return "declined", min(len(related), MAX_CHOICES)
 
 
 @dataclass
@@ -436,7 +447,7 @@ class FaqService:
                     outcome=outcome,
                 )
             )
-        choices = entries[:offered] if outcome == "suggested" else []
+        choices = entries[:offered] if outcome in ("suggested", "declined") else []
         return Answer(
             MatchResult(result.matches[:limit], result.confident, result.contested),
             entries[:limit],
