@@ -151,7 +151,13 @@ async def _gaps(faq: FaqService, arguments: argparse.Namespace) -> int:
     gaps = await faq.gaps(arguments.limit)
     if arguments.json:
         document = [
-            {"count": g.count, "example": g.example, "questions": g.questions} for g in gaps
+            {
+                "count": g.count,
+                "example": g.example,
+                "questions": g.questions,
+                "picked": dict(g.picked.most_common()),
+            }
+            for g in gaps
         ]
         print(json.dumps(document, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -159,5 +165,8 @@ async def _gaps(faq: FaqService, arguments: argparse.Namespace) -> int:
         print("no unanswered questions yet")
     for gap in gaps:
         others = f" (+{len(gap.questions) - 1} similar)" if len(gap.questions) > 1 else ""
-        print(f"{gap.count:5d}  {gap.example}{others}")
+        picked = ", ".join(f"{entry} ×{count}" for entry, count in gap.picked.most_common())
+        print(
+            f"{gap.count:5d}  {gap.example}{others}" + (f"  → picked: {picked}" if picked else "")
+        )
     return EXIT_OK

@@ -29,6 +29,9 @@ async def gaps(message: Message, faq: FaqService) -> None:
     for gap in found:
         others = len(gap.questions) - 1
         suffix = _(" (+{count} similar)").format(count=others) if others else ""
+        if gap.picked:
+            picked = ", ".join(f"{entry} ×{count}" for entry, count in gap.picked.most_common())
+            suffix += " → " + _("picked: {entries}").format(entries=html.quote(picked))
         lines.append(f"• {gap.count}× {html.quote(cut(gap.example, EXAMPLE_SHOWN))}{suffix}")
     await message.answer(fit_lines(lines))
 

@@ -26,6 +26,13 @@ class EntryStats:
 
 
 @dataclass(frozen=True)
+class UnansweredQuestion:
+    text: str
+    # The entry the customer then chose from those offered (a choice or related questions).
+    picked: str | None = None
+
+
+@dataclass(frozen=True)
 class FaqTuning:
     """The encoder tuned on the FAQ (`python -m bot faq tune`), without its weights."""
 
@@ -168,15 +175,16 @@ class FaqRepository:
             (query_id, customer_id, to_db(at), language, text, entry_id, score, confident, outcome),
         )
 
-    async def unanswered(self, since: datetime | None = None) -> list[str]:
+    async def unanswered(self, since: datetime | None = None) -> list[UnansweredQuestion]:
         since_text = to_db(since) if since else None  # None: from the start
         rows = await self._session.fetch_all(
             # Questions asked while the model warmed up were not looked at by it: no gap.
-            "SELECT text FROM faq_queries WHERE confident = 0 "
+            "SELECT text, CASE WHEN outcome = 'picked' THEN entry_id END AS picked "
+            "FROM faq_queries WHERE confident = 0 "
             "AND (CAST(? AS TEXT) IS NULL OR at >= ?) AND outcome <> 'warming_up' ORDER BY id",
             (since_text, since_text),
         )
-        return [row["text"] for row in rows]
+        return [UnansweredQuestion(row["text"], row["picked"]) for row in rows]
 
     async def record_feedback(self, query_id: int, customer_id: int, helpful: bool) -> bool:
         """A Helped / Didn't help press on an answer this customer was given."""

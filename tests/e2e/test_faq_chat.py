@@ -88,7 +88,9 @@ async def test_asking_how_to_get_points_never_answers_how_to_spend_them(
     assert (outcome, entry_id) in {("answered", "loyalty_points"), ("suggested", None)}
 
 
-async def test_a_question_the_faq_only_comes_near_gets_related_questions_to_pick(bot, emulator):
+async def test_a_question_the_faq_only_comes_near_gets_related_questions_to_pick(
+    bot, emulator, admin
+):
     # Under the suggestions' floor the bot still says it doesn't know, and puts the nearest
     # entries under it as related questions: on a terse FAQ, that is where many of its
     # customers' own wordings land.
@@ -104,9 +106,13 @@ async def test_a_question_the_faq_only_comes_near_gets_related_questions_to_pick
     assert queries(bot, mia.id) == [
         ("can my lunch be brought to the office", "picked", "delivery", None)
     ]
-    # Still a gap for the admin: the FAQ did not know it by itself.
+    # Still a gap for the admin (the FAQ did not know it by itself), with what was picked.
     gaps = await bot.cli("faq", "gaps", "--json")
-    assert "can my lunch be brought to the office" in gaps.stdout
+    (gap,) = [g for g in json.loads(gaps.stdout) if "lunch" in g["example"]]
+    assert gap["picked"] == {"delivery": 1}
+    admin.send_text("/faq_gaps")
+    listed = await admin.next_message()
+    assert "can my lunch be brought to the office → picked: delivery ×1" in listed["text"]
 
     # Nothing near at all: no related questions, only the ways on.
     mia.send_text("what's 2+2")

@@ -29,6 +29,8 @@ from bot.services.faq.matcher import (
 )
 from bot.services.faq.onnx_e5 import OnnxE5Embedder
 from bot.services.faq.service import SAMPLE_FAQ, FaqService, decide
+from storage.clock import utcnow
+from storage.repositories import TelegramProfile
 from storage.unit_of_work import open_storage
 from tests.databases import migrated_database_url
 from tests.tuned_weights import nudged_top_layer
@@ -255,6 +257,24 @@ async def test_unanswered_questions_become_grouped_gaps(faq):
     gaps = await faq.gaps()
     assert gaps[0].count == 3 and "bicycle" in gaps[0].example
     assert sum(gap.count for gap in gaps) == 4
+    assert all(not gap.picked for gap in gaps)
+
+
+async def test_a_gap_says_which_entries_its_askers_picked(faq, storage):
+    async with storage.write() as uow:
+        customer = await uow.customers.touch(
+            TelegramProfile(7001, "Picker", None, None, "en"), utcnow()
+        )
+    asked = [await faq.ask("can my lunch be brought to the office", customer_id=customer.id)]
+    asked.append(await faq.ask("could my lunch be brought to my office", customer_id=customer.id))
+    for answer in asked:
+        assert answer.outcome in {"declined", "suggested"}
+        assert "delivery" in {choice.id for choice in answer.choices}
+        assert await faq.record_pick(answer.query_id, customer.id, "delivery")
+    # A pick is taken once, and only from the customer who asked.
+    assert not await faq.record_pick(asked[0].query_id, customer.id, "wifi")
+    (gap,) = [gap for gap in await faq.gaps() if "lunch" in gap.example]
+    assert gap.count == 2 and gap.picked == {"delivery": 2}
 
 
 def test_lexical_matcher_works_without_the_model():

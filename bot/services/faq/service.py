@@ -10,6 +10,7 @@ import os
 import secrets
 import time
 import zlib
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from bot.services.faq.matcher import (
 )
 from bot.services.faq.onnx_e5 import TunedWeights
 from storage.clock import utcnow
-from storage.repositories.faq import EntryStats, FaqRepository, FaqTuning
+from storage.repositories.faq import EntryStats, FaqRepository, FaqTuning, UnansweredQuestion
 from storage.unit_of_work import Storage
 
 logger = logging.getLogger(__name__)
@@ -182,6 +183,9 @@ class Gap:
     count: int
     example: str
     questions: list[str] = field(default_factory=list)
+    # Entry id -> how often customers who asked these then picked it from the entries offered:
+    # where the admin may add the question's wording as a phrasing.
+    picked: Counter[str] = field(default_factory=Counter)
 
 
 class FaqService:
@@ -518,13 +522,17 @@ class FaqService:
         groups = await asyncio.to_thread(self._group, questions)
         return sorted(groups, key=lambda gap: -gap.count)[:limit]
 
-    def _group(self, questions: list[str]) -> list[Gap]:
+    def _group(self, questions: list[UnansweredQuestion]) -> list[Gap]:
         """Greedy grouping: each question joins the first group whose first question is
         similar enough (raw e5 cosine; paraphrases score above 0.9, unrelated questions
         around 0.8), else starts a group of its own."""
-        counts: dict[str, int] = {}
+        counts: Counter[str] = Counter()
+        picks: dict[str, Counter[str]] = {}
         for question in questions:
-            counts[question.strip()] = counts.get(question.strip(), 0) + 1
+            text = question.text.strip()
+            counts[text] += 1
+            if question.picked is not None:
+                picks.setdefault(text, Counter())[question.picked] += 1
         unique = list(counts)
         if not unique:
             return []
@@ -546,6 +554,7 @@ class FaqService:
                 leaders.append(index)
             group.count += counts[text]
             group.questions.append(text)
+            group.picked.update(picks.get(text, {}))
         return groups
 
     def _similarity(self, texts: list[str]) -> Callable[[int, int], bool]:
