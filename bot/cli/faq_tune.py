@@ -50,7 +50,7 @@ async def run(settings: Settings, arguments: argparse.Namespace) -> int:
         print(f"tuning the FAQ model on {len(entries)} entries ({options.steps} steps)...")
         try:
             result = await asyncio.to_thread(
-                tuning.tune_faq, [(e.id, e.phrasings()) for e in entries], options
+                tuning.tune_faq, [(e.id, e.questions) for e in entries], options
             )
         except ValueError as error:
             print(f"nothing tuned: {error}", file=sys.stderr)

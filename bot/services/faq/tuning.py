@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from bot.services.faq.tuning_check import (
     choose_thresholds,
     earns_its_place,
     evaluate,
+    kept_back,
 )
 
 
@@ -248,10 +249,11 @@ class FaqTuningResult:
 
 
 def tune_faq(
-    entries: Sequence[tuple[str, list[str]]], settings: TuningSettings | None = None
+    entries: Sequence[tuple[str, Mapping[str, list[str]]]], settings: TuningSettings | None = None
 ) -> FaqTuningResult:
-    """Tune the encoder on the FAQ's phrasings (entry id, its phrasings), one phrasing of
-    each entry held out, and check the result on those and on OFF_TOPIC_PROBES against the
+    """Tune the encoder on the FAQ's phrasings (entry id, its phrasings by language), a
+    question of each entry held out in its every language (`kept_back`), and check the
+    result on those and on OFF_TOPIC_PROBES against the
     packaged encoder (the bot's matcher, the int8 graph the bot would build, the tuned
     thresholds). Also checks the graph against the tuned copy. Raises ValueError when the
     FAQ gives too little to learn from and check on."""
@@ -259,17 +261,15 @@ def tune_faq(
     chooser = random.Random(settings.seed)
     training: list[tuple[str, list[str]]] = []
     held_out: list[tuple[str, str | None]] = []
-    for entry_id, phrasings in entries:
-        learned = list(phrasings)
-        if len(learned) >= 3:
-            kept_back = chooser.choice(learned)
-            held_out.append((kept_back, entry_id))
-            learned = [text for text in learned if text != kept_back]
+    for entry_id, by_language in entries:
+        checked = kept_back(by_language, chooser)
+        held_out.extend((text, entry_id) for text in checked)
+        learned = [text for texts in by_language.values() for text in texts if text not in checked]
         training.append((entry_id, learned))
-    if len(held_out) < 2:
+    if len({entry_id for _text, entry_id in held_out}) < 2:
         raise ValueError(
             "too little to learn from: tuning needs two entries or more with three phrasings "
-            "each (one of them is kept back to check the result on)"
+            "each (a question, in each of its languages, is kept back to check the result on)"
         )
     questions = [*held_out, *((probe, None) for probe in OFF_TOPIC_PROBES)]
     torch.manual_seed(settings.seed)

@@ -4,7 +4,8 @@ and the rule that decides whether a tuning earns its place."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -25,6 +26,27 @@ class OnceEach:
         if missing:
             self._known.update(zip(missing, self._embedder.embed(missing), strict=True))
         return np.stack([self._known[text] for text in texts])
+
+
+def kept_back(questions: Mapping[str, Sequence[str]], chooser: random.Random) -> list[str]:
+    """The phrasings of an entry kept back to check a tuning on: one question in every
+    language it is written in, i.e. the k-th phrasing of each language (a small shop writes
+    a question and translates it, in order), chosen at random among the k that leave two
+    phrasings or more to learn from; none when no k does. Kept back alone, a phrasing is
+    often answered through its translation left in the training, which any tuning learns,
+    while customers word things anew: on stand-in D a tuning so checked was kept (top-1 on
+    the kept-back phrasings 0.65 -> 0.80) and lowered its customers' top-1 0.817 -> 0.750."""
+    total = sum(len(texts) for texts in questions.values())
+    positions = max((len(texts) for texts in questions.values()), default=0)
+    eligible = [
+        k
+        for k in range(positions)
+        if total - sum(1 for texts in questions.values() if k < len(texts)) >= 2
+    ]
+    if not eligible:
+        return []
+    k = chooser.choice(eligible)
+    return [texts[k] for texts in questions.values() if k < len(texts)]
 
 
 def evaluate(
@@ -91,19 +113,17 @@ OFF_TOPIC_PROBES = (
 
 def earns_its_place(untuned: dict[str, float], tuned: dict[str, float], held_out: int) -> bool:
     """Kept only if, on the held-out phrasings and the off-topic probes, the tuned matcher
-    answers more than one more of them right with confidence (or ranks more than one more
-    right) and is no worse otherwise: no more answered wrong with confidence, no fewer
-    off-topic probes declined, one question of slack each, as the sets are small. Phrasings
-    kept back from the FAQ's own author are easier than customers' questions (on the sample
-    FAQ, a tuning one held-out phrasing better did worse on the paraphrase set: docs/faq.md),
-    hence more than one."""
+    ranks more than one more of them right and is no worse otherwise: no fewer answered right
+    with confidence, no more answered wrong with confidence, no fewer off-topic probes
+    declined, one question of slack each, as the sets are small. Phrasings kept back from the
+    FAQ's own author are easier than customers' questions (on the sample FAQ, a tuning one
+    held-out phrasing better did worse on the paraphrase set: docs/faq.md), hence more than
+    one. Ranking, not confidence, must gain: the tuned model's thresholds are chosen on these
+    same phrasings (`choose_thresholds`), so its confident answers flatter it (stand-in D:
+    right and sure 0.40 -> 0.60 on them, while its customers' top-1 fell 0.817 -> 0.750)."""
     slack = 1 / held_out
-    better = (
-        tuned["confident_right"] > untuned["confident_right"] + slack + 1e-9
-        or tuned["top1"] > untuned["top1"] + slack + 1e-9
-    )
     return (
-        better
+        tuned["top1"] > untuned["top1"] + slack + 1e-9
         and tuned["confident_right"] >= untuned["confident_right"] - slack
         and _misleads_no_more(untuned, tuned, held_out)
     )
