@@ -165,8 +165,6 @@ async def _gaps(faq: FaqService, arguments: argparse.Namespace) -> int:
         print("no unanswered questions yet")
     for gap in gaps:
         others = f" (+{len(gap.questions) - 1} similar)" if len(gap.questions) > 1 else ""
-        picked = ", ".join(f"{entry} ×{count}" for entry, count in gap.picked.most_common())
-        print(
-            f"{gap.count:5d}  {gap.example}{others}" + (f"  → picked: {picked}" if picked else "")
-        )
+        picked = f"  → picked: {gap.picks()}" if gap.picked else ""
+        print(f"{gap.count:5d}  {gap.example}{others}{picked}")
     return EXIT_OK

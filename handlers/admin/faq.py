@@ -30,8 +30,7 @@ async def gaps(message: Message, faq: FaqService) -> None:
         others = len(gap.questions) - 1
         suffix = _(" (+{count} similar)").format(count=others) if others else ""
         if gap.picked:
-            picked = ", ".join(f"{entry} ×{count}" for entry, count in gap.picked.most_common())
-            suffix += " → " + _("picked: {entries}").format(entries=html.quote(picked))
+            suffix += " → " + _("picked: {entries}").format(entries=html.quote(gap.picks()))
         lines.append(f"• {gap.count}× {html.quote(cut(gap.example, EXAMPLE_SHOWN))}{suffix}")
     await message.answer(fit_lines(lines))
 

@@ -187,6 +187,10 @@ class Gap:
     # where the admin may add the question's wording as a phrasing.
     picked: Counter[str] = field(default_factory=Counter)
 
+    def picks(self) -> str:
+        """ "delivery ×2, wifi ×1": the entries picked, most picked first ("" if none)."""
+        return ", ".join(f"{entry} ×{count}" for entry, count in self.picked.most_common())
+
 
 class FaqService:
     def __init__(

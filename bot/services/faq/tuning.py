@@ -252,11 +252,11 @@ def tune_faq(
     entries: Sequence[tuple[str, Mapping[str, list[str]]]], settings: TuningSettings | None = None
 ) -> FaqTuningResult:
     """Tune the encoder on the FAQ's phrasings (entry id, its phrasings by language), a
-    question of each entry held out in its every language (`kept_back`), and check the
-    result on those and on OFF_TOPIC_PROBES against the
-    packaged encoder (the bot's matcher, the int8 graph the bot would build, the tuned
-    thresholds). Also checks the graph against the tuned copy. Raises ValueError when the
-    FAQ gives too little to learn from and check on."""
+    question of each entry held out in every language it is written in (`kept_back`), and
+    check the result on those and on OFF_TOPIC_PROBES against the packaged encoder (the
+    bot's matcher, the int8 graph the bot would build, the tuned thresholds). Also checks
+    the graph against the tuned copy. Raises ValueError when the FAQ gives too little to
+    learn from and check on."""
     settings = settings or TuningSettings()
     chooser = random.Random(settings.seed)
     training: list[tuple[str, list[str]]] = []
