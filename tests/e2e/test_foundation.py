@@ -253,9 +253,14 @@ async def test_telegram_flood_limit_and_server_error_delay_a_reply_but_lose_noth
     emulator.fail_next("sendMessage", error_code=502, description="Bad Gateway", chat_id=jay.id)
     jay.send_text("/menu")
     assert (await jay.next_message(timeout=10))["text"] == "Here's the menu 👇"
-    record = await bot.customer(jay.id)
-    outbound = [item for item in record["interactions"] if item["direction"] == "out"]
-    assert [item["status"] for item in outbound] == ["sent", "sent"]
+
+    # A reply's status is written after it went out (group commit): wait for it, not on it.
+    async def both_sent() -> bool:
+        record = await bot.customer(jay.id)
+        outbound = [item for item in record["interactions"] if item["direction"] == "out"]
+        return [item["status"] for item in outbound] == ["sent", "sent"]
+
+    await eventually(both_sent)
 
 
 async def test_a_failing_handler_apologises_and_polling_goes_on(bot, emulator):
