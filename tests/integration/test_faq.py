@@ -208,7 +208,8 @@ def test_what_a_match_comes_to_by_its_scores():
     # With the model's threshold (0.42): suggestions from 0.30, related questions from 0.20.
     assert decide(scores(0.35, 0.31, 0.1), 0.42) == ("suggested", 2)
     assert decide(scores(0.25, 0.22, 0.21), 0.42) == ("declined", 3)
-    assert decide(scores(0.25, 0.1, 0.05), 0.42) == ("declined", 1)
+    assert decide(scores(0.25, 0.1, 0.05, 0.04), 0.42) == ("declined", 3)  # the best three
+    assert decide(scores(0.1, 0.05, 0.21), 0.42) == ("declined", 3)  # the head ranked 0.21 3rd
     assert decide(scores(0.19, 0.1), 0.42) == ("declined", 0)
     assert decide(MatchResult([], False), 0.42) == ("declined", 0)
 

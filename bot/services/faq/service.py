@@ -44,12 +44,13 @@ AMBIGUITY_MARGIN = 0.05
 # Not confident, but this close under the threshold: offer the nearest entries to pick from
 # rather than a flat "I don't know".
 SUGGESTION_MARGIN = 0.12
-# Declined, but this close: the nearest entries go under "I don't know" as related questions.
-# On a terse FAQ (stand-in D: four phrasings an entry) a quarter of its customers' questions
-# scored under the suggestions' floor, and for 23 of those 30 the right entry was among the
-# ones this offers (28 with no floor at all). Off-topic chatter (jokes, weather) scores as
-# high, so the reply says "may be related", never "did you mean"; below the floor (0.20 with
-# the model) half of D's off-topic questions get no buttons (capitals, arithmetic).
+# Declined, but the best entries come this close: they go under "I don't know" as related
+# questions, all of the best MAX_CHOICES. On a terse FAQ (stand-in D: four phrasings an
+# entry) a quarter of its customers' questions scored under the suggestions' floor, and for
+# 28 of those 30 the right entry was among the best three. Off-topic chatter (jokes,
+# weather) scores as high, so the reply says "may be related", never "did you mean"; below
+# the floor (0.20 with the model) a third of D's off-topic questions get no buttons
+# (capitals, arithmetic).
 RELATED_MARGIN = 0.22
 MAX_CHOICES = 3
 # An import or start-up whose new phrasings would take longer than this to embed answers at
@@ -174,8 +175,8 @@ def decide(result: MatchResult, threshold: float) -> tuple[str, int]:
     near = [score for score in scores if score >= threshold - SUGGESTION_MARGIN]
     if near:
         return "suggested", min(len(near), MAX_CHOICES)
-    related = [score for score in scores if score >= threshold - RELATED_MARGIN]
-    return "declined", min(len(related), MAX_CHOICES)
+    related = any(score >= threshold - RELATED_MARGIN for score in scores[:MAX_CHOICES])
+    return "declined", min(len(scores), MAX_CHOICES) if related else 0
 
 
 @dataclass
