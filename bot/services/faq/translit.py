@@ -158,6 +158,16 @@ def _cyrillic_word(word: str, language: _Language) -> str | None:
     return None
 
 
+@lru_cache(maxsize=50_000)
+def _common_word(word: str, language: _Language) -> str | None:
+    """The little word of this language (language.common) this Latin spelling stands for.
+    Looked up in that set alone: a whole-lexicon search for an English word that is no
+    Russian or Ukrainian word tries every spelling (up to tens of ms a word, once)."""
+    return next(
+        (spelling for spelling in _spellings(word, language) if spelling in language.common), None
+    )
+
+
 def _softened(spelling: str) -> list[str]:
     places = [
         index + 1
@@ -203,14 +213,20 @@ def _read(words: list[re.Match[str]], language: _Language) -> dict[tuple[int, in
     english = 0
     for match in words:
         word = match.group()
-        spelling = _cyrillic_word(word, language)
         if len(word) == 1:  # "v", "s", "k", "u": prepositions, decided by their neighbours
+            spelling = _cyrillic_word(word, language)
             if spelling in language.common and word not in {"a", "i"}:
                 prepositions[match.span()] = spelling
-        elif spelling is not None and (spelling in language.common or not _english(word)):
-            found[match.span()] = spelling
         elif _english(word):
-            english += 1
+            # An English word counts as this language only as one of its little words ("na",
+            # "ne", "kak"): those are all that is looked for, not the whole lexicon.
+            spelling = _common_word(word, language)
+            if spelling is not None:
+                found[match.span()] = spelling
+            else:
+                english += 1
+        elif (spelling := _cyrillic_word(word, language)) is not None:
+            found[match.span()] = spelling
     if len(found) < 2 or len(found) <= english:
         return {}
     return found | prepositions
