@@ -266,13 +266,18 @@ async def test_a_gap_says_which_entries_its_askers_picked(faq, storage):
         customer = await uow.customers.touch(
             TelegramProfile(7001, "Picker", None, None, "en"), utcnow()
         )
+        intruder = await uow.customers.touch(
+            TelegramProfile(7002, "Intruder", None, None, "en"), utcnow()
+        )
     asked = [await faq.ask("can my lunch be brought to the office", customer_id=customer.id)]
     asked.append(await faq.ask("could my lunch be brought to my office", customer_id=customer.id))
     for answer in asked:
         assert answer.outcome in {"declined", "suggested"}
         assert "delivery" in {choice.id for choice in answer.choices}
+        # Only the customer who asked may pick (a forged button from another changes nothing).
+        assert not await faq.record_pick(answer.query_id, intruder.id, "wifi")
         assert await faq.record_pick(answer.query_id, customer.id, "delivery")
-    # A pick is taken once, and only from the customer who asked.
+    # A pick is taken once.
     assert not await faq.record_pick(asked[0].query_id, customer.id, "wifi")
     (gap,) = [gap for gap in await faq.gaps() if "lunch" in gap.example]
     assert gap.count == 2 and gap.picked == {"delivery": 2}
